@@ -1,0 +1,78 @@
+"""The application factory: settings, database, routers, error handlers, middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+
+from admitone import health
+from admitone.accounts.api import router as accounts_router
+from admitone.config import Environment, Settings, get_settings
+from admitone.db import Database
+from admitone.error_handlers import install_error_handlers
+from admitone.events.api import organizer_router as events_organizer_router
+from admitone.events.api import public_router as events_public_router
+from admitone.logging_config import configure_logging
+from admitone.middleware import RequestContextMiddleware
+from admitone.organizations.api import router as organizations_router
+from admitone.ratelimit import RateLimiter
+
+API_PREFIX = "/api/v1"
+
+DESCRIPTION = """
+Admit One sells tickets and admits people at the gate.
+
+* **Errors** are always `{"error": {"code", "message", "details"}}` with a stable `code`.
+* **Lists** answer `{"data": [...], "meta": {...}}`, single objects `{"data": {...}}`.
+* **Authentication**: `POST /api/v1/auth/login` gives a 15-minute access token (send it as
+  `Authorization: Bearer ...`) and a refresh token that works once.
+* **Money** is in integer minor units (cents) beside the event's ISO currency.
+"""
+
+
+def api_routers() -> list[APIRouter]:
+    return [accounts_router, organizations_router, events_organizer_router, events_public_router]
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """Build the app; tests pass a shared ``database`` to reuse one connection pool."""
+    settings = settings or get_settings()
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    owns_database = database is None
+    database = database or Database(settings.database_url, pool_size=settings.database_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if database.is_sqlite and settings.migrate_on_start:
+            from admitone.migrate import upgrade_database
+
+            upgrade_database(settings.database_url)
+        yield
+        if owns_database:
+            database.dispose()
+
+    app = FastAPIOffline(
+        title="Admit One",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.rate_limiter = RateLimiter(settings)
+
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, hsts=settings.env == Environment.production)
+
+    for router in api_routers():
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)
+
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    app.mount("/media", StaticFiles(directory=settings.media_dir), name="media")
+    return app

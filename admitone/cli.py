@@ -1,0 +1,104 @@
+"""The `admitone` command: serve, migrate, create-user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from admitone.config import get_settings
+
+app = typer.Typer(help="Admit One: event ticketing and festival platform.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development)")] = False,
+    demo: Annotated[bool, typer.Option(help="Load demo data into an empty database")] = False,
+) -> None:
+    """Run the web application with uvicorn (migrating first on the embedded SQLite)."""
+    import uvicorn
+
+    from admitone.migrate import upgrade_database
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        upgrade_database(settings.database_url)
+    if demo:
+        _load_demo()
+    typer.echo(f"Admit One on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(
+        "admitone.main:app",
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        access_log=False,
+        log_config=None,
+    )
+
+
+@app.command()
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Apply database migrations."""
+    from admitone.migrate import upgrade_database
+
+    upgrade_database(get_settings().database_url, revision)
+    typer.echo(f"Database migrated to {revision}.")
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(prompt=True)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    full_name: Annotated[str, typer.Option()] = "",
+    platform_admin: Annotated[bool, typer.Option(help="Grant platform-admin rights")] = False,
+) -> None:
+    """Create an account (optionally a platform admin)."""
+    from admitone.accounts import service
+    from admitone.db import Database
+    from admitone.errors import DomainError
+
+    settings = get_settings()
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        with database.session() as session:
+            user = service.register_user(
+                session,
+                email=email,
+                password=password,
+                full_name=full_name,
+                is_platform_admin=platform_admin,
+            )
+            typer.echo(f"Created {user.email}{' (platform admin)' if platform_admin else ''}.")
+    except DomainError as exc:
+        typer.echo(f"Error: {exc.message} {exc.details or ''}", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        database.dispose()
+
+
+def _load_demo() -> None:
+    from admitone.db import Database
+    from admitone.demo import load_demo
+
+    settings = get_settings()
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        with database.session() as session:
+            credentials = load_demo(session)
+    finally:
+        database.dispose()
+    if credentials is None:
+        typer.echo("Demo data not loaded: the database already has users.")
+        return
+    typer.echo("Demo data loaded. Log in with:")
+    for role, (email, password) in credentials.items():
+        typer.echo(f"  {role:<10} {email}  /  {password}")
+
+
+if __name__ == "__main__":
+    app()

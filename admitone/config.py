@@ -1,0 +1,94 @@
+"""Settings: the one place that reads the environment (prefix ``ADMITONE_``, ``.env`` too)."""
+
+from __future__ import annotations
+
+import functools
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets that ship in the code: fine on a laptop, refused in production.
+DEVELOPMENT_SECRET = "admitone-development-secret-change-me"  # noqa: S105
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ADMITONE_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    env: Environment = Environment.development
+    database_url: str = Field(
+        default="sqlite:///./var/admitone.db",
+        description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    access_token_minutes: int = Field(default=15, ge=1, le=60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    # The embedded SQLite mode migrates itself on start; PostgreSQL runs `admitone migrate`.
+    migrate_on_start: bool = True
+    hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+    rate_limits_enabled: bool = True
+    rate_limit_storage_url: str = "memory://"
+    rate_limit_login: str = "10/minute"
+    rate_limit_register: str = "5/minute"
+    rate_limit_refresh: str = "30/minute"
+    rate_limit_payment: str = "30/minute"
+
+    media_dir: Path = Path("./var/media")
+    max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    public_url: str = "http://127.0.0.1:8000"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "ADMITONE_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL"
+            )
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            # psycopg 3 is the driver we ship; the bare scheme would ask for psycopg2.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator(
+        "rate_limit_login", "rate_limit_register", "rate_limit_refresh", "rate_limit_payment"
+    )
+    @classmethod
+    def _valid_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '10/minute': {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _no_default_secrets_in_production(self) -> Settings:
+        if self.env == Environment.production:
+            if self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
+                raise ValueError("ADMITONE_SECRET_KEY must be set in production")
+            if len(self.secret_key.get_secret_value()) < 32:
+                raise ValueError("ADMITONE_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@functools.lru_cache
+def get_settings() -> Settings:
+    return Settings()

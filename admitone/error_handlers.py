@@ -1,0 +1,103 @@
+"""One renderer for every error: ``{"error": {"code", "message", "details"}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from admitone.errors import Busy, Conflict, DomainError
+
+log = structlog.get_logger(__name__)
+
+HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "NOT_AUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    details = []
+    for error in exc.errors():
+        details.append(
+            {
+                "field": ".".join(str(part) for part in error.get("loc", ())),
+                "message": error.get("msg", ""),
+                "type": error.get("type", ""),
+            }
+        )
+    return details
+
+
+async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    headers = None
+    if "retry_after" in exc.details:
+        headers = {"Retry-After": str(exc.details["retry_after"])}
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    details = _validation_details(exc)
+    if any(item["type"] == "json_invalid" for item in details):
+        return error_response(
+            400, "MALFORMED_JSON", "The request body is not valid JSON.", {"errors": details}
+        )
+    return error_response(422, "VALIDATION_ERROR", "Some fields are invalid.", {"errors": details})
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
+    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+
+async def _operational_error(request: Request, exc: OperationalError) -> JSONResponse:
+    # Lock timeouts (PostgreSQL lock_timeout, SQLite "database is locked") are retryable.
+    text = str(exc.orig).lower() if exc.orig else str(exc).lower()
+    if "lock" in text or "timeout" in text:
+        busy = Busy(retry_after=1)
+        return error_response(
+            busy.status, busy.code, busy.message, busy.details, {"Retry-After": "1"}
+        )
+    return await _unhandled_error(request, exc)
+
+
+async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+    # A unique or check constraint caught a race the service's own check did not see.
+    log.warning("integrity_error", error=str(exc.orig))
+    conflict = Conflict("The change conflicts with existing data; reload and retry.")
+    return error_response(conflict.status, conflict.code, conflict.message)
+
+
+async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", path=request.url.path)
+    return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _operational_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(Exception, _unhandled_error)

@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn: ``admitone.main:app``."""
+
+from admitone.app import create_app
+
+app = create_app()

@@ -1,0 +1,167 @@
+"""Organizations, members and roles; the one place that decides who may act for whom."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from admitone.accounts.models import User
+from admitone.accounts.service import get_user_by_email
+from admitone.errors import NotFound, PermissionDenied
+from admitone.organizations import queries
+from admitone.organizations.errors import (
+    AlreadyMember,
+    LastOwner,
+    OwnerRequired,
+    SlugTaken,
+    UserNotFound,
+)
+from admitone.organizations.models import Membership, Organization, Role
+from admitone.organizations.permissions import Permission, role_allows
+
+
+@dataclass(frozen=True)
+class OrgAccess:
+    """The caller acting for an organization, with the role they hold there."""
+
+    organization: Organization
+    role: Role
+    user: User
+
+    def allows(self, permission: Permission) -> bool:
+        return role_allows(self.role, permission)
+
+
+def resolve_access(session: Session, *, slug: str, user: User, permission: Permission) -> OrgAccess:
+    """The caller's access to the organization ``slug``, checked for ``permission``.
+
+    Not a member: 404 (the organization's existence is not revealed). Member without the
+    permission: 403. Platform admins act as owners everywhere.
+    """
+    row = session.execute(
+        select(Organization, Membership.role)
+        .outerjoin(
+            Membership,
+            (Membership.organization_id == Organization.id) & (Membership.user_id == user.id),
+        )
+        .where(Organization.slug == slug)
+    ).first()
+    if row is None:
+        raise NotFound("No such organization.")
+    organization, role = row
+    if user.is_platform_admin:
+        role = Role.owner
+    if role is None:
+        raise NotFound("No such organization.")
+    access = OrgAccess(organization=organization, role=role, user=user)
+    if not access.allows(permission):
+        raise PermissionDenied(f"Your role ({role}) does not allow this.", required=str(permission))
+    return access
+
+
+def create_organization(session: Session, *, user: User, name: str, slug: str) -> Organization:
+    """Create an organization; its creator becomes its owner."""
+    if session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
+        raise SlugTaken(slug=slug)
+    organization = Organization(name=name, slug=slug)
+    session.add(organization)
+    session.flush()
+    session.add(Membership(organization_id=organization.id, user_id=user.id, role=Role.owner))
+    session.flush()
+    return organization
+
+
+def list_user_organizations(session: Session, *, user: User) -> list[tuple[Organization, Role]]:
+    return [
+        (org, membership.role)
+        for org, membership in session.execute(queries.organizations_of_user(user.id))
+    ]
+
+
+def update_organization(session: Session, *, access: OrgAccess, name: str | None) -> Organization:
+    if name is not None:
+        access.organization.name = name
+    session.flush()
+    return access.organization
+
+
+def list_members(session: Session, *, access: OrgAccess) -> list[Membership]:
+    statement = (
+        queries.members_of(access.organization.id)
+        .options(joinedload(Membership.user))
+        .order_by(Membership.created_at)
+    )
+    return list(session.scalars(statement))
+
+
+def _get_member(session: Session, access: OrgAccess, membership_id: uuid.UUID) -> Membership:
+    membership = session.scalar(
+        queries.members_of(access.organization.id)
+        .where(Membership.id == membership_id)
+        .options(joinedload(Membership.user))
+    )
+    if membership is None:
+        raise NotFound("No such member.")
+    return membership
+
+
+def _require_owner_for(access: OrgAccess, *roles: Role) -> None:
+    if Role.owner in roles and access.role != Role.owner:
+        raise OwnerRequired()
+
+
+def _owner_count(session: Session, organization_id: uuid.UUID) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.organization_id == organization_id, Membership.role == Role.owner)
+        )
+        or 0
+    )
+
+
+def add_member(session: Session, *, access: OrgAccess, email: str, role: Role) -> Membership:
+    """Add an existing account to the organization with ``role``."""
+    _require_owner_for(access, role)
+    user = get_user_by_email(session, email)
+    if user is None:
+        raise UserNotFound()
+    existing = session.scalar(
+        queries.members_of(access.organization.id).where(Membership.user_id == user.id)
+    )
+    if existing is not None:
+        raise AlreadyMember()
+    membership = Membership(organization_id=access.organization.id, user_id=user.id, role=role)
+    session.add(membership)
+    session.flush()
+    return _get_member(session, access, membership.id)
+
+
+def change_member_role(
+    session: Session, *, access: OrgAccess, membership_id: uuid.UUID, role: Role
+) -> Membership:
+    """Change a member's role; owners alone touch the owner role; one owner always remains."""
+    membership = _get_member(session, access, membership_id)
+    _require_owner_for(access, role, membership.role)
+    if (
+        membership.role == Role.owner
+        and role != Role.owner
+        and _owner_count(session, access.organization.id) <= 1
+    ):
+        raise LastOwner()
+    membership.role = role
+    session.flush()
+    return membership
+
+
+def remove_member(session: Session, *, access: OrgAccess, membership_id: uuid.UUID) -> None:
+    membership = _get_member(session, access, membership_id)
+    _require_owner_for(access, membership.role)
+    if membership.role == Role.owner and _owner_count(session, access.organization.id) <= 1:
+        raise LastOwner()
+    session.delete(membership)
+    session.flush()

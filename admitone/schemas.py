@@ -1,0 +1,61 @@
+"""Shared API shapes: the response envelope, the error body and strict input types."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
+
+T = TypeVar("T")
+
+
+class InputModel(BaseModel):
+    """Base of every request body: unknown fields are an error, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class OutputModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["NOT_FOUND"])
+    message: str = Field(examples=["Not found."])
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class DataResponse(BaseModel, Generic[T]):
+    data: T
+
+
+class PageMeta(BaseModel):
+    page: int
+    per_page: int
+    total: int
+
+
+class ListResponse(BaseModel, Generic[T]):
+    data: list[T]
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+# Strict numbers: "12" is not 12, and true is not 1.
+StrictInt = Annotated[int, Strict()]
+# Minor units (cents); a ceiling keeps sums far from any integer overflow.
+MoneyMinor = Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
+Quantity = Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(max_length=20_000)]
+Slug = Annotated[
+    str,
+    StringConstraints(min_length=2, max_length=80, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
+]
+
+
+def page_meta(*, page: int, per_page: int, total: int, **extra: Any) -> dict[str, Any]:
+    return {"page": page, "per_page": per_page, "total": total, **extra}
