@@ -3,15 +3,26 @@
 from admitone.accounts.models import AuthSession, RefreshToken, User
 from admitone.db import Base
 from admitone.events.models import Event, TicketType
+from admitone.orders.models import IdempotencyRecord, Order, OrderItem
 from admitone.organizations.models import Membership, Organization
+from admitone.payments.models import Payment, PaymentNotification, Refund
+from admitone.tickets.models import EventSigningKey, Ticket
 
 __all__ = [
     "AuthSession",
     "Base",
     "Event",
+    "EventSigningKey",
+    "IdempotencyRecord",
     "Membership",
+    "Order",
+    "OrderItem",
     "Organization",
+    "Payment",
+    "PaymentNotification",
     "RefreshToken",
+    "Refund",
+    "Ticket",
     "TicketType",
     "User",
 ]

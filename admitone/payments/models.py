@@ -1,0 +1,66 @@
+"""Payments, refunds and the inbox of provider notifications."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from admitone.db import Base, IdMixin, TimestampMixin, utcnow
+
+
+class PaymentStatus(StrEnum):
+    pending = "pending"
+    succeeded = "succeeded"
+    failed = "failed"
+    refunded = "refunded"  # fully
+
+
+class Payment(IdMixin, TimestampMixin, Base):
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("provider", "provider_ref"),)
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(20))  # "test" or "stripe"
+    provider_ref: Mapped[str | None] = mapped_column(String(255), default=None)
+    status: Mapped[PaymentStatus] = mapped_column(
+        Enum(PaymentStatus, native_enum=False, length=20), default=PaymentStatus.pending
+    )
+    amount_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    checkout_url: Mapped[str | None] = mapped_column(Text, default=None)
+    succeeded_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Refund(IdMixin, Base):
+    __tablename__ = "refunds"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    payment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("payments.id", ondelete="CASCADE"), index=True
+    )
+    amount_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(String(100), default="")
+    provider_ref: Mapped[str | None] = mapped_column(String(255), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PaymentNotification(IdMixin, Base):
+    """Inbox: each provider notification is recorded once, by (provider, external id)."""
+
+    __tablename__ = "payment_notifications"
+    __table_args__ = (UniqueConstraint("provider", "external_id"),)
+
+    provider: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(default=None)
