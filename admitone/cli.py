@@ -11,6 +11,22 @@ from admitone.config import get_settings
 app = typer.Typer(help="Admit One: event ticketing and festival platform.", no_args_is_help=True)
 
 
+@app.callback()
+def _check_settings() -> None:
+    """Validate the configuration before any command, naming each wrong setting."""
+    from pydantic import ValidationError
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        typer.echo("Configuration error:", err=True)
+        for error in exc.errors():
+            field = "_".join(str(part) for part in error["loc"]) or "settings"
+            name = f"ADMITONE_{field.upper()}" if error["loc"] else "configuration"
+            typer.echo(f"  {name}: {error['msg']}", err=True)
+        raise typer.Exit(code=2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",

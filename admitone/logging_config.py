@@ -19,7 +19,8 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
+        # Not cached: the app factory may reconfigure (tests, CLI), and loggers must follow.
+        cache_logger_on_first_use=False,
     )
     # Standard-library loggers (uvicorn, alembic) through the same renderer.
     handler = logging.StreamHandler(sys.stderr)
