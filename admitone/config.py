@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # Encrypts the events' ticket-signing private keys (docs/ticket-signing.md). Unset, a
+    # key is derived from secret_key under its own HKDF label.
+    ticket_key_secret: SecretStr | None = None
     access_token_minutes: int = Field(default=15, ge=1, le=60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     # The embedded SQLite mode migrates itself on start; PostgreSQL runs `admitone migrate`.
