@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,12 @@ class Settings(BaseSettings):
     # The embedded SQLite mode migrates itself on start; PostgreSQL runs `admitone migrate`.
     migrate_on_start: bool = True
     hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # The in-app sweep that moves expired holds to `expired` (embedded mode). Correctness
+    # never depends on it: an expired hold stops counting at once (docs/locking.md).
+    hold_sweep_enabled: bool = True
+    hold_sweep_interval_seconds: float = Field(default=60, gt=0, le=3600)
+    # Stripe plugs in here later; "test" is the built-in provider that works offline.
+    payment_provider: Literal["test"] = "test"
 
     rate_limits_enabled: bool = True
     rate_limit_storage_url: str = "memory://"
