@@ -53,3 +53,106 @@ def add_member(
     )
     assert response.status_code == 201, response.text
     return response.json()["data"]
+
+
+# --- events and ticket types ---------------------------------------------------------
+
+EVENT_TIME_ZONE = "Europe/Paris"
+
+
+def future(days: int = 30, hour: int = 20) -> str:
+    """An aware ISO datetime ``days`` from now at ``hour`` o'clock Paris time."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    moment = datetime.now(ZoneInfo(EVENT_TIME_ZONE)) + timedelta(days=days)
+    return moment.replace(hour=hour, minute=0, second=0, microsecond=0).isoformat()
+
+
+def event_payload(**overrides: Any) -> dict[str, Any]:
+    """A valid event body; ``venue`` overrides merge into the default venue."""
+    venue = {"name": "La Cigale", "address": "120 bd de Rochechouart", "city": "Paris"}
+    venue["country"] = "FR"
+    venue.update(overrides.pop("venue", {}))
+    payload: dict[str, Any] = {
+        "title": "Nightfall live",
+        "description": "An evening of new music.",
+        "category": "concert",
+        "venue": venue,
+        "starts_at": future(30, 20),
+        "ends_at": future(30, 23),
+        "timezone": EVENT_TIME_ZONE,
+        "currency": "EUR",
+    }
+    payload.update(overrides)
+    return payload
+
+
+def events_url(org_slug: str, *parts: str) -> str:
+    return "/".join([f"/api/v1/organizations/{org_slug}/events", *map(str, parts)])
+
+
+def create_event(
+    client: TestClient, headers: dict[str, str], org_slug: str, **overrides: Any
+) -> dict[str, Any]:
+    """Create a draft event through the API and return its data."""
+    response = client.post(events_url(org_slug), json=event_payload(**overrides), headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def ticket_type_payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"name": "Standing", "price_minor": 3500, "capacity": 100}
+    payload.update(overrides)
+    return payload
+
+
+def create_ticket_type(
+    client: TestClient,
+    headers: dict[str, str],
+    org_slug: str,
+    event_id: str,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """Add a ticket type to an event through the API and return its data."""
+    response = client.post(
+        events_url(org_slug, event_id, "ticket-types"),
+        json=ticket_type_payload(**overrides),
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["data"]
+
+
+def publish_event(
+    client: TestClient, headers: dict[str, str], org_slug: str, event_id: str
+) -> dict[str, Any]:
+    response = client.post(events_url(org_slug, event_id, "publish"), headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+def create_published_event(
+    client: TestClient,
+    headers: dict[str, str],
+    org_slug: str,
+    *,
+    ticket_types: list[dict[str, Any]] | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A published event with the given ticket types (one default type if none given)."""
+    event = create_event(client, headers, org_slug, **overrides)
+    for ticket_type in ticket_types or [{}]:
+        create_ticket_type(client, headers, org_slug, event["id"], **ticket_type)
+    return publish_event(client, headers, org_slug, event["id"])
+
+
+def png_bytes(size: tuple[int, int] = (8, 8), image_format: str = "PNG") -> bytes:
+    """A small real image made with Pillow."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.new("RGB", size, (200, 30, 60)).save(buffer, format=image_format)
+    return buffer.getvalue()

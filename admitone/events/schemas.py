@@ -1,0 +1,269 @@
+"""Request and response shapes for events, ticket types and the public catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, AwareDatetime, Field, StrictBool, model_validator
+from pydantic import StringConstraints as Str
+
+from admitone.events import validators
+from admitone.events.models import Category, EventStatus
+from admitone.schemas import (
+    InputModel,
+    LongText,
+    MoneyMinor,
+    OutputModel,
+    ShortText,
+    Slug,
+    StrictInt,
+)
+
+CountryCode = Annotated[str, Str(min_length=2, max_length=2), AfterValidator(validators.country)]
+CurrencyCode = Annotated[str, Str(min_length=3, max_length=3), AfterValidator(validators.currency)]
+TimeZoneName = Annotated[
+    str, Str(min_length=1, max_length=64), AfterValidator(validators.time_zone)
+]
+EventSlug = Annotated[Slug, AfterValidator(validators.event_slug)]
+EventTime = Annotated[AwareDatetime, AfterValidator(validators.aware_datetime)]
+VenueAddress = Annotated[str, Str(max_length=300)]
+City = Annotated[str, Str(min_length=1, max_length=100)]
+Capacity = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+PerOrder = Annotated[StrictInt, Field(ge=1, le=100)]
+Position = Annotated[StrictInt, Field(ge=0, le=10_000)]
+
+
+class PatchModel(InputModel):
+    """A partial update: a field left out is unchanged; ``null`` only where it means "none"."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> PatchModel:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name not in self.nullable:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+# --- events -------------------------------------------------------------------------
+
+
+class VenueIn(InputModel):
+    name: ShortText = Field(examples=["La Cigale"])
+    address: VenueAddress = Field(default="", examples=["120 boulevard de Rochechouart"])
+    city: City = Field(examples=["Paris"])
+    country: CountryCode = Field(examples=["FR"])
+
+
+# Venue field -> Event column.
+VENUE_COLUMNS = {
+    "name": "venue_name",
+    "address": "venue_address",
+    "city": "city",
+    "country": "country",
+}
+
+
+class VenuePatch(PatchModel):
+    name: ShortText | None = None
+    address: VenueAddress | None = None
+    city: City | None = None
+    country: CountryCode | None = None
+
+
+def _check_order(start: datetime | None, end: datetime | None, message: str) -> None:
+    if start is not None and end is not None and end <= start:
+        raise ValueError(message)
+
+
+class EventIn(InputModel):
+    title: ShortText = Field(examples=["Nightfall: live at La Cigale"])
+    slug: EventSlug | None = Field(
+        default=None, description="Public address /events/{slug}; generated from the title"
+    )
+    description: LongText = ""
+    category: Category
+    venue: VenueIn
+    starts_at: EventTime = Field(examples=["2026-06-21T20:00:00+02:00"])
+    ends_at: EventTime = Field(examples=["2026-06-21T23:30:00+02:00"])
+    timezone: TimeZoneName = Field(examples=["Europe/Paris"])
+    currency: CurrencyCode = Field(examples=["EUR"])
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> EventIn:
+        _check_order(self.starts_at, self.ends_at, "ends_at must be after starts_at")
+        return self
+
+
+class EventPatch(PatchModel):
+    title: ShortText | None = None
+    slug: EventSlug | None = None
+    description: LongText | None = None
+    category: Category | None = None
+    venue: VenuePatch | None = None
+    starts_at: EventTime | None = None
+    ends_at: EventTime | None = None
+    timezone: TimeZoneName | None = None
+    currency: CurrencyCode | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> EventPatch:
+        # Only when both are given; the service checks the merged result.
+        _check_order(self.starts_at, self.ends_at, "ends_at must be after starts_at")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """Flat model attribute names (the venue is nested here, flat in the table)."""
+        changes = super().changes()
+        venue = changes.pop("venue", None)
+        if venue is not None:
+            for key, value in venue.changes().items():
+                changes[VENUE_COLUMNS[key]] = value
+        return changes
+
+
+class VenueOut(OutputModel):
+    name: str
+    address: str
+    city: str
+    country: str
+
+
+class TicketTypeOut(OutputModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    name: str
+    description: str
+    price_minor: int
+    capacity: int
+    quantity_sold: int
+    quantity_held: int
+    available: int
+    sales_start: datetime | None
+    sales_end: datetime | None
+    min_per_order: int
+    max_per_order: int
+    is_active: bool
+    position: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class EventOut(OutputModel):
+    id: uuid.UUID
+    organization_slug: str
+    slug: str
+    title: str
+    description: str
+    category: Category
+    venue: VenueOut
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    currency: str
+    image_url: str | None
+    status: EventStatus
+    published_at: datetime | None
+    cancelled_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    ticket_types: list[TicketTypeOut]
+
+
+# --- ticket types -------------------------------------------------------------------
+
+
+class TicketTypeIn(InputModel):
+    name: ShortText = Field(examples=["Standing"])
+    description: LongText = ""
+    price_minor: MoneyMinor = Field(examples=[3500], description="Price in minor units (cents)")
+    capacity: Capacity = Field(examples=[400])
+    sales_start: EventTime | None = None
+    sales_end: EventTime | None = None
+    min_per_order: PerOrder = 1
+    max_per_order: PerOrder = 10
+    is_active: StrictBool = True
+    position: Position = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TicketTypeIn:
+        _check_order(self.sales_start, self.sales_end, "sales_end must be after sales_start")
+        if self.max_per_order < self.min_per_order:
+            raise ValueError("max_per_order must be at least min_per_order")
+        return self
+
+
+class TicketTypePatch(PatchModel):
+    nullable: ClassVar[frozenset[str]] = frozenset({"sales_start", "sales_end"})
+
+    name: ShortText | None = None
+    description: LongText | None = None
+    price_minor: MoneyMinor | None = None
+    capacity: Capacity | None = None
+    sales_start: EventTime | None = None
+    sales_end: EventTime | None = None
+    min_per_order: PerOrder | None = None
+    max_per_order: PerOrder | None = None
+    is_active: StrictBool | None = None
+    position: Position | None = None
+
+
+# --- public catalogue ---------------------------------------------------------------
+
+
+class OrganizerOut(OutputModel):
+    name: str
+    slug: str
+
+
+class PublicTicketTypeOut(OutputModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    price_minor: int
+    available: int
+    sales_start: datetime | None
+    sales_end: datetime | None
+    min_per_order: int
+    max_per_order: int
+    on_sale: bool = Field(description="Can be bought right now (window open, stock left)")
+    sold_out: bool
+
+
+class CatalogueEventOut(OutputModel):
+    id: uuid.UUID
+    slug: str
+    title: str
+    category: Category
+    venue: VenueOut
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    currency: str
+    image_url: str | None
+    price_from: int | None = Field(description="Cheapest active ticket type, minor units")
+    organizer: OrganizerOut
+
+
+class PublicEventOut(CatalogueEventOut):
+    description: str
+    status: EventStatus
+    is_cancelled: bool
+    cancelled_at: datetime | None
+    ticket_types: list[PublicTicketTypeOut]
+
+
+class FacetCount(OutputModel):
+    value: str
+    count: int
+
+
+class CatalogueFacets(OutputModel):
+    category: list[FacetCount]
+    city: list[FacetCount]
