@@ -20,6 +20,7 @@ from admitone.logging_config import configure_logging
 from admitone.middleware import RequestContextMiddleware
 from admitone.organizations.api import router as organizations_router
 from admitone.ratelimit import RateLimiter
+from admitone.web import install_web
 
 API_PREFIX = "/api/v1"
 
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
+    # The web front: pages, /static, the language middleware and HTML error pages.
+    install_web(app)
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/media", StaticFiles(directory=settings.media_dir), name="media")

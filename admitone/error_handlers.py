@@ -8,7 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -36,6 +36,24 @@ def error_response(
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
+def _respond(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An HTML error page for a browser outside /api/ (when the web front is installed),
+    the JSON error body otherwise."""
+    html_renderer = getattr(request.app.state, "html_error_renderer", None)
+    if html_renderer is not None:
+        page = html_renderer(request, status=status, code=code, headers=headers)
+        if page is not None:
+            return page
+    return error_response(status, code, message, details, headers)
+
+
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for error in exc.errors():
@@ -49,49 +67,51 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return details
 
 
-async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+async def _domain_error(request: Request, exc: DomainError) -> Response:
     headers = None
     if "retry_after" in exc.details:
         headers = {"Retry-After": str(exc.details["retry_after"])}
-    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+    return _respond(request, exc.status, exc.code, exc.message, exc.details, headers)
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     details = _validation_details(exc)
     if any(item["type"] == "json_invalid" for item in details):
         return error_response(
             400, "MALFORMED_JSON", "The request body is not valid JSON.", {"errors": details}
         )
-    return error_response(422, "VALIDATION_ERROR", "Some fields are invalid.", {"errors": details})
+    return _respond(
+        request, 422, "VALIDATION_ERROR", "Some fields are invalid.", {"errors": details}
+    )
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ").capitalize()
-    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+    return _respond(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
-async def _operational_error(request: Request, exc: OperationalError) -> JSONResponse:
+async def _operational_error(request: Request, exc: OperationalError) -> Response:
     # Lock timeouts (PostgreSQL lock_timeout, SQLite "database is locked") are retryable.
     text = str(exc.orig).lower() if exc.orig else str(exc).lower()
     if "lock" in text or "timeout" in text:
         busy = Busy(retry_after=1)
-        return error_response(
-            busy.status, busy.code, busy.message, busy.details, {"Retry-After": "1"}
+        return _respond(
+            request, busy.status, busy.code, busy.message, busy.details, {"Retry-After": "1"}
         )
     return await _unhandled_error(request, exc)
 
 
-async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+async def _integrity_error(request: Request, exc: IntegrityError) -> Response:
     # A unique or check constraint caught a race the service's own check did not see.
     log.warning("integrity_error", error=str(exc.orig))
     conflict = Conflict("The change conflicts with existing data; reload and retry.")
-    return error_response(conflict.status, conflict.code, conflict.message)
+    return _respond(request, conflict.status, conflict.code, conflict.message)
 
 
-async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
+async def _unhandled_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled_error", path=request.url.path)
-    return error_response(500, "INTERNAL_ERROR", "Something went wrong on our side.")
+    return _respond(request, 500, "INTERNAL_ERROR", "Something went wrong on our side.")
 
 
 def install_error_handlers(app: FastAPI) -> None:

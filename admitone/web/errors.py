@@ -1,0 +1,70 @@
+"""Friendly HTML error pages for browser requests (the API keeps its JSON errors).
+
+``admitone.error_handlers`` asks ``render_error_page`` first for every error; it answers
+only for requests outside ``/api/`` whose ``Accept`` asks for HTML, and returns None
+otherwise so the JSON body is sent.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from admitone.web import i18n
+from admitone.web.i18n import _
+from admitone.web.messages import error_text
+from admitone.web.templating import render
+
+TITLES = {
+    403: lambda: _("Access denied"),
+    404: lambda: _("Page not found"),
+    500: lambda: _("Something went wrong"),
+}
+
+
+def wants_html(request: Request) -> bool:
+    if request.url.path.startswith("/api/") or request.url.path.startswith("/static/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def render_error_page(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    headers: dict[str, str] | None = None,
+) -> Response | None:
+    if not wants_html(request):
+        return None
+    # A 500 is rendered outside the language middleware: choose the language again.
+    i18n.set_locale(
+        getattr(request.state, "locale", None)
+        or i18n.negotiate_locale(
+            cookie=request.cookies.get(i18n.LANGUAGE_COOKIE),
+            accept_language=request.headers.get("accept-language"),
+        )
+    )
+    if status == 401 and request.method in ("GET", "HEAD"):
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    if status == 401:
+        return RedirectResponse("/login", status_code=303)
+    title_factory = TITLES.get(status)
+    title = title_factory() if title_factory else _("We could not do that")
+    try:
+        return render(
+            request,
+            "error.html",
+            {"status": status, "title": title, "message": error_text(code, status), "code": code},
+            status_code=status,
+            headers=headers,
+        )
+    except Exception:  # the error page must never fail: fall back to plain HTML
+        return Response(
+            f"<!doctype html><title>{status}</title><h1>{status}</h1>",
+            status_code=status,
+            media_type="text/html",
+        )

@@ -1,0 +1,158 @@
+"""User-facing texts that come from codes: flash notices, domain errors, field errors.
+
+Services speak English with a stable ``code``; the pages show the reader's language by
+looking the code up here and fall back to a generic sentence for a code they do not
+know (never to an English sentence on a French page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from admitone.errors import DomainError
+from admitone.web.i18n import _
+
+FLASH: Mapping[str, Callable[[], str]] = {
+    "welcome": lambda: _("Welcome! Your account is ready."),
+    "logged_in": lambda: _("You are logged in."),
+    "logged_out": lambda: _("You are logged out."),
+    "language": lambda: _("Language changed."),
+    "event_created": lambda: _("Event created. Add ticket types, then publish it."),
+    "event_saved": lambda: _("Event saved."),
+    "event_published": lambda: _("Event published: it is now in the catalogue."),
+    "event_cancelled": lambda: _("Event cancelled."),
+    "ticket_type_saved": lambda: _("Ticket type saved."),
+    "refunded": lambda: _("The order was refunded and its tickets revoked."),
+    "member_added": lambda: _("Member added."),
+    "member_updated": lambda: _("Role changed."),
+    "member_removed": lambda: _("Member removed."),
+    "org_created": lambda: _("Organization created."),
+    "order_cancelled": lambda: _("Order cancelled; the seats are released."),
+}
+
+
+def flash_text(key: str) -> str:
+    factory = FLASH.get(key)
+    return factory() if factory else ""
+
+
+ERROR_CODES: Mapping[str, Callable[[], str]] = {
+    "NOT_FOUND": lambda: _("We could not find what you are looking for."),
+    "PERMISSION_DENIED": lambda: _("Your role does not allow this."),
+    "OWNER_REQUIRED": lambda: _("Only an owner can grant, change or remove the owner role."),
+    "LAST_OWNER": lambda: _("An organization must keep at least one owner."),
+    "ALREADY_MEMBER": lambda: _("This person is already a member."),
+    "USER_NOT_FOUND": lambda: _("No account uses this e-mail; ask the person to register first."),
+    "SLUG_TAKEN": lambda: _("This address is already taken."),
+    "EMAIL_TAKEN": lambda: _("An account with this e-mail already exists."),
+    "WEAK_PASSWORD": lambda: _("This password is too weak."),
+    "INVALID_CREDENTIALS": lambda: _("E-mail or password is incorrect."),
+    "RATE_LIMITED": lambda: _("Too many attempts; wait a minute and try again."),
+    "CSRF_FAILED": lambda: _(
+        "This form has expired or did not come from this site. Reload the page and try again."
+    ),
+    "LOGIN_REQUIRED": lambda: _("Please log in to see this page."),
+    "BUSY": lambda: _("We are very busy right now; please try again in a moment."),
+    "CONFLICT": lambda: _("This changed in the meantime; reload the page and try again."),
+    "VALIDATION_ERROR": lambda: _("Some fields are invalid."),
+    "SOLD_OUT": lambda: _("Sorry, there are not enough tickets left."),
+    "NOT_ENOUGH_TICKETS": lambda: _("Sorry, there are not enough tickets left."),
+    "INSUFFICIENT_STOCK": lambda: _("Sorry, there are not enough tickets left."),
+    "HOLD_EXPIRED": lambda: _("Your reservation has expired; please start again."),
+    "ORDER_EXPIRED": lambda: _("Your reservation has expired; please start again."),
+    "ORDER_NOT_PENDING": lambda: _("This order can no longer be changed."),
+    "ORDER_NOT_PAID": lambda: _("This order is not paid."),
+    "SALES_CLOSED": lambda: _("Sales are closed for this ticket type."),
+    "SALES_NOT_OPEN": lambda: _("Sales have not started yet for this ticket type."),
+    "EVENT_NOT_ON_SALE": lambda: _("This event is not on sale."),
+    "EVENT_NOT_PUBLISHED": lambda: _("This event is not on sale."),
+    "EVENT_CANCELLED": lambda: _("This event was cancelled."),
+    "EVENT_NOT_DRAFT": lambda: _("Only a draft event can be changed this way."),
+    "NO_TICKET_TYPES": lambda: _("Add at least one ticket type before publishing."),
+    "QUANTITY_OUT_OF_RANGE": lambda: _("This quantity is not allowed for this ticket type."),
+    "ORDER_LIMIT": lambda: _("This quantity is not allowed for this ticket type."),
+    "EMPTY_ORDER": lambda: _("Choose at least one ticket."),
+    "ALREADY_REFUNDED": lambda: _("This order was already refunded."),
+    "REFUND_TOO_LARGE": lambda: _("The refund is larger than what was paid."),
+    "CAPACITY_BELOW_SOLD": lambda: _("The capacity cannot be lower than the tickets already sold."),
+}
+
+STATUS_TEXT: Mapping[int, Callable[[], str]] = {
+    400: lambda: _("The request could not be processed."),
+    401: lambda: _("Please log in to see this page."),
+    403: lambda: _("You are not allowed to see this page."),
+    404: lambda: _("We could not find what you are looking for."),
+    409: lambda: _("This changed in the meantime; reload the page and try again."),
+    422: lambda: _("Some fields are invalid."),
+    429: lambda: _("Too many attempts; wait a minute and try again."),
+    500: lambda: _("Something went wrong on our side. We have been told; please try again."),
+    503: lambda: _("We are very busy right now; please try again in a moment."),
+}
+
+
+def error_text(code: str, status: int) -> str:
+    factory = ERROR_CODES.get(code) or STATUS_TEXT.get(status) or STATUS_TEXT[400]
+    return factory()
+
+
+def domain_error_text(exc: DomainError) -> str:
+    return error_text(exc.code, exc.status)
+
+
+def _pydantic_message(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind in ("missing", "string_too_short") and ctx.get("min_length", 1) <= 1:
+        return _("This field is required.")
+    if kind == "string_too_short":
+        return _("Use at least %(n)s characters.") % {"n": ctx.get("min_length")}
+    if kind == "string_too_long":
+        return _("Use at most %(n)s characters.") % {"n": ctx.get("max_length")}
+    if kind == "string_pattern_mismatch":
+        return _("Use lower-case letters, digits and dashes only.")
+    if kind in ("int_parsing", "int_type", "float_parsing", "decimal_parsing", "int_from_float"):
+        return _("Enter a whole number.")
+    if kind in ("greater_than_equal", "greater_than"):
+        return _("Enter a number of at least %(n)s.") % {"n": ctx.get("ge", ctx.get("gt", 0))}
+    if kind in ("less_than_equal", "less_than"):
+        return _("Enter a number of at most %(n)s.") % {"n": ctx.get("le", ctx.get("lt", 0))}
+    if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"):
+        return _("Enter a date and time.")
+    if kind in ("enum", "literal_error"):
+        return _("Choose one of the options.")
+    if kind == "value_error" and "email" in str(error.get("msg", "")).lower():
+        return _("Enter a valid e-mail address.")
+    if kind == "timezone":
+        return _("Choose a valid time zone.")
+    return _("This value is not valid.")
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """``{field name: translated message}``, the first error of each top-level field."""
+    errors: dict[str, str] = {}
+    for error in exc.errors():
+        location = error.get("loc") or ("__all__",)
+        name = str(location[0])
+        errors.setdefault(name, _pydantic_message(error))
+    return errors
+
+
+def domain_field_errors(exc: DomainError, default_field: str = "__all__") -> dict[str, str]:
+    """Field errors carried by a domain error's details, or one form-level error."""
+    details = exc.details or {}
+    field = details.get("field")
+    if isinstance(field, str):
+        return {field: domain_error_text(exc)}
+    errors = details.get("errors")
+    if isinstance(errors, list):
+        found: dict[str, str] = {}
+        for item in errors:
+            if isinstance(item, dict) and isinstance(item.get("field"), str):
+                name = item["field"].split(".")[-1]
+                found.setdefault(name, _("This value is not valid."))
+        if found:
+            return found
+    return {default_field: domain_error_text(exc)}

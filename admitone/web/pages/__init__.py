@@ -1,0 +1,11 @@
+"""HTML page routers, one module per area."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def page_routers() -> list[APIRouter]:
+    from admitone.web.pages import accounts, home
+
+    return [accounts.router, home.router]

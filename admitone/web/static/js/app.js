@@ -1,0 +1,35 @@
+// Admit One pages: small progressive enhancements. Every page works without them.
+"use strict";
+
+(function () {
+  // Submit a form as soon as its <select data-autosubmit> changes (language switcher).
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target && target.matches && target.matches("select[data-autosubmit]") && target.form) {
+      target.form.submit();
+    }
+  });
+
+  // Countdown of a hold: <span data-countdown="ISO instant" data-expired-text="...">.
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+  function startCountdown(element) {
+    var end = Date.parse(element.getAttribute("data-countdown"));
+    if (isNaN(end)) { return; }
+    function tick() {
+      var left = Math.max(0, Math.round((end - Date.now()) / 1000));
+      element.textContent = Math.floor(left / 60) + ":" + pad(left % 60);
+      if (left <= 0) {
+        var expired = element.getAttribute("data-expired-text");
+        if (expired) { element.textContent = expired; }
+        var form = document.querySelector("[data-disable-on-expiry]");
+        if (form) {
+          form.querySelectorAll("button, input[type=submit]").forEach(function (b) { b.disabled = true; });
+        }
+        return;
+      }
+      window.setTimeout(tick, 1000);
+    }
+    tick();
+  }
+  document.querySelectorAll("[data-countdown]").forEach(startCountdown);
+})();
