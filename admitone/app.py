@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from admitone import health
 from admitone.accounts.api import router as accounts_router
+from admitone.checkin.api import router as checkin_router
 from admitone.config import Environment, Settings, get_settings
 from admitone.db import Database
 from admitone.error_handlers import install_error_handlers
@@ -20,6 +21,7 @@ from admitone.logging_config import configure_logging
 from admitone.middleware import RequestContextMiddleware
 from admitone.organizations.api import router as organizations_router
 from admitone.ratelimit import RateLimiter
+from admitone.tickets.api import router as tickets_router
 from admitone.web import install_web
 
 API_PREFIX = "/api/v1"
@@ -36,7 +38,14 @@ Admit One sells tickets and admits people at the gate.
 
 
 def api_routers() -> list[APIRouter]:
-    return [accounts_router, organizations_router, events_organizer_router, events_public_router]
+    return [
+        accounts_router,
+        organizations_router,
+        events_organizer_router,
+        events_public_router,
+        tickets_router,
+        checkin_router,
+    ]
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:

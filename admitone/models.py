@@ -1,6 +1,7 @@
 """Every table, imported in one place so metadata is complete (Alembic, tests)."""
 
 from admitone.accounts.models import AuthSession, RefreshToken, User
+from admitone.checkin.models import CheckIn
 from admitone.db import Base
 from admitone.events.models import Event, TicketType
 from admitone.orders.models import IdempotencyRecord, Order, OrderItem
@@ -11,6 +12,7 @@ from admitone.tickets.models import EventSigningKey, Ticket
 __all__ = [
     "AuthSession",
     "Base",
+    "CheckIn",
     "Event",
     "EventSigningKey",
     "IdempotencyRecord",

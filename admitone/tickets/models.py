@@ -18,6 +18,12 @@ class TicketStatus(StrEnum):
 
 
 class Ticket(IdMixin, Base):
+    """A seat. Its QR payload is not stored: it is signed on demand (docs/ticket-signing.md).
+
+    ``admitted_at`` is the admission itself: check-in sets it with a conditional
+    ``UPDATE ... WHERE admitted_at IS NULL`` so that one scan, and only one, wins.
+    """
+
     __tablename__ = "tickets"
 
     order_id: Mapped[uuid.UUID] = mapped_column(
@@ -34,10 +40,16 @@ class Ticket(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    admitted_at: Mapped[datetime | None] = mapped_column(default=None)
+    admitted_gate: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
 class EventSigningKey(Base):
-    """The Ed25519 key pair of one event; the private half is stored encrypted."""
+    """The Ed25519 key pair of one event; the private half is stored encrypted.
+
+    Written once and never changed: tickets already in people's hands are signed with
+    it, and scanners cache the public half.
+    """
 
     __tablename__ = "event_signing_keys"
 

@@ -1,22 +1,45 @@
-"""Tickets: issued when an order is paid, revoked when it is refunded."""
+"""Tickets: issued when an order is paid, revoked when it is refunded, shown with a QR.
+
+The QR payload is not stored: it is signed on demand from the ticket's ids and its
+event's key (deterministic Ed25519, so always the same text). A database copy therefore
+holds no usable ticket; see docs/ticket-signing.md.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import uuid
+from dataclasses import dataclass
+from typing import Literal
 
-from sqlalchemy import select, update
+import segno
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from admitone.accounts.models import User
 from admitone.db import utcnow
+from admitone.events.models import Event, TicketType
 from admitone.orders.models import Order, OrderItem
+from admitone.tickets import queries
+from admitone.tickets.errors import TicketNotFound, TicketRevoked
 from admitone.tickets.models import Ticket, TicketStatus
+from admitone.tickets.signing import KeyRing
+
+# Error-correction level M (15 % of the symbol may be damaged); segno raises it for free
+# when the data still fits the same version.
+QR_ERROR = "m"
+QR_SVG_SCALE = 4  # user units per module; SVG scales without loss anyway
+QR_PNG_SCALE = 8  # pixels per module: about 450 px for a version-8 code with its border
+QR_BORDER = 4  # the quiet zone the QR standard asks for
 
 
 def issue_tickets(session: Session, *, order: Order, items: list[OrderItem]) -> list[Ticket]:
     """One ticket per seat of a paid order. Idempotent: an order's tickets are issued once.
 
     The caller holds the order's "pending -> paid" transition (a conditional update), so
-    only one transaction ever reaches this for a given order.
+    only one transaction ever reaches this for a given order; no lock is taken here.
+    Nothing is signed here: payloads are computed when a ticket is shown.
     """
     existing = list(session.scalars(select(Ticket).where(Ticket.order_id == order.id)))
     if existing:
@@ -40,7 +63,13 @@ def issue_tickets(session: Session, *, order: Order, items: list[OrderItem]) -> 
 def revoke_tickets(
     session: Session, *, order_id: uuid.UUID, ticket_ids: list[uuid.UUID] | None = None
 ) -> int:
-    """Revoke an order's valid tickets (all, or the given ones); returns how many."""
+    """Revoke an order's valid tickets (all, or the given ones); returns how many.
+
+    Idempotent: a conditional ``UPDATE ... WHERE status = 'valid'``, which row-locks the
+    tickets, so a scan running at the same moment either admits before the revocation or
+    sees ``revoked`` after it. A revoked ticket's payload still verifies offline, so
+    scanners must also hold the revocation list.
+    """
     statement = (
         update(Ticket)
         .where(Ticket.order_id == order_id, Ticket.status == TicketStatus.valid)
@@ -50,3 +79,102 @@ def revoke_tickets(
     if ticket_ids is not None:
         statement = statement.where(Ticket.id.in_(ticket_ids))
     return session.execute(statement).rowcount
+
+
+def hash_order_token(token: str) -> str:
+    """What ``orders.access_token_hash`` stores for a guest's order token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """A ticket with what its page shows; ``qr_payload`` is None once revoked."""
+
+    ticket: Ticket
+    order: Order
+    event: Event
+    ticket_type: TicketType
+    qr_payload: str | None
+
+
+def _views(session: Session, keys: KeyRing, rows: list[queries.TicketRow]) -> list[TicketView]:
+    event_keys = {}
+    views = []
+    for ticket, order, event, ticket_type in rows:
+        payload = None
+        if ticket.status == TicketStatus.valid:
+            if ticket.event_id not in event_keys:
+                event_keys[ticket.event_id] = keys.get_or_create(session, ticket.event_id)
+            payload = keys.sign_ticket(
+                event_keys[ticket.event_id],
+                ticket_id=ticket.id,
+                ticket_type_id=ticket.ticket_type_id,
+            )
+        views.append(TicketView(ticket, order, event, ticket_type, payload))
+    return views
+
+
+def ticket_payload(session: Session, *, ticket: Ticket, keys: KeyRing) -> str:
+    """The signed QR text of a valid ticket (for e-mails, PDFs and pages).
+
+    May create the event's signing key in its own short unit of work (KeyRing.get_or_create).
+    """
+    if ticket.status != TicketStatus.valid:
+        raise TicketRevoked()
+    key = keys.get_or_create(session, ticket.event_id)
+    return keys.sign_ticket(key, ticket_id=ticket.id, ticket_type_id=ticket.ticket_type_id)
+
+
+def get_ticket(
+    session: Session,
+    *,
+    ticket_id: uuid.UUID,
+    user: User | None,
+    order_token: str | None,
+    keys: KeyRing,
+) -> TicketView:
+    """One ticket, if the caller may read it (queries.readable_tickets); else 404.
+
+    Read-only; may create the event's signing key in its own short unit of work.
+    """
+    statement = queries.readable_tickets(
+        user=user, order_token_hash=hash_order_token(order_token) if order_token else None
+    ).where(Ticket.id == ticket_id)
+    row = session.execute(statement).first()
+    if row is None:
+        raise TicketNotFound()
+    return _views(session, keys, [row.tuple()])[0]
+
+
+def list_user_tickets(
+    session: Session, *, user: User, keys: KeyRing, page: int, per_page: int
+) -> tuple[list[TicketView], int]:
+    """The tickets of the caller's own orders, by event date; and their total count."""
+    statement = queries.tickets_of_user(user.id)
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    rows = session.execute(
+        statement.order_by(Event.starts_at, Ticket.created_at, Ticket.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return _views(session, keys, [row.tuple() for row in rows]), total
+
+
+def qr_image(view: TicketView, *, kind: Literal["svg", "png"]) -> bytes:
+    """The ticket's QR code as an SVG or PNG document."""
+    if view.qr_payload is None:
+        raise TicketRevoked()
+    qr = segno.make(view.qr_payload, error=QR_ERROR, micro=False)
+    buffer = io.BytesIO()
+    if kind == "svg":
+        qr.save(
+            buffer,
+            kind="svg",
+            scale=QR_SVG_SCALE,
+            border=QR_BORDER,
+            xmldecl=False,
+            title=f"Ticket {view.ticket.id}",
+        )
+    else:
+        qr.save(buffer, kind="png", scale=QR_PNG_SCALE, border=QR_BORDER)
+    return buffer.getvalue()

@@ -1,0 +1,76 @@
+"""Check-in API: the scanners' key, the scan itself and the live counters."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from admitone.checkin import service
+from admitone.checkin.schemas import CheckinKeyOut, CheckinStatsOut, ScanIn, ScanOut
+from admitone.checkin.service import EventAccess
+from admitone.deps import CurrentUser, OptionalUser, SessionDep
+from admitone.errors import error_responses
+from admitone.organizations.permissions import Permission
+from admitone.schemas import DataResponse
+from admitone.tickets.api import KeyRingDep
+
+router = APIRouter(prefix="/events/{event_id}", tags=["check-in"])
+
+EventId = Annotated[uuid.UUID, Path(description="The event's id")]
+
+
+def event_access(permission: Permission) -> Callable[..., EventAccess]:
+    """A dependency resolving ``{event_id}`` to the caller's checked access to it."""
+
+    def dependency(session: SessionDep, user: CurrentUser, event_id: EventId) -> EventAccess:
+        return service.resolve_event_access(
+            session, event_id=event_id, user=user, permission=permission
+        )
+
+    return dependency
+
+
+CheckInAccess = Annotated[EventAccess, Depends(event_access(Permission.check_in))]
+
+
+@router.get(
+    "/checkin-key",
+    summary="The event's public key, to verify ticket QR codes offline",
+    responses=error_responses(401, 404, 422),
+)
+def get_checkin_key(
+    event_id: EventId, session: SessionDep, user: OptionalUser, keys: KeyRingDep
+) -> DataResponse[CheckinKeyOut]:
+    key = service.get_checkin_key(session, event_id=event_id, user=user, keys=keys)
+    return DataResponse(data=CheckinKeyOut.from_key(key))
+
+
+@router.post(
+    "/checkins",
+    summary="Scan a ticket at a gate (staff, admin, owner)",
+    description="Always answers 200 with a `result` once the scan is processed: "
+    "`admitted`, `already_admitted`, `invalid_signature`, `wrong_event`, `revoked` or "
+    "`not_found`. Each scan is recorded.",
+    responses=error_responses(400, 401, 403, 404, 409, 422, 503),
+)
+def scan(
+    body: ScanIn, access: CheckInAccess, session: SessionDep, keys: KeyRingDep
+) -> DataResponse[ScanOut]:
+    outcome = service.scan_ticket(
+        session, access=access, keys=keys, qr=body.qr, gate=body.gate, nonce=body.nonce
+    )
+    return DataResponse(data=ScanOut.from_outcome(outcome))
+
+
+@router.get(
+    "/checkins/stats",
+    summary="Admitted and total valid tickets, overall and by ticket type",
+    responses=error_responses(401, 403, 404, 422),
+)
+def stats(access: CheckInAccess, session: SessionDep) -> DataResponse[CheckinStatsOut]:
+    return DataResponse(
+        data=CheckinStatsOut.from_stats(service.checkin_stats(session, access=access))
+    )

@@ -1,0 +1,355 @@
+"""Check-in: scan a ticket's QR at a gate, admit it exactly once, count who is in.
+
+The scan path is built for speed (docs/ticket-signing.md): the QR is parsed and its
+signature checked against the event's public key from the process cache before any
+ticket query, then one conditional UPDATE decides the admission, one SELECT explains
+the answer and one INSERT records the scan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from admitone.accounts.models import User
+from admitone.checkin.errors import EventNotFound, NonceReused, ScanInProgress
+from admitone.checkin.models import CheckIn, ScanResult
+from admitone.db import utcnow
+from admitone.errors import PermissionDenied
+from admitone.events.models import Event, EventStatus, TicketType
+from admitone.organizations.models import Membership, Organization, Role
+from admitone.organizations.permissions import Permission, role_allows
+from admitone.organizations.service import OrgAccess
+from admitone.tickets import signing
+from admitone.tickets.models import Ticket, TicketStatus
+from admitone.tickets.signing import EventKey, KeyRing
+
+
+@dataclass(frozen=True)
+class EventAccess:
+    """The caller acting on an event for the organization that runs it."""
+
+    event: Event
+    org: OrgAccess
+
+
+def _event_with_role(
+    session: Session, *, event_id: uuid.UUID, user: User | None
+) -> tuple[Event, Organization, Role | None] | None:
+    statement = select(Event, Organization).join(
+        Organization, Organization.id == Event.organization_id
+    )
+    if user is None:
+        row = session.execute(statement.where(Event.id == event_id)).first()
+        return None if row is None else (row[0], row[1], None)
+    row = session.execute(
+        statement.add_columns(Membership.role)
+        .outerjoin(
+            Membership,
+            (Membership.organization_id == Event.organization_id) & (Membership.user_id == user.id),
+        )
+        .where(Event.id == event_id)
+    ).first()
+    if row is None:
+        return None
+    event, organization, role = row
+    # Platform admins act as owners everywhere (organizations.service.resolve_access).
+    return event, organization, Role.owner if user.is_platform_admin else role
+
+
+def resolve_event_access(
+    session: Session, *, event_id: uuid.UUID, user: User, permission: Permission
+) -> EventAccess:
+    """The caller's access to an event through its organization, checked for ``permission``.
+
+    The same rules as ``organizations.service.resolve_access``, reached from an event id
+    in one query: not a member of the event's organization (or no such event) is a 404,
+    a member without the permission a 403, platform admins act as owners.
+    """
+    found = _event_with_role(session, event_id=event_id, user=user)
+    if found is None or found[2] is None:
+        raise EventNotFound()
+    event, organization, role = found
+    access = OrgAccess(organization=organization, role=role, user=user)
+    if not access.allows(permission):
+        raise PermissionDenied(f"Your role ({role}) does not allow this.", required=str(permission))
+    return EventAccess(event=event, org=access)
+
+
+def get_checkin_key(
+    session: Session, *, event_id: uuid.UUID, user: User | None, keys: KeyRing
+) -> EventKey:
+    """The event's public verification key, for scanners.
+
+    Anyone may fetch it once the event is published; before that only members who may
+    check in. Read-only; may create the key pair in its own unit of work.
+    """
+    found = _event_with_role(session, event_id=event_id, user=user)
+    if found is None:
+        raise EventNotFound()
+    event, _organization, role = found
+    member_may_scan = role is not None and role_allows(role, Permission.check_in)
+    if event.status != EventStatus.published and not member_may_scan:
+        raise EventNotFound()
+    return keys.get_or_create(session, event_id)
+
+
+@dataclass(frozen=True)
+class ScannedTicket:
+    id: uuid.UUID
+    holder_name: str
+    status: TicketStatus
+    ticket_type_id: uuid.UUID
+    ticket_type_name: str
+    admitted_at: datetime | None
+    admitted_gate: str | None
+
+
+@dataclass(frozen=True)
+class ScanOutcome:
+    """The answer to a scan; ``replayed`` when it is the stored answer to a retried nonce."""
+
+    checkin_id: uuid.UUID
+    result: ScanResult
+    scanned_at: datetime
+    gate: str | None
+    ticket: ScannedTicket | None
+    replayed: bool = False
+
+    @property
+    def admitted(self) -> bool:
+        return self.result == ScanResult.admitted
+
+
+def payload_hash(qr: str) -> str:
+    return hashlib.sha256(qr.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _claim_admission(
+    session: Session,
+    *,
+    ticket_id: uuid.UUID,
+    event_id: uuid.UUID,
+    gate: str | None,
+    now: datetime,
+) -> bool:
+    """The admission itself: True for the one scan that admits the ticket.
+
+    One conditional UPDATE: the row lock (PostgreSQL) or the write lock (SQLite) makes
+    a concurrent scan wait and then find ``admitted_at`` set, so it matches no row. Never
+    a read-then-write. (Tests swap this function for a racy one as a negative control.)
+    """
+    result = session.execute(
+        update(Ticket)
+        .where(
+            Ticket.id == ticket_id,
+            Ticket.event_id == event_id,
+            Ticket.status == TicketStatus.valid,
+            Ticket.admitted_at.is_(None),
+        )
+        .values(admitted_at=now, admitted_gate=gate)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def _scanned_ticket(
+    session: Session, *, ticket_id: uuid.UUID, event_id: uuid.UUID
+) -> ScannedTicket | None:
+    row = session.execute(
+        select(
+            Ticket.id,
+            Ticket.holder_name,
+            Ticket.status,
+            Ticket.admitted_at,
+            Ticket.admitted_gate,
+            TicketType.id.label("ticket_type_id"),
+            TicketType.name.label("ticket_type_name"),
+        )
+        .join(TicketType, TicketType.id == Ticket.ticket_type_id)
+        .where(Ticket.id == ticket_id, Ticket.event_id == event_id)
+    ).first()
+    if row is None:
+        return None
+    return ScannedTicket(
+        id=row.id,
+        holder_name=row.holder_name,
+        status=row.status,
+        ticket_type_id=row.ticket_type_id,
+        ticket_type_name=row.ticket_type_name,
+        admitted_at=row.admitted_at,
+        admitted_gate=row.admitted_gate,
+    )
+
+
+def _insert_ignoring_conflicts(session: Session, values: dict[str, Any]) -> Insert:
+    # INSERT ... ON CONFLICT DO NOTHING: a concurrent request that stored the same nonce
+    # first makes this insert a no-op instead of an error that aborts the transaction.
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(CheckIn).values(**values).on_conflict_do_nothing()
+
+
+def _verify(
+    session: Session, keys: KeyRing, event_id: uuid.UUID, qr: str
+) -> tuple[ScanResult | None, signing.TicketClaims | None]:
+    """Parse and verify: (a refusal, None) or (None, claims of a genuine ticket of ours)."""
+    claims = signing.parse_payload(qr)
+    if claims is None:
+        return ScanResult.invalid_signature, None
+    key = keys.find(session, event_id)
+    if claims.event_id == event_id:
+        if key is not None and signing.verify(key.public_key, claims):
+            return None, claims
+        return ScanResult.invalid_signature, None
+    # Another event's id: only a ticket genuinely signed for that event is "wrong
+    # event"; a forged or tampered one stays "invalid signature".
+    other = keys.find(session, claims.event_id)
+    if other is not None and signing.verify(other.public_key, claims):
+        return ScanResult.wrong_event, None
+    return ScanResult.invalid_signature, None
+
+
+def _replay(session: Session, stored: CheckIn, qr_hash: str) -> ScanOutcome:
+    if stored.payload_hash != qr_hash:
+        raise NonceReused(nonce=stored.nonce)
+    ticket = (
+        _scanned_ticket(session, ticket_id=stored.ticket_id, event_id=stored.event_id)
+        if stored.ticket_id is not None
+        else None
+    )
+    return ScanOutcome(
+        checkin_id=stored.id,
+        result=stored.result,
+        scanned_at=stored.scanned_at,
+        gate=stored.gate,
+        ticket=ticket,
+        replayed=True,
+    )
+
+
+def scan_ticket(
+    session: Session,
+    *,
+    access: EventAccess,
+    keys: KeyRing,
+    qr: str,
+    gate: str | None = None,
+    nonce: str | None = None,
+) -> ScanOutcome:
+    """Scan a QR at a gate of ``access.event``: decide, record the attempt, answer.
+
+    Invariant: a ticket is admitted at most once, even when gates scan it at the same
+    instant (``_claim_admission``: a conditional UPDATE on the ticket row, which is the
+    only lock taken; SQLite's write lock serialises the whole request anyway). Every
+    attempt, refused or not, is stored as a CheckIn. Idempotent per ``nonce``: a retry
+    gets the stored answer; the same nonce with another QR is refused (NONCE_REUSED).
+    Untrusted ``qr`` text only ever yields ``invalid_signature``.
+    """
+    event_id = access.event.id
+    qr_hash = payload_hash(qr)
+    # Signature first: pure CPU against the cached key, before any ticket query.
+    refusal, claims = _verify(session, keys, event_id, qr)
+    if nonce is not None:
+        stored = session.scalar(
+            select(CheckIn).where(CheckIn.event_id == event_id, CheckIn.nonce == nonce)
+        )
+        if stored is not None:
+            return _replay(session, stored, qr_hash)
+
+    now = utcnow()
+    ticket: ScannedTicket | None = None
+    if claims is None:
+        result = refusal or ScanResult.invalid_signature
+    else:
+        admitted = _claim_admission(
+            session, ticket_id=claims.ticket_id, event_id=event_id, gate=gate, now=now
+        )
+        ticket = _scanned_ticket(session, ticket_id=claims.ticket_id, event_id=event_id)
+        if admitted:
+            result = ScanResult.admitted
+        elif ticket is None:
+            result = ScanResult.not_found
+        elif ticket.status == TicketStatus.revoked:
+            result = ScanResult.revoked
+        else:
+            result = ScanResult.already_admitted
+
+    checkin_id = uuid.uuid4()
+    inserted = session.execute(
+        _insert_ignoring_conflicts(
+            session,
+            {
+                "id": checkin_id,
+                "event_id": event_id,
+                "ticket_id": ticket.id if ticket is not None else None,
+                "result": result,
+                "gate": gate,
+                "scanned_at": now,
+                "scanned_by_id": access.org.user.id,
+                "nonce": nonce,
+                "payload_hash": qr_hash,
+            },
+        )
+    )
+    if inserted.rowcount != 1:
+        # A concurrent request with the same nonce committed first. Roll this one back
+        # (its admission too, if any); the client's retry reads the stored answer.
+        raise ScanInProgress(retry_after=1)
+    return ScanOutcome(
+        checkin_id=checkin_id, result=result, scanned_at=now, gate=gate, ticket=ticket
+    )
+
+
+@dataclass(frozen=True)
+class TypeStats:
+    ticket_type_id: uuid.UUID
+    name: str
+    admitted: int
+    total: int
+
+
+@dataclass(frozen=True)
+class CheckinStats:
+    """Valid tickets and how many of them are in, overall and per ticket type."""
+
+    admitted: int
+    total: int
+    by_ticket_type: list[TypeStats]
+
+
+def checkin_stats(session: Session, *, access: EventAccess) -> CheckinStats:
+    """Admitted and total valid tickets of the event, overall and by ticket type.
+
+    One aggregate query; no lock (a snapshot is fine for a counter).
+    """
+    valid = Ticket.status == TicketStatus.valid
+    admitted = valid & Ticket.admitted_at.is_not(None)
+    rows = session.execute(
+        select(
+            TicketType.id,
+            TicketType.name,
+            func.coalesce(func.sum(case((admitted, 1), else_=0)), 0).label("admitted"),
+            func.coalesce(func.sum(case((valid, 1), else_=0)), 0).label("total"),
+        )
+        .select_from(TicketType)
+        .outerjoin(Ticket, Ticket.ticket_type_id == TicketType.id)
+        .where(TicketType.event_id == access.event.id)
+        .group_by(TicketType.id, TicketType.name, TicketType.position, TicketType.created_at)
+        .order_by(TicketType.position, TicketType.created_at, TicketType.id)
+    ).all()
+    by_type = [
+        TypeStats(ticket_type_id=row.id, name=row.name, admitted=row.admitted, total=row.total)
+        for row in rows
+    ]
+    return CheckinStats(
+        admitted=sum(item.admitted for item in by_type),
+        total=sum(item.total for item in by_type),
+        by_ticket_type=by_type,
+    )

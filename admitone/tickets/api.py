@@ -1,0 +1,121 @@
+"""Tickets API: my tickets, one ticket, and its QR code as SVG or PNG."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from admitone.deps import CurrentUser, OptionalUser, SessionDep
+from admitone.errors import error_responses
+from admitone.schemas import DataResponse, ListResponse, page_meta
+from admitone.tickets import service
+from admitone.tickets.schemas import TicketOut
+from admitone.tickets.signing import KeyRing
+
+router = APIRouter(tags=["tickets"])
+
+
+def get_keyring(request: Request) -> KeyRing:
+    return KeyRing(settings=request.app.state.settings, database=request.app.state.db)
+
+
+KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
+
+TokenQuery = Annotated[
+    str | None,
+    Query(
+        alias="token",
+        min_length=1,
+        max_length=256,
+        description="The order's access token (guest checkout link)",
+    ),
+]
+TokenHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Order-Token",
+        min_length=1,
+        max_length=256,
+        description="The order's access token, as a header",
+    ),
+]
+TICKET_ERRORS = error_responses(401, 404, 422)
+# The QR is a bearer credential: no shared cache may keep it.
+NO_STORE = {"Cache-Control": "private, no-store"}
+
+
+@router.get("/me/tickets", summary="My tickets", responses=error_responses(401, 422))
+def list_my_tickets(
+    user: CurrentUser,
+    session: SessionDep,
+    keys: KeyRingDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ListResponse[TicketOut]:
+    views, total = service.list_user_tickets(
+        session, user=user, keys=keys, page=page, per_page=per_page
+    )
+    return ListResponse(
+        data=[TicketOut.from_view(view) for view in views],
+        meta=page_meta(page=page, per_page=per_page, total=total),
+    )
+
+
+def _readable_ticket(
+    ticket_id: uuid.UUID,
+    session: SessionDep,
+    keys: KeyRingDep,
+    user: OptionalUser,
+    token: TokenQuery = None,
+    x_order_token: TokenHeader = None,
+) -> service.TicketView:
+    return service.get_ticket(
+        session, ticket_id=ticket_id, user=user, order_token=x_order_token or token, keys=keys
+    )
+
+
+ReadableTicket = Annotated[service.TicketView, Depends(_readable_ticket)]
+
+
+@router.get(
+    "/tickets/{ticket_id}",
+    summary="One ticket (its buyer, the order's token holder or the organizer)",
+    responses=TICKET_ERRORS,
+)
+def get_ticket(view: ReadableTicket, response: Response) -> DataResponse[TicketOut]:
+    response.headers.update(NO_STORE)
+    return DataResponse(data=TicketOut.from_view(view))
+
+
+def _qr_response(view: service.TicketView, kind: Literal["svg", "png"]) -> Response:
+    media_type = "image/svg+xml" if kind == "svg" else "image/png"
+    return Response(service.qr_image(view, kind=kind), media_type=media_type, headers=NO_STORE)
+
+
+def _image_responses(media_type: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"content": {media_type: {}}, "description": "The QR code"},
+        **error_responses(401, 404, 409, 422),
+    }
+
+
+@router.get(
+    "/tickets/{ticket_id}/qr.svg",
+    summary="The ticket's QR code as SVG",
+    response_class=Response,
+    responses=_image_responses("image/svg+xml"),
+)
+def get_ticket_qr_svg(view: ReadableTicket) -> Response:
+    return _qr_response(view, "svg")
+
+
+@router.get(
+    "/tickets/{ticket_id}/qr.png",
+    summary="The ticket's QR code as PNG",
+    response_class=Response,
+    responses=_image_responses("image/png"),
+)
+def get_ticket_qr_png(view: ReadableTicket) -> Response:
+    return _qr_response(view, "png")

@@ -1,0 +1,57 @@
+"""Scoped statements for tickets: every lookup of a ticket by id goes through here.
+
+A ticket is readable by the account that placed its order, by whoever holds the order's
+access token (guest checkout), and by members of the event's organization whose role
+may view orders. Anyone else gets nothing, which the API turns into a 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select
+
+from admitone.accounts.models import User
+from admitone.events.models import Event, TicketType
+from admitone.orders.models import Order
+from admitone.organizations.models import Membership, Role
+from admitone.organizations.permissions import Permission, role_allows
+from admitone.tickets.models import Ticket
+
+ORDER_VIEWER_ROLES = tuple(role for role in Role if role_allows(role, Permission.view_orders))
+
+TicketRow = tuple[Ticket, Order, Event, TicketType]
+
+
+def ticket_rows() -> Select[TicketRow]:
+    """Tickets with what a ticket page shows: its order, event and ticket type."""
+    return (
+        select(Ticket, Order, Event, TicketType)
+        .join(Order, Order.id == Ticket.order_id)
+        .join(Event, Event.id == Ticket.event_id)
+        .join(TicketType, TicketType.id == Ticket.ticket_type_id)
+    )
+
+
+def readable_tickets(*, user: User | None, order_token_hash: str | None) -> Select[TicketRow]:
+    """Tickets the caller may read (see the module docstring); platform admins read all."""
+    if user is not None and user.is_platform_admin:
+        return ticket_rows()
+    allowed: list[ColumnElement[bool]] = []
+    if user is not None:
+        allowed.append(Order.user_id == user.id)
+        allowed.append(
+            exists().where(
+                Membership.organization_id == Event.organization_id,
+                Membership.user_id == user.id,
+                Membership.role.in_(ORDER_VIEWER_ROLES),
+            )
+        )
+    if order_token_hash is not None:
+        allowed.append(Order.access_token_hash == order_token_hash)
+    return ticket_rows().where(or_(*allowed) if allowed else false())
+
+
+def tickets_of_user(user_id: uuid.UUID) -> Select[TicketRow]:
+    """The tickets of the orders an account placed ("my tickets")."""
+    return ticket_rows().where(Order.user_id == user_id)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from admitone.schemas import OutputModel
+from admitone.tickets.models import TicketStatus
+from admitone.tickets.service import TicketView
+
+
+class TicketEventOut(OutputModel):
+    id: uuid.UUID
+    slug: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    venue_name: str
+    city: str
+
+
+class TicketTypeRef(OutputModel):
+    id: uuid.UUID
+    name: str
+
+
+class TicketOrderRef(OutputModel):
+    id: uuid.UUID
+    code: str
+
+
+class TicketOut(BaseModel):
+    id: uuid.UUID
+    status: TicketStatus
+    holder_name: str
+    created_at: datetime
+    revoked_at: datetime | None
+    admitted_at: datetime | None
+    event: TicketEventOut
+    ticket_type: TicketTypeRef
+    order: TicketOrderRef
+    qr_payload: str | None = Field(
+        description="The signed text inside the QR code (null once revoked). "
+        "Verifiable offline with the event's key from /events/{id}/checkin-key."
+    )
+    qr_svg_url: str | None
+    qr_png_url: str | None
+
+    @classmethod
+    def from_view(cls, view: TicketView) -> TicketOut:
+        ticket = view.ticket
+        has_qr = view.qr_payload is not None
+        base = f"/api/v1/tickets/{ticket.id}"
+        return cls(
+            id=ticket.id,
+            status=ticket.status,
+            holder_name=ticket.holder_name,
+            created_at=ticket.created_at,
+            revoked_at=ticket.revoked_at,
+            admitted_at=ticket.admitted_at,
+            event=TicketEventOut.model_validate(view.event),
+            ticket_type=TicketTypeRef.model_validate(view.ticket_type),
+            order=TicketOrderRef.model_validate(view.order),
+            qr_payload=view.qr_payload,
+            qr_svg_url=f"{base}/qr.svg" if has_qr else None,
+            qr_png_url=f"{base}/qr.png" if has_qr else None,
+        )
