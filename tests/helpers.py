@@ -156,3 +156,35 @@ def png_bytes(size: tuple[int, int] = (8, 8), image_format: str = "PNG") -> byte
     buffer = BytesIO()
     Image.new("RGB", size, (200, 30, 60)).save(buffer, format=image_format)
     return buffer.getvalue()
+
+
+def db_snapshot(database: Any) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of every table, as sorted strings: compare before and after a refused call."""
+    from sqlalchemy import select
+
+    from admitone.models import Base
+
+    snapshot = {}
+    with database.session(write=False) as session:
+        for table in Base.metadata.sorted_tables:
+            rows = session.execute(select(table)).all()
+            snapshot[table.name] = sorted(tuple(map(str, row)) for row in rows)
+    return snapshot
+
+
+def set_ticket_counters(
+    database: Any, ticket_type_id: str, *, sold: int = 0, held: int = 0
+) -> None:
+    """Pretend seats were sold or held (the orders service moves these counters)."""
+    import uuid as uuid_module
+
+    from sqlalchemy import update
+
+    from admitone.events.models import TicketType
+
+    with database.session() as session:
+        session.execute(
+            update(TicketType)
+            .where(TicketType.id == uuid_module.UUID(ticket_type_id))
+            .values(quantity_sold=sold, quantity_held=held)
+        )
