@@ -82,3 +82,14 @@ def iso(moment: datetime | None) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def time_range(start: datetime, end: datetime, timezone: str | None) -> tuple[str, str]:
+    """(start time, end) where the end shows its date only when it is another day."""
+    start_local, end_local = local(start, timezone), local(end, timezone)
+    end_text = (
+        time_in(end, timezone)
+        if start_local.date() == end_local.date()
+        else datetime_in(end, timezone, "short")
+    )
+    return time_in(start, timezone), end_text

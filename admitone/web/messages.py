@@ -156,3 +156,26 @@ def domain_field_errors(exc: DomainError, default_field: str = "__all__") -> dic
         if found:
             return found
     return {default_field: domain_error_text(exc)}
+
+
+CATEGORY_LABELS: Mapping[str, Callable[[], str]] = {
+    "concert": lambda: _("Concert"),
+    "festival": lambda: _("Festival"),
+    "theatre": lambda: _("Theatre"),
+    "comedy": lambda: _("Comedy"),
+    "sport": lambda: _("Sport"),
+    "conference": lambda: _("Conference"),
+    "workshop": lambda: _("Workshop"),
+    "exhibition": lambda: _("Exhibition"),
+    "family": lambda: _("Family"),
+    "other": lambda: _("Other"),
+}
+
+
+def category_label(value: object) -> str:
+    factory = CATEGORY_LABELS.get(str(value))
+    return factory() if factory else str(value)
+
+
+def category_options() -> list[tuple[str, str]]:
+    return [(value, factory()) for value, factory in CATEGORY_LABELS.items()]

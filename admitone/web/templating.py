@@ -67,6 +67,7 @@ def build_environment() -> Environment:
         supported_locales=i18n.SUPPORTED_LOCALES,
         query=_query,
         flash_text=flash_text,
+        time_range=formatting.time_range,
     )
     env.filters.update(
         money=formatting.money,

@@ -46,3 +46,59 @@ def web_register(client: TestClient, email: str | None = None, full_name: str = 
 def web_login(client: TestClient, email: str, password: str = PASSWORD) -> None:
     response = post_form(client, "/login", {"email": email, "password": password})
     assert response.status_code == 303, response.text
+
+
+def create_event(
+    client: TestClient,
+    headers: dict[str, str],
+    org: str,
+    *,
+    title: str = "Nightfall Live",
+    city: str = "Paris",
+    category: str = "concert",
+    days_ahead: int = 30,
+    timezone: str = "Europe/Paris",
+    ticket_types: list[dict] | None = None,
+    publish: bool = True,
+) -> dict:
+    """An event with ticket types through the organizer API (published by default)."""
+    from datetime import UTC, datetime, timedelta
+
+    start = (datetime.now(UTC) + timedelta(days=days_ahead)).replace(
+        hour=19, minute=0, second=0, microsecond=0
+    )
+    response = client.post(
+        f"/api/v1/organizations/{org}/events",
+        json={
+            "title": title,
+            "description": "A night of music under the stars.",
+            "category": category,
+            "venue": {
+                "name": "La Cigale",
+                "address": "120 bd de Rochechouart",
+                "city": city,
+                "country": "FR",
+            },
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=4)).isoformat(),
+            "timezone": timezone,
+            "currency": "EUR",
+        },
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    event = response.json()["data"]
+    for ticket_type in ticket_types or [{"name": "Standing", "price_minor": 2500, "capacity": 100}]:
+        created = client.post(
+            f"/api/v1/organizations/{org}/events/{event['id']}/ticket-types",
+            json=ticket_type,
+            headers=headers,
+        )
+        assert created.status_code == 201, created.text
+    if publish:
+        published = client.post(
+            f"/api/v1/organizations/{org}/events/{event['id']}/publish", headers=headers
+        )
+        assert published.status_code == 200, published.text
+    got = client.get(f"/api/v1/organizations/{org}/events/{event['id']}", headers=headers)
+    return got.json()["data"]

@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def page_routers() -> list[APIRouter]:
-    from admitone.web.pages import accounts, home
+    from admitone.web.pages import accounts, catalogue
 
-    return [accounts.router, home.router]
+    return [accounts.router, catalogue.router]

@@ -1,0 +1,162 @@
+"""Buyer pages: home, catalogue (search, filters, pages) and the event page.
+
+They read through ``events.catalogue`` (the same functions as ``GET /api/v1/events``),
+so the pages and the API always agree on what is on sale.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import Path, Query, Request
+from fastapi.responses import Response
+
+from admitone.deps import SessionDep
+from admitone.events import catalogue
+from admitone.events.models import Category, Event, TicketType
+from admitone.web.deps import OptionalLogin, page_router
+from admitone.web.messages import category_label, category_options
+from admitone.web.templating import render
+
+router = page_router()
+
+PER_PAGE = 12
+SORT_CHOICES = [s.value for s in catalogue.CatalogueSort]
+
+
+def _category(value: str | None) -> Category | None:
+    try:
+        return Category(value) if value else None
+    except ValueError:
+        return None
+
+
+def _day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def event_image_url(event: Event) -> str | None:
+    return f"/media/{event.image_path}" if event.image_path else None
+
+
+def ticket_view(event: Event, ticket_type: TicketType) -> dict[str, Any]:
+    """What the event page shows about one ticket type, availability read now."""
+    on_sale = catalogue.is_on_sale(event, ticket_type)
+    top = min(ticket_type.max_per_order, ticket_type.available) if on_sale else 0
+    quantities = [0, *range(ticket_type.min_per_order, top + 1)] if top else [0]
+    return {
+        "type": ticket_type,
+        "on_sale": on_sale,
+        "sold_out": ticket_type.available <= 0,
+        "quantities": quantities,
+        "not_yet": ticket_type.sales_start is not None
+        and ticket_type.sales_start > datetime.now(UTC),
+    }
+
+
+@router.get("/")
+def home(
+    request: Request,
+    session: SessionDep,
+    login: OptionalLogin,
+) -> Response:
+    result = catalogue.search_catalogue(
+        session, filters=catalogue.CatalogueFilters(), page=1, per_page=9
+    )
+    return render(
+        request,
+        "home.html",
+        {
+            "entries": result.entries,
+            "total": result.total,
+            "facets": result.facets,
+            "category_options": category_options(),
+            "category_label": category_label,
+            "image_url": event_image_url,
+        },
+    )
+
+
+@router.get("/events")
+def catalogue_page(
+    request: Request,
+    session: SessionDep,
+    login: OptionalLogin,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    category: Annotated[str | None, Query(max_length=40)] = None,
+    city: Annotated[str | None, Query(max_length=100)] = None,
+    date_from: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    sort: Annotated[str | None, Query(max_length=10)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    chosen_category = _category(category)
+    day = _day(date_from)
+    city = (city or "").replace("\x00", "").strip() or None
+    sort_value = sort if sort in SORT_CHOICES else catalogue.CatalogueSort.date.value
+    filters = catalogue.CatalogueFilters(
+        q=(q or "").strip() or None,
+        category=chosen_category,
+        city=city,
+        date_from=datetime.combine(day, time(), tzinfo=UTC) if day else None,
+    )
+    result = catalogue.search_catalogue(
+        session,
+        filters=filters,
+        sort=catalogue.CatalogueSort(sort_value),
+        page=page,
+        per_page=PER_PAGE,
+    )
+    pages = max(1, math.ceil(result.total / PER_PAGE))
+    params = {
+        "q": filters.q or "",
+        "category": chosen_category.value if chosen_category else "",
+        "city": city or "",
+        "from": day.isoformat() if day else "",
+        "sort": sort_value if sort_value != catalogue.CatalogueSort.date.value else "",
+    }
+    return render(
+        request,
+        "catalogue/list.html",
+        {
+            "entries": result.entries,
+            "total": result.total,
+            "facets": result.facets,
+            "params": params,
+            "page": page,
+            "pages": pages,
+            "category_options": category_options(),
+            "category_label": category_label,
+            "image_url": event_image_url,
+            "today": (datetime.now(UTC) - timedelta(hours=12)).date().isoformat(),
+        },
+    )
+
+
+@router.get("/events/{slug}")
+def event_page(
+    request: Request,
+    session: SessionDep,
+    login: OptionalLogin,
+    slug: Annotated[str, Path(max_length=100)],
+) -> Response:
+    entry = catalogue.get_public_event(session, id_or_slug=slug)
+    event = entry.event
+    tickets = [ticket_view(event, t) for t in event.ticket_types if t.is_active]
+    return render(
+        request,
+        "catalogue/event.html",
+        {
+            "event": event,
+            "price_from": entry.price_from,
+            "tickets": tickets,
+            "any_on_sale": any(t["on_sale"] for t in tickets),
+            "category_label": category_label,
+            "image_url": event_image_url,
+            "errors": {},
+        },
+    )
