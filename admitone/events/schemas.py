@@ -6,7 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, AwareDatetime, Field, StrictBool, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 from pydantic import StringConstraints as Str
 
 from admitone.events import validators
@@ -27,7 +35,11 @@ TimeZoneName = Annotated[
     str, Str(min_length=1, max_length=64), AfterValidator(validators.time_zone)
 ]
 EventSlug = Annotated[Slug, AfterValidator(validators.event_slug)]
-EventTime = Annotated[AwareDatetime, AfterValidator(validators.aware_datetime)]
+EventTime = Annotated[
+    AwareDatetime,
+    BeforeValidator(validators.iso_string),
+    AfterValidator(validators.aware_datetime),
+]
 VenueAddress = Annotated[str, Str(max_length=300)]
 City = Annotated[str, Str(min_length=1, max_length=100)]
 Capacity = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
@@ -35,7 +47,18 @@ PerOrder = Annotated[StrictInt, Field(ge=1, le=100)]
 Position = Annotated[StrictInt, Field(ge=0, le=10_000)]
 
 
-class PatchModel(InputModel):
+class EventsInput(InputModel):
+    """Input of this package: no NUL character in any text (PostgreSQL refuses them)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class PatchModel(EventsInput):
     """A partial update: a field left out is unchanged; ``null`` only where it means "none"."""
 
     nullable: ClassVar[frozenset[str]] = frozenset()
@@ -54,7 +77,7 @@ class PatchModel(InputModel):
 # --- events -------------------------------------------------------------------------
 
 
-class VenueIn(InputModel):
+class VenueIn(EventsInput):
     name: ShortText = Field(examples=["La Cigale"])
     address: VenueAddress = Field(default="", examples=["120 boulevard de Rochechouart"])
     city: City = Field(examples=["Paris"])
@@ -82,7 +105,7 @@ def _check_order(start: datetime | None, end: datetime | None, message: str) -> 
         raise ValueError(message)
 
 
-class EventIn(InputModel):
+class EventIn(EventsInput):
     title: ShortText = Field(examples=["Nightfall: live at La Cigale"])
     slug: EventSlug | None = Field(
         default=None, description="Public address /events/{slug}; generated from the title"
@@ -179,7 +202,7 @@ class EventOut(OutputModel):
 # --- ticket types -------------------------------------------------------------------
 
 
-class TicketTypeIn(InputModel):
+class TicketTypeIn(EventsInput):
     name: ShortText = Field(examples=["Standing"])
     description: LongText = ""
     price_minor: MoneyMinor = Field(examples=[3500], description="Price in minor units (cents)")

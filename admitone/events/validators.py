@@ -60,6 +60,13 @@ def country(value: str) -> str:
     return value
 
 
+def iso_string(value: object) -> object:
+    # Pydantic would read a bare number as a Unix timestamp; ask for ISO 8601 text.
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 datetime string with an offset")
+    return value
+
+
 def aware_datetime(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must include a time zone offset, e.g. '2026-06-21T20:00:00+02:00'")

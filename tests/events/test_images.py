@@ -134,6 +134,7 @@ def test_huge_declared_body_is_refused_before_reading(guarded, media_dir, clean_
 
 def test_streamed_body_without_length_is_cut_off(guarded, media_dir, clean_database):
     before = db_snapshot(clean_database)
+
     def body():
         yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
         yield b"Content-Type: image/png\r\n\r\n"
