@@ -119,7 +119,25 @@ def _pydantic_message(error: Mapping[str, Any]) -> str:
         return _("Enter a number of at least %(n)s.") % {"n": ctx.get("ge", ctx.get("gt", 0))}
     if kind in ("less_than_equal", "less_than"):
         return _("Enter a number of at most %(n)s.") % {"n": ctx.get("le", ctx.get("lt", 0))}
-    if kind in ("datetime_parsing", "datetime_type", "datetime_from_date_parsing"):
+    message = str(error.get("msg", "")).lower()
+    if kind == "value_error" and "time zone" in message:
+        return _("Choose a valid time zone, such as Europe/Paris.")
+    if kind == "value_error" and "currency" in message:
+        return _("Use a 3-letter currency code, such as EUR.")
+    if kind == "value_error" and "country" in message:
+        return _("Use a 2-letter country code, such as FR.")
+    if kind == "value_error" and "slug" in message:
+        return _("Use lower-case letters, digits and dashes only.")
+    if kind == "value_error" and "must be after" in str(error.get("msg", "")):
+        return _("The end must be after the start.")
+    if kind == "value_error" and "max_per_order" in str(error.get("msg", "")):
+        return _("The maximum must be at least the minimum.")
+    if kind in (
+        "datetime_parsing",
+        "datetime_type",
+        "datetime_from_date_parsing",
+        "timezone_aware",
+    ):
         return _("Enter a date and time.")
     if kind in ("enum", "literal_error"):
         return _("Choose one of the options.")
@@ -130,12 +148,21 @@ def _pydantic_message(error: Mapping[str, Any]) -> str:
     return _("This value is not valid.")
 
 
-def field_errors(exc: ValidationError) -> dict[str, str]:
-    """``{field name: translated message}``, the first error of each top-level field."""
+def field_errors(
+    exc: ValidationError, location_map: Callable[[tuple[Any, ...], str], str] | None = None
+) -> dict[str, str]:
+    """``{form field: translated message}``, the first error of each field.
+
+    ``location_map`` turns a pydantic location (and the English message, for model-level
+    checks that have no location) into the form's field name; by default the first part.
+    """
     errors: dict[str, str] = {}
     for error in exc.errors():
-        location = error.get("loc") or ("__all__",)
-        name = str(location[0])
+        location = tuple(error.get("loc") or ())
+        if location_map is not None:
+            name = location_map(location, str(error.get("msg", "")))
+        else:
+            name = str(location[0]) if location else "__all__"
         errors.setdefault(name, _pydantic_message(error))
     return errors
 

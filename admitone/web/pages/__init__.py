@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def page_routers() -> list[APIRouter]:
-    from admitone.web.pages import accounts, catalogue
+    from admitone.web.pages import accounts, catalogue, organizer, scanner
 
-    return [accounts.router, catalogue.router]
+    return [accounts.router, catalogue.router, organizer.router, scanner.router]
