@@ -36,19 +36,19 @@ def world(client, clean_database):
     }
 
 
-def _assert_refused(world, response, status, code):
-    assert response.status_code == status, response.text
+def _assert_refused(world, response, status, code, case=None):
+    assert response.status_code == status, (case, response.text)
     body = response.json()
     assert set(body) == {"error"}
-    assert body["error"]["code"] == code
+    assert body["error"]["code"] == code, case
     assert body["error"]["message"]
 
 
-def _check(world, method, url, *, status, code, **kwargs):
+def _check(world, method, url, *, status, code, case=None, **kwargs):
     before = db_snapshot(world["database"])
     response = world["client"].request(method, url, headers=world["headers"], **kwargs)
-    _assert_refused(world, response, status, code)
-    assert db_snapshot(world["database"]) == before
+    _assert_refused(world, response, status, code, case)
+    assert db_snapshot(world["database"]) == before, case
     return response
 
 
@@ -103,36 +103,42 @@ BAD_EVENTS = {
 }
 
 
-@pytest.mark.parametrize("overrides", BAD_EVENTS.values(), ids=BAD_EVENTS.keys())
-def test_create_event_refused(world, overrides):
-    overrides = dict(overrides)
-    venue = overrides.pop("venue", None)
-    payload = event_payload(**overrides)
-    if isinstance(venue, dict):
-        payload["venue"] = {**payload["venue"], **venue}
-    elif venue is not None:
-        payload["venue"] = venue
-    response = _check(
-        world, "POST", events_url(world["org"]), status=422, code="VALIDATION_ERROR", json=payload
-    )
-    assert response.json()["error"]["details"]["errors"]
+def test_create_event_refused(world):
+    for case, overrides in BAD_EVENTS.items():
+        overrides = dict(overrides)
+        venue = overrides.pop("venue", None)
+        payload = event_payload(**overrides)
+        if isinstance(venue, dict):
+            payload["venue"] = {**payload["venue"], **venue}
+        elif venue is not None:
+            payload["venue"] = venue
+        response = _check(
+            world,
+            "POST",
+            events_url(world["org"]),
+            status=422,
+            code="VALIDATION_ERROR",
+            json=payload,
+            case=case,
+        )
+        assert response.json()["error"]["details"]["errors"], case
 
 
-@pytest.mark.parametrize("field", ["title", "category", "venue", "starts_at", "timezone"])
-def test_create_event_missing_field(world, field):
-    _check(
-        world,
-        "POST",
-        events_url(world["org"]),
-        status=422,
-        code="VALIDATION_ERROR",
-        json=_without(event_payload(), field),
-    )
+def test_create_event_missing_field(world):
+    for field in ("title", "category", "venue", "starts_at", "timezone", "currency"):
+        _check(
+            world,
+            "POST",
+            events_url(world["org"]),
+            status=422,
+            code="VALIDATION_ERROR",
+            json=_without(event_payload(), field),
+            case=field,
+        )
 
 
-@pytest.mark.parametrize(
-    ("content", "status", "code"),
-    [
+def test_malformed_bodies(world):
+    cases = [
         (b'{"title": "x",', 400, "MALFORMED_JSON"),
         (b"{'title': 'x'}", 400, "MALFORMED_JSON"),
         (b"\xff\xfe", 400, "MALFORMED_JSON"),
@@ -140,19 +146,24 @@ def test_create_event_missing_field(world, field):
         (b'"just a string"', 422, "VALIDATION_ERROR"),
         (b"null", 422, "VALIDATION_ERROR"),
         (b"", 422, "VALIDATION_ERROR"),
-    ],
-)
-def test_malformed_bodies(world, content, status, code):
-    for url in (
+    ]
+    urls = [
         events_url(world["org"]),
+        events_url(world["org"], world["event"]["id"]),
         events_url(world["org"], world["event"]["id"], "ticket-types"),
-    ):
-        before = db_snapshot(world["database"])
-        response = world["client"].post(
-            url, content=content, headers={**world["headers"], "content-type": "application/json"}
-        )
-        _assert_refused(world, response, status, code)
-        assert db_snapshot(world["database"]) == before
+    ]
+    for content, status, code in cases:
+        for url in urls:
+            method = "PATCH" if url.endswith(world["event"]["id"]) else "POST"
+            before = db_snapshot(world["database"])
+            response = world["client"].request(
+                method,
+                url,
+                content=content,
+                headers={**world["headers"], "content-type": "application/json"},
+            )
+            _assert_refused(world, response, status, code, (content, url))
+            assert db_snapshot(world["database"]) == before
 
 
 BAD_PATCHES = {
@@ -171,16 +182,17 @@ BAD_PATCHES = {
 }
 
 
-@pytest.mark.parametrize("body", BAD_PATCHES.values(), ids=BAD_PATCHES.keys())
-def test_patch_event_refused(world, body):
-    _check(
-        world,
-        "PATCH",
-        events_url(world["org"], world["event"]["id"]),
-        status=422,
-        code="VALIDATION_ERROR",
-        json=body,
-    )
+def test_patch_event_refused(world):
+    for case, body in BAD_PATCHES.items():
+        _check(
+            world,
+            "PATCH",
+            events_url(world["org"], world["event"]["id"]),
+            status=422,
+            code="VALIDATION_ERROR",
+            json=body,
+            case=case,
+        )
 
 
 BAD_TICKET_TYPES = {
@@ -212,21 +224,22 @@ BAD_TICKET_TYPES = {
 }
 
 
-@pytest.mark.parametrize("overrides", BAD_TICKET_TYPES.values(), ids=BAD_TICKET_TYPES.keys())
-def test_create_ticket_type_refused(world, overrides):
-    _check(
-        world,
-        "POST",
-        events_url(world["org"], world["event"]["id"], "ticket-types"),
-        status=422,
-        code="VALIDATION_ERROR",
-        json=ticket_type_payload(**overrides),
-    )
+def test_create_ticket_type_refused(world):
+    for case, overrides in BAD_TICKET_TYPES.items():
+        _check(
+            world,
+            "POST",
+            events_url(world["org"], world["event"]["id"], "ticket-types"),
+            status=422,
+            code="VALIDATION_ERROR",
+            json=ticket_type_payload(**overrides),
+            case=case,
+        )
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
+def test_patch_ticket_type_refused(world):
+    url = events_url(world["org"], world["event"]["id"], "ticket-types", world["ticket_type"]["id"])
+    for body in (
         {"capacity": -1},
         {"capacity": "5"},
         {"price_minor": None},
@@ -235,17 +248,8 @@ def test_create_ticket_type_refused(world, overrides):
         {"max_per_order": 0},
         {"quantity_held": 0},
         {"sales_start": "2031-06-01T00:00:00"},
-    ],
-)
-def test_patch_ticket_type_refused(world, body):
-    _check(
-        world,
-        "PATCH",
-        events_url(world["org"], world["event"]["id"], "ticket-types", world["ticket_type"]["id"]),
-        status=422,
-        code="VALIDATION_ERROR",
-        json=body,
-    )
+    ):
+        _check(world, "PATCH", url, status=422, code="VALIDATION_ERROR", json=body, case=body)
 
 
 def _all_event_routes(world, event_id, ticket_type_id):
@@ -278,21 +282,17 @@ def test_unknown_ids_are_404(world):
             assert db_snapshot(world["database"]) == before, (method, url)
 
 
-@pytest.mark.parametrize("garbage", ["abc", "1", "0x10", "' OR 1=1 --", "%00", "a" * 300])
-def test_garbage_ids_are_422(world, garbage):
+def test_garbage_ids_are_422(world):
     real_type = world["ticket_type"]["id"]
-    for method, url, body in _all_event_routes(world, garbage, real_type):
-        before = db_snapshot(world["database"])
-        response = world["client"].request(method, url, json=body, headers=world["headers"])
-        _assert_refused(world, response, 422, "VALIDATION_ERROR")
-        assert db_snapshot(world["database"]) == before, (method, url)
-    url = events_url(world["org"], world["event"]["id"], "ticket-types", garbage)
-    _check(world, "GET", url, status=422, code="VALIDATION_ERROR")
+    for garbage in ("abc", "1", "0x10", "' OR 1=1 --", "%00", "a" * 300):
+        for method, url, body in _all_event_routes(world, garbage, real_type):
+            _check(world, method, url, status=422, code="VALIDATION_ERROR", json=body, case=url)
+        url = events_url(world["org"], world["event"]["id"], "ticket-types", garbage)
+        _check(world, "GET", url, status=422, code="VALIDATION_ERROR", case=url)
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
+def test_bad_list_parameters(world):
+    for params in (
         {"per_page": 0},
         {"per_page": 101},
         {"per_page": "ten"},
@@ -300,17 +300,20 @@ def test_garbage_ids_are_422(world, garbage):
         {"page": -1},
         {"page": HUGE},
         {"status": "archived"},
-    ],
-)
-def test_bad_list_parameters(world, params):
-    _check(
-        world, "GET", events_url(world["org"]), status=422, code="VALIDATION_ERROR", params=params
-    )
+    ):
+        _check(
+            world,
+            "GET",
+            events_url(world["org"]),
+            status=422,
+            code="VALIDATION_ERROR",
+            params=params,
+            case=params,
+        )
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
+def test_bad_catalogue_parameters(client):
+    for params in (
         {"category": "rave"},
         {"price_min": -1},
         {"price_max": HUGE},
@@ -320,8 +323,8 @@ def test_bad_list_parameters(world, params):
         {"city": "Pa\x00ris"},
         {"date_to": "2026-02-30"},
         {"page": "1.5"},
-    ],
-)
-def test_bad_catalogue_parameters(world, params):
-    response = world["client"].get("/api/v1/events", params=params)
-    _assert_refused(world, response, 422, "VALIDATION_ERROR")
+        {"q": "x" * 201},
+    ):
+        response = client.get("/api/v1/events", params=params)
+        assert response.status_code == 422, params
+        assert response.json()["error"]["code"] == "VALIDATION_ERROR", params
