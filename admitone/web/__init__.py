@@ -23,3 +23,27 @@ def install_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in page_routers():
         app.include_router(router)
+    _prefer_web_test_provider_page(app)
+
+
+def _prefer_web_test_provider_page(app: FastAPI) -> None:
+    """Serve the site-styled test provider page before the bare one of payments/pages.py.
+
+    Both call the same ``payments.service`` functions; Starlette takes the first route
+    that matches, so the web front's ``/pay/test`` routes move to the front.
+    """
+    from admitone.web.pages import checkout
+
+    def is_ours(route: object) -> bool:
+        # FastAPI keeps an included router as one route object wrapping the original.
+        return getattr(route, "original_router", None) is checkout.test_provider or (
+            getattr(getattr(route, "endpoint", None), "__module__", "") == checkout.__name__
+            and getattr(route, "path", "").startswith("/pay/test")
+        )
+
+    ours = [route for route in app.router.routes if is_ours(route)]
+    others = [route for route in app.router.routes if not is_ours(route)]
+    app.router.routes[:] = ours + others
+    mark_changed = getattr(app.router, "_mark_routes_changed", None)
+    if callable(mark_changed):
+        mark_changed()

@@ -6,6 +6,13 @@ from fastapi import APIRouter
 
 
 def page_routers() -> list[APIRouter]:
-    from admitone.web.pages import accounts, catalogue, organizer, scanner
+    from admitone.web.pages import accounts, catalogue, checkout, organizer, scanner
 
-    return [accounts.router, catalogue.router, organizer.router, scanner.router]
+    return [
+        checkout.test_provider,
+        accounts.router,
+        catalogue.router,
+        checkout.router,
+        organizer.router,
+        scanner.router,
+    ]

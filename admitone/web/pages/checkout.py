@@ -1,0 +1,455 @@
+"""Buying: the buyer's details, the hold with its countdown, payment, the confirmation.
+
+The steps call ``orders.service`` (create_order, pay_order, cancel_order,
+get_buyer_order) and the test provider's ``payments.service`` functions, exactly as the
+JSON API does; prices, stock and the hold are decided there, never here.
+
+A guest's orders are opened by their secret token. After checkout the token is kept
+in the signed, HttpOnly ``admitone_orders`` cookie so the same browser comes back to the
+order from the payment page, and the confirmation shows the secret link to bookmark.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from itsdangerous import BadSignature, URLSafeSerializer
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from admitone.config import Settings
+from admitone.db import utcnow
+from admitone.deps import SessionDep, SettingsDep, rate_limit
+from admitone.errors import DomainError
+from admitone.events import catalogue
+from admitone.events.models import Event, TicketType
+from admitone.orders import service as orders
+from admitone.orders.models import OrderStatus
+from admitone.orders.schemas import BuyerIn
+from admitone.payments import service as payments
+from admitone.payments.api import TEST_PROVIDER, require_test_provider
+from admitone.payments.models import PaymentStatus
+from admitone.payments.providers import BuiltInTestProvider
+from admitone.tickets import queries as ticket_queries
+from admitone.tickets import service as tickets
+from admitone.tickets.api import KeyRingDep
+from admitone.tickets.models import Ticket, TicketStatus
+from admitone.tickets.signing import KeyRing
+from admitone.web.deps import Form, OptionalLogin, RequiredLogin, form_str, page_router
+from admitone.web.i18n import _
+from admitone.web.messages import domain_error_text, field_errors
+from admitone.web.pages.accounts import redirect
+from admitone.web.pages.catalogue import event_image_url, ticket_view
+from admitone.web.security import secure_cookies
+from admitone.web.templating import render
+
+router = page_router()
+
+ORDERS_COOKIE = "admitone_orders"
+REMEMBERED_ORDERS = 10
+OrderId = Annotated[uuid.UUID, Path()]
+TokenQuery = Annotated[str | None, Query(alias="token", max_length=256)]
+
+
+# --- the guest's order tokens (signed cookie) ------------------------------------------
+
+
+def _orders_serializer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(settings.secret_key.get_secret_value(), salt="admitone.orders")
+
+
+def _remembered(request: Request, settings: Settings) -> dict[str, str]:
+    raw = request.cookies.get(ORDERS_COOKIE)
+    if not raw:
+        return {}
+    try:
+        data = _orders_serializer(settings).loads(raw)
+    except BadSignature:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _remember(
+    response: Response, request: Request, settings: Settings, order_id: uuid.UUID, token: str
+) -> None:
+    known = _remembered(request, settings)
+    known.pop(str(order_id), None)
+    known[str(order_id)] = token
+    kept = dict(list(known.items())[-REMEMBERED_ORDERS:])
+    response.set_cookie(
+        ORDERS_COOKIE,
+        _orders_serializer(settings).dumps(kept),
+        max_age=90 * 86400,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(settings),
+    )
+
+
+def _order_token(
+    request: Request, settings: Settings, order_id: uuid.UUID, token: str | None
+) -> str | None:
+    return token or _remembered(request, settings).get(str(order_id))
+
+
+# --- choosing tickets ----------------------------------------------------------------------
+
+
+def _chosen(form: FormData, event: Event) -> list[tuple[TicketType, int]]:
+    """(ticket type, quantity) for each active ticket type with a quantity above zero."""
+    chosen = []
+    for ticket_type in event.ticket_types:
+        if not ticket_type.is_active:
+            continue
+        raw = form_str(form, f"qty-{ticket_type.id}")
+        try:
+            quantity = int(raw) if raw else 0
+        except ValueError:
+            quantity = 0
+        if quantity > 0:
+            chosen.append((ticket_type, min(quantity, 1000)))
+    return chosen
+
+
+def _event_page_with_error(
+    request: Request, entry: catalogue.CatalogueEntry, message: str, status_code: int
+) -> Response:
+    from admitone.web.messages import category_label
+
+    event = entry.event
+    views = [ticket_view(event, t) for t in event.ticket_types if t.is_active]
+    return render(
+        request,
+        "catalogue/event.html",
+        {
+            "event": event,
+            "price_from": entry.price_from,
+            "tickets": views,
+            "any_on_sale": any(t["on_sale"] for t in views),
+            "category_label": category_label,
+            "image_url": event_image_url,
+            "errors": {"__all__": message},
+        },
+        status_code=status_code,
+    )
+
+
+def _details_page(
+    request: Request,
+    event: Event,
+    chosen: list[tuple[TicketType, int]],
+    *,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status_code: int = 200,
+) -> Response:
+    # The amounts shown here are a preview; create_order prices the order itself.
+    lines = [
+        {"type": ticket_type, "quantity": quantity, "total": ticket_type.price_minor * quantity}
+        for ticket_type, quantity in chosen
+    ]
+    return render(
+        request,
+        "checkout/details.html",
+        {
+            "event": event,
+            "lines": lines,
+            "total": sum(line["total"] for line in lines),
+            "values": values,
+            "errors": errors,
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/checkout")
+def checkout_details(
+    request: Request, form: Form, session: SessionDep, login: OptionalLogin
+) -> Response:
+    entry = catalogue.get_public_event(session, id_or_slug=form_str(form, "event")[:100])
+    chosen = _chosen(form, entry.event)
+    if not chosen:
+        return _event_page_with_error(request, entry, _("Choose at least one ticket."), 422)
+    values = {
+        "buyer_name": login.user.full_name if login else "",
+        "buyer_email": login.user.email if login else "",
+    }
+    return _details_page(request, entry.event, chosen, values=values, errors={})
+
+
+@router.post("/checkout/reserve", dependencies=[Depends(rate_limit("payment"))])
+def checkout_reserve(
+    request: Request,
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: OptionalLogin,
+) -> Response:
+    entry = catalogue.get_public_event(session, id_or_slug=form_str(form, "event")[:100])
+    event = entry.event
+    chosen = _chosen(form, event)
+    if not chosen:
+        return _event_page_with_error(request, entry, _("Choose at least one ticket."), 422)
+    values = {
+        "buyer_name": form_str(form, "buyer_name"),
+        "buyer_email": form_str(form, "buyer_email"),
+    }
+    try:
+        buyer = BuyerIn(name=values["buyer_name"], email=values["buyer_email"])
+    except ValidationError as exc:
+        errors = {f"buyer_{name}": text for name, text in field_errors(exc).items()}
+        return _details_page(request, event, chosen, values=values, errors=errors, status_code=422)
+    try:
+        created = orders.create_order(
+            session,
+            event_id=event.id,
+            items=[orders.ItemRequest(ticket_type_id=t.id, quantity=q) for t, q in chosen],
+            buyer_name=buyer.name,
+            buyer_email=str(buyer.email),
+            user_id=login.user.id if login else None,
+            now=utcnow(),
+            settings=settings,
+        )
+    except DomainError as exc:
+        session.rollback()
+        entry = catalogue.get_public_event(session, id_or_slug=event.slug)
+        return _event_page_with_error(request, entry, domain_error_text(exc), exc.status)
+    order = created.details.order
+    response = redirect(f"/orders/{order.id}")
+    _remember(response, request, settings, order.id, created.access_token)
+    return response
+
+
+# --- the order: hold, payment, confirmation ----------------------------------------------
+
+
+def _qr_data_uri(view: tickets.TicketView) -> str:
+    svg = tickets.qr_image(view, kind="svg")
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+
+
+def order_tickets(
+    session: Any, *, details: orders.OrderDetails, login: Any, token: str | None, keys: KeyRing
+) -> list[dict[str, Any]]:
+    """The order's tickets with their QR, read through the tickets' scoped query."""
+    # tickets.service has no "tickets of one order" yet: its scoped statement is used
+    # with the same readers (buyer, token holder) and its public signing function.
+    statement = (
+        ticket_queries.readable_tickets(
+            user=login.user if login else None,
+            order_token_hash=tickets.hash_order_token(token) if token else None,
+        )
+        .where(Ticket.order_id == details.order.id)
+        .order_by(Ticket.ticket_type_id, Ticket.created_at, Ticket.id)
+    )
+    views = []
+    for ticket, order, event, ticket_type in session.execute(statement).all():
+        payload = (
+            tickets.ticket_payload(session, ticket=ticket, keys=keys)
+            if ticket.status == TicketStatus.valid
+            else None
+        )
+        view = tickets.TicketView(ticket, order, event, ticket_type, payload)
+        views.append({"view": view, "qr": _qr_data_uri(view) if payload else None})
+    return views
+
+
+@router.get("/orders/{order_id}")
+def order_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: OptionalLogin,
+    keys: KeyRingDep,
+    order_id: OrderId,
+    token: TokenQuery = None,
+) -> Response:
+    access_token = _order_token(request, settings, order_id, token)
+    details = orders.get_buyer_order(
+        session,
+        order_id=order_id,
+        user_id=login.user.id if login else None,
+        access_token=access_token,
+    )
+    order = details.order
+    event = catalogue.get_public_event(session, id_or_slug=str(order.event_id)).event
+    status = orders.effective_status(order, now=utcnow())
+    context: dict[str, Any] = {
+        "order": order,
+        "lines": details.lines,
+        "event": event,
+        "status": str(status),
+        "tickets": [],
+        "secret_link": None,
+    }
+    if status == OrderStatus.paid:
+        context["tickets"] = order_tickets(
+            session, details=details, login=login, token=access_token, keys=keys
+        )
+    if access_token and order.user_id is None:
+        context["secret_link"] = (
+            f"{settings.public_url.rstrip('/')}/orders/{order.id}?token={access_token}"
+        )
+    response = render(request, "checkout/order.html", context)
+    if token:
+        # Opened from the secret link: remember it for the payment round trip.
+        _remember(response, request, settings, order.id, token)
+    return response
+
+
+@router.post("/orders/{order_id}/pay", dependencies=[Depends(rate_limit("payment"))])
+def order_pay(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: OptionalLogin,
+    order_id: OrderId,
+) -> Response:
+    try:
+        payment, _created = orders.pay_order(
+            session,
+            order_id=order_id,
+            user_id=login.user.id if login else None,
+            access_token=_order_token(request, settings, order_id, None),
+            now=utcnow(),
+            settings=settings,
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return redirect(f"/orders/{order_id}")
+    return RedirectResponse(payment.checkout_url or f"/orders/{order_id}", status_code=303)
+
+
+@router.post("/orders/{order_id}/cancel")
+def order_cancel(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: OptionalLogin,
+    order_id: OrderId,
+) -> Response:
+    try:
+        orders.cancel_order(
+            session,
+            order_id=order_id,
+            user_id=login.user.id if login else None,
+            access_token=_order_token(request, settings, order_id, None),
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return redirect(f"/orders/{order_id}")
+    return redirect(f"/orders/{order_id}", flash="order_cancelled")
+
+
+# --- the built-in test provider's checkout page, in the site's style -------------------
+
+test_provider = page_router()
+test_provider.dependencies.append(Depends(require_test_provider))
+
+
+@test_provider.get("/pay/test/{payment_id}")
+def test_payment_page(
+    request: Request, session: SessionDep, payment_id: Annotated[uuid.UUID, Path()]
+) -> Response:
+    result = payments.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
+    return render(
+        request,
+        "checkout/test_provider.html",
+        {
+            "payment": result.payment,
+            "order": result.order,
+            "payable": result.payment.status in (PaymentStatus.pending, PaymentStatus.failed),
+            "done": False,
+        },
+    )
+
+
+@test_provider.post("/pay/test/{payment_id}/approve")
+def test_payment_approve(
+    session: SessionDep, settings: SettingsDep, payment_id: Annotated[uuid.UUID, Path()]
+) -> Response:
+    payments.payment_succeeded(
+        session,
+        provider=TEST_PROVIDER,
+        external_id=BuiltInTestProvider.notification_id(payment_id, "succeeded"),
+        payment_id=payment_id,
+        now=utcnow(),
+        settings=settings,
+    )
+    return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
+
+
+@test_provider.post("/pay/test/{payment_id}/decline")
+def test_payment_decline(session: SessionDep, payment_id: Annotated[uuid.UUID, Path()]) -> Response:
+    payments.payment_failed(
+        session,
+        provider=TEST_PROVIDER,
+        external_id=BuiltInTestProvider.notification_id(payment_id, "failed"),
+        payment_id=payment_id,
+        now=utcnow(),
+    )
+    return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
+
+
+@test_provider.get("/pay/test/{payment_id}/done")
+def test_payment_done(
+    request: Request, session: SessionDep, payment_id: Annotated[uuid.UUID, Path()]
+) -> Response:
+    result = payments.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
+    return render(
+        request,
+        "checkout/test_provider.html",
+        {"payment": result.payment, "order": result.order, "payable": False, "done": True},
+    )
+
+
+# --- my orders and my tickets -------------------------------------------------------------
+
+
+@router.get("/account/orders")
+def my_orders(
+    request: Request,
+    session: SessionDep,
+    login: RequiredLogin,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    found, total = orders.list_user_orders(session, user_id=login.user.id, page=page, per_page=20)
+    now = utcnow()
+    rows = [
+        {"details": details, "status": str(orders.effective_status(details.order, now=now))}
+        for details in found
+    ]
+    return render(
+        request,
+        "account/orders.html",
+        {"rows": rows, "total": total, "page": page, "pages": max(1, -(-total // 20))},
+    )
+
+
+@router.get("/account/tickets")
+def my_tickets(
+    request: Request,
+    session: SessionDep,
+    login: RequiredLogin,
+    keys: KeyRingDep,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    views, total = tickets.list_user_tickets(
+        session, user=login.user, keys=keys, page=page, per_page=20
+    )
+    items = [
+        {"view": view, "qr": _qr_data_uri(view) if view.qr_payload else None} for view in views
+    ]
+    return render(
+        request,
+        "account/tickets.html",
+        {"tickets": items, "total": total, "page": page, "pages": max(1, -(-total // 20))},
+    )

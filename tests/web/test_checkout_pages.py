@@ -1,0 +1,233 @@
+"""Buying through the pages: details, hold with countdown, test provider, tickets."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from tests.helpers import create_org, register
+from tests.web.helpers import HTML, create_event, csrf_from, get_page, web_login
+
+
+def _event(client: TestClient, **kwargs) -> dict:
+    owner = register(client)
+    org = create_org(client, owner["headers"])["slug"]
+    event = create_event(client, owner["headers"], org, **kwargs)
+    return {**event, "org": org, "owner": owner}
+
+
+def _path(url: str) -> str:
+    return "/" + url.split("/", 3)[3] if "://" in url else url
+
+
+def buy(
+    client: TestClient,
+    event: dict,
+    quantity: int = 2,
+    *,
+    name: str = "Guest Person",
+    email: str = "guest@example.com",
+    approve: bool = True,
+) -> str:
+    """Walk the pages from the event to the confirmation; returns the order page path."""
+    ticket_type = event["ticket_types"][0]["id"]
+    page = get_page(client, f"/events/{event['slug']}")
+    details = client.post(
+        "/checkout",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "event": event["slug"],
+            f"qty-{ticket_type}": str(quantity),
+        },
+        headers=HTML,
+    )
+    assert details.status_code == 200, details.text
+    held = client.post(
+        "/checkout/reserve",
+        data={
+            "csrf_token": csrf_from(details.text),
+            "event": event["slug"],
+            f"qty-{ticket_type}": str(quantity),
+            "buyer_name": name,
+            "buyer_email": email,
+        },
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert held.status_code == 303, held.text
+    order_path = held.headers["location"]
+    order_page = get_page(client, order_path)
+    paying = client.post(
+        f"{order_path}/pay",
+        data={"csrf_token": csrf_from(order_page.text)},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert paying.status_code == 303
+    provider = get_page(client, _path(paying.headers["location"]))
+    assert "Test mode: no money moves" in provider.text
+    action = "approve" if approve else "decline"
+    form_action = re.search(rf'action="(/pay/test/[^"]+/{action})"', provider.text).group(1)
+    done = client.post(form_action, data={"csrf_token": csrf_from(provider.text)}, headers=HTML)
+    assert done.status_code == 200
+    return order_path
+
+
+def test_details_page_previews_the_order_and_prefills_a_logged_in_buyer(client: TestClient) -> None:
+    event = _event(client)
+    buyer = register(client, full_name="Ada Lovelace")
+    web_login(client, buyer["email"])
+    ticket_type = event["ticket_types"][0]["id"]
+    page = get_page(client, f"/events/{event['slug']}")
+    details = client.post(
+        "/checkout",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "event": event["slug"],
+            f"qty-{ticket_type}": "3",
+        },
+        headers=HTML,
+    )
+    assert details.status_code == 200
+    assert "€75.00" in details.text
+    assert 'value="Ada Lovelace"' in details.text
+    assert f'value="{buyer["email"]}"' in details.text
+
+
+def test_choosing_nothing_stays_on_the_event_page(client: TestClient) -> None:
+    event = _event(client)
+    page = get_page(client, f"/events/{event['slug']}")
+    response = client.post(
+        "/checkout", data={"csrf_token": csrf_from(page.text), "event": event["slug"]}, headers=HTML
+    )
+    assert response.status_code == 422
+    assert "Choose at least one ticket." in response.text
+
+
+def test_bad_buyer_details_are_shown_next_to_the_fields(client: TestClient) -> None:
+    event = _event(client)
+    ticket_type = event["ticket_types"][0]["id"]
+    page = get_page(client, f"/events/{event['slug']}")
+    response = client.post(
+        "/checkout/reserve",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "event": event["slug"],
+            f"qty-{ticket_type}": "1",
+            "buyer_name": "",
+            "buyer_email": "nope",
+        },
+        headers=HTML,
+    )
+    assert response.status_code == 422
+    assert 'id="f-buyer_name-error"' in response.text
+    assert 'id="f-buyer_email-error"' in response.text
+    availability = client.get(f"/api/v1/events/{event['slug']}").json()["data"]
+    assert availability["ticket_types"][0]["available"] == 100  # nothing was held
+
+
+def test_hold_page_shows_a_countdown_and_holds_the_seats(client: TestClient) -> None:
+    event = _event(client)
+    ticket_type = event["ticket_types"][0]["id"]
+    page = get_page(client, f"/events/{event['slug']}")
+    held = client.post(
+        "/checkout/reserve",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "event": event["slug"],
+            f"qty-{ticket_type}": "2",
+            "buyer_name": "Guest",
+            "buyer_email": "guest@example.com",
+        },
+        headers=HTML,
+        follow_redirects=False,
+    )
+    order_page = get_page(client, held.headers["location"])
+    assert re.search(r'data-countdown="\d{4}-\d\d-\d\dT[^"]+Z"', order_page.text)
+    assert "Pay €50.00" in order_page.text
+    availability = client.get(f"/api/v1/events/{event['slug']}").json()["data"]
+    assert availability["ticket_types"][0]["available"] == 98
+
+
+def test_too_many_tickets_is_refused_without_a_500(client: TestClient) -> None:
+    event = _event(client, ticket_types=[{"name": "Tiny", "price_minor": 1000, "capacity": 1}])
+    ticket_type = event["ticket_types"][0]["id"]
+    page = get_page(client, f"/events/{event['slug']}")
+    response = client.post(
+        "/checkout/reserve",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "event": event["slug"],
+            f"qty-{ticket_type}": "5",
+            "buyer_name": "Guest",
+            "buyer_email": "guest@example.com",
+        },
+        headers=HTML,
+    )
+    assert 400 <= response.status_code < 500
+    assert 'role="alert"' in response.text
+
+
+def test_guest_buys_and_sees_tickets_with_qr_codes(client: TestClient) -> None:
+    event = _event(client)
+    order_path = buy(client, event, 2)
+    confirmation = get_page(client, order_path)
+    assert "Here are your tickets" in confirmation.text
+    assert confirmation.text.count('<img class="qr" src="data:image/svg+xml;base64,') == 2
+    secret = re.search(r'href="https?://[^"]+(/orders/[^"]+\?token=[^"]+)"', confirmation.text)
+    assert secret
+    # Another browser with the secret link sees the order; without it, a 404.
+    client.cookies.clear()
+    assert get_page(client, order_path).status_code == 404
+    opened = get_page(client, secret.group(1).replace("&amp;", "&"))
+    assert opened.status_code == 200
+    assert opened.text.count('class="qr"') == 2
+
+
+def test_declined_payment_keeps_the_order_payable(client: TestClient) -> None:
+    event = _event(client)
+    order_path = buy(client, event, 1, approve=False)
+    page = get_page(client, order_path)
+    assert "Pay for your tickets" in page.text
+    assert 'class="qr"' not in page.text
+
+
+def test_logged_in_buyer_finds_orders_and_tickets_in_the_account(client: TestClient) -> None:
+    event = _event(client, title="Account Night")
+    buyer = register(client)
+    web_login(client, buyer["email"])
+    order_path = buy(client, event, 2, email=buyer["email"])
+    orders = get_page(client, "/account/orders")
+    assert order_path in orders.text
+    assert "Paid" in orders.text
+    tickets = get_page(client, "/account/tickets")
+    assert tickets.text.count('<img class="qr"') == 2
+    assert "Account Night" in tickets.text
+
+
+def test_cancel_a_hold_releases_the_seats(client: TestClient) -> None:
+    event = _event(client)
+    ticket_type = event["ticket_types"][0]["id"]
+    page = get_page(client, f"/events/{event['slug']}")
+    held = client.post(
+        "/checkout/reserve",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "event": event["slug"],
+            f"qty-{ticket_type}": "4",
+            "buyer_name": "Guest",
+            "buyer_email": "guest@example.com",
+        },
+        headers=HTML,
+        follow_redirects=False,
+    )
+    order_path = held.headers["location"]
+    order_page = get_page(client, order_path)
+    cancelled = client.post(
+        f"{order_path}/cancel", data={"csrf_token": csrf_from(order_page.text)}, headers=HTML
+    )
+    assert cancelled.status_code == 200
+    assert "Order cancelled" in cancelled.text
+    availability = client.get(f"/api/v1/events/{event['slug']}").json()["data"]
+    assert availability["ticket_types"][0]["available"] == 100
