@@ -193,7 +193,8 @@ def _insert_ignoring_conflicts(session: Session, values: dict[str, Any]) -> Inse
     # INSERT ... ON CONFLICT DO NOTHING: a concurrent request that stored the same nonce
     # first makes this insert a no-op instead of an error that aborts the transaction.
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(CheckIn).values(**values).on_conflict_do_nothing()
+    # RETURNING, not rowcount: an ORM session reports no row count for this statement.
+    return dialect.insert(CheckIn).values(**values).on_conflict_do_nothing().returning(CheckIn.id)
 
 
 def _verify(
@@ -298,7 +299,7 @@ def scan_ticket(
             },
         )
     )
-    if inserted.rowcount != 1:
+    if inserted.first() is None:
         # A concurrent request with the same nonce committed first. Roll this one back
         # (its admission too, if any); the client's retry reads the stored answer.
         raise ScanInProgress(retry_after=1)

@@ -143,7 +143,7 @@ def get_ticket(
     row = session.execute(statement).first()
     if row is None:
         raise TicketNotFound()
-    return _views(session, keys, [row.tuple()])[0]
+    return _views(session, keys, [tuple(row)])[0]
 
 
 def list_user_tickets(
@@ -157,7 +157,7 @@ def list_user_tickets(
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return _views(session, keys, [row.tuple() for row in rows]), total
+    return _views(session, keys, [tuple(row) for row in rows]), total
 
 
 def qr_image(view: TicketView, *, kind: Literal["svg", "png"]) -> bytes:
