@@ -25,9 +25,9 @@ from admitone.organizations.permissions import Permission
 PARIS = ZoneInfo("Europe/Paris")
 
 ACCOUNTS = {
-    "organizer": ("organizer@demo.admitone.test", "demo-organizer-pass", "Camille Martin"),
-    "staff": ("gate@demo.admitone.test", "demo-gate-staff-pass", "Lucas Bernard"),
-    "buyer": ("buyer@demo.admitone.test", "demo-buyer-pass-2026", "Emma Petit"),
+    "organizer": ("organizer@demo.example.com", "demo-organizer-pass", "Camille Martin"),
+    "staff": ("gate@demo.example.com", "demo-gate-staff-pass", "Lucas Bernard"),
+    "buyer": ("buyer@demo.example.com", "demo-buyer-pass-2026", "Emma Petit"),
 }
 
 # (title, category, venue, address, city, days from now, start hour, hours, description,
