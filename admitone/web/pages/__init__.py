@@ -6,7 +6,14 @@ from fastapi import APIRouter
 
 
 def page_routers() -> list[APIRouter]:
-    from admitone.web.pages import accounts, catalogue, checkout, organizer, scanner
+    from admitone.web.pages import (
+        accounts,
+        catalogue,
+        checkout,
+        organizer,
+        organizer_sales,
+        scanner,
+    )
 
     return [
         checkout.test_provider,
@@ -14,5 +21,7 @@ def page_routers() -> list[APIRouter]:
         catalogue.router,
         checkout.router,
         organizer.router,
+        # After organizer.router: its /events/new must match before /events/{event_id}.
+        organizer_sales.router,
         scanner.router,
     ]

@@ -1,0 +1,345 @@
+"""Organizer pages about sales: the event's figures and chart, its orders, refunds, attendees.
+
+Figures come from ``orders.service.list_event_orders`` (paid and pending orders with
+their lines), ``events.service.get_event`` (the stock counters) and
+``checkin.service.checkin_stats``; refunds go through ``orders.service.refund_order``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import uuid
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from admitone.checkin import service as checkin
+from admitone.db import utcnow
+from admitone.deps import SessionDep, SettingsDep
+from admitone.errors import DomainError
+from admitone.events import service as events
+from admitone.events.models import Event
+from admitone.orders import service as orders
+from admitone.orders.models import OrderStatus
+from admitone.organizations.permissions import Permission
+from admitone.organizations.service import OrgAccess
+from admitone.tickets import queries as ticket_queries
+from admitone.tickets.models import Ticket
+from admitone.web.deps import Form, form_str, page_org_access, page_router
+from admitone.web.formatting import local
+from admitone.web.messages import domain_error_text
+from admitone.web.pages.accounts import redirect
+from admitone.web.pages.organizer import _org_context
+from admitone.web.templating import render
+
+router = page_router()
+
+ViewAccess = Annotated[OrgAccess, Depends(page_org_access(Permission.view_events))]
+OrdersAccess = Annotated[OrgAccess, Depends(page_org_access(Permission.view_orders))]
+RefundAccess = Annotated[OrgAccess, Depends(page_org_access(Permission.refund_orders))]
+EventId = Annotated[uuid.UUID, Path()]
+ORDERS_PER_PAGE = 25
+# Figures read the event's orders page by page through the orders service.
+FIGURES_PAGE = 500
+CHART_DAYS = 30
+
+
+def _all_orders(
+    session: Session, access: OrgAccess, event_id: uuid.UUID, status: OrderStatus
+) -> list[orders.OrderDetails]:
+    found: list[orders.OrderDetails] = []
+    page = 1
+    while True:
+        chunk, total = orders.list_event_orders(
+            session,
+            access=access,
+            event_id=event_id,
+            now=utcnow(),
+            status=status,
+            page=page,
+            per_page=FIGURES_PAGE,
+        )
+        found.extend(chunk)
+        if len(found) >= total or not chunk:
+            return found
+        page += 1
+
+
+def _daily_sales(event: Event, paid: list[orders.OrderDetails]) -> list[dict[str, Any]]:
+    """Tickets sold per day (in the event's time zone) over the last days with sales."""
+    per_day: dict[date, int] = defaultdict(int)
+    for details in paid:
+        moment = details.order.paid_at or details.order.created_at
+        per_day[local(moment, event.timezone).date()] += sum(
+            line.item.quantity for line in details.lines
+        )
+    today = local(utcnow(), event.timezone).date()
+    first = min(per_day, default=today)
+    start = max(first, today - timedelta(days=CHART_DAYS - 1))
+    days = (today - start).days + 1
+    return [
+        {
+            "day": start + timedelta(days=offset),
+            "count": per_day.get(start + timedelta(days=offset), 0),
+        }
+        for offset in range(max(days, 1))
+    ]
+
+
+def _chart(series: list[dict[str, Any]]) -> dict[str, Any]:
+    """Geometry of an inline SVG bar chart (attributes only: the CSP forbids styles)."""
+    width, height, left, bottom, top = 640, 220, 36, 28, 12
+    peak = max((point["count"] for point in series), default=0)
+    scale_max = max(1, math.ceil(peak * 1.1))
+    slot = (width - left - 8) / max(len(series), 1)
+    bar_width = max(2.0, slot * 0.7)
+    bars = []
+    for index, point in enumerate(series):
+        bar_height = (height - bottom - top) * point["count"] / scale_max
+        bars.append(
+            {
+                "x": round(left + index * slot + (slot - bar_width) / 2, 1),
+                "y": round(height - bottom - bar_height, 1),
+                "width": round(bar_width, 1),
+                "height": round(bar_height, 1),
+                "day": point["day"],
+                "count": point["count"],
+                "label": index in (0, len(series) - 1) or index % 7 == 0,
+            }
+        )
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "bottom": bottom,
+        "top": top,
+        "max": scale_max,
+        "bars": bars,
+    }
+
+
+@router.get("/organizer/{org}/events/{event_id}")
+def event_overview(
+    request: Request, session: SessionDep, access: ViewAccess, event_id: EventId
+) -> Response:
+    event = events.get_event(session, access=access, event_id=event_id)
+    by_type: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: {"tickets": 0, "revenue": 0})
+    paid: list[orders.OrderDetails] = []
+    pending: list[orders.OrderDetails] = []
+    if access.allows(Permission.view_orders):
+        paid = _all_orders(session, access, event.id, OrderStatus.paid)
+        pending = _all_orders(session, access, event.id, OrderStatus.pending)
+        for details in paid:
+            for line in details.lines:
+                figures = by_type[line.item.ticket_type_id]
+                figures["tickets"] += line.item.quantity
+                figures["revenue"] += line.item.quantity * line.item.unit_price_minor
+    types = [
+        {
+            "type": ticket_type,
+            "tickets": by_type[ticket_type.id]["tickets"],
+            "revenue": by_type[ticket_type.id]["revenue"],
+        }
+        for ticket_type in event.ticket_types
+    ]
+    event_access = checkin.resolve_event_access(
+        session, event_id=event.id, user=access.user, permission=Permission.view_events
+    )
+    stats = checkin.checkin_stats(session, access=event_access)
+    series = _daily_sales(event, paid)
+    holds = [
+        {
+            "order": details.order,
+            "seats": sum(line.item.quantity for line in details.lines),
+        }
+        for details in pending
+    ]
+    return render(
+        request,
+        "organizer/event.html",
+        _org_context(
+            access,
+            event=event,
+            types=types,
+            revenue=sum(row["revenue"] for row in types),
+            sold=sum(t.quantity_sold for t in event.ticket_types),
+            capacity=sum(t.capacity for t in event.ticket_types if t.is_active),
+            held=sum(t.quantity_held for t in event.ticket_types),
+            holds=holds,
+            stats=stats,
+            series=series,
+            chart=_chart(series),
+            paid_orders=len(paid),
+        ),
+    )
+
+
+@router.get("/organizer/{org}/events/{event_id}/orders")
+def event_orders(
+    request: Request,
+    session: SessionDep,
+    access: OrdersAccess,
+    event_id: EventId,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    event = events.get_event(session, access=access, event_id=event_id)
+    text = (q or "").replace("\x00", "").strip() or None
+    found, total = orders.list_event_orders(
+        session,
+        access=access,
+        event_id=event.id,
+        now=utcnow(),
+        text=text,
+        page=page,
+        per_page=ORDERS_PER_PAGE,
+    )
+    now = utcnow()
+    rows = [
+        {"details": details, "status": str(orders.effective_status(details.order, now=now))}
+        for details in found
+    ]
+    return render(
+        request,
+        "organizer/orders.html",
+        _org_context(
+            access,
+            event=event,
+            rows=rows,
+            total=total,
+            q=text or "",
+            page=page,
+            pages=max(1, math.ceil(total / ORDERS_PER_PAGE)),
+            can_refund=access.allows(Permission.refund_orders),
+        ),
+    )
+
+
+@router.get("/organizer/{org}/events/{event_id}/orders/{order_id}/refund")
+def refund_confirm(
+    request: Request,
+    session: SessionDep,
+    access: RefundAccess,
+    event_id: EventId,
+    order_id: Annotated[uuid.UUID, Path()],
+) -> Response:
+    event = events.get_event(session, access=access, event_id=event_id)
+    details = orders.get_event_order(session, access=access, event_id=event.id, order_id=order_id)
+    return render(
+        request,
+        "organizer/refund.html",
+        _org_context(
+            access,
+            event=event,
+            details=details,
+            status=str(orders.effective_status(details.order, now=utcnow())),
+            error=None,
+        ),
+    )
+
+
+@router.post("/organizer/{org}/events/{event_id}/orders/{order_id}/refund")
+def refund_submit(
+    request: Request,
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
+    access: RefundAccess,
+    event_id: EventId,
+    order_id: Annotated[uuid.UUID, Path()],
+) -> Response:
+    event = events.get_event(session, access=access, event_id=event_id)
+    try:
+        orders.refund_order(
+            session,
+            access=access,
+            event_id=event.id,
+            order_id=order_id,
+            reason=form_str(form, "reason")[:100],
+            now=utcnow(),
+            settings=settings,
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        session.rollback()
+        details = orders.get_event_order(
+            session, access=access, event_id=event_id, order_id=order_id
+        )
+        return render(
+            request,
+            "organizer/refund.html",
+            _org_context(
+                access,
+                event=events.get_event(session, access=access, event_id=event_id),
+                details=details,
+                status=str(orders.effective_status(details.order, now=utcnow())),
+                error=domain_error_text(exc),
+            ),
+            status_code=exc.status,
+        )
+    return redirect(
+        f"/organizer/{access.organization.slug}/events/{event.id}/orders", flash="refunded"
+    )
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get("/organizer/{org}/events/{event_id}/attendees.csv")
+def attendees_csv(session: SessionDep, access: OrdersAccess, event_id: EventId) -> Response:
+    event = events.get_event(session, access=access, event_id=event_id)
+    # No "attendees of an event" service yet: the tickets' scoped statement, with the
+    # caller as reader, gives exactly the tickets an order viewer may read.
+    rows = session.execute(
+        ticket_queries.readable_tickets(user=access.user, order_token_hash=None)
+        .where(Ticket.event_id == event.id)
+        .order_by(Ticket.created_at, Ticket.id)
+    ).all()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "ticket_id",
+            "holder_name",
+            "ticket_type",
+            "ticket_status",
+            "admitted_at",
+            "order_code",
+            "order_status",
+            "buyer_name",
+            "buyer_email",
+        ]
+    )
+    for ticket, order, _event, ticket_type in rows:
+        writer.writerow(
+            [
+                _cell(ticket.id),
+                _cell(ticket.holder_name),
+                _cell(ticket_type.name),
+                _cell(ticket.status),
+                _cell(getattr(ticket, "admitted_at", None) and ticket.admitted_at.isoformat()),
+                _cell(order.code),
+                _cell(order.status),
+                _cell(order.buyer_name),
+                _cell(order.buyer_email),
+            ]
+        )
+    filename = f"attendees-{event.slug}.csv"
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="{filename}"',
+            "cache-control": "private, no-store",
+        },
+    )
