@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,7 +21,12 @@ from admitone.events.api import organizer_router as events_organizer_router
 from admitone.events.api import public_router as events_public_router
 from admitone.logging_config import configure_logging
 from admitone.middleware import RequestContextMiddleware
+from admitone.orders.api import organizer_router as orders_organizer_router
+from admitone.orders.api import router as orders_router
+from admitone.orders.tasks import run_hold_sweeper
 from admitone.organizations.api import router as organizations_router
+from admitone.payments.api import router as payments_router
+from admitone.payments.pages import router as payments_pages_router
 from admitone.ratelimit import RateLimiter
 from admitone.tickets.api import router as tickets_router
 from admitone.web import install_web
@@ -45,6 +52,9 @@ def api_routers() -> list[APIRouter]:
         events_public_router,
         tickets_router,
         checkin_router,
+        orders_router,
+        orders_organizer_router,
+        payments_router,
     ]
 
 
@@ -61,7 +71,17 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             from admitone.migrate import upgrade_database
 
             upgrade_database(settings.database_url)
+        # Embedded mode: expired holds are swept in-process (orders/tasks.py).
+        sweeper = None
+        if settings.hold_sweep_enabled:
+            sweeper = asyncio.create_task(
+                run_hold_sweeper(database, interval_seconds=settings.hold_sweep_interval_seconds)
+            )
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
         if owns_database:
             database.dispose()
 
@@ -82,6 +102,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     for router in api_routers():
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
+    # The test payment provider's own checkout page.
+    app.include_router(payments_pages_router)
     # The web front: pages, /static, the language middleware and HTML error pages.
     install_web(app)
 

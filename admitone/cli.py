@@ -1,4 +1,4 @@
-"""The `admitone` command: serve, migrate, create-user."""
+"""The `admitone` command: serve, migrate, create-user, expire-holds."""
 
 from __future__ import annotations
 
@@ -95,6 +95,21 @@ def create_user(
         raise typer.Exit(code=1) from exc
     finally:
         database.dispose()
+
+
+@app.command("expire-holds")
+def expire_holds() -> None:
+    """Return expired holds to sale now (job orders.expire_holds; the app runs it every minute)."""
+    from admitone.db import Database
+    from admitone.orders import tasks
+
+    settings = get_settings()
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        expired = tasks.expire_holds(database)
+    finally:
+        database.dispose()
+    typer.echo(f"{expired} expired order(s) released their seats.")
 
 
 def _load_demo() -> None:

@@ -79,6 +79,13 @@ def _ticket_type_params(ctx, **extra) -> Call:
     return Call({"event_id": event_id, "ticket_type_id": ticket_type_id}, **extra)
 
 
+def _paid_order_params(ctx, **extra) -> Call:
+    from tests.orders.helpers import paid_order_through_api
+
+    event_id, order_id = paid_order_through_api(ctx.client, ctx.owner_a, ctx.org_a)
+    return Call({"event_id": event_id, "order_id": order_id}, **extra)
+
+
 MATRIX: dict[tuple[str, str], Route] = {
     ("GET", ""): Route(READ, lambda ctx: Call({})),
     ("PATCH", ""): Route(WRITE, lambda ctx: Call({}, json={"name": "Renamed"})),
@@ -124,6 +131,11 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
     ("DELETE", "/events/{event_id}/ticket-types/{ticket_type_id}"): Route(
         WRITE, _ticket_type_params
+    ),
+    ("GET", "/events/{event_id}/orders"): Route(ORDERS, _event_params),
+    ("GET", "/events/{event_id}/orders/{order_id}"): Route(ORDERS, _paid_order_params),
+    ("POST", "/events/{event_id}/orders/{order_id}/refund"): Route(
+        REFUNDS, lambda ctx: _paid_order_params(ctx, json={"reason": "Matrix"})
     ),
 }
 

@@ -1,0 +1,77 @@
+"""Orders: the errors their services raise (codes are part of the API)."""
+
+from admitone.errors import Conflict, InvalidInput, NotFound
+
+
+class OrderNotFound(NotFound):
+    message = "No such order."
+
+
+class EventNotFound(NotFound):
+    message = "No such event."
+
+
+class TicketTypeNotFound(NotFound):
+    message = "No such ticket type for this event."
+
+
+class EventNotPublished(Conflict):
+    code = "EVENT_NOT_PUBLISHED"
+    message = "This event is not on sale."
+
+
+class TicketTypeInactive(Conflict):
+    code = "TICKET_TYPE_INACTIVE"
+    message = "This ticket type is not on sale."
+
+
+class SalesNotOpen(Conflict):
+    code = "SALES_NOT_OPEN"
+    message = "Sales for this ticket type have not started yet."
+
+
+class SalesClosed(Conflict):
+    code = "SALES_CLOSED"
+    message = "Sales for this ticket type are over."
+
+
+class LimitExceeded(InvalidInput):
+    code = "LIMIT_EXCEEDED"
+    message = "The quantity is outside the limits per order."
+
+
+class SoldOut(Conflict):
+    code = "SOLD_OUT"
+    message = "Not enough tickets left."
+
+
+class DuplicateTicketType(InvalidInput):
+    message = "Each ticket type may appear once in an order."
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """The key was used before with a different request body (IETF idempotency draft: 422)."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    message = "This Idempotency-Key was already used with a different request."
+
+
+class OrderNotPending(Conflict):
+    code = "ORDER_NOT_PENDING"
+    message = "Only a pending order can do this."
+
+
+class HoldExpired(OrderNotPending):
+    """The hold ran out: the order is now ``expired`` and its seats are back on sale.
+
+    ``keep_changes``: the expiry this request performed is committed with the error.
+    """
+
+    code = "HOLD_EXPIRED"
+    message = "The hold on these tickets has expired; please order again."
+    keep_changes = True
+
+
+class OrderNotPaid(Conflict):
+    code = "ORDER_NOT_PAID"
+    message = "Only a paid order can be refunded."

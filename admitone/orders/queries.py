@@ -1,0 +1,79 @@
+"""Scoped statements for orders.
+
+Buyers reach an order through ``orders_of_buyer`` (their account, or the order's secret
+access token); organizers through ``orders_of_event``, which filters by the organization
+resolved by ``org_access``. Anything else is not found (404), so ids do not leak.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+
+from admitone.events.models import Event, TicketType
+from admitone.orders.models import Order, OrderItem, OrderStatus
+
+
+def orders_of_buyer(
+    *, user_id: uuid.UUID | None, access_token_hash: str | None
+) -> Select[tuple[Order]]:
+    conditions: list[ColumnElement[bool]] = []
+    if user_id is not None:
+        conditions.append(Order.user_id == user_id)
+    if access_token_hash is not None:
+        conditions.append(Order.access_token_hash == access_token_hash)
+    return select(Order).where(or_(*conditions) if conditions else false())
+
+
+def orders_of_user(user_id: uuid.UUID) -> Select[tuple[Order]]:
+    return select(Order).where(Order.user_id == user_id)
+
+
+def event_of_organization(organization_id: uuid.UUID, event_id: uuid.UUID) -> Select[tuple[Event]]:
+    return select(Event).where(Event.id == event_id, Event.organization_id == organization_id)
+
+
+def orders_of_event(organization_id: uuid.UUID, event_id: uuid.UUID) -> Select[tuple[Order]]:
+    return select(Order).where(Order.organization_id == organization_id, Order.event_id == event_id)
+
+
+def with_status(
+    statement: Select[tuple[Order]], status: OrderStatus, *, now: datetime
+) -> Select[tuple[Order]]:
+    """Filter by the status a reader sees: a pending order past its hold reads as expired."""
+    live_hold = and_(Order.status == OrderStatus.pending, Order.expires_at > now)
+    if status == OrderStatus.pending:
+        return statement.where(live_hold)
+    if status == OrderStatus.expired:
+        return statement.where(
+            or_(
+                Order.status == OrderStatus.expired,
+                and_(Order.status == OrderStatus.pending, Order.expires_at <= now),
+            )
+        )
+    return statement.where(Order.status == status)
+
+
+def matching(statement: Select[tuple[Order]], text: str) -> Select[tuple[Order]]:
+    """Orders whose buyer name, e-mail or code contains ``text`` (case-insensitive)."""
+    needle = text.lower()
+    return statement.where(
+        or_(
+            func.lower(Order.buyer_name).contains(needle, autoescape=True),
+            func.lower(Order.buyer_email).contains(needle, autoescape=True),
+            func.lower(Order.code).contains(needle, autoescape=True),
+        )
+    )
+
+
+def lines_of(order_ids: Iterable[uuid.UUID]) -> Select[tuple[OrderItem, str]]:
+    """The items of these orders with their ticket type's name, in one query."""
+    return (
+        select(OrderItem, TicketType.name)
+        .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
+        .where(OrderItem.order_id.in_(list(order_ids)))
+        .order_by(OrderItem.order_id, TicketType.position, TicketType.name)
+    )

@@ -1,0 +1,687 @@
+"""Orders: seats held until paid, expiry, cancellation, the organizer's views, refunds.
+
+An order is created ``pending`` with its seats held until ``expires_at``; payment moves
+it to ``paid`` (payments.service), the buyer may cancel it while pending, and an unpaid
+hold expires. Every stock move goes through ``admitone.locking`` (docs/locking.md), and
+every state change is a conditional UPDATE whose row count is checked.
+
+A pending order past its ``expires_at`` already reads as ``expired`` and its seats as
+available (``effective_status``, ``locking.live_availability``); the rows catch up at
+the next write that touches the event or at the periodic sweep (``expire_holds``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from admitone import locking
+from admitone.accounts.service import normalize_email
+from admitone.config import Settings, get_settings
+from admitone.db import utcnow
+from admitone.errors import Busy
+from admitone.events.models import Event, EventStatus, TicketType
+from admitone.orders import queries
+from admitone.orders.errors import (
+    DuplicateTicketType,
+    EventNotFound,
+    EventNotPublished,
+    HoldExpired,
+    IdempotencyKeyReused,
+    LimitExceeded,
+    OrderNotFound,
+    OrderNotPaid,
+    OrderNotPending,
+    SalesClosed,
+    SalesNotOpen,
+    SoldOut,
+    TicketTypeInactive,
+    TicketTypeNotFound,
+)
+from admitone.orders.models import IdempotencyRecord, Order, OrderItem, OrderStatus
+from admitone.organizations.service import OrgAccess
+from admitone.payments import service as payments
+from admitone.payments.models import Payment
+from admitone.tickets.service import revoke_tickets
+
+# Unambiguous on paper and on the phone: no 0/O, 1/I.
+ORDER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+ORDER_CODE_LENGTH = 8
+# orders.total_minor is a 32-bit integer column.
+MAX_TOTAL_MINOR = 2_000_000_000
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    ticket_type_id: uuid.UUID
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    item: OrderItem
+    ticket_type_name: str
+
+
+@dataclass(frozen=True)
+class OrderDetails:
+    order: Order
+    lines: list[OrderLine]
+
+
+@dataclass(frozen=True)
+class CreatedOrder:
+    details: OrderDetails
+    access_token: str  # the guest's secret: only its SHA-256 is stored
+    replayed: bool  # an Idempotency-Key retry: the order made by the first request
+
+
+@dataclass(frozen=True)
+class EventRefunds:
+    refunded_orders: int
+    cancelled_orders: int
+
+
+def hash_access_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def effective_status(order: Order, *, now: datetime) -> OrderStatus:
+    """The status a reader sees: a pending order whose hold ran out is expired."""
+    if order.status == OrderStatus.pending and order.expires_at <= now:
+        return OrderStatus.expired
+    return order.status
+
+
+def _new_code() -> str:
+    return "".join(secrets.choice(ORDER_CODE_ALPHABET) for _ in range(ORDER_CODE_LENGTH))
+
+
+def _details(session: Session, orders: Sequence[Order]) -> list[OrderDetails]:
+    """Orders with their lines: one query for all of them (no N+1)."""
+    if not orders:
+        return []
+    lines: dict[uuid.UUID, list[OrderLine]] = defaultdict(list)
+    for item, name in session.execute(queries.lines_of(order.id for order in orders)):
+        lines[item.order_id].append(OrderLine(item=item, ticket_type_name=name))
+    return [OrderDetails(order=order, lines=lines[order.id]) for order in orders]
+
+
+def _reload(session: Session, order_id: uuid.UUID) -> OrderDetails:
+    order = session.scalar(
+        select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
+    )
+    assert order is not None  # orders are never deleted
+    return _details(session, [order])[0]
+
+
+def _items_quantities(session: Session, order_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Seats per ticket type over these orders (one grouped query)."""
+    if not order_ids:
+        return {}
+    rows = session.execute(
+        select(OrderItem.ticket_type_id, func.sum(OrderItem.quantity))
+        .where(OrderItem.order_id.in_(list(order_ids)))
+        .group_by(OrderItem.ticket_type_id)
+    )
+    return {ticket_type_id: int(quantity) for ticket_type_id, quantity in rows}
+
+
+# --- creating an order -----------------------------------------------------------------
+
+
+def _quantities(items: Sequence[ItemRequest]) -> dict[uuid.UUID, int]:
+    if not items:
+        raise DuplicateTicketType("An order needs at least one item.")
+    quantities: dict[uuid.UUID, int] = {}
+    for item in items:
+        if item.ticket_type_id in quantities:
+            raise DuplicateTicketType(ticket_type_id=str(item.ticket_type_id))
+        if item.quantity < 1:
+            raise LimitExceeded(ticket_type_id=str(item.ticket_type_id), requested=item.quantity)
+        quantities[item.ticket_type_id] = item.quantity
+    return quantities
+
+
+def _fingerprint(
+    *, event_id: uuid.UUID, quantities: dict[uuid.UUID, int], buyer_name: str, buyer_email: str
+) -> str:
+    canonical = json.dumps(
+        {
+            "event_id": str(event_id),
+            "items": sorted([str(tid), quantity] for tid, quantity in quantities.items()),
+            "buyer": [buyer_name, buyer_email],
+        },
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _keyed_access_token(settings: Settings, scope: str, key: str) -> str:
+    # Derived, not random, so that a retried request can be given the same secret back
+    # (only its hash is stored). Unforgeable without the server's secret key.
+    digest = hmac.new(
+        settings.secret_key.get_secret_value().encode(),
+        f"order-access-token\n{scope}\n{key}".encode(),
+        hashlib.sha256,
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _claim_idempotency_key(
+    session: Session,
+    *,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    order_id: uuid.UUID,
+    now: datetime,
+) -> IdempotencyRecord | None:
+    """Reserve ``key`` for the order about to be made; the earlier record if it is taken.
+
+    The record is inserted first, before any seat is taken: a concurrent request with the
+    same key waits on the unique index (PostgreSQL) or on the write lock (SQLite) and then
+    replays this request's order. A request that fails rolls its record back with it.
+    """
+    lookup = select(IdempotencyRecord).where(
+        IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+    )
+    existing = session.scalar(lookup)
+    if existing is not None and existing.created_at > now - IDEMPOTENCY_KEY_LIFETIME:
+        return existing
+    if existing is not None:
+        session.delete(existing)
+        session.flush()
+    values = {
+        "id": uuid.uuid4(),
+        "scope": scope,
+        "key": key,
+        "request_hash": fingerprint,
+        "resource_id": order_id,
+        "created_at": now,
+    }
+    if locking.insert_once(session, IdempotencyRecord, values):
+        return None
+    # A concurrent request with this key committed first.
+    return session.scalar(lookup.execution_options(populate_existing=True))
+
+
+def _load_for_sale(
+    session: Session, *, event_id: uuid.UUID, quantities: dict[uuid.UUID, int]
+) -> tuple[Event, dict[uuid.UUID, TicketType]]:
+    """The event and the requested ticket types of it, in one query."""
+    rows = session.execute(
+        select(Event, TicketType)
+        .outerjoin(
+            TicketType,
+            and_(TicketType.event_id == Event.id, TicketType.id.in_(list(quantities))),
+        )
+        .where(Event.id == event_id)
+    ).all()
+    if not rows:
+        raise EventNotFound(event_id=str(event_id))
+    event = rows[0][0]
+    ticket_types = {ticket_type.id: ticket_type for _, ticket_type in rows if ticket_type}
+    for ticket_type_id in sorted(quantities):
+        if ticket_type_id not in ticket_types:
+            raise TicketTypeNotFound(ticket_type_id=str(ticket_type_id))
+    return event, ticket_types
+
+
+def _check_on_sale(
+    event: Event,
+    ticket_types: dict[uuid.UUID, TicketType],
+    quantities: dict[uuid.UUID, int],
+    *,
+    now: datetime,
+) -> int:
+    """Raise the first reason these items cannot be sold now; the order total otherwise."""
+    if event.status != EventStatus.published:
+        raise EventNotPublished(status=str(event.status))
+    total = 0
+    for ticket_type_id in sorted(quantities):
+        ticket_type = ticket_types[ticket_type_id]
+        quantity = quantities[ticket_type_id]
+        if not ticket_type.is_active:
+            raise TicketTypeInactive(ticket_type_id=str(ticket_type_id))
+        if ticket_type.sales_start is not None and now < ticket_type.sales_start:
+            raise SalesNotOpen(
+                ticket_type_id=str(ticket_type_id), sales_start=ticket_type.sales_start
+            )
+        # Without an explicit end, sales close when the event ends.
+        sales_end = ticket_type.sales_end or event.ends_at
+        if now >= sales_end:
+            raise SalesClosed(ticket_type_id=str(ticket_type_id), sales_end=sales_end)
+        if not ticket_type.min_per_order <= quantity <= ticket_type.max_per_order:
+            raise LimitExceeded(
+                ticket_type_id=str(ticket_type_id),
+                requested=quantity,
+                min_per_order=ticket_type.min_per_order,
+                max_per_order=ticket_type.max_per_order,
+            )
+        total += quantity * ticket_type.price_minor
+    if total > MAX_TOTAL_MINOR:
+        raise LimitExceeded("The order total is too large.", max_total_minor=MAX_TOTAL_MINOR)
+    return total
+
+
+def create_order(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    items: Sequence[ItemRequest],
+    buyer_name: str,
+    buyer_email: str,
+    user_id: uuid.UUID | None,
+    now: datetime,
+    settings: Settings,
+    idempotency_scope: str | None = None,
+    idempotency_key: str | None = None,
+) -> CreatedOrder:
+    """Hold seats for a new pending order that expires after ``settings.hold_minutes``.
+
+    Invariant: sold + held never exceeds capacity — seats are taken only by
+    ``locking.take_seats`` (a conditional UPDATE per ticket type, in id order, inside this
+    transaction), after the event's expired holds were released. Prices and the total come
+    from the ticket types, never from the caller. With an idempotency key, a retry of the
+    same request returns the same order; a different request with the key is refused.
+    """
+    quantities = _quantities(items)
+    buyer_email = normalize_email(buyer_email)
+    order_id = uuid.uuid4()
+    if idempotency_key is not None:
+        if idempotency_scope is None:
+            raise ValueError("an idempotency key needs its scope")
+        fingerprint = _fingerprint(
+            event_id=event_id, quantities=quantities, buyer_name=buyer_name, buyer_email=buyer_email
+        )
+        record = _claim_idempotency_key(
+            session,
+            scope=idempotency_scope,
+            key=idempotency_key,
+            fingerprint=fingerprint,
+            order_id=order_id,
+            now=now,
+        )
+        if record is not None:
+            if record.request_hash != fingerprint:
+                raise IdempotencyKeyReused()
+            return CreatedOrder(
+                details=_reload(session, record.resource_id),
+                access_token=_keyed_access_token(settings, idempotency_scope, idempotency_key),
+                replayed=True,
+            )
+        access_token = _keyed_access_token(settings, idempotency_scope, idempotency_key)
+    else:
+        access_token = secrets.token_urlsafe(32)
+
+    event, ticket_types = _load_for_sale(session, event_id=event_id, quantities=quantities)
+    total = _check_on_sale(event, ticket_types, quantities, now=now)
+    locking.release_expired_holds(session, event_id=event.id, now=now)
+    short = locking.take_seats(session, quantities)
+    if short is not None:
+        available = locking.live_availability(session, now=now, ticket_type_ids=quantities)
+        raise SoldOut(
+            ticket_type_id=str(short),
+            available={str(tid): available.get(tid, 0) for tid in sorted(quantities)},
+        )
+
+    order = Order(
+        id=order_id,
+        code=_new_code(),
+        organization_id=event.organization_id,
+        event_id=event.id,
+        user_id=user_id,
+        buyer_name=buyer_name,
+        buyer_email=buyer_email,
+        access_token_hash=hash_access_token(access_token),
+        status=OrderStatus.pending,
+        currency=event.currency,
+        total_minor=total,
+        expires_at=now + timedelta(minutes=settings.hold_minutes),
+    )
+    lines = [
+        OrderLine(
+            item=OrderItem(
+                order_id=order_id,
+                ticket_type_id=ticket_type_id,
+                quantity=quantity,
+                unit_price_minor=ticket_types[ticket_type_id].price_minor,
+            ),
+            ticket_type_name=ticket_types[ticket_type_id].name,
+        )
+        for ticket_type_id, quantity in sorted(quantities.items())
+    ]
+    session.add(order)
+    session.add_all([line.item for line in lines])
+    session.flush()
+    return CreatedOrder(
+        details=OrderDetails(order=order, lines=lines), access_token=access_token, replayed=False
+    )
+
+
+# --- the buyer's orders ----------------------------------------------------------------
+
+
+def _buyer_order(
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    access_token: str | None,
+) -> Order:
+    token_hash = hash_access_token(access_token) if access_token else None
+    order = session.scalar(
+        queries.orders_of_buyer(user_id=user_id, access_token_hash=token_hash).where(
+            Order.id == order_id
+        )
+    )
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def get_buyer_order(
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    access_token: str | None,
+) -> OrderDetails:
+    """An order of the logged-in buyer, or the one the access token opens; 404 otherwise."""
+    order = _buyer_order(session, order_id=order_id, user_id=user_id, access_token=access_token)
+    return _details(session, [order])[0]
+
+
+def list_user_orders(
+    session: Session, *, user_id: uuid.UUID, page: int = 1, per_page: int = 20
+) -> tuple[list[OrderDetails], int]:
+    """One page of a user's orders, newest first, and their total."""
+    statement = queries.orders_of_user(user_id)
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    orders = session.scalars(
+        statement.order_by(Order.created_at.desc(), Order.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return _details(session, orders), total
+
+
+def _expire_if_due(session: Session, order: Order, *, now: datetime) -> None:
+    """A pending order past its hold cannot be paid or cancelled: expire it now."""
+    if order.status != OrderStatus.pending or order.expires_at > now:
+        return
+    released = locking.release_expired_holds(
+        session, event_id=order.event_id, now=now, order_ids=[order.id]
+    )
+    if released:
+        raise HoldExpired(order_id=str(order.id))
+    # Another transaction holds the order row (paying or expiring it): ask to retry.
+    raise Busy(retry_after=1)
+
+
+def cancel_order(
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    access_token: str | None,
+    now: datetime,
+) -> OrderDetails:
+    """The buyer cancels a pending order: pending -> cancelled, its held seats released.
+
+    Lock: the order row (conditional UPDATE), then its ticket types in id order.
+    """
+    order = _buyer_order(session, order_id=order_id, user_id=user_id, access_token=access_token)
+    _expire_if_due(session, order, now=now)
+    cancelled = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.pending)
+        .values(status=OrderStatus.cancelled, cancelled_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount != 1:
+        current = session.scalar(select(Order.status).where(Order.id == order.id))
+        raise OrderNotPending(status=str(current))
+    locking.release_held(session, _items_quantities(session, [order.id]))
+    return _reload(session, order.id)
+
+
+def pay_order(
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    access_token: str | None,
+    now: datetime,
+    settings: Settings,
+) -> tuple[Payment, bool]:
+    """Start paying a pending order with the configured provider; (payment, created).
+
+    No stock lock: the seats are already held; what a payment may change is decided when
+    it succeeds (payments.service.payment_succeeded).
+    """
+    order = _buyer_order(session, order_id=order_id, user_id=user_id, access_token=access_token)
+    _expire_if_due(session, order, now=now)
+    if order.status != OrderStatus.pending:
+        raise OrderNotPending(status=str(order.status))
+    return payments.create_payment(session, order=order, settings=settings)
+
+
+# --- availability and expiry -----------------------------------------------------------
+
+
+def get_availability(
+    session: Session, *, event_id: uuid.UUID, now: datetime
+) -> dict[uuid.UUID, int]:
+    """Seats on sale per ticket type of an event: capacity - sold - live holds (read-only)."""
+    return locking.live_availability(session, now=now, event_id=event_id)
+
+
+def expire_holds(session: Session, *, now: datetime, max_events: int = 100) -> int:
+    """The periodic sweep (job ``orders.expire_holds``): expire every hold past its time.
+
+    Same mechanism as the lazy release (``locking.release_expired_holds``), event by
+    event in id order; orders another transaction holds are skipped, not waited for.
+    Returns how many orders expired.
+    """
+    event_ids = session.scalars(
+        select(Order.event_id)
+        .where(Order.status == OrderStatus.pending, Order.expires_at <= now)
+        .distinct()
+        .limit(max_events)
+    ).all()
+    return sum(
+        len(locking.release_expired_holds(session, event_id=event_id, now=now))
+        for event_id in sorted(event_ids)
+    )
+
+
+def purge_idempotency_keys(session: Session, *, now: datetime) -> int:
+    """Forget idempotency keys older than 24 hours (after that a key may be used again)."""
+    result = session.execute(
+        delete(IdempotencyRecord)
+        .where(IdempotencyRecord.created_at <= now - IDEMPOTENCY_KEY_LIFETIME)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+# --- the organizer's side --------------------------------------------------------------
+
+
+def _require_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -> Event:
+    event = session.scalar(queries.event_of_organization(access.organization.id, event_id))
+    if event is None:
+        raise EventNotFound()
+    return event
+
+
+def list_event_orders(
+    session: Session,
+    *,
+    access: OrgAccess,
+    event_id: uuid.UUID,
+    now: datetime,
+    text: str | None = None,
+    status: OrderStatus | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[OrderDetails], int]:
+    """One page of an event's orders (newest first) and their total, for its organizer.
+
+    ``text`` matches the buyer's name, e-mail or the order code; ``status`` is the status
+    a reader sees (a pending order past its hold counts as expired).
+    """
+    _require_event(session, access=access, event_id=event_id)
+    statement = queries.orders_of_event(access.organization.id, event_id)
+    if text:
+        statement = queries.matching(statement, text)
+    if status is not None:
+        statement = queries.with_status(statement, status, now=now)
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    orders = session.scalars(
+        statement.order_by(Order.created_at.desc(), Order.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return _details(session, orders), total
+
+
+def get_event_order(
+    session: Session, *, access: OrgAccess, event_id: uuid.UUID, order_id: uuid.UUID
+) -> OrderDetails:
+    """One order of the organization's event; 404 for anyone else's."""
+    order = session.scalar(
+        queries.orders_of_event(access.organization.id, event_id).where(Order.id == order_id)
+    )
+    if order is None:
+        raise OrderNotFound()
+    return _details(session, [order])[0]
+
+
+def _refund_paid_orders(
+    session: Session,
+    *,
+    order_ids: Sequence[uuid.UUID],
+    reason: str,
+    now: datetime,
+    settings: Settings,
+) -> list[uuid.UUID]:
+    """paid -> refunded for these orders (their rows already locked or locked here, in id
+    order); payments refunded through their provider, tickets revoked, seats back on sale.
+    Returns the ids that this call refunded."""
+    if not order_ids:
+        return []
+    refunded = list(
+        session.scalars(
+            update(Order)
+            .where(Order.id.in_(sorted(order_ids)), Order.status == OrderStatus.paid)
+            .values(status=OrderStatus.refunded, refunded_minor=Order.total_minor, updated_at=now)
+            .returning(Order.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if not refunded:
+        return []
+    payments.refund_order_payments(
+        session, order_ids=refunded, reason=reason, now=now, settings=settings
+    )
+    for order_id in refunded:
+        revoke_tickets(session, order_id=order_id)
+    locking.release_sold(session, _items_quantities(session, refunded))
+    return refunded
+
+
+def refund_order(
+    session: Session,
+    *,
+    access: OrgAccess,
+    event_id: uuid.UUID,
+    order_id: uuid.UUID,
+    reason: str,
+    now: datetime,
+    settings: Settings,
+) -> OrderDetails:
+    """Refund a paid order in full: provider refund, tickets revoked, seats back on sale.
+
+    Invariant: refunded once (conditional paid -> refunded). Lock: the order row, its
+    payments, then its ticket types in id order.
+    """
+    order = session.scalar(
+        queries.orders_of_event(access.organization.id, event_id).where(Order.id == order_id)
+    )
+    if order is None:
+        raise OrderNotFound()
+    if not _refund_paid_orders(
+        session,
+        order_ids=[order.id],
+        reason=reason or "organizer_refund",
+        now=now,
+        settings=settings,
+    ):
+        current = session.scalar(select(Order.status).where(Order.id == order.id))
+        raise OrderNotPaid(status=str(current))
+    return _reload(session, order.id)
+
+
+def refund_event_orders(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    reason: str,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> EventRefunds:
+    """A cancelled event: refund every paid order, cancel every pending one (holds released).
+
+    Lock: all the event's pending and paid order rows in id order (``FOR UPDATE``), then
+    payments, then every ticket type of the event in id order.
+    """
+    now = now or utcnow()
+    settings = settings or get_settings()
+    rows = session.execute(
+        select(Order.id, Order.status)
+        .where(
+            Order.event_id == event_id,
+            Order.status.in_([OrderStatus.pending, OrderStatus.paid]),
+        )
+        .order_by(Order.id)
+        .with_for_update(of=Order)
+    ).all()
+    if not rows:
+        return EventRefunds(refunded_orders=0, cancelled_orders=0)
+    locking.lock_event_ticket_types(session, event_id)
+    pending = [order_id for order_id, status in rows if status == OrderStatus.pending]
+    cancelled: list[uuid.UUID] = []
+    if pending:
+        cancelled = list(
+            session.scalars(
+                update(Order)
+                .where(Order.id.in_(pending), Order.status == OrderStatus.pending)
+                .values(status=OrderStatus.cancelled, cancelled_at=now, updated_at=now)
+                .returning(Order.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        locking.release_held(session, _items_quantities(session, cancelled))
+    refunded = _refund_paid_orders(
+        session,
+        order_ids=[order_id for order_id, status in rows if status == OrderStatus.paid],
+        reason=reason,
+        now=now,
+        settings=settings,
+    )
+    return EventRefunds(refunded_orders=len(refunded), cancelled_orders=len(cancelled))

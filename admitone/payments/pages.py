@@ -1,0 +1,115 @@
+"""The built-in test provider's checkout page: Approve or Decline, then a confirmation.
+
+Deliberately bare, self-contained HTML (no inline style or script, so the default CSP
+holds); the web front restyles it. The buttons call the same service functions as the
+API routes in ``payments/api.py``, with the same inbox keys.
+"""
+
+from __future__ import annotations
+
+import uuid
+from html import escape
+
+from fastapi import APIRouter, Depends, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from admitone.db import utcnow
+from admitone.deps import SessionDep, SettingsDep
+from admitone.payments import service
+from admitone.payments.api import TEST_PROVIDER, require_test_provider
+from admitone.payments.models import PaymentStatus
+from admitone.payments.providers import BuiltInTestProvider
+
+router = APIRouter(
+    prefix="/pay/test",
+    include_in_schema=False,
+    dependencies=[Depends(require_test_provider)],
+)
+
+# ISO 4217 currencies without minor units (the others shown here have two).
+ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW"})
+
+
+def format_amount(amount_minor: int, currency: str) -> str:
+    if currency in ZERO_DECIMAL_CURRENCIES:
+        return f"{amount_minor} {currency}"
+    return f"{amount_minor // 100}.{amount_minor % 100:02d} {currency}"
+
+
+def _page(title: str, body: str, *, status_code: int = 200) -> HTMLResponse:
+    html = (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)} · Admit One</title>\n</head>\n<body>\n<main>\n"
+        f"<h1>{escape(title)}</h1>\n{body}</main>\n</body>\n</html>\n"
+    )
+    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/{payment_id}", response_class=HTMLResponse)
+def checkout_page(payment_id: uuid.UUID, session: SessionDep) -> HTMLResponse:
+    result = service.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
+    payment, order = result.payment, result.order
+    summary = (
+        "<p>This is the built-in test payment provider: no money moves.</p>\n"
+        f"<p>Order <strong>{escape(order.code)}</strong>, amount "
+        f"<strong>{escape(format_amount(payment.amount_minor, payment.currency))}</strong>.</p>\n"
+    )
+    if payment.status not in (PaymentStatus.pending, PaymentStatus.failed):
+        return _page(
+            "Test payment", summary + f"<p>This payment is {escape(payment.status)}.</p>\n"
+        )
+    buttons = (
+        f'<form method="post" action="/pay/test/{payment.id}/approve">'
+        '<button type="submit">Approve payment</button></form>\n'
+        f'<form method="post" action="/pay/test/{payment.id}/decline">'
+        '<button type="submit">Decline payment</button></form>\n'
+    )
+    return _page("Test payment", summary + buttons)
+
+
+@router.post("/{payment_id}/approve")
+def approve(payment_id: uuid.UUID, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
+    service.payment_succeeded(
+        session,
+        provider=TEST_PROVIDER,
+        external_id=BuiltInTestProvider.notification_id(payment_id, "succeeded"),
+        payment_id=payment_id,
+        now=utcnow(),
+        settings=settings,
+    )
+    # Post/redirect/get: a reload of the confirmation does not post again.
+    return RedirectResponse(f"/pay/test/{payment_id}/done", status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/{payment_id}/decline")
+def decline(payment_id: uuid.UUID, session: SessionDep) -> RedirectResponse:
+    service.payment_failed(
+        session,
+        provider=TEST_PROVIDER,
+        external_id=BuiltInTestProvider.notification_id(payment_id, "failed"),
+        payment_id=payment_id,
+        now=utcnow(),
+    )
+    return RedirectResponse(f"/pay/test/{payment_id}/done", status.HTTP_303_SEE_OTHER)
+
+
+@router.get("/{payment_id}/done", response_class=HTMLResponse)
+def confirmation(payment_id: uuid.UUID, session: SessionDep) -> HTMLResponse:
+    result = service.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
+    payment, order = result.payment, result.order
+    code = escape(order.code)
+    messages = {
+        PaymentStatus.succeeded: ("Payment approved", f"Order {code} is paid."),
+        PaymentStatus.failed: (
+            "Payment declined",
+            f"Order {code} is still waiting for payment until its hold expires.",
+        ),
+        PaymentStatus.refunded: (
+            "Payment refunded",
+            f"The payment for order {code} was refunded: the order could not be honoured.",
+        ),
+        PaymentStatus.pending: ("Payment pending", f"Order {code} is waiting for payment."),
+    }
+    title, text = messages[payment.status]
+    return _page(title, f"<p>{text}</p>\n")

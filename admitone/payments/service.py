@@ -1,0 +1,390 @@
+"""Payments: checkout, the one idempotent "payment succeeded" path, failures, refunds.
+
+``payment_succeeded`` is what the test provider's Approve button calls, and what a
+provider webhook will call. Each step is a guarded transition, so a notification
+delivered twice, late, or twice at the same instant has one effect:
+
+1. the notification enters the inbox under its unique (provider, external id); a
+   duplicate is acknowledged and changes nothing;
+2. the payment moves pending|failed -> succeeded (conditional UPDATE); another
+   notification for an already succeeded payment changes nothing;
+3. the order moves pending -> paid (conditional UPDATE), its held seats become sold and
+   its tickets are issued. If the hold had expired, the seats are taken again through
+   ``locking.take_seats`` when they are free; when they are not (or the order was
+   cancelled, or another payment paid it already) the payment is refunded at once.
+
+Lock order, as everywhere (docs/locking.md): payment row, order row, ticket types by id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from admitone import locking
+from admitone.config import Settings
+from admitone.events.models import Event, EventStatus
+from admitone.orders.models import Order, OrderItem, OrderStatus
+from admitone.payments.errors import PaymentNotFound, PaymentNotPending
+from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
+from admitone.payments.providers import checkout_provider, get_provider
+from admitone.tickets.service import issue_tickets
+
+
+class PaymentOutcome(StrEnum):
+    paid = "paid"  # this payment paid the order; tickets issued
+    duplicate = "duplicate"  # the same notification again: nothing changed
+    already_processed = "already_processed"  # the payment had already reached this state
+    refunded = "refunded"  # succeeded but could not be honoured: refunded automatically
+    failed = "failed"  # declined; the order stays pending and may be paid again
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    outcome: PaymentOutcome
+    payment: Payment
+    order: Order
+
+
+# --- checkout --------------------------------------------------------------------------
+
+
+def create_payment(session: Session, *, order: Order, settings: Settings) -> tuple[Payment, bool]:
+    """A checkout with the configured provider for a pending order; (payment, created).
+
+    The caller has checked that the order is the buyer's and pending. An open checkout
+    of the same amount is reused, so a double click does not invite a double payment.
+    No lock: starting a payment changes no stock; its success decides (see module doc).
+    """
+    provider = checkout_provider(settings)
+    existing = session.scalar(
+        select(Payment)
+        .where(
+            Payment.order_id == order.id,
+            Payment.status == PaymentStatus.pending,
+            Payment.provider == provider.name,
+            Payment.amount_minor == order.total_minor,
+        )
+        .order_by(Payment.created_at.desc())
+        .limit(1)
+    )
+    if existing is not None:
+        return existing, False
+    payment = Payment(
+        id=uuid.uuid4(),
+        order_id=order.id,
+        provider=provider.name,
+        status=PaymentStatus.pending,
+        amount_minor=order.total_minor,
+        currency=order.currency,
+    )
+    checkout = provider.create_checkout(order=order, payment=payment)
+    payment.provider_ref = checkout.provider_ref
+    payment.checkout_url = checkout.url
+    session.add(payment)
+    session.flush()
+    return payment, True
+
+
+def get_payment(session: Session, *, payment_id: uuid.UUID, provider: str) -> PaymentResult:
+    """A payment of ``provider`` and its order (for the provider's own checkout page)."""
+    row = session.execute(
+        select(Payment, Order)
+        .join(Order, Order.id == Payment.order_id)
+        .where(Payment.id == payment_id, Payment.provider == provider)
+    ).first()
+    if row is None:
+        raise PaymentNotFound()
+    payment, order = row
+    return PaymentResult(outcome=_outcome_of(payment), payment=payment, order=order)
+
+
+def _outcome_of(payment: Payment) -> PaymentOutcome:
+    return {
+        PaymentStatus.succeeded: PaymentOutcome.paid,
+        PaymentStatus.refunded: PaymentOutcome.refunded,
+        PaymentStatus.failed: PaymentOutcome.failed,
+    }.get(payment.status, PaymentOutcome.already_processed)
+
+
+# --- notifications ---------------------------------------------------------------------
+
+
+def _record_notification(
+    session: Session, *, provider: str, external_id: str, kind: str, now: datetime
+) -> bool:
+    # Handled in this same transaction, hence handled_at at once; a rollback drops both.
+    return locking.insert_once(
+        session,
+        PaymentNotification,
+        {
+            "id": uuid.uuid4(),
+            "provider": provider,
+            "external_id": external_id,
+            "kind": kind,
+            "received_at": now,
+            "handled_at": now,
+        },
+    )
+
+
+def _load_payment(
+    session: Session,
+    *,
+    provider: str,
+    payment_id: uuid.UUID | None,
+    provider_ref: str | None,
+) -> tuple[Payment, Order, list[OrderItem]]:
+    statement = (
+        select(Payment, Order, OrderItem)
+        .join(Order, Order.id == Payment.order_id)
+        .join(OrderItem, OrderItem.order_id == Order.id)
+        .where(Payment.provider == provider)
+        .order_by(OrderItem.ticket_type_id)
+    )
+    if payment_id is not None:
+        statement = statement.where(Payment.id == payment_id)
+    elif provider_ref is not None:
+        statement = statement.where(Payment.provider_ref == provider_ref)
+    else:
+        raise ValueError("give payment_id or provider_ref")
+    rows = session.execute(statement).all()
+    if not rows:
+        raise PaymentNotFound()
+    return rows[0][0], rows[0][1], [item for _, _, item in rows]
+
+
+def _set_loaded(instance: object, **values: Any) -> None:
+    # The row was changed by a conditional UPDATE; mirror it without dirtying the object.
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
+
+
+def _transition(
+    session: Session,
+    order: Order,
+    *,
+    source: OrderStatus,
+    target: OrderStatus,
+    now: datetime,
+    **values: Any,
+) -> bool:
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == source)
+        .values(status=target, updated_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    _set_loaded(order, status=target, updated_at=now, **values)
+    return True
+
+
+def _reload_status(session: Session, order: Order) -> OrderStatus:
+    # FOR UPDATE (PostgreSQL): the order row is ours before any ticket type (lock order).
+    status = session.scalar(select(Order.status).where(Order.id == order.id).with_for_update())
+    assert status is not None  # orders are never deleted
+    _set_loaded(order, status=status)
+    return status
+
+
+def payment_succeeded(
+    session: Session,
+    *,
+    provider: str,
+    external_id: str,
+    now: datetime,
+    settings: Settings,
+    payment_id: uuid.UUID | None = None,
+    provider_ref: str | None = None,
+) -> PaymentResult:
+    """Handle a "payment succeeded" notification: pay the order and issue its tickets once.
+
+    Invariants: tickets are issued once per order, whatever the number of deliveries;
+    nothing is ever oversold (a late payment takes seats only through
+    ``locking.take_seats``, otherwise it is refunded). Lock: the inbox key, the payment
+    row, the order row, then the ticket types in id order.
+    """
+    fresh = _record_notification(
+        session, provider=provider, external_id=external_id, kind="payment.succeeded", now=now
+    )
+    payment, order, items = _load_payment(
+        session, provider=provider, payment_id=payment_id, provider_ref=provider_ref
+    )
+    if not fresh:
+        return PaymentResult(outcome=PaymentOutcome.duplicate, payment=payment, order=order)
+    succeeded = session.execute(
+        update(Payment)
+        .where(
+            Payment.id == payment.id,
+            Payment.status.in_([PaymentStatus.pending, PaymentStatus.failed]),
+        )
+        .values(status=PaymentStatus.succeeded, succeeded_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if succeeded.rowcount != 1:
+        session.refresh(payment)
+        return PaymentResult(outcome=PaymentOutcome.already_processed, payment=payment, order=order)
+    _set_loaded(payment, status=PaymentStatus.succeeded, succeeded_at=now, updated_at=now)
+    quantities = locking.sum_quantities((item.ticket_type_id, item.quantity) for item in items)
+
+    if _transition(
+        session, order, source=OrderStatus.pending, target=OrderStatus.paid, now=now, paid_at=now
+    ):
+        locking.convert_held_to_sold(session, quantities)
+        issue_tickets(session, order=order, items=items)
+        return PaymentResult(outcome=PaymentOutcome.paid, payment=payment, order=order)
+
+    status = _reload_status(session, order)
+    reason = "order_cancelled" if status == OrderStatus.cancelled else "duplicate_payment"
+    if status == OrderStatus.expired:
+        reason = "hold_expired_sold_out"
+        if not _event_on_sale(session, order.event_id):
+            reason = "event_not_on_sale"
+        else:
+            # The hold ran out and its seats went back on sale: take them again if free.
+            locking.release_expired_holds(session, event_id=order.event_id, now=now)
+            if locking.take_seats(session, quantities, as_sold=True) is None:
+                if _transition(
+                    session,
+                    order,
+                    source=OrderStatus.expired,
+                    target=OrderStatus.paid,
+                    now=now,
+                    paid_at=now,
+                ):
+                    issue_tickets(session, order=order, items=items)
+                    return PaymentResult(outcome=PaymentOutcome.paid, payment=payment, order=order)
+                # Another payment of this order won the same seats first: give ours back.
+                locking.release_sold(session, quantities)
+                status = _reload_status(session, order)
+                reason = "duplicate_payment"
+
+    refund_payment(session, payment=payment, reason=reason, now=now, settings=settings)
+    if status in (OrderStatus.expired, OrderStatus.cancelled):
+        _transition(
+            session,
+            order,
+            source=status,
+            target=OrderStatus.refunded,
+            now=now,
+            refunded_minor=payment.amount_minor,
+        )
+    return PaymentResult(outcome=PaymentOutcome.refunded, payment=payment, order=order)
+
+
+def _event_on_sale(session: Session, event_id: uuid.UUID) -> bool:
+    return session.scalar(select(Event.status).where(Event.id == event_id)) == (
+        EventStatus.published
+    )
+
+
+def payment_failed(
+    session: Session,
+    *,
+    provider: str,
+    external_id: str,
+    now: datetime,
+    payment_id: uuid.UUID | None = None,
+    provider_ref: str | None = None,
+) -> PaymentResult:
+    """Handle a "payment failed" notification: the payment fails, the order stays pending.
+
+    The buyer may pay again until the hold expires. A succeeded payment never goes back
+    to failed (PaymentNotPending). Lock: the inbox key, then the payment row.
+    """
+    fresh = _record_notification(
+        session, provider=provider, external_id=external_id, kind="payment.failed", now=now
+    )
+    payment, order, _items = _load_payment(
+        session, provider=provider, payment_id=payment_id, provider_ref=provider_ref
+    )
+    if not fresh:
+        return PaymentResult(outcome=PaymentOutcome.duplicate, payment=payment, order=order)
+    failed = session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status == PaymentStatus.pending)
+        .values(status=PaymentStatus.failed, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if failed.rowcount != 1:
+        session.refresh(payment)
+        if payment.status == PaymentStatus.failed:
+            return PaymentResult(
+                outcome=PaymentOutcome.already_processed, payment=payment, order=order
+            )
+        raise PaymentNotPending(status=str(payment.status))
+    _set_loaded(payment, status=PaymentStatus.failed, updated_at=now)
+    return PaymentResult(outcome=PaymentOutcome.failed, payment=payment, order=order)
+
+
+# --- refunds ---------------------------------------------------------------------------
+
+
+def refund_payment(
+    session: Session, *, payment: Payment, reason: str, now: datetime, settings: Settings
+) -> Refund | None:
+    """Refund a succeeded payment in full through the provider that took it.
+
+    Invariant: a payment is refunded once — the conditional succeeded -> refunded UPDATE
+    (its row lock) comes before the provider call. Returns None if it was not succeeded.
+    """
+    won = session.execute(
+        update(Payment)
+        .where(Payment.id == payment.id, Payment.status == PaymentStatus.succeeded)
+        .values(status=PaymentStatus.refunded, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if won.rowcount != 1:
+        return None
+    _set_loaded(payment, status=PaymentStatus.refunded, updated_at=now)
+    provider_ref = get_provider(payment.provider, settings=settings).refund(
+        payment=payment, amount_minor=payment.amount_minor, reason=reason
+    )
+    refund = Refund(
+        order_id=payment.order_id,
+        payment_id=payment.id,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        reason=reason[:100],
+        provider_ref=provider_ref,
+        created_at=now,
+    )
+    session.add(refund)
+    session.flush()
+    return refund
+
+
+def refund_order_payments(
+    session: Session,
+    *,
+    order_ids: list[uuid.UUID],
+    reason: str,
+    now: datetime,
+    settings: Settings,
+) -> list[Refund]:
+    """Refund every succeeded payment of these orders (the caller moved them to refunded).
+
+    Lock: the payment rows, in id order, through ``refund_payment``.
+    """
+    if not order_ids:
+        return []
+    payments = session.scalars(
+        select(Payment)
+        .where(Payment.order_id.in_(order_ids), Payment.status == PaymentStatus.succeeded)
+        .order_by(Payment.id)
+    ).all()
+    refunds = []
+    for payment in payments:
+        refund = refund_payment(session, payment=payment, reason=reason, now=now, settings=settings)
+        if refund is not None:
+            refunds.append(refund)
+    return refunds
