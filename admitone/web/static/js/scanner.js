@@ -131,11 +131,12 @@
       .catch(function () { /* counts refresh on the next scan */ });
   }
 
-  function handleCode(code) {
+  function handleCode(code, fromCamera) {
     code = (code || "").trim();
     if (!code || busy) { return; }
-    // The camera sees the same code many times a second: ignore repeats for 3 s.
-    if (code === lastCode && Date.now() - lastCodeAt < 3000) { return; }
+    // The camera sees the same code many times a second: ignore its repeats for 3 s.
+    // A typed code is always sent: staff re-check on purpose.
+    if (fromCamera && code === lastCode && Date.now() - lastCodeAt < 3000) { return; }
     lastCode = code;
     lastCodeAt = Date.now();
     busy = true;
@@ -165,7 +166,7 @@
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    handleCode(codeInput.value);
+    handleCode(codeInput.value, false);
   });
   nextButton.addEventListener("click", hide);
   document.addEventListener("keydown", function (event) {
@@ -204,7 +205,7 @@
     var next = function () { window.setTimeout(loop, 150); };
     if (busy || !overlay.hidden) { next(); return; }
     decodeFrame().then(function (code) {
-      if (code) { handleCode(code); }
+      if (code) { handleCode(code, true); }
       next();
     });
   }

@@ -1,0 +1,251 @@
+"""End-to-end flows in headless Chromium against a real server (see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+import httpx
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.helpers import PASSWORD, add_member, create_org, register
+from tests.web.e2e.conftest import DESKTOP, PHONE, LiveServer, axe_violations, screenshot
+from tests.web.helpers import create_event
+
+
+def _log_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+
+def _paid_ticket_payload(api: httpx.Client, event: dict, buyer: dict | None = None) -> str:
+    """A paid ticket bought through the JSON API; returns its QR text."""
+    buyer = buyer or register(api)
+    order = api.post(
+        "/api/v1/orders",
+        json={
+            "event_id": event["id"],
+            "items": [{"ticket_type_id": event["ticket_types"][0]["id"], "quantity": 1}],
+            "buyer": {"name": "Gate Tester", "email": buyer["email"]},
+        },
+        headers=buyer["headers"],
+    )
+    assert order.status_code == 201, order.text
+    order_id = order.json()["data"]["id"]
+    paying = api.post(f"/api/v1/orders/{order_id}/pay", headers=buyer["headers"])
+    assert paying.status_code in (200, 201), paying.text
+    payment_id = paying.json()["data"]["id"]
+    approved = api.post(f"/api/v1/payments/test/{payment_id}/approve")
+    assert approved.status_code == 200, approved.text
+    mine = api.get("/api/v1/me/tickets", headers=buyer["headers"]).json()["data"]
+    return mine[0]["qr_payload"]
+
+
+def test_buyer_goes_from_the_home_page_to_a_ticket_qr(
+    api: httpx.Client, new_context: Callable[..., BrowserContext]
+) -> None:
+    owner = register(api)
+    org = create_org(api, owner["headers"])["slug"]
+    create_event(api, owner["headers"], org, title="Starlight Parade", city="Lyon")
+    for viewport, suffix in ((PHONE, "phone"), (DESKTOP, "desktop")):
+        page = new_context(viewport=viewport).new_page()
+        page.goto("/")
+        expect(page.get_by_role("heading", name="Your next night out starts here")).to_be_visible()
+        screenshot(page, f"home-{suffix}")
+        page.get_by_role("link", name="Starlight Parade").click()
+        expect(page.get_by_role("heading", name="Starlight Parade")).to_be_visible()
+        screenshot(page, f"event-{suffix}")
+        page.get_by_label("Quantity").select_option("2")
+        page.get_by_role("button", name="Continue").click()
+        page.get_by_label("Full name").fill("Camille Durand")
+        page.get_by_label("E-mail").fill(f"camille-{suffix}@example.com")
+        screenshot(page, f"checkout-{suffix}")
+        page.get_by_role("button", name="Hold my tickets").click()
+        countdown = page.locator("[data-countdown]")
+        expect(countdown).to_have_text(re.compile(r"^1[45]:\d\d$"))
+        screenshot(page, f"hold-{suffix}")
+        page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+        expect(page.get_by_text("Test mode: no money moves")).to_be_visible()
+        screenshot(page, f"test-provider-{suffix}")
+        page.get_by_role("button", name="Approve payment").click()
+        page.get_by_role("link", name="See my tickets").click()
+        expect(page.get_by_role("heading", name="You're in! Here are your tickets")).to_be_visible()
+        qr_codes = page.locator("img.qr")
+        expect(qr_codes).to_have_count(2)
+        box = qr_codes.first.bounding_box()
+        assert box is not None and box["width"] >= 250, box  # big enough to scan from a phone
+        assert qr_codes.first.evaluate("img => img.complete && img.naturalWidth > 0")
+        screenshot(page, f"tickets-{suffix}")
+
+
+def test_organizer_creates_publishes_sells_and_refunds(
+    api: httpx.Client, new_context: Callable[..., BrowserContext], live_server: LiveServer
+) -> None:
+    owner = register(api, full_name="Olivia Organizer")
+    org = create_org(api, owner["headers"], name="Nightfall Productions")["slug"]
+    page = new_context().new_page()
+    _log_in(page, owner["email"])
+    page.goto(f"/organizer/{org}")
+    screenshot(page, "dashboard-desktop")
+    page.get_by_role("link", name="New event").click()
+    page.get_by_label("Title").fill("Aurora Borealis Live")
+    page.get_by_label("Category").select_option("concert")
+    page.get_by_label("Description").fill("Northern lights and synths.")
+    page.get_by_label("Starts").fill("2031-09-12T20:00")
+    page.get_by_label("Ends").fill("2031-09-12T23:00")
+    page.get_by_label("Venue").fill("Le Trianon")
+    page.get_by_label("City").fill("Paris")
+    page.get_by_role("button", name="Create the event").click()
+    expect(page.get_by_text("Event created.")).to_be_visible()
+    page.get_by_role("link", name="Add a ticket type").click()
+    page.get_by_label("Name", exact=True).fill("Standing")
+    page.get_by_label("Price (EUR)").fill("abc")
+    page.get_by_label("Capacity").fill("150")
+    page.get_by_role("button", name="Save the ticket type").click()
+    expect(page.locator("#f-price-error")).to_have_text("Enter an amount, such as 25.00.")
+    page.get_by_label("Price (EUR)").fill("32.50")
+    page.get_by_role("button", name="Save the ticket type").click()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_text("Event published: it is now in the catalogue.")).to_be_visible()
+
+    visitor = new_context().new_page()
+    visitor.goto("/events?q=aurora")
+    visitor.get_by_role("link", name="Aurora Borealis Live").click()
+    visitor.get_by_label("Quantity").select_option("1")
+    visitor.get_by_role("button", name="Continue").click()
+    visitor.get_by_label("Full name").fill("Théo Buyer")
+    visitor.get_by_label("E-mail").fill("theo@example.com")
+    visitor.get_by_role("button", name="Hold my tickets").click()
+    visitor.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    visitor.get_by_role("button", name="Approve payment").click()
+    expect(visitor.get_by_role("heading", name="Payment approved")).to_be_visible()
+
+    page.goto(f"/organizer/{org}")
+    page.get_by_role("link", name="Aurora Borealis Live").click()
+    sold = page.locator(".stat", has_text="Tickets sold")
+    expect(sold).to_contain_text("1")
+    expect(page.locator(".stat", has_text="Revenue")).to_contain_text("€32.50")
+    expect(page.locator("svg.chart rect.bar")).not_to_have_count(0)
+    screenshot(page, "organizer-event-desktop")
+    page.get_by_role("link", name="Orders", exact=True).click()
+    page.get_by_label("Search by name, e-mail or order code").fill("theo")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_text("Théo Buyer")).to_be_visible()
+    page.get_by_role("link", name=re.compile("^Refund")).click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Refund order"))).to_be_visible()
+    page.get_by_role("button", name=re.compile("^Yes, refund")).click()
+    expect(page.get_by_text("The order was refunded and its tickets revoked.")).to_be_visible()
+    expect(page.locator("table.data")).to_contain_text("Refunded")
+    event = api.get("/api/v1/events?q=aurora").json()["data"][0]
+    details = api.get(f"/api/v1/events/{event['slug']}").json()["data"]
+    assert details["ticket_types"][0]["available"] == 150
+
+
+def test_gate_staff_admit_a_ticket_then_refuse_it_the_second_time(
+    api: httpx.Client, new_context: Callable[..., BrowserContext]
+) -> None:
+    owner = register(api)
+    org = create_org(api, owner["headers"])["slug"]
+    event = create_event(api, owner["headers"], org, title="Gate Test Night")
+    payload = _paid_ticket_payload(api, event)
+    staff = register(api, full_name="Sam Staff")
+    add_member(api, owner["headers"], org, staff["email"], "staff")
+    for viewport, suffix in ((PHONE, "phone"), (DESKTOP, "desktop")):
+        page = new_context(viewport=viewport).new_page()
+        _log_in(page, staff["email"])
+        page.goto("/scan")
+        page.get_by_role("link", name="Gate Test Night").click()
+        expect(page.get_by_role("heading", name="Gate Test Night")).to_be_visible()
+        screenshot(page, f"scanner-{suffix}")
+        if suffix == "phone":
+            page.get_by_label("Ticket code").fill(payload)
+            page.get_by_role("button", name="Check the ticket").click()
+            result = page.locator("#scan-result")
+            expect(result).to_be_visible()
+            expect(result).to_have_class(re.compile("admitted"))
+            expect(page.locator("#scan-result-title")).to_have_text("Admitted")
+            expect(page.locator("#scan-result-detail")).to_contain_text("Gate Tester")
+            screenshot(page, "scan-admitted-phone")
+            page.get_by_role("button", name="Scan the next ticket").click()
+            expect(result).to_be_hidden()
+            expect(page.locator('[data-count="admitted"]')).to_have_text("1")
+        page.get_by_label("Ticket code").fill(payload)
+        page.get_by_role("button", name="Check the ticket").click()
+        result = page.locator("#scan-result")
+        expect(result).to_have_class(re.compile("refused"))
+        expect(page.locator("#scan-result-title")).to_have_text("Refused")
+        expect(page.locator("#scan-result-detail")).to_contain_text("Already admitted")
+        screenshot(page, f"scan-refused-{suffix}")
+    stats = api.get(f"/api/v1/events/{event['id']}/checkins/stats", headers=owner["headers"])
+    assert stats.json()["data"]["admitted"] == 1
+
+
+def test_a_forged_code_is_refused_with_its_reason(
+    api: httpx.Client, new_context: Callable[..., BrowserContext]
+) -> None:
+    owner = register(api)
+    org = create_org(api, owner["headers"])["slug"]
+    event = create_event(api, owner["headers"], org, title="Forgery Night")
+    page = new_context(viewport=PHONE).new_page()
+    _log_in(page, owner["email"])
+    page.goto(f"/scan/{event['id']}")
+    page.get_by_label("Ticket code").fill("not-a-real-ticket")
+    page.keyboard.press("Enter")
+    expect(page.locator("#scan-result")).to_have_class(re.compile("refused"))
+    expect(page.locator("#scan-result-detail")).to_contain_text("Not a valid ticket")
+
+
+def test_language_switch_in_the_browser(new_context: Callable[..., BrowserContext]) -> None:
+    page = new_context(locale="fr-FR").new_page()
+    page.goto("/")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    expect(page.get_by_role("heading", name="Votre prochaine sortie commence ici")).to_be_visible()
+    page.get_by_label("Langue").select_option("en")  # submits itself (app.js)
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", name="Your next night out starts here")).to_be_visible()
+
+
+def test_no_serious_accessibility_violations(
+    api: httpx.Client, new_context: Callable[..., BrowserContext]
+) -> None:
+    owner = register(api)
+    org = create_org(api, owner["headers"])["slug"]
+    event = create_event(api, owner["headers"], org, title="Accessible Evening")
+    buyer = register(api)
+    _paid_ticket_payload(api, event, buyer)
+    # axe-core is injected as a script: the page's CSP would block it, so bypass it here.
+    # The night theme (dark) on a phone, the light palette on a desktop.
+    for viewport, scheme in ((PHONE, "dark"), (DESKTOP, "light")):
+        page = new_context(viewport=viewport, color_scheme=scheme, bypass_csp=True).new_page()
+        checked: dict[str, list[dict]] = {}
+        page.goto("/")
+        checked["home"] = axe_violations(page)
+        page.goto(f"/events/{event['slug']}")
+        checked["event"] = axe_violations(page)
+        page.get_by_label("Quantity").select_option("1")
+        page.get_by_role("button", name="Continue").click()
+        checked["checkout"] = axe_violations(page)
+        page.get_by_label("Full name").fill("Alex Access")
+        page.get_by_label("E-mail").fill(buyer["email"])
+        page.get_by_role("button", name="Hold my tickets").click()
+        checked["hold"] = axe_violations(page)
+        _log_in(page, owner["email"])
+        page.goto("/account/tickets")
+        checked["my-tickets-empty"] = axe_violations(page)
+        page.goto(f"/organizer/{org}")
+        checked["dashboard"] = axe_violations(page)
+        page.goto(f"/organizer/{org}/events/{event['id']}")
+        checked["organizer-event"] = axe_violations(page)
+        page.goto(f"/scan/{event['id']}")
+        checked["scanner"] = axe_violations(page)
+        page.goto("/login")
+        page.get_by_role("button", name="Log out").click()
+        _log_in(page, buyer["email"])
+        page.goto("/account/tickets")
+        checked["my-tickets"] = axe_violations(page)
+        problems = {name: found for name, found in checked.items() if found}
+        assert problems == {}, json.dumps(problems, indent=1)
