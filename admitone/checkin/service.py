@@ -132,52 +132,22 @@ def payload_hash(qr: str) -> str:
     return hashlib.sha256(qr.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _claim_admission(
-    session: Session,
-    *,
-    ticket_id: uuid.UUID,
-    event_id: uuid.UUID,
-    gate: str | None,
-    now: datetime,
-) -> bool:
-    """The admission itself: True for the one scan that admits the ticket.
-
-    One conditional UPDATE: the row lock (PostgreSQL) or the write lock (SQLite) makes
-    a concurrent scan wait and then find ``admitted_at`` set, so it matches no row. Never
-    a read-then-write. (Tests swap this function for a racy one as a negative control.)
-    """
-    result = session.execute(
-        update(Ticket)
-        .where(
-            Ticket.id == ticket_id,
-            Ticket.event_id == event_id,
-            Ticket.status == TicketStatus.valid,
-            Ticket.admitted_at.is_(None),
-        )
-        .values(admitted_at=now, admitted_gate=gate)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1
+# What a scan shows about a ticket; RETURNING gives the same columns as a SELECT.
+_TICKET_COLUMNS = (
+    Ticket.id,
+    Ticket.holder_name,
+    Ticket.status,
+    Ticket.admitted_at,
+    Ticket.admitted_gate,
+    Ticket.ticket_type_id,
+    select(TicketType.name)
+    .where(TicketType.id == Ticket.ticket_type_id)
+    .scalar_subquery()
+    .label("ticket_type_name"),
+)
 
 
-def _scanned_ticket(
-    session: Session, *, ticket_id: uuid.UUID, event_id: uuid.UUID
-) -> ScannedTicket | None:
-    row = session.execute(
-        select(
-            Ticket.id,
-            Ticket.holder_name,
-            Ticket.status,
-            Ticket.admitted_at,
-            Ticket.admitted_gate,
-            TicketType.id.label("ticket_type_id"),
-            TicketType.name.label("ticket_type_name"),
-        )
-        .join(TicketType, TicketType.id == Ticket.ticket_type_id)
-        .where(Ticket.id == ticket_id, Ticket.event_id == event_id)
-    ).first()
-    if row is None:
-        return None
+def _ticket_from_row(row: Any) -> ScannedTicket:
     return ScannedTicket(
         id=row.id,
         holder_name=row.holder_name,
@@ -187,6 +157,45 @@ def _scanned_ticket(
         admitted_at=row.admitted_at,
         admitted_gate=row.admitted_gate,
     )
+
+
+def _claim_admission(
+    session: Session,
+    *,
+    ticket_id: uuid.UUID,
+    event_id: uuid.UUID,
+    gate: str | None,
+    now: datetime,
+) -> ScannedTicket | None:
+    """The admission itself: the ticket for the one scan that admits it, else None.
+
+    One conditional UPDATE: the row lock (PostgreSQL) or the write lock (SQLite) makes
+    a concurrent scan wait and then find ``admitted_at`` set, so it matches no row. Never
+    a read-then-write. RETURNING saves a query on the common path. (Tests swap this
+    function for a racy one as a negative control.)
+    """
+    row = session.execute(
+        update(Ticket)
+        .where(
+            Ticket.id == ticket_id,
+            Ticket.event_id == event_id,
+            Ticket.status == TicketStatus.valid,
+            Ticket.admitted_at.is_(None),
+        )
+        .values(admitted_at=now, admitted_gate=gate)
+        .returning(*_TICKET_COLUMNS)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return None if row is None else _ticket_from_row(row)
+
+
+def _scanned_ticket(
+    session: Session, *, ticket_id: uuid.UUID, event_id: uuid.UUID
+) -> ScannedTicket | None:
+    row = session.execute(
+        select(*_TICKET_COLUMNS).where(Ticket.id == ticket_id, Ticket.event_id == event_id)
+    ).first()
+    return None if row is None else _ticket_from_row(row)
 
 
 def _insert_ignoring_conflicts(session: Session, values: dict[str, Any]) -> Insert:
@@ -249,38 +258,35 @@ def scan_ticket(
     Invariant: a ticket is admitted at most once, even when gates scan it at the same
     instant (``_claim_admission``: a conditional UPDATE on the ticket row, which is the
     only lock taken; SQLite's write lock serialises the whole request anyway). Every
-    attempt, refused or not, is stored as a CheckIn. Idempotent per ``nonce``: a retry
-    gets the stored answer; the same nonce with another QR is refused (NONCE_REUSED).
-    Untrusted ``qr`` text only ever yields ``invalid_signature``.
+    attempt, refused or not, is stored as a CheckIn. Idempotent per ``nonce``: the
+    CheckIn insert is the nonce's claim (unique ``(event_id, nonce)``), and a retry gets
+    the stored answer; the same nonce with another QR is refused (NONCE_REUSED) and
+    rolls back. Untrusted ``qr`` text only ever yields ``invalid_signature``.
+    Common path: two statements (the UPDATE and the INSERT), after an in-memory
+    signature check.
     """
     event_id = access.event.id
     qr_hash = payload_hash(qr)
     # Signature first: pure CPU against the cached key, before any ticket query.
     refusal, claims = _verify(session, keys, event_id, qr)
-    if nonce is not None:
-        stored = session.scalar(
-            select(CheckIn).where(CheckIn.event_id == event_id, CheckIn.nonce == nonce)
-        )
-        if stored is not None:
-            return _replay(session, stored, qr_hash)
-
     now = utcnow()
     ticket: ScannedTicket | None = None
     if claims is None:
         result = refusal or ScanResult.invalid_signature
     else:
-        admitted = _claim_admission(
+        ticket = _claim_admission(
             session, ticket_id=claims.ticket_id, event_id=event_id, gate=gate, now=now
         )
-        ticket = _scanned_ticket(session, ticket_id=claims.ticket_id, event_id=event_id)
-        if admitted:
+        if ticket is not None:
             result = ScanResult.admitted
-        elif ticket is None:
-            result = ScanResult.not_found
-        elif ticket.status == TicketStatus.revoked:
-            result = ScanResult.revoked
         else:
-            result = ScanResult.already_admitted
+            ticket = _scanned_ticket(session, ticket_id=claims.ticket_id, event_id=event_id)
+            if ticket is None:
+                result = ScanResult.not_found
+            elif ticket.status == TicketStatus.revoked:
+                result = ScanResult.revoked
+            else:
+                result = ScanResult.already_admitted
 
     checkin_id = uuid.uuid4()
     inserted = session.execute(
@@ -298,11 +304,17 @@ def scan_ticket(
                 "payload_hash": qr_hash,
             },
         )
-    )
-    if inserted.first() is None:
-        # A concurrent request with the same nonce committed first. Roll this one back
-        # (its admission too, if any); the client's retry reads the stored answer.
-        raise ScanInProgress(retry_after=1)
+    ).first()
+    if inserted is None:
+        # This nonce was stored first (by an earlier try, or a twin request that
+        # PostgreSQL made us wait for). Same QR: nothing here changed the ticket, since
+        # admissions and revocations are final, so answer as the first time.
+        stored = session.scalar(
+            select(CheckIn).where(CheckIn.event_id == event_id, CheckIn.nonce == nonce)
+        )
+        if stored is None or (stored.payload_hash == qr_hash and result == ScanResult.admitted):
+            raise ScanInProgress(retry_after=1)  # defensive: roll back and let it retry
+        return _replay(session, stored, qr_hash)
     return ScanOutcome(
         checkin_id=checkin_id, result=result, scanned_at=now, gate=gate, ticket=ticket
     )

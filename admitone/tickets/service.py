@@ -146,6 +146,28 @@ def get_ticket(
     return _views(session, keys, [tuple(row)])[0]
 
 
+def list_order_tickets(
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    user: User | None,
+    order_token: str | None,
+    keys: KeyRing,
+) -> list[TicketView]:
+    """An order's tickets that the caller may read (empty if none or not allowed).
+
+    Read-only; may create the event's signing key in its own short unit of work.
+    """
+    statement = (
+        queries.readable_tickets(
+            user=user, order_token_hash=hash_order_token(order_token) if order_token else None
+        )
+        .where(Ticket.order_id == order_id)
+        .order_by(TicketType.position, Ticket.created_at, Ticket.id)
+    )
+    return _views(session, keys, [tuple(row) for row in session.execute(statement)])
+
+
 def list_user_tickets(
     session: Session, *, user: User, keys: KeyRing, page: int, per_page: int
 ) -> tuple[list[TicketView], int]:

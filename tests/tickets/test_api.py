@@ -214,3 +214,28 @@ class TestWhoMaySee:
             f"/api/v1/tickets/{world.order.ticket_ids[0]}", headers=auth("garbage")
         )
         assert response.status_code == 401
+
+
+def test_list_order_tickets_service(world: World, settings):
+    from admitone.accounts.models import User
+    from admitone.tickets import service
+    from admitone.tickets.signing import KeyRing
+
+    keys = KeyRing(settings=settings, database=world.database)
+    with world.database.session(write=False) as session:
+        buyer = session.get(User, uuid.UUID(world.buyer["user"]["id"]))
+        stranger = session.get(User, uuid.UUID(world.other_owner["user"]["id"]))
+        views = service.list_order_tickets(
+            session, order_id=world.order.id, user=buyer, order_token=None, keys=keys
+        )
+        by_token = service.list_order_tickets(
+            session, order_id=world.order.id, user=None, order_token=world.order.token, keys=keys
+        )
+        hidden = service.list_order_tickets(
+            session, order_id=world.order.id, user=stranger, order_token="wrong", keys=keys
+        )
+    assert [view.ticket_type.name for view in views] == ["General", "General", "VIP"]
+    assert {view.ticket.id for view in views} == set(world.order.ticket_ids)
+    assert [view.qr_payload for view in by_token] == [view.qr_payload for view in views]
+    assert all(view.qr_payload for view in views)
+    assert hidden == []
