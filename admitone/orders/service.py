@@ -169,12 +169,13 @@ def _fingerprint(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _keyed_access_token(settings: Settings, scope: str, key: str) -> str:
-    # Derived, not random, so that a retried request can be given the same secret back
-    # (only its hash is stored). Unforgeable without the server's secret key.
+def _keyed_access_token(settings: Settings, record: uuid.UUID) -> str:
+    # Derived from the idempotency record (random id), not drawn, so that a retried
+    # request can be given the same secret back although only its hash is stored.
+    # Unforgeable without the server's secret key.
     digest = hmac.new(
         settings.secret_key.get_secret_value().encode(),
-        f"order-access-token\n{scope}\n{key}".encode(),
+        f"order-access-token:{record}".encode(),
         hashlib.sha256,
     ).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
@@ -186,6 +187,7 @@ def _claim_idempotency_key(
     scope: str,
     key: str,
     fingerprint: str,
+    record_id: uuid.UUID,
     order_id: uuid.UUID,
     now: datetime,
 ) -> IdempotencyRecord | None:
@@ -205,7 +207,7 @@ def _claim_idempotency_key(
         session.delete(existing)
         session.flush()
     values = {
-        "id": uuid.uuid4(),
+        "id": record_id,
         "scope": scope,
         "key": key,
         "request_hash": fingerprint,
@@ -307,11 +309,13 @@ def create_order(
         fingerprint = _fingerprint(
             event_id=event_id, quantities=quantities, buyer_name=buyer_name, buyer_email=buyer_email
         )
+        record_id = uuid.uuid4()
         record = _claim_idempotency_key(
             session,
             scope=idempotency_scope,
             key=idempotency_key,
             fingerprint=fingerprint,
+            record_id=record_id,
             order_id=order_id,
             now=now,
         )
@@ -320,10 +324,10 @@ def create_order(
                 raise IdempotencyKeyReused()
             return CreatedOrder(
                 details=_reload(session, record.resource_id),
-                access_token=_keyed_access_token(settings, idempotency_scope, idempotency_key),
+                access_token=_keyed_access_token(settings, record.id),
                 replayed=True,
             )
-        access_token = _keyed_access_token(settings, idempotency_scope, idempotency_key)
+        access_token = _keyed_access_token(settings, record_id)
     else:
         access_token = secrets.token_urlsafe(32)
 

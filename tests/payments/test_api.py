@@ -1,0 +1,338 @@
+"""Paying through the built-in test provider, and the one idempotent "payment succeeded" path."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from admitone.db import utcnow
+from admitone.error_handlers import install_error_handlers
+from admitone.events.models import EventStatus
+from admitone.middleware import RequestContextMiddleware
+from admitone.orders import api as orders_api
+from admitone.orders.models import Order, OrderStatus
+from admitone.payments import api as payments_api
+from admitone.payments import pages, service
+from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
+from admitone.ratelimit import RateLimiter
+from admitone.tickets.models import Ticket
+from tests.factories import counters, expire_hold, make_shop, set_event_status
+from tests.helpers import db_snapshot, register
+from tests.orders.helpers import (
+    approve,
+    buy,
+    count,
+    create_order,
+    decline,
+    read_order,
+    start_payment,
+    token_headers,
+)
+
+
+def tickets_of(database, order_id) -> int:
+    return count(database, Ticket, Ticket.order_id == uuid.UUID(order_id))
+
+
+class TestStartPayment:
+    def test_payment_with_a_checkout_url_served_by_the_app(self, client, shop, settings):
+        order = create_order(client, shop, quantity=2)
+        payment = start_payment(client, order)
+        assert payment["status"] == "pending"
+        assert payment["provider"] == "test"
+        assert payment["amount_minor"] == 5000 and payment["currency"] == "EUR"
+        assert payment["checkout_url"] == f"{settings.public_url}/pay/test/{payment['id']}"
+
+    def test_an_open_checkout_is_answered_again(self, client, shop, clean_database):
+        order = create_order(client, shop)
+        first = start_payment(client, order)
+        again = start_payment(client, order, expect=200)
+        assert again["id"] == first["id"]
+        assert count(clean_database, Payment) == 1
+
+    def test_owner_by_account(self, client, shop):
+        ada = register(client)
+        order = create_order(client, shop, headers=ada["headers"])
+        response = client.post(f"/api/v1/orders/{order['id']}/pay", headers=ada["headers"])
+        assert response.status_code == 201
+        eve = register(client)
+        response = client.post(f"/api/v1/orders/{order['id']}/pay", headers=eve["headers"])
+        assert response.status_code == 404
+
+    def test_rate_limited(self, make_app, clean_database, owner):
+        shop = make_shop(clean_database, owner_id=owner["user"]["id"])
+        with TestClient(make_app(rate_limit_payment="2/minute")) as client:
+            order = create_order(client, shop)
+            start_payment(client, order)
+            start_payment(client, order, expect=200)
+            response = client.post(
+                f"/api/v1/orders/{order['id']}/pay", headers=token_headers(order["access_token"])
+            )
+        assert response.status_code == 429
+        assert response.json()["error"]["code"] == "RATE_LIMITED"
+        assert int(response.headers["Retry-After"]) >= 1
+
+
+class TestApprove:
+    def test_approval_pays_sells_and_issues_tickets(self, client, shop, clean_database):
+        order = create_order(client, shop, quantity=3)
+        payment = start_payment(client, order)
+        result = approve(client, payment["id"])
+        assert result["outcome"] == "paid"
+        assert result["order_status"] == "paid"
+        assert result["payment"]["status"] == "succeeded"
+        assert result["payment"]["succeeded_at"] is not None
+        c = counters(clean_database, shop.ticket_type_id)
+        assert (c.sold, c.held) == (3, 0)
+        assert tickets_of(clean_database, order["id"]) == 3
+        seen = read_order(client, order)
+        assert seen["status"] == "paid" and seen["paid_at"] is not None
+
+    def test_the_same_notification_twice_issues_tickets_once(self, client, shop, clean_database):
+        order = create_order(client, shop, quantity=2)
+        payment = start_payment(client, order)
+        assert approve(client, payment["id"])["outcome"] == "paid"
+        before = db_snapshot(clean_database)
+        replay = approve(client, payment["id"])
+        assert replay["outcome"] == "duplicate"
+        assert replay["order_status"] == "paid"
+        assert db_snapshot(clean_database) == before
+        assert tickets_of(clean_database, order["id"]) == 2
+        assert counters(clean_database, shop.ticket_type_id).sold == 2
+        assert count(clean_database, PaymentNotification) == 1
+
+    def test_another_notification_for_a_succeeded_payment_changes_nothing(
+        self, client, shop, clean_database, settings
+    ):
+        # A provider may report one success twice under two event ids.
+        order = create_order(client, shop, quantity=2)
+        payment = start_payment(client, order)
+        approve(client, payment["id"])
+        before = db_snapshot(clean_database)
+        with clean_database.session() as session:
+            result = service.payment_succeeded(
+                session,
+                provider="test",
+                external_id="evt_other_delivery",
+                payment_id=uuid.UUID(payment["id"]),
+                now=utcnow(),
+                settings=settings,
+            )
+        assert result.outcome == service.PaymentOutcome.already_processed
+        after = db_snapshot(clean_database)
+        assert after.pop("payment_notifications") != before.pop("payment_notifications")
+        assert after == before  # only the inbox row is new
+        assert tickets_of(clean_database, order["id"]) == 2
+
+    def test_unknown_payment(self, client, clean_database):
+        before = db_snapshot(clean_database)
+        for action in ("approve", "decline"):
+            response = client.post(f"/api/v1/payments/test/{uuid.uuid4()}/{action}")
+            assert response.status_code == 404
+            assert response.json()["error"]["code"] == "NOT_FOUND"
+            response = client.post(f"/api/v1/payments/test/nope/{action}")
+            assert response.status_code == 422
+        assert db_snapshot(clean_database) == before
+
+
+class TestDecline:
+    def test_decline_keeps_the_order_pending_and_payable(self, client, shop, clean_database):
+        order = create_order(client, shop, quantity=2)
+        payment = start_payment(client, order)
+        result = decline(client, payment["id"])
+        assert result["outcome"] == "failed"
+        assert result["payment"]["status"] == "failed"
+        assert result["order_status"] == "pending"
+        assert counters(clean_database, shop.ticket_type_id).held == 2
+        assert decline(client, payment["id"])["outcome"] == "duplicate"
+        # The buyer tries again: a new checkout, approved this time.
+        retry = start_payment(client, order)
+        assert retry["id"] != payment["id"]
+        assert approve(client, retry["id"])["outcome"] == "paid"
+        assert tickets_of(clean_database, order["id"]) == 2
+
+    def test_a_declined_payment_may_still_succeed(self, client, shop, clean_database):
+        order = create_order(client, shop)
+        payment = start_payment(client, order)
+        decline(client, payment["id"])
+        assert approve(client, payment["id"])["outcome"] == "paid"
+        assert tickets_of(clean_database, order["id"]) == 1
+
+    def test_decline_after_success_is_refused(self, client, shop, clean_database):
+        order = create_order(client, shop)
+        payment = start_payment(client, order)
+        approve(client, payment["id"])
+        before = db_snapshot(clean_database)
+        response = client.post(f"/api/v1/payments/test/{payment['id']}/decline")
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "PAYMENT_NOT_PENDING"
+        assert db_snapshot(clean_database) == before
+
+
+class TestLatePayment:
+    def test_after_expiry_with_seats_free_the_order_is_paid(self, client, shop, clean_database):
+        order = create_order(client, shop, quantity=4)
+        payment = start_payment(client, order)
+        expire_hold(clean_database, order["id"])
+        create_order(client, shop, quantity=1)  # this write releases the expired hold
+        assert counters(clean_database, shop.ticket_type_id).held == 1
+        result = approve(client, payment["id"])
+        assert result["outcome"] == "paid"
+        assert result["order_status"] == "paid"
+        c = counters(clean_database, shop.ticket_type_id)
+        assert (c.sold, c.held) == (4, 1)
+        assert tickets_of(clean_database, order["id"]) == 4
+
+    def test_after_expiry_with_seats_resold_it_is_refunded(self, client, shop, clean_database):
+        order = create_order(client, shop, quantity=4)
+        payment = start_payment(client, order)
+        expire_hold(clean_database, order["id"])
+        resold = buy(client, shop, quantity=8)  # takes the released seats: 2 left
+        result = approve(client, payment["id"])
+        assert result["outcome"] == "refunded"
+        assert result["payment"]["status"] == "refunded"
+        assert result["order_status"] == "refunded"
+        c = counters(clean_database, shop.ticket_type_id)
+        assert (c.sold, c.held) == (8, 0)  # never oversold
+        assert tickets_of(clean_database, order["id"]) == 0
+        assert tickets_of(clean_database, resold["id"]) == 8
+        with clean_database.session(write=False) as session:
+            refund = session.scalars(select(Refund)).one()
+        assert str(refund.payment_id) == payment["id"]
+        assert refund.reason == "hold_expired_sold_out"
+        assert refund.provider_ref.startswith("test_re_")
+        seen = read_order(client, order)
+        assert seen["status"] == "refunded" and seen["refunded_minor"] == 10000
+        # Delivered again later: still nothing more.
+        assert approve(client, payment["id"])["outcome"] == "duplicate"
+        assert count(clean_database, Refund) == 1
+
+    def test_expired_but_not_yet_released_hold_keeps_its_seats(self, client, shop, clean_database):
+        # Nothing released the hold yet: its seats were never on sale to anyone else.
+        order = create_order(client, shop, quantity=10)
+        payment = start_payment(client, order)
+        expire_hold(clean_database, order["id"])
+        assert approve(client, payment["id"])["outcome"] == "paid"
+        assert counters(clean_database, shop.ticket_type_id).sold == 10
+
+    def test_event_cancelled_after_expiry_refunds(self, client, shop, clean_database):
+        order = create_order(client, shop, quantity=2)
+        payment = start_payment(client, order)
+        expire_hold(clean_database, order["id"])
+        create_order(client, shop)  # releases the hold
+        set_event_status(clean_database, shop.event_id, EventStatus.cancelled)
+        assert approve(client, payment["id"])["outcome"] == "refunded"
+        assert counters(clean_database, shop.ticket_type_id).sold == 0
+
+    def test_a_cancelled_order_paid_anyway_is_refunded(self, client, shop, clean_database):
+        order = create_order(client, shop, quantity=2)
+        payment = start_payment(client, order)
+        client.post(
+            f"/api/v1/orders/{order['id']}/cancel", headers=token_headers(order["access_token"])
+        )
+        result = approve(client, payment["id"])
+        assert result["outcome"] == "refunded"
+        assert result["order_status"] == "refunded"
+        assert counters(clean_database, shop.ticket_type_id).sold == 0
+        with clean_database.session(write=False) as session:
+            assert session.scalars(select(Refund.reason)).one() == "order_cancelled"
+
+    def test_an_order_paid_twice_refunds_the_second_payment(self, client, shop, clean_database):
+        order = create_order(client, shop, quantity=2)
+        first = start_payment(client, order)
+        decline(client, first["id"])
+        second = start_payment(client, order)  # the first is no longer open
+        assert approve(client, second["id"])["outcome"] == "paid"
+        # The first checkout succeeds after all (the buyer retried at the provider).
+        result = approve(client, first["id"])
+        assert result["outcome"] == "refunded"
+        assert result["order_status"] == "paid"
+        assert tickets_of(clean_database, order["id"]) == 2
+        assert counters(clean_database, shop.ticket_type_id).sold == 2
+        with clean_database.session(write=False) as session:
+            statuses = dict(session.execute(select(Payment.id, Payment.status)).all())
+            order_row = session.scalars(select(Order)).one()
+        assert statuses == {
+            uuid.UUID(first["id"]): PaymentStatus.refunded,
+            uuid.UUID(second["id"]): PaymentStatus.succeeded,
+        }
+        assert order_row.status == OrderStatus.paid and order_row.refunded_minor == 0
+
+
+@pytest.fixture
+def bare_client(make_settings, clean_database):
+    """The API and the test provider's own bare page, without the web front (which serves
+    its styled page at the same address when it is installed)."""
+    app = FastAPI()
+    app.state.settings = make_settings()
+    app.state.db = clean_database
+    app.state.rate_limiter = RateLimiter(app.state.settings)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    for router in (orders_api.router, payments_api.router):
+        app.include_router(router, prefix="/api/v1")
+    app.include_router(pages.router)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+class TestCheckoutPage:
+    def test_page_approve_and_confirmation(self, bare_client, shop, clean_database):
+        client = bare_client
+        order = create_order(client, shop, quantity=2)
+        payment = start_payment(client, order)
+        page = client.get(f"/pay/test/{payment['id']}")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "50.00 EUR" in page.text and order["code"] in page.text
+        actions = re.findall(r'<form method="post" action="([^"]+)"', page.text)
+        assert actions == [
+            f"/pay/test/{payment['id']}/approve",
+            f"/pay/test/{payment['id']}/decline",
+        ]
+        # Nothing inline: the default Content-Security-Policy holds.
+        assert "style=" not in page.text and "<script" not in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        done = client.post(actions[0], follow_redirects=False)
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/pay/test/{payment['id']}/done"
+        confirmation = client.get(done.headers["location"])
+        assert "Payment approved" in confirmation.text
+        assert read_order(client, order)["status"] == "paid"
+        assert tickets_of(clean_database, order["id"]) == 2
+        # The API approval after the page's is the same notification: a duplicate.
+        assert approve(client, payment["id"])["outcome"] == "duplicate"
+        # Once paid, the page offers no buttons any more.
+        assert "<form" not in client.get(f"/pay/test/{payment['id']}").text
+
+    def test_page_decline(self, bare_client, shop):
+        order = create_order(bare_client, shop)
+        payment = start_payment(bare_client, order)
+        done = bare_client.post(f"/pay/test/{payment['id']}/decline")
+        assert done.status_code == 200  # after the redirect
+        assert "Payment declined" in done.text
+        assert read_order(bare_client, order)["status"] == "pending"
+
+    def test_page_escapes_and_unknown(self, bare_client, shop):
+        order = create_order(
+            bare_client, shop, buyer={"name": "<b>x</b>", "email": "x@example.com"}
+        )
+        payment = start_payment(bare_client, order)
+        assert "<b>" not in bare_client.get(f"/pay/test/{payment['id']}").text
+        assert bare_client.get(f"/pay/test/{uuid.uuid4()}").status_code == 404
+
+    def test_amounts(self):
+        assert pages.format_amount(5000, "EUR") == "50.00 EUR"
+        assert pages.format_amount(5, "USD") == "0.05 USD"
+        assert pages.format_amount(1500, "JPY") == "1500 JPY"
+
+    def test_the_app_serves_the_same_flow(self, client, shop, clean_database):
+        # With the web front installed its styled page answers at the same address.
+        order = create_order(client, shop)
+        payment = start_payment(client, order)
+        assert client.get(f"/pay/test/{payment['id']}").status_code == 200
