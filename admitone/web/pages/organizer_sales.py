@@ -48,6 +48,7 @@ ORDERS_PER_PAGE = 25
 # Figures read the event's orders page by page through the orders service.
 FIGURES_PAGE = 500
 CHART_DAYS = 30
+CHART_MIN_DAYS = 14
 
 
 def _all_orders(
@@ -82,6 +83,7 @@ def _daily_sales(event: Event, paid: list[orders.OrderDetails]) -> list[dict[str
     today = local(utcnow(), event.timezone).date()
     first = min(per_day, default=today)
     start = max(first, today - timedelta(days=CHART_DAYS - 1))
+    start = min(start, today - timedelta(days=CHART_MIN_DAYS - 1))
     days = (today - start).days + 1
     return [
         {
@@ -98,7 +100,7 @@ def _chart(series: list[dict[str, Any]]) -> dict[str, Any]:
     peak = max((point["count"] for point in series), default=0)
     scale_max = max(1, math.ceil(peak * 1.1))
     slot = (width - left - 8) / max(len(series), 1)
-    bar_width = max(2.0, slot * 0.7)
+    bar_width = min(28.0, max(2.0, slot * 0.7))
     bars = []
     for index, point in enumerate(series):
         bar_height = (height - bottom - top) * point["count"] / scale_max

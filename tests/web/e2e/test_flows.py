@@ -51,8 +51,9 @@ def test_buyer_goes_from_the_home_page_to_a_ticket_qr(
     owner = register(api)
     org = create_org(api, owner["headers"])["slug"]
     create_event(api, owner["headers"], org, title="Starlight Parade", city="Lyon")
-    for viewport, suffix in ((PHONE, "phone"), (DESKTOP, "desktop")):
-        page = new_context(viewport=viewport).new_page()
+    # The night theme on a phone, the light palette (prefers-color-scheme) on a desktop.
+    for viewport, suffix, scheme in ((PHONE, "phone", "dark"), (DESKTOP, "desktop", "light")):
+        page = new_context(viewport=viewport, color_scheme=scheme).new_page()
         page.goto("/")
         expect(page.get_by_role("heading", name="Your next night out starts here")).to_be_visible()
         screenshot(page, f"home-{suffix}")
@@ -87,10 +88,9 @@ def test_organizer_creates_publishes_sells_and_refunds(
 ) -> None:
     owner = register(api, full_name="Olivia Organizer")
     org = create_org(api, owner["headers"], name="Nightfall Productions")["slug"]
-    page = new_context().new_page()
+    page = new_context(color_scheme="dark").new_page()
     _log_in(page, owner["email"])
     page.goto(f"/organizer/{org}")
-    screenshot(page, "dashboard-desktop")
     page.get_by_role("link", name="New event").click()
     page.get_by_label("Title").fill("Aurora Borealis Live")
     page.get_by_label("Category").select_option("concert")
@@ -125,6 +125,7 @@ def test_organizer_creates_publishes_sells_and_refunds(
     expect(visitor.get_by_role("heading", name="Payment approved")).to_be_visible()
 
     page.goto(f"/organizer/{org}")
+    screenshot(page, "dashboard-desktop")
     page.get_by_role("link", name="Aurora Borealis Live").click()
     sold = page.locator(".stat", has_text="Tickets sold")
     expect(sold).to_contain_text("1")
@@ -155,7 +156,7 @@ def test_gate_staff_admit_a_ticket_then_refuse_it_the_second_time(
     staff = register(api, full_name="Sam Staff")
     add_member(api, owner["headers"], org, staff["email"], "staff")
     for viewport, suffix in ((PHONE, "phone"), (DESKTOP, "desktop")):
-        page = new_context(viewport=viewport).new_page()
+        page = new_context(viewport=viewport, color_scheme="dark").new_page()
         _log_in(page, staff["email"])
         page.goto("/scan")
         page.get_by_role("link", name="Gate Test Night").click()
@@ -169,7 +170,7 @@ def test_gate_staff_admit_a_ticket_then_refuse_it_the_second_time(
             expect(result).to_have_class(re.compile("admitted"))
             expect(page.locator("#scan-result-title")).to_have_text("Admitted")
             expect(page.locator("#scan-result-detail")).to_contain_text("Gate Tester")
-            screenshot(page, "scan-admitted-phone")
+            screenshot(page, "scan-admitted-phone", full_page=False)
             page.get_by_role("button", name="Scan the next ticket").click()
             expect(result).to_be_hidden()
             expect(page.locator('[data-count="admitted"]')).to_have_text("1")
@@ -179,7 +180,7 @@ def test_gate_staff_admit_a_ticket_then_refuse_it_the_second_time(
         expect(result).to_have_class(re.compile("refused"))
         expect(page.locator("#scan-result-title")).to_have_text("Refused")
         expect(page.locator("#scan-result-detail")).to_contain_text("Already admitted")
-        screenshot(page, f"scan-refused-{suffix}")
+        screenshot(page, f"scan-refused-{suffix}", full_page=False)
     stats = api.get(f"/api/v1/events/{event['id']}/checkins/stats", headers=owner["headers"])
     assert stats.json()["data"]["admitted"] == 1
 
