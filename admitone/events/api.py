@@ -136,21 +136,9 @@ def _catalogue_fields(entry: catalogue.CatalogueEntry) -> dict[str, Any]:
         "timezone": event.timezone,
         "currency": event.currency,
         "image_url": _image_url(event),
-        "price_from": entry.price_from,
+        "min_price_minor": entry.price_from,
         "organizer": OrganizerOut(name=event.organization.name, slug=event.organization.slug),
-    }
-
-
-def public_event_out(entry: catalogue.CatalogueEntry) -> PublicEventOut:
-    event = entry.event
-    zone = ZoneInfo(event.timezone)
-    return PublicEventOut(
-        **_catalogue_fields(entry),
-        description=event.description,
-        status=event.status,
-        is_cancelled=event.status == EventStatus.cancelled,
-        cancelled_at=event.cancelled_at,
-        ticket_types=[
+        "ticket_types": [
             PublicTicketTypeOut(
                 id=t.id,
                 name=t.name,
@@ -167,6 +155,17 @@ def public_event_out(entry: catalogue.CatalogueEntry) -> PublicEventOut:
             for t in event.ticket_types
             if t.is_active
         ],
+    }
+
+
+def public_event_out(entry: catalogue.CatalogueEntry) -> PublicEventOut:
+    event = entry.event
+    return PublicEventOut(
+        **_catalogue_fields(entry),
+        description=event.description,
+        status=event.status,
+        is_cancelled=event.status == EventStatus.cancelled,
+        cancelled_at=event.cancelled_at,
     )
 
 

@@ -124,7 +124,7 @@ def search_catalogue(
     total = session.scalar(scoped(select(func.count(Event.id)).select_from(Event))) or 0
     rows = session.execute(
         scoped(select(Event, price_from))
-        .options(joinedload(Event.organization))
+        .options(joinedload(Event.organization), selectinload(Event.ticket_types))
         .order_by(*_order_by(sort, price_from))
         .limit(per_page)
         .offset((page - 1) * per_page)

@@ -270,8 +270,11 @@ class CatalogueEventOut(OutputModel):
     timezone: str
     currency: str
     image_url: str | None
-    price_from: int | None = Field(description="Cheapest active ticket type, minor units")
+    min_price_minor: int | None = Field(
+        description="Price of the cheapest active ticket type, in minor units"
+    )
     organizer: OrganizerOut
+    ticket_types: list[PublicTicketTypeOut] = Field(description="Active ticket types")
 
 
 class PublicEventOut(CatalogueEventOut):
@@ -279,7 +282,6 @@ class PublicEventOut(CatalogueEventOut):
     status: EventStatus
     is_cancelled: bool
     cancelled_at: datetime | None
-    ticket_types: list[PublicTicketTypeOut]
 
 
 class FacetCount(OutputModel):

@@ -109,9 +109,11 @@ class TestListing:
             "Marseille Tech Days",
         ]
         first = response.json()["data"][0]
-        assert first["price_from"] == 3500
+        assert first["min_price_minor"] == 3500
         assert first["organizer"]["name"] == "Scènes"
         assert first["venue"]["city"] == "Paris"
+        assert [t["price_minor"] for t in first["ticket_types"]] == [3500, 4800]
+        assert all(t["on_sale"] for t in first["ticket_types"])
         assert response.json()["meta"]["total"] == 4
 
     def test_ended_events_are_not_listed(self, client, owner, clean_database):
@@ -183,7 +185,7 @@ class TestFilters:
         response = client.get(CATALOGUE, params={"price_max": 2000})
         assert _titles(response) == []
         entry = next(e for e in client.get(CATALOGUE).json()["data"] if e["id"] == lyon["id"])
-        assert entry["price_from"] == 4200
+        assert entry["min_price_minor"] == 4200
 
     def test_date_range_with_days_and_instants(self, client, catalogue):
         day = lambda days: (datetime.now(UTC) + timedelta(days=days)).date().isoformat()  # noqa: E731

@@ -16,7 +16,7 @@ def test_demo_data_is_browsable(client, clean_database):
     assert len(events) >= 4
     assert len({e["venue"]["city"] for e in events}) >= 4
     assert len({e["category"] for e in events}) >= 4
-    assert all(e["currency"] == "EUR" and e["price_from"] > 0 for e in events)
+    assert all(e["currency"] == "EUR" and e["min_price_minor"] > 0 for e in events)
     facets = catalogue.json()["meta"]["facets"]
     assert sum(item["count"] for item in facets["city"]) == len(events)
 
