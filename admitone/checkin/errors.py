@@ -12,7 +12,10 @@ class NonceReused(Conflict):
 
 
 class ScanInProgress(Busy):
-    """The same nonce is being processed by a concurrent request: retry for its answer."""
+    """A nonce's first scan could not be told apart from this one: roll back, retry.
+
+    Defensive: with admissions final, a retried nonce always gets the stored answer.
+    """
 
     code = "SCAN_IN_PROGRESS"
     message = "This scan is already being processed; retry to get its answer."

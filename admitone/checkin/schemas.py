@@ -16,7 +16,10 @@ from admitone.tickets.signing import ALGORITHM, ENCODED_LENGTH, PAYLOAD_FORMAT, 
 # The largest QR code holds 7,089 characters; anything longer was not scanned.
 MAX_QR_TEXT = 8192
 
-GateName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+# Printable text only: PostgreSQL refuses NUL, and a gate name is shown on screens.
+GateName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 Nonce = Annotated[
     str, StringConstraints(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")
 ]

@@ -2,8 +2,8 @@
 
 The scan path is built for speed (docs/ticket-signing.md): the QR is parsed and its
 signature checked against the event's public key from the process cache before any
-ticket query, then one conditional UPDATE decides the admission, one SELECT explains
-the answer and one INSERT records the scan.
+ticket query; then one conditional UPDATE decides the admission (and returns the
+ticket), one INSERT records the scan, and only a refusal needs a SELECT to explain it.
 """
 
 from __future__ import annotations

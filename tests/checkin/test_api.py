@@ -195,6 +195,40 @@ class TestAnswers:
         )
         assert response.status_code == 422
 
+    @pytest.mark.parametrize("gate", ["\x00", "North\x00", "\x07", "a\nb", "\x7f"])
+    def test_gate_with_control_characters_is_422(self, world: World, gate: str):
+        # PostgreSQL refuses NUL in text: this must be a 422, not a database error.
+        response = scan(world, payload_of(world, world.order.ticket_ids[0]), gate=gate)
+        assert response.status_code == 422
+        assert checkin_count(world) == 0
+        assert ticket_row(world.database, world.order.ticket_ids[0]).admitted_at is None
+
+    def test_unusual_but_printable_gate_names(self, world: World):
+        for gate in ("Nord-Est é", "門 3", "\u202egate"):
+            assert scan_result(world, "garbage", gate=gate)["gate"] == gate
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b'{"qr": "x", "gate": "\\ud800"}',
+            b'{"qr": "\\ud800x"}',
+            b'{"qr": "x", "nonce": "\\ud800abcdefgh"}',
+            b'{"qr": "\xff\xfe"}',
+        ],
+    )
+    def test_lone_surrogates_and_bad_utf8_are_4xx(self, world: World, body: bytes):
+        response = world.client.post(
+            f"/api/v1/events/{world.event.id}/checkins",
+            content=body,
+            headers={**world.owner["headers"], "Content-Type": "application/json"},
+        )
+        assert response.status_code in (400, 422)
+        assert checkin_count(world) == 0
+
+    def test_nul_in_the_scanned_text_is_just_invalid(self, world: World):
+        assert scan_result(world, "\x00")["result"] == "invalid_signature"
+        assert scan_result(world, "A\x00" * 90)["result"] == "invalid_signature"
+
     def test_every_attempt_is_recorded(self, world: World):
         qr = payload_of(world, world.order.ticket_ids[0])
         staff = world.member("staff")
