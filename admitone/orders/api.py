@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import BaseModel
 
 from admitone.db import utcnow
 from admitone.deps import (
@@ -41,6 +42,19 @@ Page = Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1")
 PerPage = Annotated[int, Query(ge=1, le=100, description="Items per page (at most 100)")]
 
 
+def data_response(data: BaseModel, *, status_code: int = status.HTTP_200_OK) -> Response:
+    """``{"data": ...}`` rendered in the route's own worker thread.
+
+    Write routes hold row locks (PostgreSQL) or the write lock (SQLite) until the unit of
+    work commits, after the route returns. FastAPI validates a sync route's return value
+    in the thread pool in between, so under load a lock holder would wait for a free
+    worker while every worker waits for its lock: a stall until the lock timeout. A
+    ``Response`` is sent as is, so nothing stands between the route and the commit.
+    """
+    body = b'{"data":' + data.model_dump_json().encode() + b"}"
+    return Response(content=body, status_code=status_code, media_type="application/json")
+
+
 @dataclass(frozen=True)
 class BuyerCredentials:
     user_id: uuid.UUID | None
@@ -73,6 +87,7 @@ RefundAccess = Annotated[OrgAccess, Depends(org_access(Permission.refund_orders)
 @router.post(
     "/orders",
     status_code=status.HTTP_201_CREATED,
+    response_model=DataResponse[CreatedOrderOut],
     summary="Order tickets: the seats are held until expires_at",
     description=(
         "Creates a pending order holding the seats. Send an `Idempotency-Key` header to "
@@ -84,12 +99,11 @@ RefundAccess = Annotated[OrgAccess, Depends(org_access(Permission.refund_orders)
 def create_order(
     body: OrderIn,
     request: Request,
-    response: Response,
     session: SessionDep,
     settings: SettingsDep,
     user: OptionalUser,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
-) -> DataResponse[CreatedOrderOut]:
+) -> Response:
     scope = f"orders.create:user:{user.id}" if user else f"orders.create:anon:{client_ip(request)}"
     now = utcnow()
     created = service.create_order(
@@ -107,10 +121,9 @@ def create_order(
         idempotency_scope=scope,
         idempotency_key=idempotency_key,
     )
-    if created.replayed:
-        response.status_code = status.HTTP_200_OK
-    return DataResponse(
-        data=CreatedOrderOut.build(created.details, now=now, access_token=created.access_token)
+    return data_response(
+        CreatedOrderOut.build(created.details, now=now, access_token=created.access_token),
+        status_code=status.HTTP_200_OK if created.replayed else status.HTTP_201_CREATED,
     )
 
 
@@ -128,10 +141,11 @@ def get_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> DataRes
 
 @router.post(
     "/orders/{order_id}/cancel",
+    response_model=DataResponse[OrderOut],
     summary="Cancel a pending order: its seats go back on sale",
     responses=error_responses(401, 404, 409, 422, 503),
 )
-def cancel_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> DataResponse[OrderOut]:
+def cancel_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> Response:
     now = utcnow()
     details = service.cancel_order(
         session,
@@ -140,12 +154,13 @@ def cancel_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> Data
         access_token=buyer.access_token,
         now=now,
     )
-    return DataResponse(data=OrderOut.build(details, now=now))
+    return data_response(OrderOut.build(details, now=now))
 
 
 @router.post(
     "/orders/{order_id}/pay",
     status_code=status.HTTP_201_CREATED,
+    response_model=DataResponse[PaymentOut],
     summary="Start paying a pending order: answers a payment with its checkout_url",
     description="An open checkout for the order is answered again (200) rather than doubled.",
     responses=error_responses(401, 404, 409, 422, 429, 503),
@@ -154,10 +169,9 @@ def cancel_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> Data
 def pay_order(
     order_id: uuid.UUID,
     buyer: Buyer,
-    response: Response,
     session: SessionDep,
     settings: SettingsDep,
-) -> DataResponse[PaymentOut]:
+) -> Response:
     payment, created = service.pay_order(
         session,
         order_id=order_id,
@@ -166,9 +180,10 @@ def pay_order(
         now=utcnow(),
         settings=settings,
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return DataResponse(data=PaymentOut.model_validate(payment))
+    return data_response(
+        PaymentOut.model_validate(payment),
+        status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+    )
 
 
 @router.get(
@@ -239,6 +254,7 @@ def get_event_order(
 
 @organizer_router.post(
     "/{org}/events/{event_id}/orders/{order_id}/refund",
+    response_model=DataResponse[OrderOut],
     summary="Refund a paid order in full: tickets revoked, seats back on sale",
     responses=error_responses(401, 403, 404, 409, 422, 503),
 )
@@ -249,7 +265,7 @@ def refund_order(
     session: SessionDep,
     settings: SettingsDep,
     body: RefundIn | None = None,
-) -> DataResponse[OrderOut]:
+) -> Response:
     now = utcnow()
     details = service.refund_order(
         session,
@@ -260,4 +276,4 @@ def refund_order(
         now=now,
         settings=settings,
     )
-    return DataResponse(data=OrderOut.build(details, now=now))
+    return data_response(OrderOut.build(details, now=now))

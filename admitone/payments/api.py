@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from admitone.db import utcnow
 from admitone.deps import SessionDep, SettingsDep
 from admitone.errors import NotFound, error_responses
+from admitone.orders.api import data_response
 from admitone.payments import service
 from admitone.payments.providers import BuiltInTestProvider
 from admitone.payments.schemas import PaymentResultOut
@@ -36,12 +37,13 @@ router = APIRouter(
 
 @router.post(
     "/{payment_id}/approve",
+    response_model=DataResponse[PaymentResultOut],
     summary="Approve a test payment (as its checkout page does): pays the order once",
     responses=error_responses(404, 409, 422, 503),
 )
 def approve_test_payment(
     payment_id: uuid.UUID, session: SessionDep, settings: SettingsDep
-) -> DataResponse[PaymentResultOut]:
+) -> Response:
     result = service.payment_succeeded(
         session,
         provider=TEST_PROVIDER,
@@ -50,17 +52,16 @@ def approve_test_payment(
         now=utcnow(),
         settings=settings,
     )
-    return DataResponse(data=PaymentResultOut.build(result))
+    return data_response(PaymentResultOut.build(result))
 
 
 @router.post(
     "/{payment_id}/decline",
+    response_model=DataResponse[PaymentResultOut],
     summary="Decline a test payment: it fails, the order stays pending",
     responses=error_responses(404, 409, 422, 503),
 )
-def decline_test_payment(
-    payment_id: uuid.UUID, session: SessionDep
-) -> DataResponse[PaymentResultOut]:
+def decline_test_payment(payment_id: uuid.UUID, session: SessionDep) -> Response:
     result = service.payment_failed(
         session,
         provider=TEST_PROVIDER,
@@ -68,4 +69,4 @@ def decline_test_payment(
         payment_id=payment_id,
         now=utcnow(),
     )
-    return DataResponse(data=PaymentResultOut.build(result))
+    return data_response(PaymentResultOut.build(result))
