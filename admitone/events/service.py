@@ -35,6 +35,7 @@ from admitone.events.errors import (
     TicketTypeNotFound,
 )
 from admitone.events.models import Category, Event, EventStatus, TicketType
+from admitone.orders.service import refund_event_orders
 from admitone.organizations.service import OrgAccess
 
 SLUG_MAX = 80
@@ -331,6 +332,8 @@ def cancel_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) ->
     )
     if cancelled.rowcount != 1:
         raise EventAlreadyCancelled()
+    # Paid orders are refunded, pending ones cancelled (their holds released).
+    refund_event_orders(session, event_id=event.id, reason="event_cancelled", now=now)
     return get_event(session, access=access, event_id=event.id)
 
 

@@ -1,0 +1,87 @@
+"""Cancelling an event refunds every paid order and cancels every pending one."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from admitone.payments.models import Payment, PaymentStatus, Refund
+from admitone.tickets.models import Ticket, TicketStatus
+from tests.factories import add_ticket_type, counters, make_shop
+from tests.orders.helpers import approve, buy, count, create_order, read_order, start_payment
+
+
+def cancel_url(shop) -> str:
+    return f"/api/v1/organizations/{shop.org_slug}/events/{shop.event_id}/cancel"
+
+
+def test_cancelling_an_event_refunds_paid_and_cancels_pending(
+    client, shop, owner, clean_database
+):
+    vip = add_ticket_type(clean_database, shop, name="VIP", price_minor=9000, capacity=5)
+    paid = [
+        buy(client, shop, quantity=2),
+        buy(
+            client,
+            shop,
+            items=[
+                {"ticket_type_id": str(shop.ticket_type_id), "quantity": 1},
+                {"ticket_type_id": str(vip), "quantity": 2},
+            ],
+        ),
+    ]
+    pending = create_order(client, shop, quantity=3)
+    open_checkout = start_payment(client, pending)
+    other_event = make_shop(clean_database, capacity=5)
+    untouched = buy(client, other_event, quantity=1)
+
+    response = client.post(cancel_url(shop), headers=owner["headers"])
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["status"] == "cancelled"
+
+    for order in paid:
+        seen = read_order(client, order)
+        assert seen["status"] == "refunded"
+        assert seen["refunded_minor"] == seen["total_minor"]
+    assert read_order(client, pending)["status"] == "cancelled"
+    assert read_order(client, untouched)["status"] == "paid"
+    for ticket_type_id in (shop.ticket_type_id, vip):
+        c = counters(clean_database, ticket_type_id)
+        assert (c.sold, c.held) == (0, 0)
+    assert counters(clean_database, other_event.ticket_type_id).sold == 1
+    with clean_database.session(write=False) as session:
+        refunds = session.scalars(select(Refund)).all()
+        event_tickets = session.scalars(
+            select(Ticket.status).where(Ticket.event_id == shop.event_id)
+        ).all()
+        payment_statuses = dict(session.execute(select(Payment.id, Payment.status)).all())
+    assert sorted(r.amount_minor for r in refunds) == [5000, 2500 + 2 * 9000]
+    assert {r.reason for r in refunds} == {"event_cancelled"}
+    assert len(event_tickets) == 5 and set(event_tickets) == {TicketStatus.revoked}
+    assert count(clean_database, Ticket, Ticket.status == TicketStatus.valid) == 1
+    assert payment_statuses[uuid.UUID(open_checkout["id"])] == PaymentStatus.pending
+
+    # The buyer who was still paying: the payment goes through and is refunded at once.
+    result = approve(client, open_checkout["id"])
+    assert result["outcome"] == "refunded"
+    assert counters(clean_database, shop.ticket_type_id).sold == 0
+    # A second cancel changes nothing more.
+    again = client.post(cancel_url(shop), headers=owner["headers"])
+    assert again.status_code == 409
+    assert count(clean_database, Refund) == 3
+    # And nobody can buy any more.
+    refused = client.post(
+        "/api/v1/orders",
+        json={
+            "event_id": str(shop.event_id),
+            "items": [{"ticket_type_id": str(shop.ticket_type_id), "quantity": 1}],
+            "buyer": {"name": "Late", "email": "late@example.com"},
+        },
+    )
+    assert refused.json()["error"]["code"] == "EVENT_NOT_PUBLISHED"
+
+
+def test_cancelling_an_event_without_orders(client, shop, owner):
+    response = client.post(cancel_url(shop), headers=owner["headers"])
+    assert response.status_code == 200
