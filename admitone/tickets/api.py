@@ -119,3 +119,26 @@ def get_ticket_qr_svg(view: ReadableTicket) -> Response:
 )
 def get_ticket_qr_png(view: ReadableTicket) -> Response:
     return _qr_response(view, "png")
+
+
+@router.get(
+    "/orders/{order_id}/tickets",
+    summary="An order's tickets with their QR payloads (its buyer, token holder or organizer)",
+    responses=TICKET_ERRORS,
+)
+def list_order_tickets(
+    order_id: uuid.UUID,
+    session: SessionDep,
+    keys: KeyRingDep,
+    user: OptionalUser,
+    response: Response,
+    token: TokenQuery = None,
+    x_order_token: TokenHeader = None,
+) -> ListResponse[TicketOut]:
+    views = service.list_order_tickets(
+        session, order_id=order_id, user=user, order_token=x_order_token or token, keys=keys
+    )
+    response.headers.update(NO_STORE)
+    return ListResponse(
+        data=[TicketOut.from_view(view) for view in views], meta={"total": len(views)}
+    )

@@ -239,3 +239,29 @@ def test_list_order_tickets_service(world: World, settings):
     assert [view.qr_payload for view in by_token] == [view.qr_payload for view in views]
     assert all(view.qr_payload for view in views)
     assert hidden == []
+
+
+class TestOrderTickets:
+    def test_guest_reads_the_tickets_of_its_order_with_the_token(self, world: World):
+        guest = make_paid_order(world.database, world.event, buyer_name="Guest Buyer")
+        url = f"/api/v1/orders/{guest.id}/tickets"
+        response = world.client.get(url, params={"token": guest.token})
+        assert response.status_code == 200
+        body = response.json()
+        assert {ticket["id"] for ticket in body["data"]} == {str(i) for i in guest.ticket_ids}
+        assert body["meta"]["total"] == len(guest.ticket_ids)
+        assert all(ticket["qr_payload"] for ticket in body["data"])
+        assert response.headers["cache-control"] == "private, no-store"
+
+    def test_others_see_nothing(self, world: World):
+        guest = make_paid_order(world.database, world.event)
+        url = f"/api/v1/orders/{guest.id}/tickets"
+        assert world.client.get(url).json()["data"] == []
+        assert world.client.get(url, params={"token": "wrong-token"}).json()["data"] == []
+        other = world.client.get(url, headers=world.other_owner["headers"]).json()
+        assert other["data"] == []
+
+    def test_organizer_reads_them(self, world: World):
+        url = f"/api/v1/orders/{world.order.id}/tickets"
+        response = world.client.get(url, headers=world.owner["headers"])
+        assert len(response.json()["data"]) == len(world.order.ticket_ids)
