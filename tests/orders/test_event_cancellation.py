@@ -16,9 +16,7 @@ def cancel_url(shop) -> str:
     return f"/api/v1/organizations/{shop.org_slug}/events/{shop.event_id}/cancel"
 
 
-def test_cancelling_an_event_refunds_paid_and_cancels_pending(
-    client, shop, owner, clean_database
-):
+def test_cancelling_an_event_refunds_paid_and_cancels_pending(client, shop, owner, clean_database):
     vip = add_ticket_type(clean_database, shop, name="VIP", price_minor=9000, capacity=5)
     paid = [
         buy(client, shop, quantity=2),

@@ -18,6 +18,7 @@ from admitone.orders import api as orders_api
 from admitone.orders.models import Order, OrderStatus
 from admitone.payments import api as payments_api
 from admitone.payments import pages, service
+from admitone.payments.errors import PaymentNotFound
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
 from admitone.ratelimit import RateLimiter
 from admitone.tickets.models import Ticket
@@ -336,3 +337,48 @@ class TestCheckoutPage:
         order = create_order(client, shop)
         payment = start_payment(client, order)
         assert client.get(f"/pay/test/{payment['id']}").status_code == 200
+
+
+class TestNotificationsByProviderReference:
+    """How a provider webhook will call in: by the provider's own reference."""
+
+    def test_success_and_failure_by_provider_ref(self, client, shop, clean_database, settings):
+        order = create_order(client, shop, quantity=2)
+        payment = start_payment(client, order)
+        with clean_database.session(write=False) as session:
+            ref = session.scalar(select(Payment.provider_ref))
+        assert ref == f"test_{uuid.UUID(payment['id']).hex}"
+        with clean_database.session() as session:
+            failed = service.payment_failed(
+                session, provider="test", external_id="evt_1", provider_ref=ref, now=utcnow()
+            )
+            assert failed.outcome == service.PaymentOutcome.failed
+        with clean_database.session() as session:
+            paid = service.payment_succeeded(
+                session,
+                provider="test",
+                external_id="evt_2",
+                provider_ref=ref,
+                now=utcnow(),
+                settings=settings,
+            )
+            assert paid.outcome == service.PaymentOutcome.paid
+        assert tickets_of(clean_database, order["id"]) == 2
+
+    def test_unknown_reference_or_provider_changes_nothing(
+        self, client, shop, clean_database, settings
+    ):
+        order = create_order(client, shop)
+        payment = start_payment(client, order)
+        before = db_snapshot(clean_database)
+        for provider, ref in [("test", "test_nope"), ("stripe", f"test_{payment['id']}")]:
+            with pytest.raises(PaymentNotFound), clean_database.session() as session:
+                service.payment_succeeded(
+                    session,
+                    provider=provider,
+                    external_id=f"evt_{provider}",
+                    provider_ref=ref,
+                    now=utcnow(),
+                    settings=settings,
+                )
+        assert db_snapshot(clean_database) == before
