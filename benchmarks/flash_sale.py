@@ -1,0 +1,388 @@
+"""Flash-sale benchmark: N concurrent buyers against one ticket type until it sells out.
+
+Each buyer loops: create an order (1 seat), start paying it, approve the payment with the
+test provider. When the stock is gone, every issued ticket is scanned once at the gate.
+Printed: paid orders per second, scans per second, p50/p95/p99 latencies per step, and
+the oversell count (tickets sold beyond capacity, which must be 0).
+
+    python benchmarks/flash_sale.py                          # starts the app on SQLite
+    python benchmarks/flash_sale.py --database postgresql --workers 4
+    python benchmarks/flash_sale.py --url http://127.0.0.1:8000   # an app already running
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+POSTGRES_SERVER = os.environ.get("ADMITONE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+PASSWORD = "benchmark-password-42"
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def record(self, step: str, seconds: float) -> None:
+        self.latencies[step].append(seconds)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+class Api:
+    def __init__(self, session: aiohttp.ClientSession, base: str, stats: Stats) -> None:
+        self.session = session
+        self.base = base.rstrip("/") + "/api/v1"
+        self.stats = stats
+
+    async def call(
+        self,
+        step: str,
+        method: str,
+        path: str,
+        *,
+        expect: tuple[int, ...] = (200, 201),
+        **kwargs: Any,
+    ) -> tuple[int, dict[str, Any]]:
+        started = time.perf_counter()
+        async with self.session.request(method, self.base + path, **kwargs) as response:
+            body = await response.json(content_type=None)
+            status = response.status
+        self.stats.record(step, time.perf_counter() - started)
+        if status not in expect:
+            self.stats.errors[f"{step}:{status}:{(body or {}).get('error', {}).get('code')}"] += 1
+        return status, body
+
+
+async def set_up_event(api: Api, capacity: int) -> tuple[str, str, str]:
+    """An organizer, an organization, a published event with one ticket type."""
+    email = f"organizer-{uuid.uuid4().hex[:8]}@example.com"
+    _, body = await api.call(
+        "setup", "POST", "/auth/register", json={"email": email, "password": PASSWORD}
+    )
+    headers = {"Authorization": f"Bearer {body['data']['tokens']['access_token']}"}
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    await api.call(
+        "setup", "POST", "/organizations", json={"name": "Bench", "slug": slug}, headers=headers
+    )
+    starts = datetime.now(UTC) + timedelta(days=30)
+    _, event = await api.call(
+        "setup",
+        "POST",
+        f"/organizations/{slug}/events",
+        headers=headers,
+        json={
+            "title": "Flash sale",
+            "category": "concert",
+            "currency": "EUR",
+            "timezone": "Europe/Paris",
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=3)).isoformat(),
+            "venue": {
+                "name": "Arena",
+                "address": "1 rue du Test",
+                "city": "Paris",
+                "country": "FR",
+            },
+        },
+    )
+    event_id = event["data"]["id"]
+    _, ticket_type = await api.call(
+        "setup",
+        "POST",
+        f"/organizations/{slug}/events/{event_id}/ticket-types",
+        headers=headers,
+        json={"name": "Standing", "price_minor": 4500, "capacity": capacity, "max_per_order": 10},
+    )
+    status, _ = await api.call(
+        "setup", "POST", f"/organizations/{slug}/events/{event_id}/publish", headers=headers
+    )
+    if status != 200:
+        raise SystemExit(f"could not publish the event (HTTP {status})")
+    return event_id, ticket_type["data"]["id"], headers["Authorization"]
+
+
+async def buyer(
+    api: Api,
+    event_id: str,
+    ticket_type_id: str,
+    paid: list[tuple[str, str]],
+    sold_out: asyncio.Event,
+) -> None:
+    """Buy one seat at a time until the ticket type is sold out."""
+    while not sold_out.is_set():
+        started = time.perf_counter()
+        status, body = await api.call(
+            "create_order",
+            "POST",
+            "/orders",
+            expect=(201, 409),
+            json={
+                "event_id": event_id,
+                "items": [{"ticket_type_id": ticket_type_id, "quantity": 1}],
+                "buyer": {"name": "Bench Buyer", "email": "buyer@example.com"},
+            },
+        )
+        if status == 409 and body["error"]["code"] == "SOLD_OUT":
+            sold_out.set()
+            return
+        if status != 201:
+            continue
+        order_id, token = body["data"]["id"], body["data"]["access_token"]
+        status, body = await api.call(
+            "pay", "POST", f"/orders/{order_id}/pay", headers={"X-Order-Token": token}
+        )
+        if status not in (200, 201):
+            continue
+        status, body = await api.call(
+            "approve", "POST", f"/payments/test/{body['data']['id']}/approve"
+        )
+        if status == 200 and body["data"]["outcome"] == "paid":
+            paid.append((order_id, token))
+            api.stats.record("paid_order_total", time.perf_counter() - started)
+
+
+async def fetch_payloads(api: Api, orders: list[tuple[str, str]], concurrency: int) -> list[str]:
+    payloads: list[str] = []
+    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    for order in orders:
+        queue.put_nowait(order)
+
+    async def worker() -> None:
+        while not queue.empty():
+            order_id, token = queue.get_nowait()
+            _, body = await api.call(
+                "fetch_tickets",
+                "GET",
+                f"/orders/{order_id}/tickets",
+                headers={"X-Order-Token": token},
+            )
+            payloads.extend(ticket["qr_payload"] for ticket in body["data"])
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return payloads
+
+
+async def scanner(
+    api: Api,
+    event_id: str,
+    authorization: str,
+    queue: asyncio.Queue[str],
+    results: dict[str, int],
+    gate: str,
+) -> None:
+    while not queue.empty():
+        payload = queue.get_nowait()
+        _, body = await api.call(
+            "scan",
+            "POST",
+            f"/events/{event_id}/checkins",
+            json={"qr": payload, "gate": gate},
+            headers={"Authorization": authorization},
+        )
+        results[body.get("data", {}).get("result", "error")] += 1
+
+
+def report_latencies(stats: Stats) -> None:
+    print(f"  {'step':<18}{'count':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
+    for step, values in stats.latencies.items():
+        if step == "setup":
+            continue
+        print(
+            f"  {step:<18}{len(values):>8}"
+            + "".join(f"{percentile(values, p) * 1000:>10.1f}" for p in (50, 95, 99))
+            + f"{max(values) * 1000:>10.1f}"
+        )
+
+
+async def run(base_url: str, *, buyers: int, capacity: int) -> int:
+    stats = Stats()
+    connector = aiohttp.TCPConnector(limit=buyers * 2)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=60)
+    ) as session:
+        api = Api(session, base_url, stats)
+        event_id, ticket_type_id, authorization = await set_up_event(api, capacity)
+
+        paid: list[tuple[str, str]] = []
+        sold_out = asyncio.Event()
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(buyer(api, event_id, ticket_type_id, paid, sold_out) for _ in range(buyers))
+        )
+        sale_seconds = time.perf_counter() - started
+
+        payloads = await fetch_payloads(api, paid, buyers)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for payload in payloads:
+            queue.put_nowait(payload)
+        scan_results: dict[str, int] = defaultdict(int)
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                scanner(api, event_id, authorization, queue, scan_results, f"gate-{i % 8}")
+                for i in range(buyers)
+            )
+        )
+        scan_seconds = time.perf_counter() - started
+
+        _, event = await api.call("verify", "GET", f"/events/{event_id}")
+        available = event["data"]["ticket_types"][0]["available"]
+        _, checkin_stats = await api.call(
+            "verify",
+            "GET",
+            f"/events/{event_id}/checkins/stats",
+            headers={"Authorization": authorization},
+        )
+
+    sold = len(payloads)
+    oversold = max(0, sold - capacity)
+    print(f"\nFlash sale against {base_url}: {buyers} concurrent buyers, capacity {capacity}")
+    print(
+        f"  paid orders           {len(paid)} in {sale_seconds:.2f} s  ->  {len(paid) / sale_seconds:.1f} paid orders/s"
+    )
+    print(
+        f"  scans                 {sum(scan_results.values())} in {scan_seconds:.2f} s  ->  {sum(scan_results.values()) / scan_seconds:.1f} scans/s"
+    )
+    print(f"  scan results          {dict(scan_results)}")
+    print(f"  tickets issued        {sold} (capacity {capacity}); availability now {available}")
+    print(
+        f"  check-in stats        admitted {checkin_stats['data']['admitted']} of {checkin_stats['data']['total']}"
+    )
+    print(f"  OVERSOLD              {oversold}")
+    all_requests = [
+        v
+        for step, values in stats.latencies.items()
+        if step not in ("setup", "paid_order_total")
+        for v in values
+    ]
+    print(
+        f"  all requests          p50 {percentile(all_requests, 50) * 1000:.1f} ms, p95 {percentile(all_requests, 95) * 1000:.1f} ms, p99 {percentile(all_requests, 99) * 1000:.1f} ms"
+    )
+    report_latencies(stats)
+    if stats.errors:
+        print(f"  unexpected answers    {dict(stats.errors)}")
+    consistent = (
+        oversold == 0
+        and available == 0
+        and scan_results.get("admitted", 0) == sold
+        and sold == capacity
+    )
+    print(f"  consistent            {'yes' if consistent else 'NO'}")
+    return 0 if consistent else 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url(choice: str, workdir: Path) -> tuple[str, str | None]:
+    if choice == "sqlite":
+        return f"sqlite:///{workdir / 'bench.db'}", None
+    if choice == "postgresql":
+        import psycopg
+
+        name = f"admitone_bench_{os.getpid()}"
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://{POSTGRES_SERVER.split('://', 1)[1]}/{name}", name
+    return choice, None
+
+
+def start_server(
+    database_url: str, workers: int, workdir: Path
+) -> tuple[subprocess.Popen[bytes], str]:
+    admitone = str(Path(sys.executable).parent / "admitone")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADMITONE_")}
+    env.update(
+        ADMITONE_DATABASE_URL=database_url,
+        ADMITONE_RATE_LIMITS_ENABLED="false",
+        ADMITONE_LOG_LEVEL="WARNING",
+        ADMITONE_MEDIA_DIR=str(workdir / "media"),
+        ADMITONE_DATABASE_POOL_SIZE=os.environ.get("ADMITONE_DATABASE_POOL_SIZE", "20"),
+    )
+    subprocess.run([admitone, "migrate"], env=env, check=True, capture_output=True)
+    port = _free_port()
+    process = subprocess.Popen(
+        [admitone, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    import urllib.request
+
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=1) as response:
+                if response.status == 200:
+                    return process, base
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the app did not become ready")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", help="benchmark an app already running at this address")
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="sqlite, postgresql, or a database URL (when starting the app)",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="app worker processes (when starting the app)"
+    )
+    parser.add_argument("--buyers", type=int, default=50, help="concurrent buyers (and scanners)")
+    parser.add_argument("--capacity", type=int, default=1000, help="seats on sale")
+    args = parser.parse_args()
+
+    if args.url:
+        return asyncio.run(run(args.url, buyers=args.buyers, capacity=args.capacity))
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        database_url, pg_name = _database_url(args.database, workdir)
+        process, base = start_server(database_url, args.workers, workdir)
+        try:
+            print(f"app: {args.workers} worker(s) on {database_url.split('@')[-1]}")
+            return asyncio.run(run(base, buyers=args.buyers, capacity=args.capacity))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            if pg_name:
+                import psycopg
+
+                with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The benchmark scripts keep working (a small run; the figures come from full runs)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_flash_sale_small_run_is_consistent():
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "flash_sale.py"),
+            "--buyers",
+            "8",
+            "--capacity",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OVERSOLD              0" in result.stdout
+    assert "consistent            yes" in result.stdout
+    assert "paid orders/s" in result.stdout and "scans/s" in result.stdout
