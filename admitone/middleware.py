@@ -7,6 +7,7 @@ response carries the security headers.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -40,6 +41,10 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if _has_nul(scope):
+            # PostgreSQL cannot store NUL in text; refuse it before any route sees it.
+            await _refuse_nul(send)
+            return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
@@ -72,6 +77,31 @@ class RequestContextMiddleware:
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
+
+
+def _has_nul(scope: Scope) -> bool:
+    raw = scope.get("raw_path") or scope["path"].encode()
+    return b"%00" in raw or "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+
+
+async def _refuse_nul(send: Send) -> None:
+    body = json.dumps(
+        {
+            "error": {
+                "code": "BAD_REQUEST",
+                "message": "NUL characters are not allowed.",
+                "details": {},
+            }
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [(b"content-type", b"application/json"), *SECURITY_HEADERS],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -106,3 +106,27 @@ def test_docs_page_served_without_any_cdn(client):
     assert "https://" not in response.text
     asset = client.get("/static-offline-docs/swagger-ui-bundle.js")
     assert asset.status_code == 200
+
+
+def test_nul_characters_are_refused_everywhere(client):
+    # PostgreSQL cannot store NUL in text: it must be a 400/422, never a 500.
+    register = client.post(
+        "/api/v1/auth/register",
+        json={"email": "nul@example.com", "password": "a-long-password", "full_name": "A\u0000B"},
+    )
+    assert register.status_code == 422
+    assert "NUL" in str(register.json()["error"]["details"])
+    for path in (
+        "/api/v1/organizations/a%00b/events",
+        "/api/v1/events?q=a%00b",
+        "/api/v1/events/x%00",
+    ):
+        response = client.get(path)
+        assert response.status_code == 400, path
+        assert response.json()["error"]["code"] == "BAD_REQUEST"
+    assert (
+        client.post(
+            "/api/v1/auth/login", json={"email": "nul@example.com", "password": "a-long-password"}
+        ).status_code
+        == 401
+    )

@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from admitone.accounts.errors import (
 from admitone.accounts.models import AuthSession, RefreshToken, User
 from admitone.config import Settings
 from admitone.db import utcnow
-from admitone.errors import InvalidToken, NotFound
+from admitone.errors import InvalidInput, InvalidToken, NotFound
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ def register_user(
 ) -> User:
     """Create an account; the e-mail is unique case-insensitively."""
     email = normalize_email(email)
+    try:
+        # The API validates too; this guards the CLI and the pages.
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput("The e-mail address is not valid.", email=str(exc)) from exc
     check_password_policy(password, email=email)
     if get_user_by_email(session, email) is not None:
         raise EmailTaken()

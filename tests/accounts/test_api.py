@@ -233,3 +233,13 @@ class TestBadInput:
             assert response.json()["error"]["code"] == "VALIDATION_ERROR"
             assert response.json()["error"]["details"]["errors"]
         assert count_users(clean_database) == 0
+
+
+def test_service_refuses_an_invalid_email(session):
+    import pytest
+
+    from admitone.accounts.service import register_user
+    from admitone.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        register_user(session, email="not an e-mail", password="a-long-enough-secret")
