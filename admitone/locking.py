@@ -311,8 +311,9 @@ def enable_unsafe_stock_check(settings: Settings, *, window_seconds: float = 0.0
 def disable_unsafe_stock_check() -> int:
     """Switch the negative control off; returns how many stock checks it let through."""
     with _UNSAFE.lock:
+        passed, _UNSAFE.checks_passed = _UNSAFE.checks_passed, 0
         _UNSAFE.enabled = False
-        return _UNSAFE.checks_passed
+        return passed
 
 
 def _take_non_atomically(

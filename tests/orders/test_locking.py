@@ -62,8 +62,13 @@ def test_insert_once(clean_database):
 
 
 @pytest.mark.parametrize("env", ["development", "production"])
-def test_the_unsafe_switch_exists_only_in_tests(make_settings, env):
+def test_the_unsafe_switch_exists_only_in_tests(make_settings, clean_database, env):
     settings: Settings = make_settings(env=env, secret_key="x" * 40)
+    locking.disable_unsafe_stock_check()
     with pytest.raises(RuntimeError):
         locking.enable_unsafe_stock_check(settings)
+    # Still off: a seat is taken by the atomic path, not let through by the unsafe check.
+    shop = make_shop(clean_database, capacity=1)
+    with clean_database.session() as session:
+        assert locking.take_seats(session, {shop.ticket_type_id: 1}) is None
     assert locking.disable_unsafe_stock_check() == 0

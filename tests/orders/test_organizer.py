@@ -104,11 +104,14 @@ class TestList:
             {"per_page": 101},
             {"page": -1},
             {"q": "x" * 201},
-            {"q": "a\x00b"},
         ):
             response = client.get(orders_url(shop), params=params, headers=owner["headers"])
             assert response.status_code == 422, params
             assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+        # NUL never reaches the route (PostgreSQL cannot store or compare it).
+        response = client.get(orders_url(shop), params={"q": "a\x00b"}, headers=owner["headers"])
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "BAD_REQUEST"
 
     def test_one_order(self, client, shop, owner, sales):
         response = client.get(orders_url(shop, sales["paid"]["id"]), headers=owner["headers"])
