@@ -239,8 +239,9 @@ def payment_succeeded(
     if _transition(
         session, order, source=OrderStatus.pending, target=OrderStatus.paid, now=now, paid_at=now
     ):
-        locking.convert_held_to_sold(session, quantities)
         issue_tickets(session, order=order, items=items)
+        # The hot stock rows last: locked only from here to the commit.
+        locking.convert_held_to_sold(session, quantities)
         return PaymentResult(outcome=PaymentOutcome.paid, payment=payment, order=order)
 
     status = _reload_status(session, order)
