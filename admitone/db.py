@@ -33,6 +33,11 @@ NAMING_CONVENTION = {
 }
 
 
+# SQLite has one writer at a time: a burst of writes queues on its lock. A laptop install
+# under a rush should wait rather than answer 503 BUSY.
+SQLITE_BUSY_TIMEOUT = 15
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -82,7 +87,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -97,7 +102,9 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 5}, pool_size=pool_size
+            url,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT},
+            pool_size=pool_size,
         )
         _configure_sqlite(engine)
         return engine

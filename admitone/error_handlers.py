@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admitone.errors import Busy, Conflict, DomainError
@@ -102,6 +103,13 @@ async def _operational_error(request: Request, exc: OperationalError) -> Respons
     return await _unhandled_error(request, exc)
 
 
+async def _pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+    # Every connection of this process is busy: retryable, not a bug.
+    log.warning("database_pool_exhausted")
+    busy = Busy(retry_after=1)
+    return error_response(busy.status, busy.code, busy.message, busy.details, {"Retry-After": "1"})
+
+
 async def _integrity_error(request: Request, exc: IntegrityError) -> Response:
     # A unique or check constraint caught a race the service's own check did not see.
     log.warning("integrity_error", error=str(exc.orig))
@@ -120,4 +128,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(OperationalError, _operational_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(PoolTimeout, _pool_timeout)
     app.add_exception_handler(Exception, _unhandled_error)

@@ -314,7 +314,7 @@ def _database_url(choice: str, workdir: Path) -> tuple[str, str | None]:
 
 
 def start_server(
-    database_url: str, workers: int, workdir: Path
+    database_url: str, workers: int, workdir: Path, redis_url: str | None
 ) -> tuple[subprocess.Popen[bytes], str]:
     admitone = str(Path(sys.executable).parent / "admitone")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADMITONE_")}
@@ -323,8 +323,14 @@ def start_server(
         ADMITONE_RATE_LIMITS_ENABLED="false",
         ADMITONE_LOG_LEVEL="WARNING",
         ADMITONE_MEDIA_DIR=str(workdir / "media"),
+        ADMITONE_OUTBOX_DIR=str(workdir / "outbox"),
         ADMITONE_DATABASE_POOL_SIZE=os.environ.get("ADMITONE_DATABASE_POOL_SIZE", "20"),
+        ADMITONE_WORKER_THREADS=os.environ.get("ADMITONE_WORKER_THREADS", "20"),
     )
+    if redis_url:
+        # Production shape: jobs (confirmation mails, PDFs) go to the queue for workers
+        # elsewhere, instead of running in the app processes.
+        env["ADMITONE_REDIS_URL"] = redis_url
     subprocess.run([admitone, "migrate"], env=env, check=True, capture_output=True)
     port = _free_port()
     process = subprocess.Popen(
@@ -363,6 +369,10 @@ def main() -> int:
     )
     parser.add_argument("--buyers", type=int, default=50, help="concurrent buyers (and scanners)")
     parser.add_argument("--capacity", type=int, default=1000, help="seats on sale")
+    parser.add_argument(
+        "--redis-url",
+        help="queue jobs in this Redis (production shape) instead of running them in the app",
+    )
     args = parser.parse_args()
 
     if args.url:
@@ -370,9 +380,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         database_url, pg_name = _database_url(args.database, workdir)
-        process, base = start_server(database_url, args.workers, workdir)
+        process, base = start_server(database_url, args.workers, workdir, args.redis_url)
         try:
-            print(f"app: {args.workers} worker(s) on {database_url.split('@')[-1]}")
+            jobs = f"jobs queued in {args.redis_url}" if args.redis_url else "jobs in-process"
+            print(f"app: {args.workers} worker(s) on {database_url.split('@')[-1]}, {jobs}")
             return asyncio.run(run(base, buyers=args.buyers, capacity=args.capacity))
         finally:
             process.terminate()

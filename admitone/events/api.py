@@ -40,6 +40,7 @@ from admitone.events.schemas import (
 from admitone.organizations.permissions import Permission
 from admitone.organizations.service import OrgAccess
 from admitone.schemas import DataResponse, ListResponse, page_meta
+from admitone.tickets.api import KeyRingDep
 
 organizer_router = APIRouter(prefix="/organizations/{org}/events", tags=["events (organizer)"])
 public_router = APIRouter(prefix="/events", tags=["catalogue"])
@@ -315,9 +316,12 @@ def delete_event(
     responses=WRITE_ERRORS,
 )
 def publish_event(
-    event_id: EventId, access: ManageAccess, session: SessionDep
+    event_id: EventId, access: ManageAccess, session: SessionDep, keys: KeyRingDep
 ) -> DataResponse[EventOut]:
     event = service.publish_event(session, access=access, event_id=event_id)
+    # The ticket-signing key is made now, in the same unit of work, not on the sale's
+    # first busy minute.
+    keys.add_key(session, event.id)
     return DataResponse(data=event_out(event, organization_slug=access.organization.slug))
 
 

@@ -271,7 +271,8 @@ class KeyRing:
         ).first()
         if row is None:
             return None
-        # Request sessions never insert keys (see get_or_create), so this row is committed.
+        # Keys are inserted by their own unit of work (get_or_create) or by publishing,
+        # which signs nothing before it commits; so a row seen here is committed.
         key = EventKey(
             event_id=event_id,
             public_key_bytes=bytes(row.public_key),
@@ -297,7 +298,8 @@ class KeyRing:
             return key
         return self._create(event_id)
 
-    def _create(self, event_id: uuid.UUID) -> EventKey:
+    def _new_key_row(self, event_id: uuid.UUID) -> EventSigningKey:
+        """A fresh key pair for the event, its private half encrypted."""
         private_key = Ed25519PrivateKey.generate()
         kek_id = (
             _KEK_TICKET_SECRET
@@ -320,9 +322,25 @@ class KeyRing:
         public = private_key.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
-        row = EventSigningKey(
+        return EventSigningKey(
             event_id=event_id, public_key=public, encrypted_private_key=blob, created_at=utcnow()
         )
+
+    def add_key(self, session: Session, event_id: uuid.UUID) -> None:
+        """Give the event its key inside the caller's unit of work (publishing does this).
+
+        Safe because nothing is signed with the key before that unit of work commits: the
+        event is not on sale until then. Creating keys up front keeps the lazy path of
+        ``get_or_create`` (a second connection per request) off busy sale days.
+        """
+        if self.find(session, event_id) is None:
+            session.add(self._new_key_row(event_id))
+            session.flush()
+
+    def _create(self, event_id: uuid.UUID) -> EventKey:
+        row = self._new_key_row(event_id)
+        public = row.public_key
+        blob = row.encrypted_private_key
         try:
             with self._database.session() as write:
                 write.add(row)
