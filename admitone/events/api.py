@@ -145,13 +145,13 @@ def _catalogue_fields(entry: catalogue.CatalogueEntry) -> dict[str, Any]:
                 name=t.name,
                 description=t.description,
                 price_minor=t.price_minor,
-                available=t.available,
+                available=entry.available(t),
                 sales_start=_local(t.sales_start, zone),
                 sales_end=_local(t.sales_end, zone),
                 min_per_order=t.min_per_order,
                 max_per_order=t.max_per_order,
-                on_sale=catalogue.is_on_sale(event, t),
-                sold_out=t.available == 0,
+                on_sale=catalogue.is_on_sale(event, t, available=entry.available(t)),
+                sold_out=entry.available(t) == 0,
             )
             for t in event.ticket_types
             if t.is_active

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from admitone import locking
 from admitone.db import utcnow
 from admitone.events import queries, search
 from admitone.events.errors import EventNotFound
@@ -47,6 +48,12 @@ class CatalogueFilters:
 class CatalogueEntry:
     event: Event
     price_from: int | None
+    # Seats on sale per ticket type: capacity - sold - live holds (a hold past its expiry
+    # no longer counts, even before the sweep has released it).
+    availability: dict[uuid.UUID, int] = field(default_factory=dict)
+
+    def available(self, ticket_type: TicketType) -> int:
+        return self.availability.get(ticket_type.id, ticket_type.available)
 
 
 @dataclass(frozen=True)
@@ -145,8 +152,14 @@ def search_catalogue(
     def ranked(counts: Any) -> list[tuple[str, int]]:
         return sorted(((str(value), count) for value, count in counts), key=lambda c: (-c[1], c[0]))
 
+    availability = locking.live_availability(
+        session, now=now, ticket_type_ids=[t.id for event, _ in rows for t in event.ticket_types]
+    )
     return CataloguePage(
-        entries=[CatalogueEntry(event=event, price_from=price) for event, price in rows],
+        entries=[
+            CatalogueEntry(event=event, price_from=price, availability=availability)
+            for event, price in rows
+        ],
         total=total,
         facets={"category": ranked(category_counts), "city": ranked(city_counts)},
     )
@@ -172,18 +185,26 @@ def get_public_event(session: Session, *, id_or_slug: str) -> CatalogueEntry:
         raise EventNotFound()
     active = [ticket_type for ticket_type in event.ticket_types if ticket_type.is_active]
     return CatalogueEntry(
-        event=event, price_from=min((t.price_minor for t in active), default=None)
+        event=event,
+        price_from=min((t.price_minor for t in active), default=None),
+        availability=locking.live_availability(session, now=utcnow(), event_id=event.id),
     )
 
 
-def is_on_sale(event: Event, ticket_type: TicketType, *, now: datetime | None = None) -> bool:
+def is_on_sale(
+    event: Event,
+    ticket_type: TicketType,
+    *,
+    now: datetime | None = None,
+    available: int | None = None,
+) -> bool:
     """Whether a buyer could order this ticket type right now."""
     now = now or utcnow()
     return (
         event.status == EventStatus.published
         and event.ends_at > now
         and ticket_type.is_active
-        and ticket_type.available > 0
+        and (ticket_type.available if available is None else available) > 0
         and (ticket_type.sales_start is None or ticket_type.sales_start <= now)
         and (ticket_type.sales_end is None or now < ticket_type.sales_end)
     )

@@ -44,15 +44,17 @@ def event_image_url(event: Event) -> str | None:
     return f"/media/{event.image_path}" if event.image_path else None
 
 
-def ticket_view(event: Event, ticket_type: TicketType) -> dict[str, Any]:
+def ticket_view(entry: catalogue.CatalogueEntry, ticket_type: TicketType) -> dict[str, Any]:
     """What the event page shows about one ticket type, availability read now."""
-    on_sale = catalogue.is_on_sale(event, ticket_type)
-    top = min(ticket_type.max_per_order, ticket_type.available) if on_sale else 0
+    available = entry.available(ticket_type)
+    on_sale = catalogue.is_on_sale(entry.event, ticket_type, available=available)
+    top = min(ticket_type.max_per_order, available) if on_sale else 0
     quantities = [0, *range(ticket_type.min_per_order, top + 1)] if top else [0]
     return {
         "type": ticket_type,
+        "available": available,
         "on_sale": on_sale,
-        "sold_out": ticket_type.available <= 0,
+        "sold_out": available <= 0,
         "quantities": quantities,
         "not_yet": ticket_type.sales_start is not None
         and ticket_type.sales_start > datetime.now(UTC),
@@ -146,7 +148,7 @@ def event_page(
 ) -> Response:
     entry = catalogue.get_public_event(session, id_or_slug=slug)
     event = entry.event
-    tickets = [ticket_view(event, t) for t in event.ticket_types if t.is_active]
+    tickets = [ticket_view(entry, t) for t in event.ticket_types if t.is_active]
     return render(
         request,
         "catalogue/event.html",

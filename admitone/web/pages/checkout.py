@@ -122,7 +122,7 @@ def _event_page_with_error(
     from admitone.web.messages import category_label
 
     event = entry.event
-    views = [ticket_view(event, t) for t in event.ticket_types if t.is_active]
+    views = [ticket_view(entry, t) for t in event.ticket_types if t.is_active]
     return render(
         request,
         "catalogue/event.html",
