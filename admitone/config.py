@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
@@ -44,8 +45,15 @@ class Settings(BaseSettings):
     # never depends on it: an expired hold stops counting at once (docs/locking.md).
     hold_sweep_enabled: bool = True
     hold_sweep_interval_seconds: float = Field(default=60, gt=0, le=3600)
-    # Stripe plugs in here later; "test" is the built-in provider that works offline.
-    payment_provider: Literal["test"] = "test"
+    # "test" is the built-in provider that works offline; "stripe" needs the two keys
+    # below (docs/payments.md).
+    payment_provider: Literal["test", "stripe"] = "test"
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    # Another API address for Stripe (a local fake in the tests); None is api.stripe.com.
+    stripe_api_base: str | None = None
+    # The platform's commission on each payment, in percent of its total (0..100).
+    platform_fee_percent: Decimal = Field(default=Decimal(5), ge=0, le=100, decimal_places=2)
 
     rate_limits_enabled: bool = True
     rate_limit_storage_url: str = "memory://"
@@ -92,6 +100,22 @@ class Settings(BaseSettings):
                 raise ValueError("ADMITONE_SECRET_KEY must be set in production")
             if len(self.secret_key.get_secret_value()) < 32:
                 raise ValueError("ADMITONE_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _stripe_needs_its_keys(self) -> Settings:
+        if self.payment_provider == "stripe":
+            for name in ("stripe_secret_key", "stripe_webhook_secret"):
+                value = getattr(self, name)
+                if value is None or not value.get_secret_value().strip():
+                    raise ValueError(
+                        f"ADMITONE_{name.upper()} must be set when "
+                        "ADMITONE_PAYMENT_PROVIDER is stripe"
+                    )
+        if self.stripe_api_base is not None and not self.stripe_api_base.startswith(
+            ("http://", "https://")
+        ):
+            raise ValueError("ADMITONE_STRIPE_API_BASE must be an http(s):// URL")
         return self
 
     @property

@@ -35,6 +35,7 @@ PREFIX = "/api/v1/organizations/{org}"
 # What each route needs, named after admitone.organizations.permissions.Permission.
 READ, WRITE, MEMBERS = "view_events", "manage_events", "manage_members"
 ORDERS, REFUNDS, CHECK_IN = "view_orders", "refund_orders", "check_in"
+PAYOUTS = "manage_payouts"  # where the money goes: the owner alone
 # To add a route: a MATRIX row with the permission its org_access asks for and a
 # ``prepare`` that creates fresh rows of organization A for one call (a write may
 # consume them), then run this file.
@@ -132,6 +133,11 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("DELETE", "/events/{event_id}/ticket-types/{ticket_type_id}"): Route(
         WRITE, _ticket_type_params
     ),
+    # Before the routes that need a paid order (its e-mail is written in the background).
+    ("GET", "/events/{event_id}/payout"): Route(ORDERS, _event_params),
+    ("PUT", "/stripe-account"): Route(
+        PAYOUTS, lambda ctx: Call({}, json={"stripe_account_id": "acct_Matrix1"})
+    ),
     ("GET", "/events/{event_id}/orders"): Route(ORDERS, _event_params),
     ("GET", "/events/{event_id}/orders/{order_id}"): Route(ORDERS, _paid_order_params),
     ("POST", "/events/{event_id}/orders/{order_id}/refund"): Route(
@@ -140,14 +146,14 @@ MATRIX: dict[tuple[str, str], Route] = {
 }
 
 # Actor -> the status (200 meaning any 2xx) they get for a route needing a permission.
-ALL = (READ, WRITE, MEMBERS, ORDERS, REFUNDS, CHECK_IN)
+ALL = (READ, WRITE, MEMBERS, ORDERS, REFUNDS, CHECK_IN, PAYOUTS)
 EXPECTED = {
     "anonymous": dict.fromkeys(ALL, 401),
     "buyer": dict.fromkeys(ALL, 404),
     "owner_b": dict.fromkeys(ALL, 404),
     # Gate staff read events and scan tickets; nothing else.
     "staff_a": {**dict.fromkeys(ALL, 403), READ: 200, CHECK_IN: 200},
-    "admin_a": dict.fromkeys(ALL, 200),
+    "admin_a": {**dict.fromkeys(ALL, 200), PAYOUTS: 403},
     "owner_a": dict.fromkeys(ALL, 200),
     "platform_admin": dict.fromkeys(ALL, 200),
 }

@@ -163,7 +163,7 @@ def cancel_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> Resp
     response_model=DataResponse[PaymentOut],
     summary="Start paying a pending order: answers a payment with its checkout_url",
     description="An open checkout for the order is answered again (200) rather than doubled.",
-    responses=error_responses(401, 404, 409, 422, 429, 503),
+    responses=error_responses(401, 404, 409, 422, 429, 502, 503),
     dependencies=[Depends(rate_limit("payment"))],
 )
 def pay_order(
@@ -255,8 +255,8 @@ def get_event_order(
 @organizer_router.post(
     "/{org}/events/{event_id}/orders/{order_id}/refund",
     response_model=DataResponse[OrderOut],
-    summary="Refund a paid order in full: tickets revoked, seats back on sale",
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Refund a paid order, in full or some of its tickets: revoked, seats back on sale",
+    responses=error_responses(401, 403, 404, 409, 422, 502, 503),
 )
 def refund_order(
     event_id: uuid.UUID,
@@ -275,5 +275,6 @@ def refund_order(
         reason=body.reason if body else "",
         now=now,
         settings=settings,
+        ticket_ids=body.ticket_ids if body else None,
     )
     return data_response(OrderOut.build(details, now=now))

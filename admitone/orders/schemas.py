@@ -50,6 +50,12 @@ class OrderIn(InputModel):
 
 class RefundIn(InputModel):
     reason: Reason = Field(default="", examples=["Customer request"])
+    ticket_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Refund only these tickets of the order (at their price); all if absent",
+    )
 
 
 class OrderLineOut(OutputModel):

@@ -52,7 +52,9 @@ from admitone.orders.errors import (
 from admitone.orders.models import IdempotencyRecord, Order, OrderItem, OrderStatus
 from admitone.organizations.service import OrgAccess
 from admitone.payments import service as payments
+from admitone.payments.errors import RefundTooLarge, TicketsNotRefundable
 from admitone.payments.models import Payment
+from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.service import revoke_tickets
 
 # Unambiguous on paper and on the phone: no 0/O, 1/I.
@@ -533,6 +535,11 @@ def _require_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) 
     return event
 
 
+def get_organization_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -> Event:
+    """An event of the caller's organization; 404 for anyone else's."""
+    return _require_event(session, access=access, event_id=event_id)
+
+
 def list_event_orders(
     session: Session,
     *,
@@ -603,10 +610,106 @@ def _refund_paid_orders(
     payments.refund_order_payments(
         session, order_ids=refunded, reason=reason, now=now, settings=settings
     )
+    # Seats still sold are those of the still valid tickets: a partial refund before this
+    # one already put its seats back on sale.
+    seats = _valid_ticket_quantities(session, refunded)
     for order_id in refunded:
         revoke_tickets(session, order_id=order_id)
-    locking.release_sold(session, _items_quantities(session, refunded))
+    locking.release_sold(session, seats)
     return refunded
+
+
+def _valid_ticket_quantities(
+    session: Session, order_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    rows = session.execute(
+        select(Ticket.ticket_type_id, func.count())
+        .where(Ticket.order_id.in_(list(order_ids)), Ticket.status == TicketStatus.valid)
+        .group_by(Ticket.ticket_type_id)
+    )
+    return {ticket_type_id: int(quantity) for ticket_type_id, quantity in rows}
+
+
+def _refund_tickets(
+    session: Session,
+    *,
+    order: Order,
+    ticket_ids: Sequence[uuid.UUID],
+    reason: str,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """Partial refund: these valid tickets of a paid order are revoked and refunded at
+    their price, their seats back on sale; the order stays paid with ``refunded_minor``
+    grown (or becomes refunded when no valid ticket is left).
+
+    Invariant: a ticket is refunded once (two concurrent refunds of it: the order row
+    lock serializes them and the second finds it revoked) and the order's refunds never
+    exceed its total. Lock: the order row, the payment row, the tickets, ticket types.
+    """
+    status = session.scalar(
+        select(Order.status)
+        .where(Order.id == order.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if status != OrderStatus.paid:
+        raise OrderNotPaid(status=str(status))
+    wanted = sorted(set(ticket_ids))
+    revoked = session.execute(
+        update(Ticket)
+        .where(
+            Ticket.order_id == order.id,
+            Ticket.id.in_(wanted),
+            Ticket.status == TicketStatus.valid,
+        )
+        .values(status=TicketStatus.revoked, revoked_at=now)
+        .returning(Ticket.ticket_type_id, Ticket.order_item_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    if len(revoked) != len(wanted):
+        # Rolled back with the whole unit of work: nothing is revoked.
+        raise TicketsNotRefundable(requested=len(wanted), refundable=len(revoked))
+    prices = dict(
+        session.execute(
+            select(OrderItem.id, OrderItem.unit_price_minor).where(OrderItem.order_id == order.id)
+        ).all()
+    )
+    amount = sum(prices[item_id] for _type, item_id in revoked)
+    still_valid = session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.valid)
+    )
+    statement = update(Order).where(Order.id == order.id, Order.status == OrderStatus.paid)
+    if still_valid == 0:
+        # The last tickets: everything left is refunded, whatever was refunded before
+        # (also an amount refunded in the Stripe dashboard).
+        statement = statement.values(
+            status=OrderStatus.refunded, refunded_minor=Order.total_minor, updated_at=now
+        )
+    else:
+        statement = statement.where(Order.refunded_minor + amount <= Order.total_minor).values(
+            refunded_minor=Order.refunded_minor + amount, updated_at=now
+        )
+    moved = session.execute(statement.execution_options(synchronize_session=False))
+    if moved.rowcount != 1:
+        raise RefundTooLarge(requested_minor=amount)
+    payment = payments.paying_payment(session, order_id=order.id)
+    if still_valid == 0 and payment is not None:
+        payments.refund_payment(session, payment=payment, reason=reason, now=now, settings=settings)
+    elif amount > 0 and payment is not None:
+        payments.refund_payment_amount(
+            session,
+            payment_id=payment.id,
+            amount_minor=amount,
+            reason=reason,
+            now=now,
+            settings=settings,
+        )
+    locking.release_sold(
+        session, locking.sum_quantities((type_id, 1) for type_id, _item in revoked)
+    )
 
 
 def refund_order(
@@ -618,10 +721,12 @@ def refund_order(
     reason: str,
     now: datetime,
     settings: Settings,
+    ticket_ids: Sequence[uuid.UUID] | None = None,
 ) -> OrderDetails:
-    """Refund a paid order in full: provider refund, tickets revoked, seats back on sale.
+    """Refund a paid order: in full, or only ``ticket_ids`` (a partial refund).
 
-    Invariant: refunded once (conditional paid -> refunded). Lock: the order row, its
+    Provider refund, tickets revoked, seats back on sale. Invariant: refunded once
+    (conditional paid -> refunded), never more than paid. Lock: the order row, its
     payments, then its ticket types in id order.
     """
     order = session.scalar(
@@ -629,6 +734,16 @@ def refund_order(
     )
     if order is None:
         raise OrderNotFound()
+    if ticket_ids:
+        _refund_tickets(
+            session,
+            order=order,
+            ticket_ids=ticket_ids,
+            reason=reason or "organizer_refund",
+            now=now,
+            settings=settings,
+        )
+        return _reload(session, order.id)
     if not _refund_paid_orders(
         session,
         order_ids=[order.id],
@@ -689,3 +804,33 @@ def refund_event_orders(
         settings=settings,
     )
     return EventRefunds(refunded_orders=len(refunded), cancelled_orders=len(cancelled))
+
+
+def record_provider_refund(
+    session: Session, *, order_id: uuid.UUID, amount_minor: int, full: bool, now: datetime
+) -> None:
+    """A refund made at the provider itself (the Stripe dashboard), already recorded on
+    its payment: the order's ``refunded_minor`` follows; a full refund of a paid order
+    moves it to refunded, revokes its tickets and puts their seats back on sale.
+
+    The caller holds the order row (FOR UPDATE). Lock: then the ticket types in id order.
+    """
+    if full:
+        moved = session.scalars(
+            update(Order)
+            .where(Order.id == order_id, Order.status == OrderStatus.paid)
+            .values(status=OrderStatus.refunded, refunded_minor=Order.total_minor, updated_at=now)
+            .returning(Order.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+        if moved:
+            seats = _valid_ticket_quantities(session, [order_id])
+            revoke_tickets(session, order_id=order_id)
+            locking.release_sold(session, seats)
+        return
+    session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.refunded_minor + amount_minor <= Order.total_minor)
+        .values(refunded_minor=Order.refunded_minor + amount_minor, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )

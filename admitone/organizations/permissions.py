@@ -15,11 +15,13 @@ class Permission(StrEnum):
     manage_members = "manage_members"
     check_in = "check_in"
     sell_at_stand = "sell_at_stand"
+    # Where the money goes (the Stripe connected account): the owner alone.
+    manage_payouts = "manage_payouts"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.owner: frozenset(Permission),
-    Role.admin: frozenset(Permission),
+    Role.admin: frozenset(Permission) - {Permission.manage_payouts},
     Role.staff: frozenset({Permission.view_events, Permission.check_in}),
     Role.cashier: frozenset({Permission.view_events, Permission.sell_at_stand}),
 }

@@ -33,6 +33,14 @@ class Payment(IdMixin, TimestampMixin, Base):
     )
     amount_minor: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
+    # What was given back so far (partial refunds add up); status refunded once it is all.
+    refunded_minor: Mapped[int] = mapped_column(default=0)
+    # The platform's commission on this payment (settings.platform_fee_percent).
+    application_fee_minor: Mapped[int] = mapped_column(default=0)
+    # The provider's id of the money itself (Stripe: the PaymentIntent), known once paid.
+    provider_payment_ref: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
+    # A Stripe connected account the money goes to (the organization's, at checkout).
+    transfer_destination: Mapped[str | None] = mapped_column(String(255), default=None)
     checkout_url: Mapped[str | None] = mapped_column(Text, default=None)
     succeeded_at: Mapped[datetime | None] = mapped_column(default=None)
 

@@ -1,14 +1,15 @@
-"""Payment providers: the interface Stripe plugs into, and the built-in test provider.
+"""Payment providers: the interface, the built-in test provider, and the registry.
 
 A provider opens a checkout session for a payment (the buyer pays on the provider's
-page) and refunds a payment. It reports the outcome later, asynchronously: a webhook,
-or for the test provider the Approve / Decline buttons of its own page. Both end in
-``payments.service.payment_succeeded`` / ``payment_failed``.
+page) and refunds (part of) a payment. It reports the outcome later, asynchronously: a
+webhook (``payments.stripe``), or for the test provider the Approve / Decline buttons
+of its own page. Both end in ``payments.service.payment_succeeded`` / ``payment_failed``.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -25,22 +26,45 @@ class CheckoutSession:
     expires_at: datetime
 
 
+@dataclass(frozen=True)
+class CheckoutLine:
+    """One line of the order as the provider's page shows it (prices tax inclusive)."""
+
+    name: str
+    quantity: int
+    unit_price_minor: int
+
+
 class PaymentProvider(Protocol):
     name: str
 
-    def create_checkout(self, *, order: Order, payment: Payment) -> CheckoutSession:
-        """Open a checkout for ``payment`` (its id is set, its amount is the order total)."""
+    def create_checkout(
+        self,
+        *,
+        order: Order,
+        payment: Payment,
+        lines: Sequence[CheckoutLine],
+        now: datetime,
+    ) -> CheckoutSession:
+        """Open a checkout for ``payment`` (its id, amount, fee and destination are set)."""
         ...
 
-    def refund(self, *, payment: Payment, amount_minor: int, reason: str) -> str:
-        """Refund ``amount_minor`` of a succeeded payment; returns the provider's refund id."""
+    def refund(
+        self, *, payment: Payment, amount_minor: int, reason: str, idempotency_key: str
+    ) -> str:
+        """Refund ``amount_minor`` of a succeeded payment; returns the provider's refund id.
+
+        ``idempotency_key`` is derived from our refund row: the same refund asked twice
+        is one refund at the provider.
+        """
         ...
 
 
 class BuiltInTestProvider:
     """Completes payments locally: its checkout page is served by the app (``/pay/test``).
 
-    No money moves; a refund is recorded under a ``test_re_`` reference. Works offline.
+    No money moves; a refund is recorded under a ``test_re_`` reference derived from its
+    idempotency key. Works offline.
     """
 
     name = "test"
@@ -48,15 +72,25 @@ class BuiltInTestProvider:
     def __init__(self, *, public_url: str) -> None:
         self.public_url = public_url.rstrip("/")
 
-    def create_checkout(self, *, order: Order, payment: Payment) -> CheckoutSession:
+    def create_checkout(
+        self,
+        *,
+        order: Order,
+        payment: Payment,
+        lines: Sequence[CheckoutLine] = (),
+        now: datetime | None = None,
+    ) -> CheckoutSession:
         return CheckoutSession(
             url=f"{self.public_url}/pay/test/{payment.id}",
             provider_ref=f"test_{payment.id.hex}",
             expires_at=order.expires_at,
         )
 
-    def refund(self, *, payment: Payment, amount_minor: int, reason: str) -> str:
-        return f"test_re_{uuid.uuid4().hex}"
+    def refund(
+        self, *, payment: Payment, amount_minor: int, reason: str, idempotency_key: str = ""
+    ) -> str:
+        key = idempotency_key or uuid.uuid4().hex
+        return f"test_re_{uuid.uuid5(uuid.NAMESPACE_URL, key).hex}"
 
     @staticmethod
     def notification_id(payment_id: uuid.UUID, outcome: str) -> str:
@@ -72,6 +106,10 @@ def get_provider(name: str, *, settings: Settings) -> PaymentProvider:
     """The provider called ``name``: refunds go to the provider that took the payment."""
     if name == BuiltInTestProvider.name:
         return BuiltInTestProvider(public_url=settings.public_url)
+    if name == "stripe":
+        from admitone.payments.stripe_provider import StripeProvider
+
+        return StripeProvider(settings=settings)
     raise UnknownProvider(name)
 
 

@@ -10,7 +10,7 @@ from pydantic import Field
 from admitone.orders.models import OrderStatus
 from admitone.payments.models import PaymentStatus
 from admitone.payments.service import PaymentOutcome, PaymentResult
-from admitone.schemas import OutputModel
+from admitone.schemas import InputModel, OutputModel
 
 
 class PaymentOut(OutputModel):
@@ -20,6 +20,8 @@ class PaymentOut(OutputModel):
     status: PaymentStatus
     amount_minor: int
     currency: str
+    refunded_minor: int = Field(description="Refunded so far (partial refunds add up)")
+    application_fee_minor: int = Field(description="The platform's commission on it")
     checkout_url: str | None = Field(description="Send the buyer here to pay")
     created_at: datetime
     succeeded_at: datetime | None
@@ -44,3 +46,34 @@ class PaymentResultOut(OutputModel):
             payment=PaymentOut.model_validate(result.payment),
             order_status=result.order.status,
         )
+
+
+class WebhookReceivedOut(OutputModel):
+    received: bool
+    outcome: str = Field(description="processed, duplicate or ignored")
+    event_type: str
+
+
+class StripeAccountIn(InputModel):
+    stripe_account_id: str | None = Field(
+        pattern=r"^acct_[A-Za-z0-9]{1,64}$",
+        examples=["acct_1Nv0FGQ9RKHgCVdK"],
+        description="The organization's Stripe connected account; null to stop using one",
+    )
+
+
+class StripeAccountOut(OutputModel):
+    organization_id: uuid.UUID
+    stripe_account_id: str | None
+
+
+class PayoutSummaryOut(OutputModel):
+    event_id: uuid.UUID
+    currency: str
+    payments: int = Field(description="Succeeded payments (refunded ones included)")
+    gross_minor: int = Field(description="Everything paid")
+    refunds_minor: int = Field(description="Everything refunded")
+    platform_fees_minor: int = Field(
+        description="The platform's fees, less the share returned with refunds"
+    )
+    net_minor: int = Field(description="gross - refunds - platform fees")

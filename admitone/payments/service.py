@@ -21,20 +21,23 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from admitone import locking
 from admitone.config import Settings
-from admitone.events.models import Event, EventStatus
+from admitone.db import utcnow
+from admitone.events.models import Event, EventStatus, TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
-from admitone.payments.errors import PaymentNotFound, PaymentNotPending
+from admitone.organizations.models import Organization
+from admitone.payments.errors import PaymentNotFound, PaymentNotPending, RefundTooLarge
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
-from admitone.payments.providers import checkout_provider, get_provider
+from admitone.payments.providers import CheckoutLine, checkout_provider, get_provider
 from admitone.tickets.service import issue_tickets
 
 
@@ -84,13 +87,33 @@ def create_payment(session: Session, *, order: Order, settings: Settings) -> tup
         status=PaymentStatus.pending,
         amount_minor=order.total_minor,
         currency=order.currency,
+        refunded_minor=0,
+        application_fee_minor=platform_fee(order.total_minor, settings.platform_fee_percent),
+        transfer_destination=session.scalar(
+            select(Organization.stripe_account_id).where(Organization.id == order.organization_id)
+        ),
     )
-    checkout = provider.create_checkout(order=order, payment=payment)
+    lines = [
+        CheckoutLine(name=name, quantity=quantity, unit_price_minor=unit_price)
+        for name, quantity, unit_price in session.execute(
+            select(TicketType.name, OrderItem.quantity, OrderItem.unit_price_minor)
+            .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
+            .where(OrderItem.order_id == order.id)
+            .order_by(TicketType.position, TicketType.id)
+        )
+    ]
+    checkout = provider.create_checkout(order=order, payment=payment, lines=lines, now=utcnow())
     payment.provider_ref = checkout.provider_ref
     payment.checkout_url = checkout.url
     session.add(payment)
     session.flush()
     return payment, True
+
+
+def platform_fee(total_minor: int, percent: Decimal) -> int:
+    """The platform's commission: ``total x percent / 100`` rounded half up to a minor unit."""
+    fee = (Decimal(total_minor) * percent / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return min(int(fee), total_minor)
 
 
 def get_payment(session: Session, *, payment_id: uuid.UUID, provider: str) -> PaymentResult:
@@ -117,10 +140,13 @@ def _outcome_of(payment: Payment) -> PaymentOutcome:
 # --- notifications ---------------------------------------------------------------------
 
 
-def _record_notification(
+def record_notification(
     session: Session, *, provider: str, external_id: str, kind: str, now: datetime
 ) -> bool:
-    # Handled in this same transaction, hence handled_at at once; a rollback drops both.
+    """Enter a notification in the inbox; False if it was there already (a duplicate).
+
+    Handled in this same transaction, hence handled_at at once; a rollback drops both.
+    """
     return locking.insert_once(
         session,
         PaymentNotification,
@@ -213,7 +239,7 @@ def payment_succeeded(
     ``locking.take_seats``, otherwise it is refunded). Lock: the inbox key, the payment
     row, the order row, then the ticket types in id order.
     """
-    fresh = _record_notification(
+    fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.succeeded", now=now
     )
     payment, order, items = _load_payment(
@@ -302,7 +328,7 @@ def payment_failed(
     The buyer may pay again until the hold expires. A succeeded payment never goes back
     to failed (PaymentNotPending). Lock: the inbox key, then the payment row.
     """
-    fresh = _record_notification(
+    fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.failed", now=now
     )
     payment, order, _items = _load_payment(
@@ -330,30 +356,63 @@ def payment_failed(
 # --- refunds ---------------------------------------------------------------------------
 
 
-def refund_payment(
-    session: Session, *, payment: Payment, reason: str, now: datetime, settings: Settings
-) -> Refund | None:
-    """Refund a succeeded payment in full through the provider that took it.
+def lock_payment(session: Session, payment_id: uuid.UUID) -> Payment:
+    # FOR UPDATE (PostgreSQL; SQLite writers are serial): the amounts read here stay true
+    # until the commit, so two refunds of one payment add up instead of overwriting.
+    payment = session.scalar(
+        select(Payment)
+        .where(Payment.id == payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if payment is None:
+        raise PaymentNotFound()
+    return payment
 
-    Invariant: a payment is refunded once — the conditional succeeded -> refunded UPDATE
-    (its row lock) comes before the provider call. Returns None if it was not succeeded.
+
+def refund_payment_amount(
+    session: Session,
+    *,
+    payment_id: uuid.UUID,
+    amount_minor: int,
+    reason: str,
+    now: datetime,
+    settings: Settings,
+) -> Refund:
+    """Refund ``amount_minor`` of a succeeded payment through the provider that took it.
+
+    Invariant: the refunds of a payment never add up to more than it (RefundTooLarge);
+    the payment becomes ``refunded`` when they reach it. The provider call carries an
+    idempotency key derived from the refund row's id. Lock: the payment row.
     """
-    won = session.execute(
+    payment = lock_payment(session, payment_id)
+    remaining = payment.amount_minor - payment.refunded_minor
+    if payment.status != PaymentStatus.succeeded or not 0 < amount_minor <= remaining:
+        raise RefundTooLarge(
+            requested_minor=amount_minor,
+            refundable_minor=remaining if payment.status == PaymentStatus.succeeded else 0,
+        )
+    refunded = payment.refunded_minor + amount_minor
+    status = PaymentStatus.refunded if refunded == payment.amount_minor else payment.status
+    session.execute(
         update(Payment)
-        .where(Payment.id == payment.id, Payment.status == PaymentStatus.succeeded)
-        .values(status=PaymentStatus.refunded, updated_at=now)
+        .where(Payment.id == payment.id)
+        .values(refunded_minor=refunded, status=status, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if won.rowcount != 1:
-        return None
-    _set_loaded(payment, status=PaymentStatus.refunded, updated_at=now)
+    _set_loaded(payment, refunded_minor=refunded, status=status, updated_at=now)
+    refund_id = uuid.uuid4()
     provider_ref = get_provider(payment.provider, settings=settings).refund(
-        payment=payment, amount_minor=payment.amount_minor, reason=reason
+        payment=payment,
+        amount_minor=amount_minor,
+        reason=reason,
+        idempotency_key=f"admitone-refund-{refund_id}",
     )
     refund = Refund(
+        id=refund_id,
         order_id=payment.order_id,
         payment_id=payment.id,
-        amount_minor=payment.amount_minor,
+        amount_minor=amount_minor,
         currency=payment.currency,
         reason=reason[:100],
         provider_ref=provider_ref,
@@ -364,6 +423,37 @@ def refund_payment(
     return refund
 
 
+def refund_payment(
+    session: Session, *, payment: Payment, reason: str, now: datetime, settings: Settings
+) -> Refund | None:
+    """Refund what is left of a succeeded payment through the provider that took it.
+
+    Invariant: a payment is refunded once and never beyond its amount (the payment row
+    is locked before the provider call). Returns None if it was not succeeded.
+    """
+    locked = lock_payment(session, payment.id)
+    if locked.status != PaymentStatus.succeeded:
+        return None
+    remaining = locked.amount_minor - locked.refunded_minor
+    if remaining <= 0:
+        session.execute(
+            update(Payment)
+            .where(Payment.id == locked.id)
+            .values(status=PaymentStatus.refunded, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        _set_loaded(locked, status=PaymentStatus.refunded, updated_at=now)
+        return None
+    return refund_payment_amount(
+        session,
+        payment_id=locked.id,
+        amount_minor=remaining,
+        reason=reason,
+        now=now,
+        settings=settings,
+    )
+
+
 def refund_order_payments(
     session: Session,
     *,
@@ -372,9 +462,8 @@ def refund_order_payments(
     now: datetime,
     settings: Settings,
 ) -> list[Refund]:
-    """Refund every succeeded payment of these orders (the caller moved them to refunded).
-
-    Lock: the payment rows, in id order, through ``refund_payment``.
+    """Refund what is left of every succeeded payment of these orders (the caller moved
+    them to refunded). Lock: the payment rows, in id order, through ``refund_payment``.
     """
     if not order_ids:
         return []
@@ -389,3 +478,81 @@ def refund_order_payments(
         if refund is not None:
             refunds.append(refund)
     return refunds
+
+
+def paying_payment(session: Session, *, order_id: uuid.UUID) -> Payment | None:
+    """The succeeded payment that paid a paid order (a duplicate was refunded at once)."""
+    return session.scalar(
+        select(Payment)
+        .where(Payment.order_id == order_id, Payment.status == PaymentStatus.succeeded)
+        .order_by(Payment.succeeded_at, Payment.id)
+        .limit(1)
+    )
+
+
+# --- the organizer: connected account and payouts ------------------------------------
+
+
+def set_stripe_account(
+    session: Session, *, organization: Organization, stripe_account_id: str | None
+) -> Organization:
+    """Set (or clear) the Stripe connected account new payments of this organization go to.
+
+    Payments already opened keep the destination they were created with.
+    """
+    organization.stripe_account_id = stripe_account_id
+    session.flush()
+    return organization
+
+
+@dataclass(frozen=True)
+class PayoutSummary:
+    event_id: uuid.UUID
+    currency: str
+    payments: int
+    gross_minor: int
+    refunds_minor: int
+    platform_fees_minor: int
+    net_minor: int
+
+
+def payout_summary(session: Session, *, event: Event) -> PayoutSummary:
+    """What the organizer receives for one event, summed in SQL over its payments.
+
+    Gross: every payment that succeeded (also those refunded since). Refunds: all of
+    their refunds. Platform fees: the fee of each payment less the share of it that
+    was refunded, ``fee - fee x refunded / amount`` rounded down in the integer
+    division (so a full refund returns the whole fee, as Stripe's
+    ``refund_application_fee`` does). Net = gross - refunds - fees. Read-only.
+    """
+    kept_fee = Payment.application_fee_minor - case(
+        (
+            Payment.amount_minor > 0,
+            (Payment.application_fee_minor * Payment.refunded_minor) / Payment.amount_minor,
+        ),
+        else_=0,
+    )
+    row = session.execute(
+        select(
+            func.count(Payment.id),
+            func.coalesce(func.sum(Payment.amount_minor), 0),
+            func.coalesce(func.sum(Payment.refunded_minor), 0),
+            func.coalesce(func.sum(kept_fee), 0),
+        )
+        .join(Order, Order.id == Payment.order_id)
+        .where(
+            Order.event_id == event.id,
+            Order.organization_id == event.organization_id,
+            Payment.status.in_([PaymentStatus.succeeded, PaymentStatus.refunded]),
+        )
+    ).one()
+    count, gross, refunds, fees = (int(value) for value in row)
+    return PayoutSummary(
+        event_id=event.id,
+        currency=event.currency,
+        payments=count,
+        gross_minor=gross,
+        refunds_minor=refunds,
+        platform_fees_minor=fees,
+        net_minor=gross - refunds - fees,
+    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 22:53:28.074349
+Create Date: 2026-11-22 00:18:24.163614
 """
 
 from collections.abc import Sequence
@@ -228,6 +228,10 @@ def upgrade() -> None:
     sa.Column('status', sa.Enum('pending', 'succeeded', 'failed', 'refunded', name='paymentstatus', native_enum=False, length=20), nullable=False),
     sa.Column('amount_minor', sa.Integer(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('refunded_minor', sa.Integer(), nullable=False),
+    sa.Column('application_fee_minor', sa.Integer(), nullable=False),
+    sa.Column('provider_payment_ref', sa.String(length=255), nullable=True),
+    sa.Column('transfer_destination', sa.String(length=255), nullable=True),
     sa.Column('checkout_url', sa.Text(), nullable=True),
     sa.Column('succeeded_at', admitone.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -239,6 +243,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('payments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payments_order_id'), ['order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payments_provider_payment_ref'), ['provider_payment_ref'], unique=False)
 
     op.create_table('refunds',
     sa.Column('order_id', sa.Uuid(), nullable=False),
@@ -326,6 +331,7 @@ def downgrade() -> None:
 
     op.drop_table('refunds')
     with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payments_provider_payment_ref'))
         batch_op.drop_index(batch_op.f('ix_payments_order_id'))
 
     op.drop_table('payments')
