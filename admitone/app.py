@@ -19,8 +19,12 @@ from admitone.db import Database
 from admitone.error_handlers import install_error_handlers
 from admitone.events.api import organizer_router as events_organizer_router
 from admitone.events.api import public_router as events_public_router
+from admitone.jobs import install_runner
+from admitone.jobs.periodic import run_periodically
+from admitone.jobs.runners import make_runner
 from admitone.logging_config import configure_logging
 from admitone.middleware import RequestContextMiddleware
+from admitone.notifications.api import router as notifications_router
 from admitone.orders.api import organizer_router as orders_organizer_router
 from admitone.orders.api import router as orders_router
 from admitone.orders.tasks import run_hold_sweeper
@@ -55,6 +59,7 @@ def api_routers() -> list[APIRouter]:
         orders_router,
         orders_organizer_router,
         payments_router,
+        notifications_router,
     ]
 
 
@@ -71,17 +76,37 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             from admitone.migrate import upgrade_database
 
             upgrade_database(settings.database_url)
-        # Embedded mode: expired holds are swept in-process (orders/tasks.py).
+        # Committed jobs go to Celery (ADMITONE_REDIS_URL) or to in-process threads.
+        runner = make_runner(settings, database)
+        previous_runner = install_runner(runner)
+        # Embedded mode: expired holds are swept in-process (orders/tasks.py); with Redis,
+        # Celery beat runs orders.expire_holds instead (docs/jobs.md).
         sweeper = None
-        if settings.hold_sweep_enabled:
+        if settings.hold_sweep_enabled and not settings.redis_url:
             sweeper = asyncio.create_task(
                 run_hold_sweeper(database, interval_seconds=settings.hold_sweep_interval_seconds)
             )
+        # The day-before reminders: beat schedules them with Redis, this loop without.
+        reminders = None
+        if not settings.redis_url:
+            reminders = asyncio.create_task(
+                run_periodically(
+                    runner,
+                    "notifications.send_event_reminders",
+                    interval_seconds=settings.reminder_interval_seconds,
+                )
+            )
         yield
+        if reminders is not None:
+            reminders.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reminders
         if sweeper is not None:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+        await asyncio.to_thread(runner.close)  # lets in-process jobs in flight finish
+        install_runner(previous_runner)
         if owns_database:
             database.dispose()
 

@@ -1,4 +1,4 @@
-"""The `admitone` command: serve, migrate, create-user, expire-holds."""
+"""The `admitone` command: serve, migrate, create-user, expire-holds, worker."""
 
 from __future__ import annotations
 
@@ -110,6 +110,38 @@ def expire_holds() -> None:
     finally:
         database.dispose()
     typer.echo(f"{expired} expired order(s) released their seats.")
+
+
+@app.command()
+def worker(
+    beat: Annotated[bool, typer.Option(help="Also run the periodic jobs (Celery beat)")] = False,
+    concurrency: Annotated[int, typer.Option(help="Job processes or threads")] = 2,
+    pool: Annotated[str, typer.Option(help="Celery pool: prefork, threads or solo")] = "prefork",
+    loglevel: Annotated[str, typer.Option(help="Log level")] = "INFO",
+) -> None:
+    """Run a Celery worker for the background jobs (needs ADMITONE_REDIS_URL; docs/jobs.md)."""
+    from admitone.jobs.celery_app import QUEUE, make_celery
+
+    settings = get_settings()
+    if not settings.redis_url:
+        typer.echo(
+            "ADMITONE_REDIS_URL is not set: without Redis the app runs jobs in-process.", err=True
+        )
+        raise typer.Exit(code=2)
+    argv = [
+        "worker",
+        f"--loglevel={loglevel}",
+        f"--concurrency={concurrency}",
+        f"--pool={pool}",
+        f"--queues={QUEUE}",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if beat:
+        schedule = settings.outbox_dir.parent / "celerybeat-schedule"
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        argv += ["--beat", f"--schedule={schedule}"]
+    make_celery(settings).worker_main(argv)
 
 
 def _load_demo() -> None:

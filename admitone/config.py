@@ -62,6 +62,24 @@ class Settings(BaseSettings):
     rate_limit_refresh: str = "30/minute"
     rate_limit_payment: str = "30/minute"
 
+    # Mail (docs/mail.md): SMTP when set (smtp:// STARTTLS, smtps:// TLS, plain smtp://host:port
+    # without credentials for a local relay); otherwise each message is an .eml in outbox_dir.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "Admit One <tickets@localhost>"
+    outbox_dir: Path = Path("./var/outbox")
+    # Jobs (docs/jobs.md): Celery on this Redis when set; in-process threads otherwise.
+    redis_url: str | None = None
+    jobs_in_process_threads: int = Field(default=2, ge=1, le=32)
+    # Run in-process jobs inline in the committing thread, right after the commit (like
+    # Celery's task_always_eager). Unset: on under ADMITONE_ENV=test, so that a test sees
+    # a job's effects as soon as the request that enqueued it has answered.
+    jobs_eager: bool | None = None
+    # Redis redelivers a job whose worker died this long after it was taken (acks_late).
+    jobs_visibility_timeout_seconds: int = Field(default=3600, ge=1, le=86400)
+    reminder_interval_seconds: float = Field(default=3600, gt=0, le=86400)
+    # Test-only hook: while this file exists, jobs that honour it wait (env=test only).
+    jobs_test_pause_file: Path | None = None
+
     media_dir: Path = Path("./var/media")
     max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     public_url: str = "http://127.0.0.1:8000"
@@ -93,6 +111,45 @@ class Settings(BaseSettings):
             raise ValueError(f"not a rate limit like '10/minute': {value!r}") from exc
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _valid_smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value.get_secret_value())
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError("not a URL like smtp://user:password@host:587") from exc
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError("must be smtp://[user:password@]host[:port] or smtps://...")
+        if port is not None and not 0 < port < 65536:
+            raise ValueError("port out of range")
+        if parts.username and parts.password is None:
+            raise ValueError("a user needs a password (smtp://user:password@host:port)")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _valid_mail_from(cls, value: str) -> str:
+        from email.utils import parseaddr
+
+        _name, address = parseaddr(value)
+        if "@" not in address or any(char in value for char in "\r\n\x00"):
+            raise ValueError("must be an address like 'Admit One <tickets@example.com>'")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _valid_redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://host:port/db or rediss:// URL")
+        return value
+
     @model_validator(mode="after")
     def _no_default_secrets_in_production(self) -> Settings:
         if self.env == Environment.production:
@@ -100,6 +157,8 @@ class Settings(BaseSettings):
                 raise ValueError("ADMITONE_SECRET_KEY must be set in production")
             if len(self.secret_key.get_secret_value()) < 32:
                 raise ValueError("ADMITONE_SECRET_KEY must be at least 32 characters")
+        if self.jobs_test_pause_file is not None and self.env != Environment.test:
+            raise ValueError("ADMITONE_JOBS_TEST_PAUSE_FILE is for tests only (ADMITONE_ENV=test)")
         return self
 
     @model_validator(mode="after")

@@ -4,6 +4,7 @@ from admitone.accounts.models import AuthSession, RefreshToken, User
 from admitone.checkin.models import CheckIn
 from admitone.db import Base
 from admitone.events.models import Event, TicketType
+from admitone.notifications.models import Delivery
 from admitone.orders.models import IdempotencyRecord, Order, OrderItem
 from admitone.organizations.models import Membership, Organization
 from admitone.payments.models import Payment, PaymentNotification, Refund
@@ -13,6 +14,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "CheckIn",
+    "Delivery",
     "Event",
     "EventSigningKey",
     "IdempotencyRecord",

@@ -84,6 +84,7 @@ def ticket_type_out(ticket_type: TicketType, zone: ZoneInfo) -> TicketTypeOut:
         name=ticket_type.name,
         description=ticket_type.description,
         price_minor=ticket_type.price_minor,
+        vat_rate_bp=ticket_type.vat_rate_bp,
         capacity=ticket_type.capacity,
         quantity_sold=ticket_type.quantity_sold,
         quantity_held=ticket_type.quantity_held,

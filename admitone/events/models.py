@@ -84,6 +84,7 @@ class TicketType(IdMixin, TimestampMixin, Base):
             "min_per_order >= 1 AND max_per_order >= min_per_order", name="order_limits"
         ),
         CheckConstraint("price_minor >= 0", name="price_positive"),
+        CheckConstraint("vat_rate_bp >= 0 AND vat_rate_bp <= 10000", name="vat_rate_range"),
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(
@@ -92,6 +93,8 @@ class TicketType(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     price_minor: Mapped[int]
+    # VAT included in price_minor, in basis points (2000 = 20 %); receipts show the split.
+    vat_rate_bp: Mapped[int] = mapped_column(default=0, server_default="0")
     capacity: Mapped[int]
     quantity_sold: Mapped[int] = mapped_column(default=0)
     quantity_held: Mapped[int] = mapped_column(default=0)

@@ -45,6 +45,8 @@ City = Annotated[str, Str(min_length=1, max_length=100)]
 Capacity = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 PerOrder = Annotated[StrictInt, Field(ge=1, le=100)]
 Position = Annotated[StrictInt, Field(ge=0, le=10_000)]
+# VAT included in the price, in basis points: 2000 is 20 %, 550 is 5.5 %.
+VatRate = Annotated[StrictInt, Field(ge=0, le=10_000)]
 
 
 class EventsInput(InputModel):
@@ -164,6 +166,7 @@ class TicketTypeOut(OutputModel):
     name: str
     description: str
     price_minor: int
+    vat_rate_bp: int
     capacity: int
     quantity_sold: int
     quantity_held: int
@@ -206,6 +209,9 @@ class TicketTypeIn(EventsInput):
     name: ShortText = Field(examples=["Standing"])
     description: LongText = ""
     price_minor: MoneyMinor = Field(examples=[3500], description="Price in minor units (cents)")
+    vat_rate_bp: VatRate = Field(
+        default=0, examples=[2000], description="VAT included in the price, basis points"
+    )
     capacity: Capacity = Field(examples=[400])
     sales_start: EventTime | None = None
     sales_end: EventTime | None = None
@@ -228,6 +234,7 @@ class TicketTypePatch(PatchModel):
     name: ShortText | None = None
     description: LongText | None = None
     price_minor: MoneyMinor | None = None
+    vat_rate_bp: VatRate | None = None
     capacity: Capacity | None = None
     sales_start: EventTime | None = None
     sales_end: EventTime | None = None

@@ -32,6 +32,7 @@ from admitone.config import Settings, get_settings
 from admitone.db import utcnow
 from admitone.errors import Busy
 from admitone.events.models import Event, EventStatus, TicketType
+from admitone.jobs import enqueue_after_commit
 from admitone.orders import queries
 from admitone.orders.errors import (
     DuplicateTicketType,
@@ -615,6 +616,7 @@ def _refund_paid_orders(
     seats = _valid_ticket_quantities(session, refunded)
     for order_id in refunded:
         revoke_tickets(session, order_id=order_id)
+        enqueue_after_commit(session, "notifications.send_refund_notice", order_id=str(order_id))
     locking.release_sold(session, seats)
     return refunded
 
@@ -771,6 +773,7 @@ def refund_event_orders(
     """
     now = now or utcnow()
     settings = settings or get_settings()
+    enqueue_after_commit(session, "notifications.send_event_cancelled", event_id=str(event_id))
     rows = session.execute(
         select(Order.id, Order.status)
         .where(

@@ -33,6 +33,7 @@ from admitone import locking
 from admitone.config import Settings
 from admitone.db import utcnow
 from admitone.events.models import Event, EventStatus, TicketType
+from admitone.jobs import enqueue_after_commit
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.organizations.models import Organization
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending, RefundTooLarge
@@ -266,6 +267,9 @@ def payment_succeeded(
         session, order, source=OrderStatus.pending, target=OrderStatus.paid, now=now, paid_at=now
     ):
         issue_tickets(session, order=order, items=items)
+        enqueue_after_commit(
+            session, "notifications.send_order_confirmation", order_id=str(order.id)
+        )
         # The hot stock rows last: locked only from here to the commit.
         locking.convert_held_to_sold(session, quantities)
         return PaymentResult(outcome=PaymentOutcome.paid, payment=payment, order=order)
@@ -289,6 +293,9 @@ def payment_succeeded(
                     paid_at=now,
                 ):
                     issue_tickets(session, order=order, items=items)
+                    enqueue_after_commit(
+                        session, "notifications.send_order_confirmation", order_id=str(order.id)
+                    )
                     return PaymentResult(outcome=PaymentOutcome.paid, payment=payment, order=order)
                 # Another payment of this order won the same seats first: give ours back.
                 locking.release_sold(session, quantities)

@@ -79,6 +79,31 @@ def _readable_ticket(
 ReadableTicket = Annotated[service.TicketView, Depends(_readable_ticket)]
 
 
+def _image_responses(media_type: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"content": {media_type: {}}, "description": "The QR code"},
+        **error_responses(401, 404, 409, 422),
+    }
+
+
+# Declared before "/tickets/{ticket_id}", whose path parameter would swallow "<id>.pdf".
+@router.get(
+    "/tickets/{ticket_id}.pdf",
+    summary="The ticket as a PDF with its QR code (same access as the ticket)",
+    response_class=Response,
+    responses=_image_responses("application/pdf"),
+)
+def get_ticket_pdf(view: ReadableTicket) -> Response:
+    from admitone.notifications.service import ticket_view_pdf
+
+    disposition = f'attachment; filename="ticket-{view.order.code}-{view.ticket.id}.pdf"'
+    return Response(
+        ticket_view_pdf(view),
+        media_type="application/pdf",
+        headers={**NO_STORE, "Content-Disposition": disposition},
+    )
+
+
 @router.get(
     "/tickets/{ticket_id}",
     summary="One ticket (its buyer, the order's token holder or the organizer)",
@@ -92,13 +117,6 @@ def get_ticket(view: ReadableTicket, response: Response) -> DataResponse[TicketO
 def _qr_response(view: service.TicketView, kind: Literal["svg", "png"]) -> Response:
     media_type = "image/svg+xml" if kind == "svg" else "image/png"
     return Response(service.qr_image(view, kind=kind), media_type=media_type, headers=NO_STORE)
-
-
-def _image_responses(media_type: str) -> dict[int | str, dict[str, Any]]:
-    return {
-        200: {"content": {media_type: {}}, "description": "The QR code"},
-        **error_responses(401, 404, 409, 422),
-    }
 
 
 @router.get(

@@ -1,0 +1,69 @@
+"""Order documents: the receipt PDF and the calendar entry (buyer, token holder, organizer).
+
+The ticket PDF is served by the tickets router (``/tickets/{id}.pdf``), with the ticket's
+own access rule.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from admitone.deps import OptionalUser, SessionDep, SettingsDep
+from admitone.errors import error_responses
+from admitone.notifications import service
+from admitone.tickets.api import NO_STORE, TokenHeader, TokenQuery
+
+router = APIRouter(tags=["tickets"])
+
+
+def _document(media_type: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"content": {media_type: {}}}, **error_responses(401, 404, 422)}
+
+
+@router.get(
+    "/orders/{order_id}/receipt.pdf",
+    summary="The order's receipt with its VAT breakdown (PDF)",
+    response_class=Response,
+    responses=_document("application/pdf"),
+)
+def get_receipt_pdf(
+    order_id: uuid.UUID,
+    session: SessionDep,
+    user: OptionalUser,
+    token: TokenQuery = None,
+    x_order_token: TokenHeader = None,
+) -> Response:
+    bundle, pdf = service.order_receipt(
+        session, order_id=order_id, user=user, order_token=x_order_token or token
+    )
+    disposition = f'attachment; filename="receipt-{bundle.order.code}.pdf"'
+    return Response(
+        pdf, media_type="application/pdf", headers={**NO_STORE, "Content-Disposition": disposition}
+    )
+
+
+@router.get(
+    "/orders/{order_id}/calendar.ics",
+    summary="The order's event as an iCalendar entry",
+    response_class=Response,
+    responses=_document("text/calendar"),
+)
+def get_calendar_ics(
+    order_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: OptionalUser,
+    token: TokenQuery = None,
+    x_order_token: TokenHeader = None,
+) -> Response:
+    _bundle, ics = service.order_calendar(
+        session, order_id=order_id, user=user, order_token=x_order_token or token, settings=settings
+    )
+    return Response(
+        ics,
+        media_type="text/calendar; charset=utf-8",
+        headers={**NO_STORE, "Content-Disposition": 'attachment; filename="event.ics"'},
+    )

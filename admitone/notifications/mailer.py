@@ -1,0 +1,94 @@
+"""Sending a message: SMTP when ADMITONE_SMTP_URL is set, a local outbox folder otherwise.
+
+``smtp://user:password@host:587`` logs in after STARTTLS (refused if the server offers
+no STARTTLS: a password never travels in clear); ``smtps://user:password@host:465``
+speaks TLS from the start; ``smtp://host:25`` sends without logging in (a local relay),
+upgrading to STARTTLS when the server offers it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import ssl
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import structlog
+
+from admitone.config import Settings
+
+log = structlog.get_logger(__name__)
+
+SMTP_TIMEOUT_SECONDS = 30
+
+
+class Mailer(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class OutboxMailer:
+    """Writes each message as ``<outbox>/<message id>.eml`` (the embedded default).
+
+    The file name comes from the Message-ID, which is deterministic per (kind, object),
+    so a job that runs again rewrites the same file instead of adding a second one.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, message: EmailMessage) -> Path:
+        message_id = str(message["Message-ID"] or "").strip("<>")
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", message_id) or "message"
+        return self.directory / f"{safe}.eml"
+
+    def send(self, message: EmailMessage) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.path_for(message)
+        temporary = path.with_suffix(".eml.tmp")
+        temporary.write_bytes(message.as_bytes())
+        os.replace(temporary, path)  # atomic: a reader never sees half a message
+        log.info("mail.outbox", path=str(path), to=message["To"], subject=message["Subject"])
+
+
+class SmtpMailer:
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.ssl = parts.scheme == "smtps"
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if self.ssl else 587 if parts.username else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+
+    def send(self, message: EmailMessage) -> None:
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if self.ssl:
+            smtp = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS)
+        with smtp:
+            smtp.ehlo()
+            if not self.ssl:
+                if smtp.has_extn("starttls"):
+                    smtp.starttls(context=context)
+                    smtp.ehlo()
+                elif self.username:
+                    raise smtplib.SMTPNotSupportedError(
+                        "the SMTP server offers no STARTTLS: refusing to send the password"
+                    )
+            if self.username:
+                smtp.login(self.username, self.password or "")
+            smtp.send_message(message)
+        log.info("mail.smtp", host=self.host, to=message["To"], subject=message["Subject"])
+
+
+def get_mailer(settings: Settings) -> Mailer:
+    if settings.smtp_url is not None:
+        return SmtpMailer(settings.smtp_url.get_secret_value())
+    return OutboxMailer(settings.outbox_dir)

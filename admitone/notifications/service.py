@@ -1,0 +1,398 @@
+"""Building and sending the e-mails and their documents; the downloads use the same code.
+
+Every message is sent at most once per (kind, order) *as recorded*: ``send_once`` checks
+the ``deliveries`` marker, sends, then records it. A job killed before the send leaves no
+marker and its re-run sends; one killed between the send and the marker would send
+again (at-least-once), but with the same Message-ID, which the outbox (one file per id)
+and mail clients deduplicate. See docs/mail.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
+from pathlib import Path
+
+import structlog
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from admitone import locking
+from admitone.accounts.models import User
+from admitone.config import Settings
+from admitone.db import Database, utcnow
+from admitone.events.models import Event, EventStatus, TicketType
+from admitone.notifications import documents
+from admitone.notifications.errors import DocumentNotFound
+from admitone.notifications.mailer import get_mailer
+from admitone.notifications.models import Delivery
+from admitone.notifications.queries import readable_orders
+from admitone.notifications.texts import LABELS, language
+from admitone.orders.models import Order, OrderItem, OrderStatus
+from admitone.organizations.models import Organization
+from admitone.tickets.models import Ticket, TicketStatus
+from admitone.tickets.service import TicketView, hash_order_token, ticket_payload
+from admitone.tickets.signing import KeyRing
+
+log = structlog.get_logger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class Kind:
+    order_confirmation = "order_confirmation"
+    order_refunded = "order_refunded"
+    event_cancelled = "event_cancelled"
+    event_reminder = "event_reminder"
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@dataclass(frozen=True)
+class OrderBundle:
+    """An order with everything its messages and documents print."""
+
+    order: Order
+    event: Event
+    organizer: str
+    lines: list[tuple[OrderItem, TicketType]]
+    tickets: list[tuple[Ticket, TicketType]]
+    locale: str
+
+
+def load_order(session: Session, order_id: uuid.UUID) -> OrderBundle | None:
+    row = session.execute(
+        select(Order, Event, Organization.name)
+        .join(Event, Event.id == Order.event_id)
+        .join(Organization, Organization.id == Order.organization_id)
+        .where(Order.id == order_id)
+    ).first()
+    if row is None:
+        return None
+    order, event, organizer = row
+    lines = [
+        (item, ticket_type)
+        for item, ticket_type in session.execute(
+            select(OrderItem, TicketType)
+            .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
+            .where(OrderItem.order_id == order.id)
+            .order_by(TicketType.position, TicketType.name, OrderItem.id)
+        )
+    ]
+    tickets = [
+        (ticket, ticket_type)
+        for ticket, ticket_type in session.execute(
+            select(Ticket, TicketType)
+            .join(TicketType, TicketType.id == Ticket.ticket_type_id)
+            .where(Ticket.order_id == order.id)
+            .order_by(TicketType.position, Ticket.created_at, Ticket.id)
+        )
+    ]
+    locale = "en"
+    if order.user_id is not None:
+        locale = language(session.scalar(select(User.locale).where(User.id == order.user_id)))
+    return OrderBundle(order, event, organizer, lines, tickets, locale)
+
+
+# --- documents -------------------------------------------------------------------------
+
+
+def _venue(event: Event) -> str:
+    return ", ".join(part for part in (event.venue_name, event.venue_address, event.city) if part)
+
+
+def ticket_document(
+    event: Event, ticket: Ticket, ticket_type: TicketType, order: Order, payload: str, locale: str
+) -> bytes:
+    return documents.ticket_pdf(
+        documents.TicketSheet(
+            ticket_id=ticket.id,
+            event_title=event.title,
+            starts_at=documents.local_time(event.starts_at, event.timezone, locale),
+            venue=_venue(event),
+            holder_name=ticket.holder_name,
+            ticket_type=ticket_type.name,
+            order_code=order.code,
+            qr_payload=payload,
+            labels=LABELS[locale],
+        )
+    )
+
+
+def ticket_view_pdf(view: TicketView, *, locale: str = "en") -> bytes:
+    """The PDF of a ticket a caller may read (the download route); 409 once revoked."""
+    if view.qr_payload is None:
+        from admitone.tickets.errors import TicketRevoked
+
+        raise TicketRevoked()
+    return ticket_document(
+        view.event, view.ticket, view.ticket_type, view.order, view.qr_payload, language(locale)
+    )
+
+
+def receipt_document(bundle: OrderBundle) -> bytes:
+    order, locale = bundle.order, bundle.locale
+    paid_at = order.paid_at or order.created_at
+    return documents.receipt_pdf(
+        documents.Receipt(
+            order_code=order.code,
+            buyer_name=order.buyer_name,
+            buyer_email=order.buyer_email,
+            organizer=bundle.organizer,
+            event_title=bundle.event.title,
+            paid_at=documents.local_time(paid_at, bundle.event.timezone, locale, "medium"),
+            currency=order.currency,
+            lines=[
+                documents.ReceiptLine(
+                    name=ticket_type.name,
+                    quantity=item.quantity,
+                    unit_price_minor=item.unit_price_minor,
+                    vat_rate_bp=ticket_type.vat_rate_bp,
+                )
+                for item, ticket_type in bundle.lines
+            ],
+            refunded_minor=order.refunded_minor,
+            locale=locale,
+            labels=LABELS[locale],
+        )
+    )
+
+
+def calendar_document(bundle: OrderBundle, settings: Settings) -> bytes:
+    return documents.calendar_ics(
+        bundle.event,
+        order_code=bundle.order.code,
+        url=f"{settings.public_url.rstrip('/')}/events/{bundle.event.slug}",
+    )
+
+
+def readable_order(
+    session: Session, *, order_id: uuid.UUID, user: User | None, order_token: str | None
+) -> OrderBundle:
+    """An order the caller may read (buyer, token holder, organizer), else 404."""
+    found = session.scalar(
+        readable_orders(
+            user=user, order_token_hash=hash_order_token(order_token) if order_token else None
+        ).where(Order.id == order_id)
+    )
+    bundle = load_order(session, found.id) if found is not None else None
+    if bundle is None:
+        raise DocumentNotFound()
+    return bundle
+
+
+def order_receipt(
+    session: Session, *, order_id: uuid.UUID, user: User | None, order_token: str | None
+) -> tuple[OrderBundle, bytes]:
+    """The receipt PDF of a paid (or since refunded) order; 404 before payment."""
+    bundle = readable_order(session, order_id=order_id, user=user, order_token=order_token)
+    if bundle.order.paid_at is None:
+        raise DocumentNotFound("This order has not been paid.")
+    return bundle, receipt_document(bundle)
+
+
+def order_calendar(
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    user: User | None,
+    order_token: str | None,
+    settings: Settings,
+) -> tuple[OrderBundle, bytes]:
+    bundle = readable_order(session, order_id=order_id, user=user, order_token=order_token)
+    return bundle, calendar_document(bundle, settings)
+
+
+# --- messages --------------------------------------------------------------------------
+
+
+def _message_id(settings: Settings, kind: str, object_id: uuid.UUID) -> str:
+    domain = parseaddr(settings.mail_from)[1].rpartition("@")[2] or "admitone"
+    return f"<{kind}.{object_id}@{domain}>"
+
+
+def _compose(
+    *,
+    settings: Settings,
+    kind: str,
+    bundle: OrderBundle,
+    context: dict[str, object],
+) -> EmailMessage:
+    environment = _templates()
+    locale = bundle.locale
+    event, order = bundle.event, bundle.order
+    values = {
+        "order": order,
+        "event": event,
+        "organizer": bundle.organizer,
+        "locale": locale,
+        "when": documents.local_time(event.starts_at, event.timezone, locale),
+        "venue": _venue(event),
+        "total": documents.money(order.total_minor, order.currency, locale),
+        "refunded": documents.money(order.refunded_minor, order.currency, locale),
+        "public_url": settings.public_url.rstrip("/"),
+        **context,
+    }
+    text_template = environment.get_template(f"{locale}/{kind}.txt")
+    html_template = environment.get_template(f"{locale}/{kind}.html")
+    subject = str(text_template.make_module(values).subject).strip()
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = settings.mail_from
+    message["To"] = formataddr((order.buyer_name, order.buyer_email))
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = _message_id(settings, kind, order.id)
+    message.set_content(text_template.render(values))
+    message.add_alternative(html_template.render(values), subtype="html")
+    return message
+
+
+def _attach(message: EmailMessage, data: bytes, filename: str, mime: str) -> None:
+    maintype, subtype = mime.split("/")
+    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+
+
+def confirmation_message(
+    session: Session, bundle: OrderBundle, *, keys: KeyRing, settings: Settings
+) -> EmailMessage:
+    valid = [(t, tt) for t, tt in bundle.tickets if t.status == TicketStatus.valid]
+    message = _compose(
+        settings=settings,
+        kind=Kind.order_confirmation,
+        bundle=bundle,
+        context={"tickets": valid},
+    )
+    for index, (ticket, ticket_type) in enumerate(valid, start=1):
+        payload = ticket_payload(session, ticket=ticket, keys=keys)
+        pdf = ticket_document(
+            bundle.event, ticket, ticket_type, bundle.order, payload, bundle.locale
+        )
+        _attach(message, pdf, f"ticket-{bundle.order.code}-{index}.pdf", "application/pdf")
+    _attach(message, calendar_document(bundle, settings), "event.ics", "text/calendar")
+    _attach(
+        message, receipt_document(bundle), f"receipt-{bundle.order.code}.pdf", "application/pdf"
+    )
+    return _finish(message, bundle.locale)
+
+
+def _finish(message: EmailMessage, locale: str) -> EmailMessage:
+    # Last: set_content and add_attachment move Content-* headers into the sub-parts.
+    message["Content-Language"] = locale
+    return message
+
+
+def simple_message(bundle: OrderBundle, *, kind: str, settings: Settings) -> EmailMessage:
+    message = _compose(settings=settings, kind=kind, bundle=bundle, context={})
+    if kind == Kind.event_reminder:
+        _attach(message, calendar_document(bundle, settings), "event.ics", "text/calendar")
+    if kind == Kind.order_refunded:
+        _attach(
+            message, receipt_document(bundle), f"receipt-{bundle.order.code}.pdf", "application/pdf"
+        )
+    return _finish(message, bundle.locale)
+
+
+# --- sending once ----------------------------------------------------------------------
+
+
+def already_delivered(session: Session, *, kind: str, object_id: uuid.UUID) -> bool:
+    return (
+        session.scalar(
+            select(Delivery.id).where(Delivery.kind == kind, Delivery.object_id == object_id)
+        )
+        is not None
+    )
+
+
+def send_once(
+    database: Database,
+    settings: Settings,
+    *,
+    kind: str,
+    order_id: uuid.UUID,
+    build: Callable[[Session, OrderBundle], EmailMessage | None],
+    before_send: Callable[[], None] | None = None,
+) -> bool:
+    """Build and send the ``kind`` message of an order unless it went out already.
+
+    ``build`` re-checks the state and may return None (nothing to send). Returns True
+    when this call sent it. The marker is written after the send (see module doc).
+    """
+    with database.session(write=False) as session:
+        if already_delivered(session, kind=kind, object_id=order_id):
+            return False
+        bundle = load_order(session, order_id)
+        if bundle is None:
+            return False
+        message = build(session, bundle)
+    if message is None:
+        return False
+    if before_send is not None:
+        before_send()
+    get_mailer(settings).send(message)
+    with database.session() as session:
+        recorded = locking.insert_once(
+            session,
+            Delivery,
+            {
+                "id": uuid.uuid4(),
+                "kind": kind,
+                "object_id": order_id,
+                "recipient": bundle.order.buyer_email,
+                "message_id": str(message["Message-ID"]),
+                "sent_at": utcnow(),
+            },
+        )
+    if not recorded:
+        log.warning("mail sent twice (a concurrent run)", kind=kind, order_id=str(order_id))
+    return True
+
+
+def reminder_orders(session: Session, *, now: datetime, within: timedelta) -> list[uuid.UUID]:
+    """Paid orders of published events starting in (now, now + within] not yet reminded."""
+    return list(
+        session.scalars(
+            select(Order.id)
+            .join(Event, Event.id == Order.event_id)
+            .where(
+                Event.status == EventStatus.published,
+                Event.starts_at > now,
+                Event.starts_at <= now + within,
+                Order.status == OrderStatus.paid,
+                ~select(Delivery.id)
+                .where(Delivery.kind == Kind.event_reminder, Delivery.object_id == Order.id)
+                .exists(),
+            )
+            .order_by(Order.id)
+        )
+    )
+
+
+def orders_to_tell_of_cancellation(session: Session, event_id: uuid.UUID) -> list[uuid.UUID]:
+    """Orders of an event that hold (or held) tickets: every holder hears of it."""
+    return list(
+        session.scalars(
+            select(Order.id)
+            .where(
+                Order.event_id == event_id,
+                Order.status.in_([OrderStatus.paid, OrderStatus.refunded]),
+                Order.paid_at.is_not(None),
+            )
+            .order_by(Order.id)
+        )
+    )
