@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -72,6 +73,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in this many threads per process. Fewer threads mean shorter
+        # waits for the GIL while a transaction holds a hot row lock; scale with workers.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         if database.is_sqlite and settings.migrate_on_start:
             from admitone.migrate import upgrade_database
 

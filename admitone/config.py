@@ -31,7 +31,10 @@ class Settings(BaseSettings):
         default="sqlite:///./var/admitone.db",
         description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db",
     )
-    database_pool_size: int = Field(default=10, ge=1, le=200)
+    # Per process; the pool may grow to twice this (one connection per worker thread).
+    database_pool_size: int = Field(default=20, ge=1, le=200)
+    # Threads that run request handlers in each process (see app.py).
+    worker_threads: int = Field(default=20, ge=1, le=200)
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     # Encrypts the events' ticket-signing private keys (docs/ticket-signing.md). Unset, a
     # key is derived from secret_key under its own HKDF label.
