@@ -265,22 +265,7 @@ def list_events(
 def create_event(
     body: EventIn, access: ManageAccess, session: SessionDep
 ) -> DataResponse[EventOut]:
-    event = service.create_event(
-        session,
-        access=access,
-        title=body.title,
-        slug=body.slug,
-        description=body.description,
-        category=body.category,
-        venue_name=body.venue.name,
-        venue_address=body.venue.address,
-        city=body.venue.city,
-        country=body.venue.country,
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
-        timezone=body.timezone,
-        currency=body.currency,
-    )
+    event = service.create_event(session, access=access, **body.service_values())
     return DataResponse(data=event_out(event, organization_slug=access.organization.slug))
 
 

@@ -125,6 +125,17 @@ class EventIn(EventsInput):
         _check_order(self.starts_at, self.ends_at, "ends_at must be after starts_at")
         return self
 
+    def service_values(self) -> dict[str, Any]:
+        """The keyword arguments of ``events.service.create_event`` (venue flattened)."""
+        values = self.model_dump(exclude={"venue"})
+        values.update(
+            venue_name=self.venue.name,
+            venue_address=self.venue.address,
+            city=self.venue.city,
+            country=self.venue.country,
+        )
+        return values
+
 
 class EventPatch(PatchModel):
     title: ShortText | None = None

@@ -311,22 +311,7 @@ def create_event(
         errors = {**field_errors(exc, _event_location), **errors}
     if body is not None and not errors:
         try:
-            event = events.create_event(
-                session,
-                access=access,
-                title=body.title,
-                slug=body.slug,
-                description=body.description,
-                category=body.category,
-                venue_name=body.venue.name,
-                venue_address=body.venue.address,
-                city=body.venue.city,
-                country=body.venue.country,
-                starts_at=body.starts_at,
-                ends_at=body.ends_at,
-                timezone=body.timezone,
-                currency=body.currency,
-            )
+            event = events.create_event(session, access=access, **body.service_values())
             return redirect(
                 f"/organizer/{access.organization.slug}/events/{event.id}", flash="event_created"
             )
