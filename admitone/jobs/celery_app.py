@@ -60,6 +60,13 @@ def make_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_transport_options={
             "visibility_timeout": settings.jobs_visibility_timeout_seconds,
+            # A worker killed while it held kombu's restore mutex would otherwise block
+            # every other worker from redelivering unacknowledged jobs for 5 minutes.
+            "unacked_mutex_expire": min(300, settings.jobs_visibility_timeout_seconds),
+            # Look for jobs of dead workers every few seconds (kombu's default sweep runs
+            # only every 10 x 10 s); the look is one cheap sorted-set query.
+            "unacked_restore_interval": min(10, settings.jobs_visibility_timeout_seconds),
+            "unacked_restore_throttle": 1,
         },
         worker_hijack_root_logger=False,
         timezone="UTC",
