@@ -27,6 +27,7 @@ from admitone.organizations.models import Role
 from admitone.organizations.permissions import Permission
 from admitone.organizations.schemas import MemberIn, OrganizationIn
 from admitone.organizations.service import OrgAccess
+from admitone.tickets.api import KeyRingDep
 from admitone.web.deps import Form, PageUser, form_str, page_org_access, page_router
 from admitone.web.forms import (
     FieldProblem,
@@ -364,10 +365,16 @@ def update_event(
 
 @router.post("/organizer/{org}/events/{event_id}/publish")
 def publish_event(
-    request: Request, session: SessionDep, access: ManageAccess, event_id: EventId
+    request: Request,
+    session: SessionDep,
+    access: ManageAccess,
+    event_id: EventId,
+    keys: KeyRingDep,
 ) -> Response:
     try:
         events.publish_event(session, access=access, event_id=event_id)
+        # As the API does: the ticket-signing key is made with the publication.
+        keys.add_key(session, event_id)
     except DomainError as exc:
         session.rollback()
         reasons = exc.details.get("reasons", []) if exc.details else []
