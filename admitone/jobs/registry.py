@@ -98,10 +98,14 @@ def current_runner() -> Runner | None:
     return _runner
 
 
+def _is_plain(value: Any) -> bool:
+    return isinstance(value, str | int | bool | None)
+
+
 def _check_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    # Ids only (and small plain values): a job re-loads everything it needs.
+    # Ids only (and small plain values, or a list of ids): a job re-loads what it needs.
     for key, value in kwargs.items():
-        if not isinstance(value, str | int | bool | None):
+        if not (_is_plain(value) or (isinstance(value, list) and all(map(_is_plain, value)))):
             raise TypeError(f"job argument {key} must be an id (str/int), not {type(value)}")
     return kwargs
 

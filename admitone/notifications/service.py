@@ -20,7 +20,7 @@ from pathlib import Path
 
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from admitone import locking
@@ -36,6 +36,7 @@ from admitone.notifications.queries import readable_orders
 from admitone.notifications.texts import LABELS, language
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.organizations.models import Organization
+from admitone.payments.models import Payment, Refund
 from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.service import TicketView, hash_order_token, ticket_payload
 from admitone.tickets.signing import KeyRing
@@ -103,8 +104,9 @@ def load_order(session: Session, order_id: uuid.UUID) -> OrderBundle | None:
             .order_by(TicketType.position, Ticket.created_at, Ticket.id)
         )
     ]
-    locale = "en"
-    if order.user_id is not None:
+    # The language recorded with the order (guests too); older orders: the account's.
+    locale = language(order.locale)
+    if order.locale is None and order.user_id is not None:
         locale = language(session.scalar(select(User.locale).where(User.id == order.user_id)))
     return OrderBundle(order, event, organizer, lines, tickets, locale)
 
@@ -232,7 +234,10 @@ def _compose(
     kind: str,
     bundle: OrderBundle,
     context: dict[str, object],
+    object_id: uuid.UUID | None = None,
 ) -> EmailMessage:
+    """Render ``kind`` for the order; the Message-ID names ``object_id`` (default: the
+    order), the same object the delivery marker is keyed by."""
     environment = _templates()
     locale = bundle.locale
     event, order = bundle.event, bundle.order
@@ -256,7 +261,7 @@ def _compose(
     message["From"] = settings.mail_from
     message["To"] = formataddr((order.buyer_name, order.buyer_email))
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = _message_id(settings, kind, order.id)
+    message["Message-ID"] = _message_id(settings, kind, object_id or order.id)
     message.set_content(text_template.render(values))
     message.add_alternative(html_template.render(values), subtype="html")
     return message
@@ -300,11 +305,65 @@ def simple_message(bundle: OrderBundle, *, kind: str, settings: Settings) -> Ema
     message = _compose(settings=settings, kind=kind, bundle=bundle, context={})
     if kind == Kind.event_reminder:
         _attach(message, calendar_document(bundle, settings), "event.ics", "text/calendar")
-    if kind == Kind.order_refunded:
-        _attach(
-            message, receipt_document(bundle), f"receipt-{bundle.order.code}.pdf", "application/pdf"
-        )
     return _finish(message, bundle.locale)
+
+
+@dataclass(frozen=True)
+class RefundFacts:
+    """One refund as its notice tells it: this refund's amount and what is still paid."""
+
+    refund_id: uuid.UUID
+    order_id: uuid.UUID
+    amount_minor: int
+    remaining_minor: int
+
+
+def load_refund(session: Session, refund_id: uuid.UUID) -> RefundFacts | None:
+    """A refund and what its payment still held right after it (refunds up to this one,
+    in the order they were made), so a late or re-run notice tells the same numbers."""
+    refund = session.get(Refund, refund_id)
+    if refund is None:
+        return None
+    paid = session.scalar(select(Payment.amount_minor).where(Payment.id == refund.payment_id))
+    refunded_so_far = session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+            Refund.payment_id == refund.payment_id,
+            tuple_(Refund.created_at, Refund.id) <= tuple_(refund.created_at, refund.id),
+        )
+    )
+    return RefundFacts(
+        refund_id=refund.id,
+        order_id=refund.order_id,
+        amount_minor=refund.amount_minor,
+        remaining_minor=max(0, (paid or 0) - int(refunded_so_far or 0)),
+    )
+
+
+def refund_message(
+    bundle: OrderBundle,
+    *,
+    refund: RefundFacts,
+    revoked_ticket_ids: frozenset[uuid.UUID],
+    settings: Settings,
+) -> EmailMessage:
+    """The notice of one refund: its amount, the tickets it revoked, what stays paid;
+    the updated receipt attached. Its Message-ID names the refund, not the order."""
+    order, locale = bundle.order, bundle.locale
+    revoked = [(t, tt) for t, tt in bundle.tickets if t.id in revoked_ticket_ids]
+    message = _compose(
+        settings=settings,
+        kind=Kind.order_refunded,
+        bundle=bundle,
+        object_id=refund.refund_id,
+        context={
+            "refund_amount": documents.money(refund.amount_minor, order.currency, locale),
+            "remaining": documents.money(refund.remaining_minor, order.currency, locale),
+            "fully_refunded": refund.remaining_minor == 0,
+            "revoked": revoked,
+        },
+    )
+    _attach(message, receipt_document(bundle), f"receipt-{order.code}.pdf", "application/pdf")
+    return _finish(message, locale)
 
 
 # --- sending once ----------------------------------------------------------------------
@@ -327,14 +386,18 @@ def send_once(
     order_id: uuid.UUID,
     build: Callable[[Session, OrderBundle], EmailMessage | None],
     before_send: Callable[[], None] | None = None,
+    object_id: uuid.UUID | None = None,
 ) -> bool:
     """Build and send the ``kind`` message of an order unless it went out already.
 
+    The marker is keyed by ``object_id``: the order (one message of this kind per
+    order), or another object when an order has several (a refund notice per refund).
     ``build`` re-checks the state and may return None (nothing to send). Returns True
     when this call sent it. The marker is written after the send (see module doc).
     """
+    marker_id = object_id or order_id
     with database.session(write=False) as session:
-        if already_delivered(session, kind=kind, object_id=order_id):
+        if already_delivered(session, kind=kind, object_id=marker_id):
             return False
         bundle = load_order(session, order_id)
         if bundle is None:
@@ -352,14 +415,14 @@ def send_once(
             {
                 "id": uuid.uuid4(),
                 "kind": kind,
-                "object_id": order_id,
+                "object_id": marker_id,
                 "recipient": bundle.order.buyer_email,
                 "message_id": str(message["Message-ID"]),
                 "sent_at": utcnow(),
             },
         )
     if not recorded:
-        log.warning("mail sent twice (a concurrent run)", kind=kind, order_id=str(order_id))
+        log.warning("mail sent twice (a concurrent run)", kind=kind, object_id=str(marker_id))
     return True
 
 

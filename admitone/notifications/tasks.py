@@ -42,19 +42,33 @@ def send_order_confirmation(context: JobContext, *, order_id: str) -> bool:
 
 
 @job("notifications.send_refund_notice")
-def send_refund_notice(context: JobContext, *, order_id: str) -> bool:
-    """Tell the buyer a paid order was refunded (a cancelled event has its own message)."""
+def send_refund_notice(
+    context: JobContext, *, refund_id: str, ticket_ids: list[str] | None = None
+) -> bool:
+    """Tell the buyer of one refund (each refund of an order has its own notice, once).
+
+    ``ticket_ids`` are the tickets this refund revoked (none for an amount refunded in
+    the Stripe dashboard). A cancelled event's refunds are told by its own message.
+    """
+    with context.database.session(write=False) as session:
+        refund = service.load_refund(session, uuid.UUID(refund_id))
+    if refund is None:
+        return False
+    revoked = frozenset(uuid.UUID(ticket_id) for ticket_id in ticket_ids or ())
 
     def build(_session: Session, bundle: OrderBundle) -> EmailMessage | None:
-        if bundle.order.refunded_minor <= 0 or bundle.event.status == EventStatus.cancelled:
+        if bundle.event.status == EventStatus.cancelled:
             return None
-        return service.simple_message(bundle, kind=Kind.order_refunded, settings=context.settings)
+        return service.refund_message(
+            bundle, refund=refund, revoked_ticket_ids=revoked, settings=context.settings
+        )
 
     return service.send_once(
         context.database,
         context.settings,
         kind=Kind.order_refunded,
-        order_id=uuid.UUID(order_id),
+        order_id=refund.order_id,
+        object_id=refund.refund_id,
         build=build,
     )
 

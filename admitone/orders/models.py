@@ -47,6 +47,9 @@ class Order(IdMixin, TimestampMixin, Base):
     expires_at: Mapped[datetime]
     paid_at: Mapped[datetime | None] = mapped_column(default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The buyer's language when ordering ("en" or "fr"): every mail about the order is
+    # written in it, also to a guest. None on orders made before it was recorded.
+    locale: Mapped[str | None] = mapped_column(String(10), default=None)
 
     items: Mapped[list[OrderItem]] = relationship(
         lazy="raise", back_populates="order", order_by="OrderItem.ticket_type_id"

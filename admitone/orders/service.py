@@ -294,6 +294,7 @@ def create_order(
     settings: Settings,
     idempotency_scope: str | None = None,
     idempotency_key: str | None = None,
+    locale: str | None = None,
 ) -> CreatedOrder:
     """Hold seats for a new pending order that expires after ``settings.hold_minutes``.
 
@@ -358,6 +359,7 @@ def create_order(
         currency=event.currency,
         total_minor=total,
         expires_at=now + timedelta(minutes=settings.hold_minutes),
+        locale=locale,  # the buyer's language: the mails about this order use it
     )
     lines = [
         OrderLine(
@@ -608,7 +610,7 @@ def _refund_paid_orders(
     )
     if not refunded:
         return []
-    payments.refund_order_payments(
+    refunds = payments.refund_order_payments(
         session, order_ids=refunded, reason=reason, now=now, settings=settings
     )
     # Seats still sold are those of the still valid tickets: a partial refund before this
@@ -616,7 +618,8 @@ def _refund_paid_orders(
     seats = _valid_ticket_quantities(session, refunded)
     for order_id in refunded:
         revoke_tickets(session, order_id=order_id)
-        enqueue_after_commit(session, "notifications.send_refund_notice", order_id=str(order_id))
+    for refund in refunds:  # a notice per refund (none for a cancelled event's: see job)
+        enqueue_after_commit(session, "notifications.send_refund_notice", refund_id=str(refund.id))
     locking.release_sold(session, seats)
     return refunded
 
@@ -698,10 +701,13 @@ def _refund_tickets(
     if moved.rowcount != 1:
         raise RefundTooLarge(requested_minor=amount)
     payment = payments.paying_payment(session, order_id=order.id)
+    refund = None
     if still_valid == 0 and payment is not None:
-        payments.refund_payment(session, payment=payment, reason=reason, now=now, settings=settings)
+        refund = payments.refund_payment(
+            session, payment=payment, reason=reason, now=now, settings=settings
+        )
     elif amount > 0 and payment is not None:
-        payments.refund_payment_amount(
+        refund = payments.refund_payment_amount(
             session,
             payment_id=payment.id,
             amount_minor=amount,
@@ -712,6 +718,13 @@ def _refund_tickets(
     locking.release_sold(
         session, locking.sum_quantities((type_id, 1) for type_id, _item in revoked)
     )
+    if refund is not None:  # its own notice, naming the tickets it revoked
+        enqueue_after_commit(
+            session,
+            "notifications.send_refund_notice",
+            refund_id=str(refund.id),
+            ticket_ids=[str(ticket_id) for ticket_id in wanted],
+        )
 
 
 def refund_order(

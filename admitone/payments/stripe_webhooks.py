@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from admitone.config import Settings
+from admitone.jobs import enqueue_after_commit
 from admitone.orders import service as orders
 from admitone.orders.models import Order
 from admitone.payments import service
@@ -212,19 +213,21 @@ def _charge_refunded(
     refunds = obj.get("refunds")
     listed = refunds.get("data") if isinstance(refunds, dict) else None
     latest = _ref(listed[0]) if isinstance(listed, list) and listed else None
-    session.add(
-        Refund(
-            order_id=payment.order_id,
-            payment_id=payment.id,
-            amount_minor=delta,
-            currency=payment.currency,
-            reason="stripe_dashboard",
-            provider_ref=latest or _ref(obj.get("id")),
-            created_at=now,
-        )
+    refund = Refund(
+        order_id=payment.order_id,
+        payment_id=payment.id,
+        amount_minor=delta,
+        currency=payment.currency,
+        reason="stripe_dashboard",
+        provider_ref=latest or _ref(obj.get("id")),
+        created_at=now,
     )
+    session.add(refund)
     session.flush()
     orders.record_provider_refund(
         session, order_id=payment.order_id, amount_minor=delta, full=full, now=now
     )
+    # The buyer hears of this refund like of the organizer's (keyed by the refund row,
+    # so a redelivered event, already a duplicate above, sends nothing more).
+    enqueue_after_commit(session, "notifications.send_refund_notice", refund_id=str(refund.id))
     return WebhookOutcome.processed

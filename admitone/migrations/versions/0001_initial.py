@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 00:41:46.154103
+Create Date: 2026-11-22 01:50:56.661576
 """
 
 from collections.abc import Sequence
@@ -156,6 +156,7 @@ def upgrade() -> None:
     sa.Column('expires_at', admitone.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('paid_at', admitone.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cancelled_at', admitone.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('locale', sa.String(length=10), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('created_at', admitone.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', admitone.db.UTCDateTime(timezone=True), nullable=False),

@@ -40,7 +40,7 @@ from admitone.tickets.api import KeyRingDep
 from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.signing import KeyRing
 from admitone.web.deps import Form, OptionalLogin, RequiredLogin, form_str, page_router
-from admitone.web.i18n import _
+from admitone.web.i18n import _, current_locale
 from admitone.web.messages import domain_error_text, field_errors
 from admitone.web.pages.accounts import redirect
 from admitone.web.pages.catalogue import event_image_url, ticket_view
@@ -214,6 +214,7 @@ def checkout_reserve(
             user_id=login.user.id if login else None,
             now=utcnow(),
             settings=settings,
+            locale=current_locale(),  # the page's language: the order's mails use it
         )
     except DomainError as exc:
         session.rollback()
