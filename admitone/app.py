@@ -24,7 +24,7 @@ from admitone.jobs import install_runner
 from admitone.jobs.periodic import run_periodically
 from admitone.jobs.runners import make_runner
 from admitone.logging_config import configure_logging
-from admitone.middleware import RequestContextMiddleware
+from admitone.middleware import ConcurrencyGateMiddleware, RequestContextMiddleware
 from admitone.notifications.api import router as notifications_router
 from admitone.orders.api import organizer_router as orders_organizer_router
 from admitone.orders.api import router as orders_router
@@ -126,6 +126,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.rate_limiter = RateLimiter(settings)
 
     install_error_handlers(app)
+    # Added first, so innermost: the access log still times the wait at the gate.
+    app.add_middleware(ConcurrencyGateMiddleware, limit=settings.worker_threads)
     app.add_middleware(RequestContextMiddleware, hsts=settings.env == Environment.production)
 
     for router in api_routers():

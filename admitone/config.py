@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     rate_limit_register: str = "5/minute"
     rate_limit_refresh: str = "30/minute"
     rate_limit_payment: str = "30/minute"
+    # Creating orders holds stock: a bot must not hold a whole sale.
+    rate_limit_order: str = "30/minute"
 
     # Mail (docs/mail.md): SMTP when set (smtp:// STARTTLS, smtps:// TLS, plain smtp://host:port
     # without credentials for a local relay); otherwise each message is an .eml in outbox_dir.
@@ -102,7 +104,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "rate_limit_login", "rate_limit_register", "rate_limit_refresh", "rate_limit_payment"
+        "rate_limit_login",
+        "rate_limit_register",
+        "rate_limit_refresh",
+        "rate_limit_payment",
+        "rate_limit_order",
     )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:

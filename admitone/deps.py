@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, TypeVar
 
+import anyio
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -21,15 +22,36 @@ from admitone.ratelimit import RateLimiter
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies without I/O are ``async def``: FastAPI runs a sync dependency in a
+# thread-pool hop of its own, which costs more than the work itself.
+
+
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """The request's unit of work (see Database.session)."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's unit of work (see Database.session).
+
+    Opening the session does no I/O (it connects on first use), so only the commit or
+    rollback at the end goes to a worker thread.
+    """
     database: Database = request.app.state.db
-    with database.session(write=request.method not in SAFE_METHODS) as session:
+    unit_of_work = database.session(write=request.method not in SAFE_METHODS)
+    session = unit_of_work.__enter__()
+    try:
         yield session
+    except BaseException as exc:
+        # Shielded: a client that disconnects must not leave the transaction open.
+        with anyio.CancelScope(shield=True):
+            suppressed = await anyio.to_thread.run_sync(
+                unit_of_work.__exit__, type(exc), exc, exc.__traceback__
+            )
+        if not suppressed:
+            raise
+    else:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(unit_of_work.__exit__, None, None, None)
 
 
 # scope="function": commit before the response is sent, so a client that got a 2xx can
@@ -40,12 +62,16 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 bearer_scheme = HTTPBearer(auto_error=False, description="Access token from /auth/login")
 
 
-def _caller(
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+
+
+def caller_of(
+    session: Session,
     request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    settings: Settings,
+    credentials: HTTPAuthorizationCredentials | None,
 ) -> User | None:
+    """The logged-in caller behind the bearer token, None without one; 401 for a bad one."""
     if credentials is None:
         return None
     user, auth_session_id = accounts.user_for_access_token(
@@ -53,6 +79,24 @@ def _caller(
     )
     request.state.auth_session_id = auth_session_id
     return user
+
+
+def required_caller_of(
+    session: Session,
+    request: Request,
+    settings: Settings,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> User:
+    user = caller_of(session, request, settings, credentials)
+    if user is None:
+        raise NotAuthenticated()
+    return user
+
+
+def _caller(
+    request: Request, session: SessionDep, settings: SettingsDep, credentials: BearerCredentials
+) -> User | None:
+    return caller_of(session, request, settings, credentials)
 
 
 def _require_user(user: Annotated[User | None, Depends(_caller)]) -> User:
@@ -82,11 +126,38 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def rate_limit(name: str) -> Callable[[Request], None]:
+def rate_limit(name: str) -> Callable[[Request], Awaitable[None]]:
     """A dependency that counts the request against the ``name`` limit of its client IP."""
 
-    def dependency(request: Request) -> None:
+    async def dependency(request: Request) -> None:
         limiter: RateLimiter = request.app.state.rate_limiter
-        limiter.hit(name, client_ip(request))
+        if limiter.does_io:
+            await anyio.to_thread.run_sync(limiter.hit, name, client_ip(request))
+        else:
+            limiter.hit(name, client_ip(request))
 
     return dependency
+
+
+T = TypeVar("T")
+
+
+async def run_unit_of_work(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work`` and commit it in ONE worker-thread hop: the hot routes' way.
+
+    A sync route with sync dependencies costs FastAPI a thread-pool hop per dependency,
+    one for the route, one to validate its answer and one for the commit; under load
+    each hop is a wake-up and a GIL hand-over, and a transaction holding a hot row lock
+    waits for them. The routes on the buying and scanning path (docs/ARCHITECTURE.md,
+    "Performance") are ``async def``, take only I/O-free dependencies, and do caller
+    lookup, access checks, the service call and the response inside ``work``. The
+    thread is not abandoned if the client goes away: the unit of work always ends.
+    """
+    database: Database = request.app.state.db
+    write = request.method not in SAFE_METHODS
+
+    def in_thread() -> T:
+        with database.session(write=write) as session:
+            return work(session)
+
+    return await anyio.to_thread.run_sync(in_thread)

@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Any
 
+import anyio
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -110,3 +111,27 @@ def _incoming_request_id(scope: Scope) -> str | None:
             candidate = value.decode("latin-1")
             return candidate if _REQUEST_ID.match(candidate) else None
     return None
+
+
+class ConcurrencyGateMiddleware:
+    """At most ``limit`` requests inside the app per process; the others wait at the door.
+
+    FastAPI runs every sync dependency, the endpoint and the session's commit as separate
+    hops to the thread pool. Without a gate, 50 concurrent requests each open a
+    transaction in their first hop and then queue for threads behind each other, so a
+    transaction that has taken a hot row lock (a ticket type's counters) waits for its
+    commit hop behind new requests, and connections in use grow past the threads. With
+    the gate no larger than the thread pool, a request inside always finds a free thread:
+    queueing happens here, before any connection or lock is taken.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.semaphore = anyio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        async with self.semaphore:
+            await self.app(scope, receive, send)

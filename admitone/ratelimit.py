@@ -25,10 +25,13 @@ class RateLimiter:
             "register": parse_many(settings.rate_limit_register),
             "refresh": parse_many(settings.rate_limit_refresh),
             "payment": parse_many(settings.rate_limit_payment),
+            "order": parse_many(settings.rate_limit_order),
         }
         self._limiter = MovingWindowRateLimiter(
             storage_from_string(settings.rate_limit_storage_url)
         )
+        # In-memory counters are plain CPU work; a shared store (Redis) is network I/O.
+        self.does_io = self.enabled and not settings.rate_limit_storage_url.startswith("memory")
 
     def hit(self, name: str, key: str) -> None:
         """Count one request of ``name`` for ``key``; RateLimited once a limit is spent."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+from starlette.responses import Response
 
 T = TypeVar("T")
 
@@ -80,3 +81,15 @@ Slug = Annotated[
 
 def page_meta(*, page: int, per_page: int, total: int, **extra: Any) -> dict[str, Any]:
     return {"page": page, "per_page": per_page, "total": total, **extra}
+
+
+def data_response(data: BaseModel, *, status_code: int = 200) -> Response:
+    """``{"data": ...}`` rendered by the route itself, inside its unit of work.
+
+    Write routes hold row locks (PostgreSQL) or the write lock (SQLite) until the unit of
+    work commits. FastAPI would validate a sync route's return value in another
+    thread-pool hop in between; a ``Response`` is sent as is, so nothing stands between
+    the route and the commit (see also deps.run_unit_of_work).
+    """
+    body = b'{"data":' + data.model_dump_json().encode() + b"}"
+    return Response(content=body, status_code=status_code, media_type="application/json")

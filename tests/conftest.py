@@ -93,6 +93,7 @@ def make_settings(database_url: str, media_dir: Path) -> Callable[..., Settings]
             "rate_limit_register": "1000/minute",
             "rate_limit_refresh": "1000/minute",
             "rate_limit_payment": "1000/minute",
+            "rate_limit_order": "1000/minute",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -30,7 +32,17 @@ def encode_access_token(
 
 
 def decode_access_token(token: str, *, secret: str) -> tuple[uuid.UUID, uuid.UUID]:
-    """The (user id, session id) of a valid access token; InvalidToken otherwise."""
+    """The (user id, session id) of a valid, unexpired access token; InvalidToken otherwise."""
+    user_id, session_id, expires_at = _verified_claims(token, secret)
+    if expires_at <= time.time():
+        raise InvalidToken()
+    return user_id, session_id
+
+
+# A client sends the same token with every request for 15 minutes: its signature is
+# checked once per process, its expiry on every use (above). Failures are not cached.
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(token: str, secret: str) -> tuple[uuid.UUID, uuid.UUID, int]:
     try:
         claims = jwt.decode(
             token,
@@ -41,7 +53,7 @@ def decode_access_token(token: str, *, secret: str) -> tuple[uuid.UUID, uuid.UUI
         )
         if claims.get("typ") != "access":
             raise InvalidToken()
-        return uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"])
+        return uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), int(claims["exp"])
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidToken() from exc
 

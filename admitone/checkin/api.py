@@ -6,15 +6,24 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request, Response
+from sqlalchemy.orm import Session
 
 from admitone.checkin import service
 from admitone.checkin.schemas import CheckinKeyOut, CheckinStatsOut, ScanIn, ScanOut
 from admitone.checkin.service import EventAccess
-from admitone.deps import CurrentUser, OptionalUser, SessionDep
+from admitone.deps import (
+    BearerCredentials,
+    CurrentUser,
+    OptionalUser,
+    SessionDep,
+    SettingsDep,
+    required_caller_of,
+    run_unit_of_work,
+)
 from admitone.errors import error_responses
 from admitone.organizations.permissions import Permission
-from admitone.schemas import DataResponse
+from admitone.schemas import DataResponse, data_response
 from admitone.tickets.api import KeyRingDep
 
 router = APIRouter(prefix="/events/{event_id}", tags=["check-in"])
@@ -54,15 +63,31 @@ def get_checkin_key(
     description="Always answers 200 with a `result` once the scan is processed: "
     "`admitted`, `already_admitted`, `invalid_signature`, `wrong_event`, `revoked` or "
     "`not_found`. Each scan is recorded.",
+    response_model=DataResponse[ScanOut],
     responses=error_responses(400, 401, 403, 404, 409, 422, 503),
 )
-def scan(
-    body: ScanIn, access: CheckInAccess, session: SessionDep, keys: KeyRingDep
-) -> DataResponse[ScanOut]:
-    outcome = service.scan_ticket(
-        session, access=access, keys=keys, qr=body.qr, gate=body.gate, nonce=body.nonce
-    )
-    return DataResponse(data=ScanOut.from_outcome(outcome))
+async def scan(
+    event_id: EventId,
+    body: ScanIn,
+    request: Request,
+    settings: SettingsDep,
+    credentials: BearerCredentials,
+    keys: KeyRingDep,
+) -> Response:
+    # A hot route (gates scan in bursts): one unit-of-work hop (deps.run_unit_of_work).
+    def work(session: Session) -> Response:
+        access = service.resolve_event_access(
+            session,
+            event_id=event_id,
+            user=required_caller_of(session, request, settings, credentials),
+            permission=Permission.check_in,
+        )
+        outcome = service.scan_ticket(
+            session, access=access, keys=keys, qr=body.qr, gate=body.gate, nonce=body.nonce
+        )
+        return data_response(ScanOut.from_outcome(outcome))
+
+    return await run_unit_of_work(request, work)
 
 
 @router.get(

@@ -7,19 +7,23 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from admitone.db import utcnow
 from admitone.deps import (
+    BearerCredentials,
     CurrentUser,
     OptionalUser,
     SessionDep,
     SettingsDep,
+    caller_of,
     client_ip,
     org_access,
     rate_limit,
+    run_unit_of_work,
 )
 from admitone.errors import NotAuthenticated, error_responses
+from admitone.notifications.texts import buyer_language
 from admitone.orders import service
 from admitone.orders.models import OrderStatus
 from admitone.orders.schemas import (
@@ -33,7 +37,7 @@ from admitone.orders.schemas import (
 from admitone.organizations.permissions import Permission
 from admitone.organizations.service import OrgAccess
 from admitone.payments.schemas import PaymentOut
-from admitone.schemas import DataResponse, ListResponse, page_meta
+from admitone.schemas import DataResponse, ListResponse, data_response, page_meta
 
 router = APIRouter(tags=["orders"])
 organizer_router = APIRouter(prefix="/organizations", tags=["orders (organizer)"])
@@ -42,35 +46,22 @@ Page = Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1")
 PerPage = Annotated[int, Query(ge=1, le=100, description="Items per page (at most 100)")]
 
 
-def data_response(data: BaseModel, *, status_code: int = status.HTTP_200_OK) -> Response:
-    """``{"data": ...}`` rendered in the route's own worker thread.
-
-    Write routes hold row locks (PostgreSQL) or the write lock (SQLite) until the unit of
-    work commits, after the route returns. FastAPI validates a sync route's return value
-    in the thread pool in between, so under load a lock holder would wait for a free
-    worker while every worker waits for its lock: a stall until the lock timeout. A
-    ``Response`` is sent as is, so nothing stands between the route and the commit.
-    """
-    body = b'{"data":' + data.model_dump_json().encode() + b"}"
-    return Response(content=body, status_code=status_code, media_type="application/json")
-
-
 @dataclass(frozen=True)
 class BuyerCredentials:
     user_id: uuid.UUID | None
     access_token: str | None
 
 
+OrderTokenQuery = Annotated[
+    str | None, Query(min_length=1, max_length=128, description="The order's access token")
+]
+OrderTokenHeader = Annotated[
+    str | None, Header(min_length=1, max_length=128, description="The order's access token")
+]
+
+
 def buyer_credentials(
-    user: OptionalUser,
-    token: Annotated[
-        str | None,
-        Query(min_length=1, max_length=128, description="The order's access token"),
-    ] = None,
-    x_order_token: Annotated[
-        str | None,
-        Header(min_length=1, max_length=128, description="The order's access token"),
-    ] = None,
+    user: OptionalUser, token: OrderTokenQuery = None, x_order_token: OrderTokenHeader = None
 ) -> BuyerCredentials:
     """The buyer: a logged-in account, or the holder of an order's access token."""
     access_token = x_order_token or token
@@ -94,37 +85,49 @@ RefundAccess = Annotated[OrgAccess, Depends(org_access(Permission.refund_orders)
         "retry safely: the same key with the same body answers the same order (200); the "
         "same key with another body is refused (422 `IDEMPOTENCY_KEY_REUSED`)."
     ),
-    responses=error_responses(400, 401, 404, 409, 422, 503),
+    responses=error_responses(400, 401, 404, 409, 422, 429, 503),
+    # A bot must not hold the whole stock (ADMITONE_RATE_LIMIT_ORDER).
+    dependencies=[Depends(rate_limit("order"))],
 )
-def create_order(
+async def create_order(
     body: OrderIn,
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
-    user: OptionalUser,
+    credentials: BearerCredentials,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> Response:
-    scope = f"orders.create:user:{user.id}" if user else f"orders.create:anon:{client_ip(request)}"
-    now = utcnow()
-    created = service.create_order(
-        session,
-        event_id=body.event_id,
-        items=[
-            service.ItemRequest(ticket_type_id=item.ticket_type_id, quantity=item.quantity)
-            for item in body.items
-        ],
-        buyer_name=body.buyer.name,
-        buyer_email=str(body.buyer.email),
-        user_id=user.id if user else None,
-        now=now,
-        settings=settings,
-        idempotency_scope=scope,
-        idempotency_key=idempotency_key,
-    )
-    return data_response(
-        CreatedOrderOut.build(created.details, now=now, access_token=created.access_token),
-        status_code=status.HTTP_200_OK if created.replayed else status.HTTP_201_CREATED,
-    )
+    # A hot route: caller, service and answer in one unit-of-work hop (run_unit_of_work).
+    def work(session: Session) -> Response:
+        user = caller_of(session, request, settings, credentials)
+        scope = (
+            f"orders.create:user:{user.id}" if user else f"orders.create:anon:{client_ip(request)}"
+        )
+        now = utcnow()
+        created = service.create_order(
+            session,
+            event_id=body.event_id,
+            items=[
+                service.ItemRequest(ticket_type_id=item.ticket_type_id, quantity=item.quantity)
+                for item in body.items
+            ],
+            buyer_name=body.buyer.name,
+            buyer_email=str(body.buyer.email),
+            user_id=user.id if user else None,
+            now=now,
+            settings=settings,
+            idempotency_scope=scope,
+            idempotency_key=idempotency_key,
+            locale=buyer_language(
+                accept_language=request.headers.get("accept-language"),
+                account_locale=user.locale if user else None,
+            ),
+        )
+        return data_response(
+            CreatedOrderOut.build(created.details, now=now, access_token=created.access_token),
+            status_code=status.HTTP_200_OK if created.replayed else status.HTTP_201_CREATED,
+        )
+
+    return await run_unit_of_work(request, work)
 
 
 @router.get(
@@ -166,24 +169,33 @@ def cancel_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> Resp
     responses=error_responses(401, 404, 409, 422, 429, 502, 503),
     dependencies=[Depends(rate_limit("payment"))],
 )
-def pay_order(
+async def pay_order(
     order_id: uuid.UUID,
-    buyer: Buyer,
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
+    credentials: BearerCredentials,
+    token: OrderTokenQuery = None,
+    x_order_token: OrderTokenHeader = None,
 ) -> Response:
-    payment, created = service.pay_order(
-        session,
-        order_id=order_id,
-        user_id=buyer.user_id,
-        access_token=buyer.access_token,
-        now=utcnow(),
-        settings=settings,
-    )
-    return data_response(
-        PaymentOut.model_validate(payment),
-        status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-    )
+    # A hot route: one unit-of-work hop (run_unit_of_work).
+    def work(session: Session) -> Response:
+        buyer = buyer_credentials(
+            caller_of(session, request, settings, credentials), token, x_order_token
+        )
+        payment, created = service.pay_order(
+            session,
+            order_id=order_id,
+            user_id=buyer.user_id,
+            access_token=buyer.access_token,
+            now=utcnow(),
+            settings=settings,
+        )
+        return data_response(
+            PaymentOut.model_validate(payment),
+            status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    return await run_unit_of_work(request, work)
 
 
 @router.get(

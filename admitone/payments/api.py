@@ -12,12 +12,12 @@ from typing import Annotated
 
 import stripe
 from fastapi import APIRouter, Depends, Header, Request, Response
+from sqlalchemy.orm import Session
 
 from admitone.db import utcnow
-from admitone.deps import SessionDep, SettingsDep, org_access
+from admitone.deps import SessionDep, SettingsDep, org_access, run_unit_of_work
 from admitone.errors import BadRequest, NotFound, error_responses
 from admitone.orders import service as orders_service
-from admitone.orders.api import data_response
 from admitone.organizations.permissions import Permission
 from admitone.organizations.service import OrgAccess
 from admitone.payments import service, stripe_provider, stripe_webhooks
@@ -30,12 +30,12 @@ from admitone.payments.schemas import (
     StripeAccountOut,
     WebhookReceivedOut,
 )
-from admitone.schemas import DataResponse
+from admitone.schemas import DataResponse, data_response
 
 TEST_PROVIDER = BuiltInTestProvider.name
 
 
-def require_test_provider(settings: SettingsDep) -> None:
+async def require_test_provider(settings: SettingsDep) -> None:
     """The test provider's routes exist only while it is the configured provider."""
     if settings.payment_provider != TEST_PROVIDER:
         raise NotFound()
@@ -54,18 +54,22 @@ test_router = APIRouter(
     summary="Approve a test payment (as its checkout page does): pays the order once",
     responses=error_responses(404, 409, 422, 503),
 )
-def approve_test_payment(
-    payment_id: uuid.UUID, session: SessionDep, settings: SettingsDep
+async def approve_test_payment(
+    payment_id: uuid.UUID, request: Request, settings: SettingsDep
 ) -> Response:
-    result = service.payment_succeeded(
-        session,
-        provider=TEST_PROVIDER,
-        external_id=BuiltInTestProvider.notification_id(payment_id, "succeeded"),
-        payment_id=payment_id,
-        now=utcnow(),
-        settings=settings,
-    )
-    return data_response(PaymentResultOut.build(result))
+    # A hot route: one unit-of-work hop (deps.run_unit_of_work).
+    def work(session: Session) -> Response:
+        result = service.payment_succeeded(
+            session,
+            provider=TEST_PROVIDER,
+            external_id=BuiltInTestProvider.notification_id(payment_id, "succeeded"),
+            payment_id=payment_id,
+            now=utcnow(),
+            settings=settings,
+        )
+        return data_response(PaymentResultOut.build(result))
+
+    return await run_unit_of_work(request, work)
 
 
 @test_router.post(

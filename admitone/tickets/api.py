@@ -6,8 +6,17 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from sqlalchemy.orm import Session
 
-from admitone.deps import CurrentUser, OptionalUser, SessionDep
+from admitone.deps import (
+    BearerCredentials,
+    CurrentUser,
+    OptionalUser,
+    SessionDep,
+    SettingsDep,
+    caller_of,
+    run_unit_of_work,
+)
 from admitone.errors import error_responses
 from admitone.schemas import DataResponse, ListResponse, page_meta
 from admitone.tickets import service
@@ -17,7 +26,7 @@ from admitone.tickets.signing import KeyRing
 router = APIRouter(tags=["tickets"])
 
 
-def get_keyring(request: Request) -> KeyRing:
+async def get_keyring(request: Request) -> KeyRing:
     return KeyRing(settings=request.app.state.settings, database=request.app.state.db)
 
 
@@ -142,21 +151,32 @@ def get_ticket_qr_png(view: ReadableTicket) -> Response:
 @router.get(
     "/orders/{order_id}/tickets",
     summary="An order's tickets with their QR payloads (its buyer, token holder or organizer)",
+    response_model=ListResponse[TicketOut],
     responses=TICKET_ERRORS,
 )
-def list_order_tickets(
+async def list_order_tickets(
     order_id: uuid.UUID,
-    session: SessionDep,
+    request: Request,
+    settings: SettingsDep,
+    credentials: BearerCredentials,
     keys: KeyRingDep,
-    user: OptionalUser,
-    response: Response,
     token: TokenQuery = None,
     x_order_token: TokenHeader = None,
-) -> ListResponse[TicketOut]:
-    views = service.list_order_tickets(
-        session, order_id=order_id, user=user, order_token=x_order_token or token, keys=keys
-    )
-    response.headers.update(NO_STORE)
-    return ListResponse(
-        data=[TicketOut.from_view(view) for view in views], meta={"total": len(views)}
-    )
+) -> Response:
+    # A hot route (the gate's ticket download): one unit-of-work hop (run_unit_of_work).
+    def work(session: Session) -> Response:
+        views = service.list_order_tickets(
+            session,
+            order_id=order_id,
+            user=caller_of(session, request, settings, credentials),
+            order_token=x_order_token or token,
+            keys=keys,
+        )
+        page = ListResponse(
+            data=[TicketOut.from_view(view) for view in views], meta={"total": len(views)}
+        )
+        return Response(
+            content=page.model_dump_json(), media_type="application/json", headers=NO_STORE
+        )
+
+    return await run_unit_of_work(request, work)

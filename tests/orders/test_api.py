@@ -54,6 +54,20 @@ class TestCreate:
         assert row.access_token_hash == hashlib.sha256(order["access_token"].encode()).hexdigest()
         assert order["access_token"] not in row.access_token_hash
 
+    def test_order_creation_is_rate_limited_per_client(self, make_app, shop, clean_database):
+        from fastapi.testclient import TestClient
+
+        with TestClient(make_app(rate_limit_order="2/minute")) as limited:
+            create_order(limited, shop)
+            create_order(limited, shop)
+            refused = limited.post("/api/v1/orders", json=order_body(shop))
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "RATE_LIMITED"
+        assert int(refused.headers["Retry-After"]) >= 1
+        # The refused request held nothing.
+        assert counters(clean_database, shop.ticket_type_id).held == 2
+        assert count(clean_database, Order) == 2
+
     def test_logged_in_buyer_owns_the_order(self, client, shop, clean_database):
         buyer = register(client)
         order = create_order(client, shop, headers=buyer["headers"])
