@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts import passwords, tokens
@@ -179,6 +179,20 @@ def logout(session: Session, *, auth_session_id: uuid.UUID) -> None:
     session.flush()
 
 
+# Built once: the caller lookup runs on every authenticated request, and building a
+# statement costs more than running it (docs/ARCHITECTURE.md, "Performance").
+_ACTIVE_USER_OF_SESSION = (
+    select(User)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        AuthSession.id == bindparam("auth_session_id"),
+        AuthSession.revoked_at.is_(None),
+        User.is_active.is_(True),
+    )
+)
+
+
 def user_for_access_token(
     session: Session, *, token: str, settings: Settings
 ) -> tuple[User, uuid.UUID]:
@@ -187,14 +201,7 @@ def user_for_access_token(
         token, secret=settings.secret_key.get_secret_value()
     )
     user = session.scalar(
-        select(User)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(
-            User.id == user_id,
-            AuthSession.id == auth_session_id,
-            AuthSession.revoked_at.is_(None),
-            User.is_active.is_(True),
-        )
+        _ACTIVE_USER_OF_SESSION, {"user_id": user_id, "auth_session_id": auth_session_id}
     )
     if user is None:
         raise InvalidToken()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,22 +40,28 @@ class EventAccess:
     org: OrgAccess
 
 
+# The scan path's statements are built once (docs/ARCHITECTURE.md, "Performance"): at a
+# gate they run hundreds of times a second, and building one costs more than running it.
+_EVENT_WITH_ORGANIZATION = (
+    select(Event, Organization)
+    .join(Organization, Organization.id == Event.organization_id)
+    .where(Event.id == bindparam("event_id"))
+)
+_EVENT_WITH_CALLER_ROLE = _EVENT_WITH_ORGANIZATION.add_columns(Membership.role).outerjoin(
+    Membership,
+    (Membership.organization_id == Event.organization_id)
+    & (Membership.user_id == bindparam("user_id")),
+)
+
+
 def _event_with_role(
     session: Session, *, event_id: uuid.UUID, user: User | None
 ) -> tuple[Event, Organization, Role | None] | None:
-    statement = select(Event, Organization).join(
-        Organization, Organization.id == Event.organization_id
-    )
     if user is None:
-        row = session.execute(statement.where(Event.id == event_id)).first()
+        row = session.execute(_EVENT_WITH_ORGANIZATION, {"event_id": event_id}).first()
         return None if row is None else (row[0], row[1], None)
     row = session.execute(
-        statement.add_columns(Membership.role)
-        .outerjoin(
-            Membership,
-            (Membership.organization_id == Event.organization_id) & (Membership.user_id == user.id),
-        )
-        .where(Event.id == event_id)
+        _EVENT_WITH_CALLER_ROLE, {"event_id": event_id, "user_id": user.id}
     ).first()
     if row is None:
         return None
@@ -133,18 +139,44 @@ def payload_hash(qr: str) -> str:
 
 
 # What a scan shows about a ticket; RETURNING gives the same columns as a SELECT.
+_tickets = Ticket.__table__
 _TICKET_COLUMNS = (
-    Ticket.id,
-    Ticket.holder_name,
-    Ticket.status,
-    Ticket.admitted_at,
-    Ticket.admitted_gate,
-    Ticket.ticket_type_id,
-    select(TicketType.name)
-    .where(TicketType.id == Ticket.ticket_type_id)
+    _tickets.c.id,
+    _tickets.c.holder_name,
+    _tickets.c.status,
+    _tickets.c.admitted_at,
+    _tickets.c.admitted_gate,
+    _tickets.c.ticket_type_id,
+    select(TicketType.__table__.c.name)
+    .where(TicketType.__table__.c.id == _tickets.c.ticket_type_id)
     .scalar_subquery()
     .label("ticket_type_name"),
 )
+# (Not named after columns: an UPDATE reserves those names for its SET clause.)
+_THIS_TICKET = (_tickets.c.id == bindparam("scanned_ticket_id")) & (
+    _tickets.c.event_id == bindparam("scanned_event_id")
+)
+# The admission itself: admits a valid ticket not yet in, else matches no row.
+_ADMIT_TICKET = (
+    update(_tickets)
+    .where(
+        _THIS_TICKET,
+        _tickets.c.status == TicketStatus.valid,
+        _tickets.c.admitted_at.is_(None),
+    )
+    .values(admitted_at=bindparam("now"), admitted_gate=bindparam("gate"))
+    .returning(*_TICKET_COLUMNS)
+)
+_SCANNED_TICKET = select(*_TICKET_COLUMNS).where(_THIS_TICKET)
+# INSERT ... ON CONFLICT DO NOTHING: a concurrent request that stored the same nonce
+# first makes this insert a no-op instead of an error that aborts the transaction.
+# RETURNING tells whether this insert happened.
+_RECORD_SCAN = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(CheckIn.__table__)
+    .on_conflict_do_nothing()
+    .returning(CheckIn.__table__.c.id)
+    for dialect in (postgresql, sqlite)
+}
 
 
 def _ticket_from_row(row: Any) -> ScannedTicket:
@@ -174,36 +206,37 @@ def _claim_admission(
     a read-then-write. RETURNING saves a query on the common path. (Tests swap this
     function for a racy one as a negative control.)
     """
-    row = session.execute(
-        update(Ticket)
-        .where(
-            Ticket.id == ticket_id,
-            Ticket.event_id == event_id,
-            Ticket.status == TicketStatus.valid,
-            Ticket.admitted_at.is_(None),
+    row = (
+        session.connection()
+        .execute(
+            _ADMIT_TICKET,
+            {
+                "scanned_ticket_id": ticket_id,
+                "scanned_event_id": event_id,
+                "now": now,
+                "gate": gate,
+            },
         )
-        .values(admitted_at=now, admitted_gate=gate)
-        .returning(*_TICKET_COLUMNS)
-        .execution_options(synchronize_session=False)
-    ).first()
+        .first()
+    )
     return None if row is None else _ticket_from_row(row)
 
 
 def _scanned_ticket(
     session: Session, *, ticket_id: uuid.UUID, event_id: uuid.UUID
 ) -> ScannedTicket | None:
-    row = session.execute(
-        select(*_TICKET_COLUMNS).where(Ticket.id == ticket_id, Ticket.event_id == event_id)
-    ).first()
+    row = (
+        session.connection()
+        .execute(_SCANNED_TICKET, {"scanned_ticket_id": ticket_id, "scanned_event_id": event_id})
+        .first()
+    )
     return None if row is None else _ticket_from_row(row)
 
 
-def _insert_ignoring_conflicts(session: Session, values: dict[str, Any]) -> Insert:
-    # INSERT ... ON CONFLICT DO NOTHING: a concurrent request that stored the same nonce
-    # first makes this insert a no-op instead of an error that aborts the transaction.
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    # RETURNING, not rowcount: an ORM session reports no row count for this statement.
-    return dialect.insert(CheckIn).values(**values).on_conflict_do_nothing().returning(CheckIn.id)
+def _record_scan(session: Session, values: dict[str, Any]) -> bool:
+    """Store the scan; False when its nonce was stored first (nothing inserted)."""
+    statement = _RECORD_SCAN[session.get_bind().dialect.name]
+    return session.connection().execute(statement, values).first() is not None
 
 
 def _verify(
@@ -289,23 +322,21 @@ def scan_ticket(
                 result = ScanResult.already_admitted
 
     checkin_id = uuid.uuid4()
-    inserted = session.execute(
-        _insert_ignoring_conflicts(
-            session,
-            {
-                "id": checkin_id,
-                "event_id": event_id,
-                "ticket_id": ticket.id if ticket is not None else None,
-                "result": result,
-                "gate": gate,
-                "scanned_at": now,
-                "scanned_by_id": access.org.user.id,
-                "nonce": nonce,
-                "payload_hash": qr_hash,
-            },
-        )
-    ).first()
-    if inserted is None:
+    inserted = _record_scan(
+        session,
+        {
+            "id": checkin_id,
+            "event_id": event_id,
+            "ticket_id": ticket.id if ticket is not None else None,
+            "result": result,
+            "gate": gate,
+            "scanned_at": now,
+            "scanned_by_id": access.org.user.id,
+            "nonce": nonce,
+            "payload_hash": qr_hash,
+        },
+    )
+    if not inserted:
         # This nonce was stored first (by an earlier try, or a twin request that
         # PostgreSQL made us wait for). Same QR: nothing here changed the ticket, since
         # admissions and revocations are final, so answer as the first time.

@@ -337,14 +337,6 @@ def create_order(
 
     event, ticket_types = _load_for_sale(session, event_id=event_id, quantities=quantities)
     total = _check_on_sale(event, ticket_types, quantities, now=now)
-    locking.release_expired_holds(session, event_id=event.id, now=now)
-    short = locking.take_seats(session, quantities)
-    if short is not None:
-        available = locking.live_availability(session, now=now, ticket_type_ids=quantities)
-        raise SoldOut(
-            ticket_type_id=str(short),
-            available={str(tid): available.get(tid, 0) for tid in sorted(quantities)},
-        )
 
     order = Order(
         id=order_id,
@@ -376,6 +368,17 @@ def create_order(
     session.add(order)
     session.add_all([line.item for line in lines])
     session.flush()
+    # The seats last: their ticket-type rows are the hottest in a sale, and a row lock
+    # lasts until COMMIT, so nothing else runs between taking it and committing. A
+    # sold-out order rolls back with its rows.
+    locking.release_expired_holds(session, event_id=event.id, now=now)
+    short = locking.take_seats(session, quantities)
+    if short is not None:
+        available = locking.live_availability(session, now=now, ticket_type_ids=quantities)
+        raise SoldOut(
+            ticket_type_id=str(short),
+            available={str(tid): available.get(tid, 0) for tid in sorted(quantities)},
+        )
     return CreatedOrder(
         details=OrderDetails(order=order, lines=lines), access_token=access_token, replayed=False
     )
