@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
@@ -199,12 +199,22 @@ def readable_order(
 
 
 def order_receipt(
-    session: Session, *, order_id: uuid.UUID, user: User | None, order_token: str | None
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    user: User | None,
+    order_token: str | None,
+    locale: str | None = None,
 ) -> tuple[OrderBundle, bytes]:
-    """The receipt PDF of a paid (or since refunded) order; 404 before payment."""
+    """The receipt PDF of a paid (or since refunded) order; 404 before payment.
+
+    In ``locale`` when given (a page's language), else the order's (as mailed).
+    """
     bundle = readable_order(session, order_id=order_id, user=user, order_token=order_token)
     if bundle.order.paid_at is None:
         raise DocumentNotFound("This order has not been paid.")
+    if locale is not None:
+        bundle = replace(bundle, locale=language(locale))
     return bundle, receipt_document(bundle)
 
 

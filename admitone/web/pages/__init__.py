@@ -10,6 +10,7 @@ def page_routers() -> list[APIRouter]:
         accounts,
         catalogue,
         checkout,
+        downloads,
         organizer,
         organizer_sales,
         scanner,
@@ -20,6 +21,7 @@ def page_routers() -> list[APIRouter]:
         accounts.router,
         catalogue.router,
         checkout.router,
+        downloads.router,
         organizer.router,
         # After organizer.router: its /events/new must match before /events/{event_id}.
         organizer_sales.router,

@@ -91,9 +91,11 @@ def _remember(
     )
 
 
-def _order_token(
+def remembered_order_token(
     request: Request, settings: Settings, order_id: uuid.UUID, token: str | None
 ) -> str | None:
+    """The guest's secret for an order: from the link (``?token=``), else this browser's
+    signed cookie of the orders it placed or opened."""
     return token or _remembered(request, settings).get(str(order_id))
 
 
@@ -270,7 +272,7 @@ def order_page(
     order_id: OrderId,
     token: TokenQuery = None,
 ) -> Response:
-    access_token = _order_token(request, settings, order_id, token)
+    access_token = remembered_order_token(request, settings, order_id, token)
     details = orders.get_buyer_order(
         session,
         order_id=order_id,
@@ -316,7 +318,7 @@ def order_pay(
             session,
             order_id=order_id,
             user_id=login.user.id if login else None,
-            access_token=_order_token(request, settings, order_id, None),
+            access_token=remembered_order_token(request, settings, order_id, None),
             now=utcnow(),
             settings=settings,
         )
@@ -340,7 +342,7 @@ def order_cancel(
             session,
             order_id=order_id,
             user_id=login.user.id if login else None,
-            access_token=_order_token(request, settings, order_id, None),
+            access_token=remembered_order_token(request, settings, order_id, None),
             now=utcnow(),
         )
     except DomainError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import BrowserContext, Page, expect
@@ -81,6 +82,17 @@ def test_buyer_goes_from_the_home_page_to_a_ticket_qr(
         assert box is not None and box["width"] >= 250, box  # big enough to scan from a phone
         assert qr_codes.first.evaluate("img => img.complete && img.naturalWidth > 0")
         screenshot(page, f"tickets-{suffix}")
+        # The guest's documents, with the secret link this browser remembered.
+        ticket_links = page.get_by_role("link", name=re.compile(r"^Download ticket \(PDF\)"))
+        expect(ticket_links).to_have_count(2)
+        expect(page.get_by_role("link", name=re.compile(r"^Add to calendar"))).to_be_visible()
+        with page.expect_download() as receipt:
+            page.get_by_role("link", name=re.compile(r"^Receipt \(PDF\)")).click()
+        assert receipt.value.suggested_filename.startswith("receipt-")
+        assert Path(receipt.value.path()).read_bytes().startswith(b"%PDF")
+        with page.expect_download() as ticket:
+            ticket_links.first.click()
+        assert Path(ticket.value.path()).read_bytes().startswith(b"%PDF")
 
 
 def test_organizer_creates_publishes_sells_and_refunds(
