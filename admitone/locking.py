@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BindParameter, Select, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -107,18 +107,39 @@ def take_seats(
     return None
 
 
+# The stock statements are built once: they run on every order of a sale, and building
+# a statement costs more CPU than running it (docs/ARCHITECTURE.md, "Performance").
+# (Parameters are not named after columns: an UPDATE reserves those for its SET clause.)
+_ticket_types = TicketType.__table__
+_free = _ticket_types.c.capacity - _ticket_types.c.quantity_sold - _ticket_types.c.quantity_held
+_THIS_TYPE = _ticket_types.c.id == bindparam("ticket_type")
+_QUANTITY = bindparam("quantity")
+_HOLD_SEATS = (
+    update(_ticket_types)
+    .where(_THIS_TYPE, _free >= _QUANTITY)
+    .values(quantity_held=_ticket_types.c.quantity_held + _QUANTITY)
+)
+_SELL_SEATS = (
+    update(_ticket_types)
+    .where(_THIS_TYPE, _free >= _QUANTITY)
+    .values(quantity_sold=_ticket_types.c.quantity_sold + _QUANTITY)
+)
+_HELD_TO_SOLD = (
+    update(_ticket_types)
+    .where(_THIS_TYPE, _ticket_types.c.quantity_held >= _QUANTITY)
+    .values(
+        quantity_held=_ticket_types.c.quantity_held - _QUANTITY,
+        quantity_sold=_ticket_types.c.quantity_sold + _QUANTITY,
+    )
+)
+
+
 def _take_atomically(
     session: Session, ticket_type_id: uuid.UUID, quantity: int, *, as_sold: bool
 ) -> bool:
-    counter = TicketType.quantity_sold if as_sold else TicketType.quantity_held
-    result = session.execute(
-        update(TicketType)
-        .where(
-            TicketType.id == ticket_type_id,
-            TicketType.capacity - TicketType.quantity_sold - TicketType.quantity_held >= quantity,
-        )
-        .values({counter: counter + quantity})
-        .execution_options(synchronize_session=False)
+    result = session.connection().execute(
+        _SELL_SEATS if as_sold else _HOLD_SEATS,
+        {"ticket_type": ticket_type_id, "quantity": quantity},
     )
     return result.rowcount == 1
 
@@ -130,14 +151,8 @@ def convert_held_to_sold(session: Session, quantities: Quantities) -> None:
     transition, so these seats are its own hold; a miss means broken counters.
     """
     for ticket_type_id, quantity in _in_lock_order(quantities):
-        result = session.execute(
-            update(TicketType)
-            .where(TicketType.id == ticket_type_id, TicketType.quantity_held >= quantity)
-            .values(
-                quantity_held=TicketType.quantity_held - quantity,
-                quantity_sold=TicketType.quantity_sold + quantity,
-            )
-            .execution_options(synchronize_session=False)
+        result = session.connection().execute(
+            _HELD_TO_SOLD, {"ticket_type": ticket_type_id, "quantity": quantity}
         )
         if result.rowcount != 1:
             raise StockCountersBroken(f"ticket type {ticket_type_id}: held < {quantity}")
@@ -186,6 +201,23 @@ def lock_event_ticket_types(session: Session, event_id: uuid.UUID) -> None:
 # --- expiry ----------------------------------------------------------------------------
 
 
+def _expired_holds(*, limit: int | BindParameter[int]) -> Select[tuple[uuid.UUID]]:
+    """Pending orders, oldest id first, locked unless another transaction has them."""
+    return (
+        select(Order.id)
+        .where(Order.status == OrderStatus.pending)
+        .order_by(Order.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Order)
+    )
+
+
+# Built once: every new order of a sale runs it first (costs one indexed SELECT).
+_EXPIRED_HOLDS = _expired_holds(limit=bindparam("limit")).where(
+    Order.event_id == bindparam("event_id"), Order.expires_at <= bindparam("now")
+)
+
+
 def release_expired_holds(
     session: Session,
     *,
@@ -202,20 +234,20 @@ def release_expired_holds(
     cancelling or expiring is left to it), then every ticket type of the event in id
     order. Costs one indexed SELECT when nothing has expired. Returns the expired ids.
     """
-    candidates_query = (
-        select(Order.id)
-        .where(
-            Order.event_id == event_id,
-            Order.status == OrderStatus.pending,
-            Order.expires_at <= now,
+    if order_ids is None:
+        candidates = list(
+            session.scalars(_EXPIRED_HOLDS, {"event_id": event_id, "now": now, "limit": limit})
         )
-        .order_by(Order.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Order)
-    )
-    if order_ids is not None:
-        candidates_query = candidates_query.where(Order.id.in_(list(order_ids)))
-    candidates = list(session.scalars(candidates_query))
+    else:
+        candidates = list(
+            session.scalars(
+                _expired_holds(limit=limit).where(
+                    Order.event_id == event_id,
+                    Order.expires_at <= now,
+                    Order.id.in_(list(order_ids)),
+                )
+            )
+        )
     if not candidates:
         return []
     expired = list(
@@ -319,13 +351,16 @@ def disable_unsafe_stock_check() -> int:
 def _take_non_atomically(
     session: Session, ticket_type_id: uuid.UUID, quantity: int, *, as_sold: bool
 ) -> bool:
-    # The classic ORM bug on purpose: read the counters, decide, then write the new value
+    # The classic bug on purpose: read the counters (here, as an app checking stock before
+    # its transaction would: on a connection of its own), decide, then write the new value
     # computed from the stale read. Concurrent buyers all see the same free seats.
-    capacity, sold, held = session.execute(
-        select(TicketType.capacity, TicketType.quantity_sold, TicketType.quantity_held).where(
-            TicketType.id == ticket_type_id
-        )
-    ).one()
+    bind = session.get_bind()
+    with bind.connect().execution_options(sqlite_begin_immediate=False) as reader:
+        capacity, sold, held = reader.execute(
+            select(TicketType.capacity, TicketType.quantity_sold, TicketType.quantity_held).where(
+                TicketType.id == ticket_type_id
+            )
+        ).one()
     if capacity - sold - held < quantity:
         return False
     with _UNSAFE.lock:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from admitone import locking
@@ -223,22 +223,80 @@ def _claim_idempotency_key(
     return session.scalar(lookup.execution_options(populate_existing=True))
 
 
+@dataclass(frozen=True, slots=True)
+class EventOnSale:
+    """What selling needs of an event."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    status: EventStatus
+    currency: str
+    ends_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketTypeOnSale:
+    """What selling needs of a ticket type: its terms, not its counters."""
+
+    id: uuid.UUID
+    name: str
+    price_minor: int
+    is_active: bool
+    sales_start: datetime | None
+    sales_end: datetime | None
+    min_per_order: int
+    max_per_order: int
+
+
+# Built once, columns only: it runs for every order of a sale, and building a statement
+# or loading whole entities costs more than the query (docs/ARCHITECTURE.md).
+_SALE_TERMS = (
+    select(
+        Event.id.label("event_id"),
+        Event.organization_id,
+        Event.status,
+        Event.currency,
+        Event.ends_at,
+        *(
+            getattr(TicketType, field).label(f"type_{field}")
+            for field in TicketTypeOnSale.__slots__
+        ),
+    )
+    .outerjoin(
+        TicketType,
+        and_(
+            TicketType.event_id == Event.id,
+            TicketType.id.in_(bindparam("ticket_type_ids", expanding=True)),
+        ),
+    )
+    .where(Event.id == bindparam("event_id"))
+)
+
+
 def _load_for_sale(
     session: Session, *, event_id: uuid.UUID, quantities: dict[uuid.UUID, int]
-) -> tuple[Event, dict[uuid.UUID, TicketType]]:
+) -> tuple[EventOnSale, dict[uuid.UUID, TicketTypeOnSale]]:
     """The event and the requested ticket types of it, in one query."""
     rows = session.execute(
-        select(Event, TicketType)
-        .outerjoin(
-            TicketType,
-            and_(TicketType.event_id == Event.id, TicketType.id.in_(list(quantities))),
-        )
-        .where(Event.id == event_id)
+        _SALE_TERMS, {"event_id": event_id, "ticket_type_ids": list(quantities)}
     ).all()
     if not rows:
         raise EventNotFound(event_id=str(event_id))
-    event = rows[0][0]
-    ticket_types = {ticket_type.id: ticket_type for _, ticket_type in rows if ticket_type}
+    first = rows[0]
+    event = EventOnSale(
+        id=first.event_id,
+        organization_id=first.organization_id,
+        status=first.status,
+        currency=first.currency,
+        ends_at=first.ends_at,
+    )
+    ticket_types = {
+        row.type_id: TicketTypeOnSale(
+            *(getattr(row, f"type_{field}") for field in TicketTypeOnSale.__slots__)
+        )
+        for row in rows
+        if row.type_id is not None
+    }
     for ticket_type_id in sorted(quantities):
         if ticket_type_id not in ticket_types:
             raise TicketTypeNotFound(ticket_type_id=str(ticket_type_id))
@@ -246,8 +304,8 @@ def _load_for_sale(
 
 
 def _check_on_sale(
-    event: Event,
-    ticket_types: dict[uuid.UUID, TicketType],
+    event: EventOnSale,
+    ticket_types: dict[uuid.UUID, TicketTypeOnSale],
     quantities: dict[uuid.UUID, int],
     *,
     now: datetime,
