@@ -21,7 +21,7 @@ from admitone.error_handlers import install_error_handlers
 from admitone.events.api import organizer_router as events_organizer_router
 from admitone.events.api import public_router as events_public_router
 from admitone.jobs import install_runner
-from admitone.jobs.periodic import run_periodically
+from admitone.jobs.periodic import start_embedded_schedule
 from admitone.jobs.runners import make_runner
 from admitone.logging_config import configure_logging
 from admitone.middleware import ConcurrencyGateMiddleware, RequestContextMiddleware
@@ -90,21 +90,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             sweeper = asyncio.create_task(
                 run_hold_sweeper(database, interval_seconds=settings.hold_sweep_interval_seconds)
             )
-        # The day-before reminders: beat schedules them with Redis, this loop without.
-        reminders = None
-        if not settings.redis_url:
-            reminders = asyncio.create_task(
-                run_periodically(
-                    runner,
-                    "notifications.send_event_reminders",
-                    interval_seconds=settings.reminder_interval_seconds,
-                )
-            )
+        # The other periodic jobs (reminders, lost confirmations): beat runs them with
+        # Redis, these loops without (jobs/periodic.py).
+        periodic_loops = start_embedded_schedule(runner, settings)
         yield
-        if reminders is not None:
-            reminders.cancel()
+        for loop in periodic_loops:
+            loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await reminders
+                await loop
         if sweeper is not None:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # Redis redelivers a job whose worker died this long after it was taken (acks_late).
     jobs_visibility_timeout_seconds: int = Field(default=3600, ge=1, le=86400)
     reminder_interval_seconds: float = Field(default=3600, gt=0, le=86400)
+    # How often paid orders whose confirmation job was lost (the process died after the
+    # commit, Redis refused the message) are looked for and sent.
+    confirmation_catch_up_interval_seconds: float = Field(default=300, gt=0, le=86400)
     # Test-only hook: while this file exists, jobs that honour it wait (env=test only).
     jobs_test_pause_file: Path | None = None
 

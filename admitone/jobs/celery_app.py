@@ -22,6 +22,7 @@ from celery import Celery
 
 from admitone.config import Settings, get_settings
 from admitone.db import Database
+from admitone.jobs import periodic
 from admitone.jobs.registry import TRANSIENT_ERRORS, JobContext, registered_jobs, run_job
 
 MAX_RETRIES = 8
@@ -75,9 +76,9 @@ def make_celery(settings: Settings) -> Celery:
                 "task": "orders.expire_holds",
                 "schedule": settings.hold_sweep_interval_seconds,
             },
-            "notifications.send_event_reminders": {
-                "task": "notifications.send_event_reminders",
-                "schedule": settings.reminder_interval_seconds,
+            **{
+                name: {"task": name, "schedule": interval}
+                for name, interval in periodic.schedule(settings).items()
             },
         },
     )

@@ -456,6 +456,29 @@ def reminder_orders(session: Session, *, now: datetime, within: timedelta) -> li
     )
 
 
+def unconfirmed_orders(
+    session: Session, *, now: datetime, settled_for: timedelta, within: timedelta, limit: int
+) -> list[uuid.UUID]:
+    """Paid orders whose confirmation went out to no one: paid in [now - within,
+    now - settled_for] (long enough ago that their own job would have sent it) and
+    without the confirmation's delivery marker. Oldest first."""
+    return list(
+        session.scalars(
+            select(Order.id)
+            .where(
+                Order.status == OrderStatus.paid,
+                Order.paid_at >= now - within,
+                Order.paid_at <= now - settled_for,
+                ~select(Delivery.id)
+                .where(Delivery.kind == Kind.order_confirmation, Delivery.object_id == Order.id)
+                .exists(),
+            )
+            .order_by(Order.paid_at, Order.id)
+            .limit(limit)
+        )
+    )
+
+
 def orders_to_tell_of_cancellation(session: Session, event_id: uuid.UUID) -> list[uuid.UUID]:
     """Orders of an event that hold (or held) tickets: every holder hears of it."""
     return list(

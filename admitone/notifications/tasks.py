@@ -7,18 +7,28 @@ from datetime import timedelta
 from email.message import EmailMessage
 from functools import partial
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admitone.db import utcnow
 from admitone.events.models import Event, EventStatus
-from admitone.jobs.registry import JobContext, job, test_checkpoint
+from admitone.jobs.registry import TRANSIENT_ERRORS, JobContext, job, test_checkpoint
 from admitone.notifications import service
 from admitone.notifications.service import Kind, OrderBundle
 from admitone.orders.models import OrderStatus
 from admitone.tickets.signing import KeyRing
 
+log = structlog.get_logger(__name__)
+
 REMINDER_WINDOW = timedelta(hours=24)
+# The catch-up of lost confirmations: orders paid at least this long ago (their own job,
+# retries included, has had its chance: Celery's 8 backed-off retries take about 4
+# minutes in all, the in-process runner's 5 about 30 seconds)...
+CATCH_UP_SETTLED_FOR = timedelta(minutes=10)
+# ...and at most this long ago (a buyer is not told of an order days later).
+CATCH_UP_WITHIN = timedelta(days=3)
+CATCH_UP_BATCH = 200
 
 
 @job("notifications.send_order_confirmation")
@@ -123,3 +133,40 @@ def send_event_reminders(context: JobContext) -> int:
     with context.database.session(write=False) as session:
         order_ids = service.reminder_orders(session, now=utcnow(), within=REMINDER_WINDOW)
     return sum(send_event_reminder(context, order_id=str(order_id)) for order_id in order_ids)
+
+
+@job("notifications.catch_up_confirmations")
+def catch_up_confirmations(context: JobContext, *, settled_for_seconds: int | None = None) -> int:
+    """Periodic: send the confirmation of paid orders whose job was lost.
+
+    A job is handed to the queue after the commit; if the process dies in between, or
+    Redis refuses the message, nothing else would ever send it. The delivery marker
+    tells which orders never got theirs; sending goes through the confirmation job's
+    own function, so its checks and marker apply (a job that is only late sends once
+    too). ``settled_for_seconds`` overrides CATCH_UP_SETTLED_FOR (tests, a manual run).
+    Returns how many this run sent; one order's bug does not hold up the others.
+    """
+    settled_for = (
+        CATCH_UP_SETTLED_FOR
+        if settled_for_seconds is None
+        else timedelta(seconds=settled_for_seconds)
+    )
+    with context.database.session(write=False) as session:
+        order_ids = service.unconfirmed_orders(
+            session,
+            now=utcnow(),
+            settled_for=settled_for,
+            within=CATCH_UP_WITHIN,
+            limit=CATCH_UP_BATCH,
+        )
+    sent = 0
+    for order_id in order_ids:
+        try:
+            sent += send_order_confirmation(context, order_id=str(order_id))
+        except TRANSIENT_ERRORS:
+            raise  # the mail server is down: the whole run is retried (or the next one)
+        except Exception:
+            log.exception("confirmation catch-up failed", order_id=str(order_id))
+    if sent:
+        log.warning("lost confirmations sent by the catch-up", count=sent)
+    return sent

@@ -87,7 +87,11 @@ def test_celery_settings_make_jobs_survive_a_dead_worker(
     assert task.acks_late and task.reject_on_worker_lost
     assert task.retry_backoff and task.max_retries and task.autoretry_for
     schedule = {entry["task"] for entry in celery.conf.beat_schedule.values()}
-    assert schedule == {"orders.expire_holds", "notifications.send_event_reminders"}
+    assert schedule == {
+        "orders.expire_holds",
+        "notifications.send_event_reminders",
+        "notifications.catch_up_confirmations",
+    }
 
 
 def test_worker_killed_mid_job_the_job_still_completes_once(
