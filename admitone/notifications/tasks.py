@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 import uuid
 from datetime import timedelta
 from email.message import EmailMessage
@@ -29,6 +30,8 @@ CATCH_UP_SETTLED_FOR = timedelta(minutes=10)
 # ...and at most this long ago (a buyer is not told of an order days later).
 CATCH_UP_WITHIN = timedelta(days=3)
 CATCH_UP_BATCH = 200
+# SMTP answers that refuse one message, not the server being away.
+MESSAGE_REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
 
 
 @job("notifications.send_order_confirmation")
@@ -163,8 +166,11 @@ def catch_up_confirmations(context: JobContext, *, settled_for_seconds: int | No
     for order_id in order_ids:
         try:
             sent += send_order_confirmation(context, order_id=str(order_id))
+        except MESSAGE_REFUSED:
+            # This message only (a dead address): the others may still go.
+            log.warning("confirmation refused by the mail server", order_id=str(order_id))
         except TRANSIENT_ERRORS:
-            raise  # the mail server is down: the whole run is retried (or the next one)
+            raise  # the mail server or database is down: the whole run is retried later
         except Exception:
             log.exception("confirmation catch-up failed", order_id=str(order_id))
     if sent:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -21,7 +22,7 @@ from admitone.notifications.models import Delivery
 from admitone.notifications.tasks import catch_up_confirmations
 from admitone.orders.models import Order
 from tests.factories import make_shop
-from tests.notifications.conftest import Inbox
+from tests.notifications.conftest import Inbox, free_port
 from tests.notifications.helpers import attachments
 from tests.orders.helpers import buy
 
@@ -135,3 +136,43 @@ def test_the_embedded_app_runs_the_catch_up_by_itself(
         time.sleep(1)  # several more ticks: still one message
     assert _confirmations(clean_database) == [uuid.UUID(order["id"])]
     assert len(inbox.messages) == 1
+
+
+class RefusingOneAddress(Inbox):
+    """An SMTP server that knows no ``bounce@`` mailbox (550), like a dead address."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if address.startswith("bounce@"):
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_one_refused_address_does_not_hold_up_the_others(
+    make_app: Callable[..., FastAPI],
+    make_settings: Callable[..., Settings],
+    clean_database: Database,
+    refusing_queue: Callable[[], RefusingQueue],
+) -> None:
+    inbox = RefusingOneAddress()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        smtp = f"smtp://127.0.0.1:{port}"
+        shop = make_shop(clean_database, capacity=10)
+        with TestClient(make_app(smtp_url=smtp)) as client:
+            refusing_queue()
+            dead = buy(client, shop, quantity=1, buyer={"name": "B", "email": "bounce@example.com"})
+            alive = buy(client, shop, quantity=1)
+        _paid_minutes_ago(clean_database, dead["id"], 30)  # the oldest: tried first
+        _paid_minutes_ago(clean_database, alive["id"], 20)
+        context = JobContext(settings=make_settings(smtp_url=smtp), database=clean_database)
+        assert catch_up_confirmations(context) == 1
+        [message] = inbox.wait_for(1)
+        assert message["To"] == "Ada Lovelace <ada@example.com>"
+        assert _confirmations(clean_database) == [uuid.UUID(alive["id"])]
+    finally:
+        controller.stop()
