@@ -12,7 +12,8 @@ from admitone.db import Base, IdMixin, utcnow
 
 
 class Delivery(IdMixin, Base):
-    """A message of ``kind`` about ``object_id`` (an order) went out.
+    """A message of ``kind`` about ``object_id`` went out: an order, or for refund
+    notices a refund (``refunds.id``), since an order may be refunded several times.
 
     The unique (kind, object_id) is the job's idempotency marker: a job re-run after a
     crash, a retry or a redelivered queue message finds the row and sends nothing.

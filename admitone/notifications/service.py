@@ -1,10 +1,10 @@
 """Building and sending the e-mails and their documents; the downloads use the same code.
 
-Every message is sent at most once per (kind, order) *as recorded*: ``send_once`` checks
-the ``deliveries`` marker, sends, then records it. A job killed before the send leaves no
-marker and its re-run sends; one killed between the send and the marker would send
-again (at-least-once), but with the same Message-ID, which the outbox (one file per id)
-and mail clients deduplicate. See docs/mail.md.
+Every message is sent at most once per (kind, order) *as recorded* (per refund for
+refund notices): ``send_once`` checks the ``deliveries`` marker, sends, then records it.
+A job killed before the send leaves no marker and its re-run sends; one killed between
+the send and the marker would send again (at-least-once), but with the same Message-ID,
+which the outbox (one file per id) and mail clients deduplicate. See docs/mail.md.
 """
 
 from __future__ import annotations
