@@ -19,6 +19,7 @@ The rules (docs/locking.md explains them):
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, func, select, update
+from sqlalchemy import BindParameter, Insert, Select, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -67,17 +68,20 @@ def insert_once(session: Session, model: type[Base], values: dict[str, Any]) -> 
 
     ``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): on PostgreSQL an insert
     racing an uncommitted one with the same key waits for it, then does nothing if it
-    committed. Used for the payment-notification inbox and for idempotency keys.
+    committed. Used for the payment-notification inbox, idempotency keys and delivery
+    markers.
     """
-    insert = postgresql_insert if _is_postgresql(session) else sqlite_insert
-    statement = (
-        insert(model)
-        .values(**values)
-        .on_conflict_do_nothing()
-        # A returned row, not the row count: an ORM-executed INSERT may not report one.
-        .returning(*model.__table__.primary_key.columns)
-    )
-    return session.execute(statement).first() is not None
+    session.flush()  # a Core statement does not autoflush the ORM objects it may refer to
+    statement = _insert_once_statement(session.get_bind().dialect.name, model.__table__)
+    return session.connection().execute(statement, values).first() is not None
+
+
+@functools.cache
+def _insert_once_statement(dialect_name: str, table: Table) -> Insert:
+    # Built once per table: payment notifications arrive on every paid order.
+    insert = postgresql_insert if dialect_name == "postgresql" else sqlite_insert
+    # A returned row, not the row count: some drivers report none for this statement.
+    return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
 
 
 # --- taking seats ----------------------------------------------------------------------

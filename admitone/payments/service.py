@@ -18,6 +18,7 @@ Lock order, as everywhere (docs/locking.md): payment row, order row, ticket type
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Update, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -162,6 +163,31 @@ def record_notification(
     )
 
 
+# The payment path's statements are built once (docs/ARCHITECTURE.md, "Performance").
+_PAYMENT_WITH_ORDER_AND_ITEMS = (
+    select(Payment, Order, OrderItem)
+    .join(Order, Order.id == Payment.order_id)
+    .join(OrderItem, OrderItem.order_id == Order.id)
+    .where(Payment.provider == bindparam("provider"))
+    .order_by(OrderItem.ticket_type_id)
+)
+_PAYMENT_BY_ID = _PAYMENT_WITH_ORDER_AND_ITEMS.where(Payment.id == bindparam("payment_id"))
+_PAYMENT_BY_REF = _PAYMENT_WITH_ORDER_AND_ITEMS.where(
+    Payment.provider_ref == bindparam("provider_ref")
+)
+_payments = Payment.__table__
+_PAYMENT_SUCCEEDED = (
+    update(_payments)
+    .where(
+        _payments.c.id == bindparam("payment_id"),
+        _payments.c.status.in_([PaymentStatus.pending, PaymentStatus.failed]),
+    )
+    .values(
+        status=PaymentStatus.succeeded, succeeded_at=bindparam("now"), updated_at=bindparam("now")
+    )
+)
+
+
 def _load_payment(
     session: Session,
     *,
@@ -169,20 +195,13 @@ def _load_payment(
     payment_id: uuid.UUID | None,
     provider_ref: str | None,
 ) -> tuple[Payment, Order, list[OrderItem]]:
-    statement = (
-        select(Payment, Order, OrderItem)
-        .join(Order, Order.id == Payment.order_id)
-        .join(OrderItem, OrderItem.order_id == Order.id)
-        .where(Payment.provider == provider)
-        .order_by(OrderItem.ticket_type_id)
-    )
     if payment_id is not None:
-        statement = statement.where(Payment.id == payment_id)
+        statement, parameters = _PAYMENT_BY_ID, {"payment_id": payment_id}
     elif provider_ref is not None:
-        statement = statement.where(Payment.provider_ref == provider_ref)
+        statement, parameters = _PAYMENT_BY_REF, {"provider_ref": provider_ref}
     else:
         raise ValueError("give payment_id or provider_ref")
-    rows = session.execute(statement).all()
+    rows = session.execute(statement, {"provider": provider, **parameters}).all()
     if not rows:
         raise PaymentNotFound()
     return rows[0][0], rows[0][1], [item for _, _, item in rows]
@@ -194,6 +213,22 @@ def _set_loaded(instance: object, **values: Any) -> None:
         set_committed_value(instance, name, value)
 
 
+@functools.cache
+def _order_transition(value_names: tuple[str, ...]) -> Update:
+    """``UPDATE orders SET status = :target ... WHERE id = :order_id AND status = :source``,
+    built once per set of extra columns."""
+    orders = Order.__table__
+    return (
+        update(orders)
+        .where(orders.c.id == bindparam("order_id"), orders.c.status == bindparam("source"))
+        .values(
+            status=bindparam("target"),
+            updated_at=bindparam("now"),
+            **{name: bindparam(f"new_{name}") for name in value_names},
+        )
+    )
+
+
 def _transition(
     session: Session,
     order: Order,
@@ -203,11 +238,15 @@ def _transition(
     now: datetime,
     **values: Any,
 ) -> bool:
-    result = session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status == source)
-        .values(status=target, updated_at=now, **values)
-        .execution_options(synchronize_session=False)
+    result = session.connection().execute(
+        _order_transition(tuple(sorted(values))),
+        {
+            "order_id": order.id,
+            "source": source,
+            "target": target,
+            "now": now,
+            **{f"new_{name}": value for name, value in values.items()},
+        },
     )
     if result.rowcount != 1:
         return False
@@ -248,14 +287,8 @@ def payment_succeeded(
     )
     if not fresh:
         return PaymentResult(outcome=PaymentOutcome.duplicate, payment=payment, order=order)
-    succeeded = session.execute(
-        update(Payment)
-        .where(
-            Payment.id == payment.id,
-            Payment.status.in_([PaymentStatus.pending, PaymentStatus.failed]),
-        )
-        .values(status=PaymentStatus.succeeded, succeeded_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
+    succeeded = session.connection().execute(
+        _PAYMENT_SUCCEEDED, {"payment_id": payment.id, "now": now}
     )
     if succeeded.rowcount != 1:
         session.refresh(payment)
