@@ -1,6 +1,6 @@
 """Scoped statements for orders.
 
-Buyers reach an order through ``orders_of_buyer`` (their account, or the order's secret
+Buyers reach an order through ``buyer_order`` (their account, or the order's secret
 access token); organizers through ``orders_of_event``, which filters by the organization
 resolved by ``org_access``. Anything else is not found (404), so ids do not leak.
 """
@@ -11,21 +11,43 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, or_, select
 
 from admitone.events.models import Event, TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
 
 
-def orders_of_buyer(
-    *, user_id: uuid.UUID | None, access_token_hash: str | None
-) -> Select[tuple[Order]]:
+def _orders_reachable_by(*, user: bool, token: bool) -> Select[tuple[Order]]:
     conditions: list[ColumnElement[bool]] = []
-    if user_id is not None:
-        conditions.append(Order.user_id == user_id)
-    if access_token_hash is not None:
-        conditions.append(Order.access_token_hash == access_token_hash)
-    return select(Order).where(or_(*conditions) if conditions else false())
+    if user:
+        conditions.append(Order.user_id == bindparam("user_id"))
+    if token:
+        conditions.append(Order.access_token_hash == bindparam("access_token_hash"))
+    return select(Order).where(
+        Order.id == bindparam("order_id"), or_(*conditions) if conditions else false()
+    )
+
+
+# Built once for each way in (account, token, both, neither): a buyer's order is read on
+# every step of a purchase (docs/ARCHITECTURE.md, "Performance").
+_BUYER_ORDER = {
+    (user, token): _orders_reachable_by(user=user, token=token)
+    for user in (False, True)
+    for token in (False, True)
+}
+
+
+def buyer_order(
+    *, order_id: uuid.UUID, user_id: uuid.UUID | None, access_token_hash: str | None
+) -> tuple[Select[tuple[Order]], dict[str, object]]:
+    """The statement (and its parameters) reading one order as its buyer may reach it."""
+    statement = _BUYER_ORDER[(user_id is not None, access_token_hash is not None)]
+    parameters = {
+        "order_id": order_id,
+        "user_id": user_id,
+        "access_token_hash": access_token_hash,
+    }
+    return statement, parameters
 
 
 def orders_of_user(user_id: uuid.UUID) -> Select[tuple[Order]]:

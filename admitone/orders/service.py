@@ -453,11 +453,10 @@ def _buyer_order(
     access_token: str | None,
 ) -> Order:
     token_hash = hash_access_token(access_token) if access_token else None
-    order = session.scalar(
-        queries.orders_of_buyer(user_id=user_id, access_token_hash=token_hash).where(
-            Order.id == order_id
-        )
+    statement, parameters = queries.buyer_order(
+        order_id=order_id, user_id=user_id, access_token_hash=token_hash
     )
+    order = session.scalar(statement, parameters)
     if order is None:
         raise OrderNotFound()
     return order

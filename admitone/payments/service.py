@@ -61,6 +61,29 @@ class PaymentResult:
 # --- checkout --------------------------------------------------------------------------
 
 
+# Built once: every purchase starts a checkout (docs/ARCHITECTURE.md, "Performance").
+_OPEN_CHECKOUT = (
+    select(Payment)
+    .where(
+        Payment.order_id == bindparam("order_id"),
+        Payment.status == PaymentStatus.pending,
+        Payment.provider == bindparam("provider"),
+        Payment.amount_minor == bindparam("amount_minor"),
+    )
+    .order_by(Payment.created_at.desc())
+    .limit(1)
+)
+_CONNECTED_ACCOUNT = select(Organization.stripe_account_id).where(
+    Organization.id == bindparam("organization_id")
+)
+_CHECKOUT_LINES = (
+    select(TicketType.name, OrderItem.quantity, OrderItem.unit_price_minor)
+    .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
+    .where(OrderItem.order_id == bindparam("order_id"))
+    .order_by(TicketType.position, TicketType.id)
+)
+
+
 def create_payment(session: Session, *, order: Order, settings: Settings) -> tuple[Payment, bool]:
     """A checkout with the configured provider for a pending order; (payment, created).
 
@@ -70,15 +93,8 @@ def create_payment(session: Session, *, order: Order, settings: Settings) -> tup
     """
     provider = checkout_provider(settings)
     existing = session.scalar(
-        select(Payment)
-        .where(
-            Payment.order_id == order.id,
-            Payment.status == PaymentStatus.pending,
-            Payment.provider == provider.name,
-            Payment.amount_minor == order.total_minor,
-        )
-        .order_by(Payment.created_at.desc())
-        .limit(1)
+        _OPEN_CHECKOUT,
+        {"order_id": order.id, "provider": provider.name, "amount_minor": order.total_minor},
     )
     if existing is not None:
         return existing, False
@@ -92,17 +108,12 @@ def create_payment(session: Session, *, order: Order, settings: Settings) -> tup
         refunded_minor=0,
         application_fee_minor=platform_fee(order.total_minor, settings.platform_fee_percent),
         transfer_destination=session.scalar(
-            select(Organization.stripe_account_id).where(Organization.id == order.organization_id)
+            _CONNECTED_ACCOUNT, {"organization_id": order.organization_id}
         ),
     )
     lines = [
         CheckoutLine(name=name, quantity=quantity, unit_price_minor=unit_price)
-        for name, quantity, unit_price in session.execute(
-            select(TicketType.name, OrderItem.quantity, OrderItem.unit_price_minor)
-            .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
-            .where(OrderItem.order_id == order.id)
-            .order_by(TicketType.position, TicketType.id)
-        )
+        for name, quantity, unit_price in session.execute(_CHECKOUT_LINES, {"order_id": order.id})
     ]
     checkout = provider.create_checkout(order=order, payment=payment, lines=lines, now=utcnow())
     payment.provider_ref = checkout.provider_ref
