@@ -12,13 +12,22 @@ lock up front; read sessions start a plain deferred ``BEGIN``. See docs/locking.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid, create_engine, event
+from sqlalchemy import (
+    DateTime,
+    MetaData,
+    TypeDecorator,
+    Uuid,
+    create_engine,
+    event,
+    insert,
+    inspect,
+)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -155,3 +164,35 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_new(session: Session, instances: Iterable[Base]) -> None:
+    """INSERT new ORM objects with one Core statement per table, outside the unit of work.
+
+    For the buying path's few fresh rows (an order and its items, a payment, tickets),
+    the session's flush bookkeeping costs more than the INSERT (docs/ARCHITECTURE.md,
+    "Performance"). Python-side column defaults are filled in on the objects first, so
+    they read as inserted; the objects stay out of the session (nothing tracks later
+    changes to them), which suits rows written once and then only answered.
+    """
+    session.flush()  # pending ORM rows this insert may refer to go first
+    rows_by_table: dict[Any, list[dict[str, Any]]] = {}
+    for instance in instances:
+        mapper = inspect(instance).mapper
+        row: dict[str, Any] = {}
+        for attribute in mapper.column_attrs:
+            column = attribute.columns[0]
+            value = getattr(instance, attribute.key)
+            if value is None and column.default is not None:
+                if column.default.is_callable:
+                    value = column.default.arg(None)  # type: ignore[attr-defined]
+                elif column.default.is_scalar:
+                    value = column.default.arg  # type: ignore[attr-defined]
+                setattr(instance, attribute.key, value)
+            if value is None and column.server_default is not None:
+                continue  # the database fills it in
+            row[column.key] = value
+        rows_by_table.setdefault(mapper.local_table, []).append(row)
+    connection = session.connection()
+    for table, rows in rows_by_table.items():
+        connection.execute(insert(table), rows)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from admitone import locking
 from admitone.accounts.service import normalize_email
 from admitone.config import Settings, get_settings
-from admitone.db import utcnow
+from admitone.db import insert_new, utcnow
 from admitone.errors import Busy
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
@@ -423,9 +423,7 @@ def create_order(
         )
         for ticket_type_id, quantity in sorted(quantities.items())
     ]
-    session.add(order)
-    session.add_all([line.item for line in lines])
-    session.flush()
+    insert_new(session, [order, *(line.item for line in lines)])
     # The seats last: their ticket-type rows are the hottest in a sale, and a row lock
     # lasts until COMMIT, so nothing else runs between taking it and committing. A
     # sold-out order rolls back with its rows.

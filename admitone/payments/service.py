@@ -32,7 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from admitone import locking
 from admitone.config import Settings
-from admitone.db import utcnow
+from admitone.db import insert_new, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
 from admitone.orders.models import Order, OrderItem, OrderStatus
@@ -118,8 +118,7 @@ def create_payment(session: Session, *, order: Order, settings: Settings) -> tup
     checkout = provider.create_checkout(order=order, payment=payment, lines=lines, now=utcnow())
     payment.provider_ref = checkout.provider_ref
     payment.checkout_url = checkout.url
-    session.add(payment)
-    session.flush()
+    insert_new(session, [payment])
     return payment, True
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
-from admitone.db import utcnow
+from admitone.db import insert_new, utcnow
 from admitone.events.models import Event, TicketType
 from admitone.orders.models import Order, OrderItem
 from admitone.tickets import queries
@@ -55,8 +55,7 @@ def issue_tickets(session: Session, *, order: Order, items: list[OrderItem]) -> 
         for item in items
         for _seat in range(item.quantity)
     ]
-    session.add_all(tickets)
-    session.flush()
+    insert_new(session, tickets)
     return tickets
 
 
