@@ -11,6 +11,7 @@ lock up front; read sessions start a plain deferred ``BEGIN``. See docs/locking.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -20,7 +21,9 @@ from typing import Any
 
 from sqlalchemy import (
     DateTime,
+    Insert,
     MetaData,
+    Table,
     TypeDecorator,
     Uuid,
     create_engine,
@@ -195,4 +198,9 @@ def insert_new(session: Session, instances: Iterable[Base]) -> None:
         rows_by_table.setdefault(mapper.local_table, []).append(row)
     connection = session.connection()
     for table, rows in rows_by_table.items():
-        connection.execute(insert(table), rows)
+        connection.execute(_insert_into(table), rows)
+
+
+@functools.cache
+def _insert_into(table: Table) -> Insert:
+    return insert(table)  # built once per table; its compiled forms are cached by key set
