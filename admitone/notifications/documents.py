@@ -63,10 +63,16 @@ def vat_of(amount_minor: int, rate_bp: int) -> int:
 CORE_ENCODING = "windows-1252"
 
 
+# CLDR (through Babel) writes times as "8:00\u202fPM" and French numbers with narrow
+# spaces: shown as no-break spaces, they keep every English and French text in the fast
+# core font instead of forcing the embedded one.
+_CORE_FONT_SPACES = str.maketrans({"\u202f": "\u00a0", "\u2009": " ", "\u2007": "\u00a0"})
+
+
 def _fits_core_font(texts: Iterable[str]) -> bool:
     try:
         for text in texts:
-            text.encode(CORE_ENCODING)
+            text.translate(_CORE_FONT_SPACES).encode(CORE_ENCODING)
     except UnicodeEncodeError:
         return False
     return True
@@ -96,6 +102,7 @@ class _Pdf(FPDF):
     def safe(self, text: str) -> str:
         if self.unicode:
             return text
+        text = text.translate(_CORE_FONT_SPACES)
         return text.encode(CORE_ENCODING, "replace").decode(CORE_ENCODING)
 
     def line_of_text(self, text: str, *, size: float = 11, height: float = 7) -> None:

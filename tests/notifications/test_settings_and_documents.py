@@ -124,3 +124,26 @@ def test_ticket_pdf_in_any_script_still_scans() -> None:
     assert "Łukasz Żółć" in text and "Ночной концерт" in text
     [page] = render_pages(pdf)
     assert decode_qr(page) == [payload]
+
+
+def test_cldr_narrow_spaces_keep_the_fast_core_font() -> None:
+    """Babel writes "8:00\u202fPM": that alone must not embed a TrueType font (0.15 s)."""
+    payload = "B" * 181
+    sheet = documents.TicketSheet(
+        ticket_id=uuid.uuid4(),
+        event_title="Night concert",
+        starts_at="Sunday, December 20, 2026, 8:00\u202fPM",
+        venue="Salle Pleyel",
+        holder_name="Zoé Martin",
+        ticket_type="Standing",
+        order_code="ABCD2345",
+        qr_payload=payload,
+        labels=LABELS["en"],
+    )
+    pdf = documents.ticket_pdf(sheet)
+    assert b"/FontFile2" not in pdf  # no embedded TrueType font
+    assert b"/Helvetica" in pdf
+    text = pdf_text(pdf)
+    assert "8:00" in text and "PM" in text and "Zoé Martin" in text
+    [page] = render_pages(pdf)
+    assert decode_qr(page) == [payload]
