@@ -49,6 +49,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 class Kind:
     order_confirmation = "order_confirmation"
     order_refunded = "order_refunded"
+    payment_returned = "payment_returned"
     event_cancelled = "event_cancelled"
     event_reminder = "event_reminder"
 
@@ -326,6 +327,7 @@ class RefundFacts:
     order_id: uuid.UUID
     amount_minor: int
     remaining_minor: int
+    reason: str
 
 
 def load_refund(session: Session, refund_id: uuid.UUID) -> RefundFacts | None:
@@ -346,6 +348,7 @@ def load_refund(session: Session, refund_id: uuid.UUID) -> RefundFacts | None:
         order_id=refund.order_id,
         amount_minor=refund.amount_minor,
         remaining_minor=max(0, (paid or 0) - int(refunded_so_far or 0)),
+        reason=refund.reason,
     )
 
 
@@ -374,6 +377,31 @@ def refund_message(
     )
     _attach(message, receipt_document(bundle), f"receipt-{order.code}.pdf", "application/pdf")
     return _finish(message, locale)
+
+
+def payment_returned_message(
+    bundle: OrderBundle, *, refund: RefundFacts, settings: Settings
+) -> EmailMessage:
+    """A payment that could not be used, refunded automatically, and why: the hold ran
+    out and the seats were sold meanwhile, the event is off sale, the order had been
+    cancelled, or the order was already paid by another payment. No receipt: nothing
+    was bought with it."""
+    order = bundle.order
+    return _finish(
+        _compose(
+            settings=settings,
+            kind=Kind.payment_returned,
+            bundle=bundle,
+            object_id=refund.refund_id,
+            context={
+                "refund_amount": documents.money(
+                    refund.amount_minor, order.currency, bundle.locale
+                ),
+                "reason": refund.reason,
+            },
+        ),
+        bundle.locale,
+    )
 
 
 # --- sending once ----------------------------------------------------------------------

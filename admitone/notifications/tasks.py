@@ -86,6 +86,26 @@ def send_refund_notice(
     )
 
 
+@job("notifications.send_payment_returned")
+def send_payment_returned(context: JobContext, *, refund_id: str) -> bool:
+    """Tell the buyer that a payment could not be used and was refunded automatically
+    (payments.service.payment_succeeded: a late or a second payment). Once per refund."""
+    with context.database.session(write=False) as session:
+        refund = service.load_refund(session, uuid.UUID(refund_id))
+    if refund is None:
+        return False
+    return service.send_once(
+        context.database,
+        context.settings,
+        kind=Kind.payment_returned,
+        order_id=refund.order_id,
+        object_id=refund.refund_id,
+        build=lambda _session, bundle: service.payment_returned_message(
+            bundle, refund=refund, settings=context.settings
+        ),
+    )
+
+
 @job("notifications.send_event_cancelled")
 def send_event_cancelled(context: JobContext, *, event_id: str) -> int:
     """Tell every holder of a cancelled event; one message per order, once."""

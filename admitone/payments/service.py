@@ -345,7 +345,12 @@ def payment_succeeded(
                 status = _reload_status(session, order)
                 reason = "duplicate_payment"
 
-    refund_payment(session, payment=payment, reason=reason, now=now, settings=settings)
+    refund = refund_payment(session, payment=payment, reason=reason, now=now, settings=settings)
+    if refund is not None:
+        # The buyer paid and gets nothing: say so, and why (once per refund).
+        enqueue_after_commit(
+            session, "notifications.send_payment_returned", refund_id=str(refund.id)
+        )
     if status in (OrderStatus.expired, OrderStatus.cancelled):
         _transition(
             session,

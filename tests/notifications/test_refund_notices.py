@@ -17,13 +17,13 @@ from admitone.config import Settings
 from admitone.db import Database
 from admitone.jobs import JobContext
 from admitone.notifications.models import Delivery
-from admitone.notifications.tasks import send_refund_notice
-from admitone.payments.models import Refund
-from tests.factories import make_shop
+from admitone.notifications.tasks import send_payment_returned, send_refund_notice
+from admitone.payments.models import Payment, Refund
+from tests.factories import expire_hold, make_shop
 from tests.helpers import register
 from tests.notifications.conftest import Inbox
 from tests.notifications.helpers import attachments, body, pdf_text
-from tests.orders.helpers import buy
+from tests.orders.helpers import approve, buy, create_order, start_payment
 from tests.payments.conftest import fake_stripe  # noqa: F401 (fixture)
 from tests.payments.fake_stripe import FakeStripe
 from tests.payments.stripe_helpers import charge, pay, post_event, stripe_checkout, stripe_settings
@@ -164,3 +164,77 @@ def test_refunds_made_in_the_stripe_dashboard_each_send_a_notice(
     assert "no longer admit" not in body(first, "plain")  # Stripe does not say which
     assert "€40.00" in second["Subject"] and "fully refunded" in body(second, "plain")
     assert _refund_markers(clean_database) == set(_refund_ids(clean_database, order["id"]))
+
+
+def _returned_notices(inbox: Inbox) -> list[Any]:
+    return [m for m in inbox.messages if m["Subject"].startswith("Your payment of")]
+
+
+def test_a_late_payment_refunded_automatically_is_told_once_with_its_reason(
+    smtp_app: Callable[..., FastAPI],
+    smtp_server: tuple[Inbox, int],
+    clean_database: Database,
+    make_settings: Callable[..., Settings],
+) -> None:
+    inbox, port = smtp_server
+    with TestClient(smtp_app()) as client:
+        owner = register(client)
+        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=4)
+        late = create_order(
+            client, shop, quantity=4, buyer={"name": "Late Larry", "email": "larry@example.com"}
+        )
+        payment = start_payment(client, late)
+        expire_hold(clean_database, late["id"])
+        buy(client, shop, quantity=4)  # the released seats are sold to someone else
+        assert approve(client, payment["id"])["outcome"] == "refunded"
+        inbox.wait_for(2)  # the other buyer's confirmation and the returned payment
+    [notice] = _returned_notices(inbox)
+    assert notice["To"].addresses[0].addr_spec == "larry@example.com"
+    assert late["code"] in notice["Subject"] and "100.00" in notice["Subject"]
+    text = body(notice, "plain")
+    assert "sold to someone else" in text and "No ticket was issued" in text
+    assert "refunded in full" in body(notice, "html")
+    assert attachments(notice) == []  # nothing was bought: no receipt
+    [refund_id] = _refund_ids(clean_database, late["id"])
+    with clean_database.session(write=False) as session:
+        kinds = set(session.scalars(select(Delivery.kind).where(Delivery.object_id == refund_id)))
+    assert kinds == {"payment_returned"}
+    # A retried job finds its marker: nothing more is sent.
+    context = JobContext(
+        settings=make_settings(smtp_url=f"smtp://127.0.0.1:{port}"), database=clean_database
+    )
+    assert send_payment_returned(context, refund_id=str(refund_id)) is False
+    assert len(_returned_notices(inbox)) == 1
+
+
+def test_a_second_payment_of_a_paid_order_is_returned_in_french(
+    smtp_app: Callable[..., FastAPI],
+    smtp_server: tuple[Inbox, int],
+    clean_database: Database,
+) -> None:
+    inbox, _port = smtp_server
+    with TestClient(smtp_app()) as client:
+        owner = register(client)
+        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=4)
+        order = create_order(
+            client,
+            shop,
+            quantity=1,
+            headers={"Accept-Language": "fr-FR,fr;q=0.9"},
+            buyer={"name": "Zoé", "email": "zoe@example.com"},
+        )
+        first = start_payment(client, order)
+        # A second checkout of the same order (a second tab), both paid.
+        with clean_database.session() as session:
+            session.execute(
+                Payment.__table__.update()
+                .where(Payment.id == uuid.UUID(first["id"]))
+                .values(status="failed")
+            )
+        second = start_payment(client, order)
+        assert approve(client, second["id"])["outcome"] == "paid"
+        assert approve(client, first["id"])["outcome"] == "refunded"
+        inbox.wait_for(2)
+    [notice] = [m for m in inbox.messages if m["Subject"].startswith("Votre paiement de")]
+    text = body(notice, "plain")
+    assert "déjà payée par un autre paiement" in text and "restent valables" in text
