@@ -632,6 +632,59 @@ def list_event_orders(
     return _details(session, orders), total
 
 
+@dataclass(frozen=True)
+class TicketTypeSales:
+    tickets: int
+    revenue_minor: int
+
+
+@dataclass(frozen=True)
+class SalesSummary:
+    """An event's paid sales for its organizer's figures, aggregated in the database."""
+
+    by_ticket_type: dict[uuid.UUID, TicketTypeSales]
+    paid_orders: int
+    # (paid at, seats) of each paid order: for a chart by day in the event's time zone.
+    paid_seats: list[tuple[datetime, int]]
+
+
+def sales_summary(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -> SalesSummary:
+    """Tickets and revenue per ticket type, and seats per paid order, of paid orders.
+
+    Grouped by SQL rather than loading the orders: a festival's page stays one query
+    away from its figures whatever the number of orders. Read-only, no lock.
+    """
+    _require_event(session, access=access, event_id=event_id)
+    paid = (
+        Order.organization_id == access.organization.id,
+        Order.event_id == event_id,
+        Order.status == OrderStatus.paid,
+    )
+    by_type = {
+        ticket_type_id: TicketTypeSales(tickets=int(tickets), revenue_minor=int(revenue))
+        for ticket_type_id, tickets, revenue in session.execute(
+            select(
+                OrderItem.ticket_type_id,
+                func.sum(OrderItem.quantity),
+                func.sum(OrderItem.quantity * OrderItem.unit_price_minor),
+            )
+            .join(Order, Order.id == OrderItem.order_id)
+            .where(*paid)
+            .group_by(OrderItem.ticket_type_id)
+        )
+    }
+    paid_seats = [
+        (moment, int(seats))
+        for moment, seats in session.execute(
+            select(func.coalesce(Order.paid_at, Order.created_at), func.sum(OrderItem.quantity))
+            .join(OrderItem, OrderItem.order_id == Order.id)
+            .where(*paid)
+            .group_by(Order.id, Order.paid_at, Order.created_at)
+        )
+    ]
+    return SalesSummary(by_ticket_type=by_type, paid_orders=len(paid_seats), paid_seats=paid_seats)
+
+
 def get_event_order(
     session: Session, *, access: OrgAccess, event_id: uuid.UUID, order_id: uuid.UUID
 ) -> OrderDetails:

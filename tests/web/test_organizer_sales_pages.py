@@ -62,6 +62,32 @@ def test_holds_in_progress_are_listed(client: TestClient) -> None:
     web_login(client, owner["email"])
     page = get_page(client, f"/organizer/{org}/events/{event['id']}")
     assert "Holder Person" in page.text
+    assert "most recent of" not in page.text  # every hold is listed
+
+
+def test_many_holds_list_the_most_recent_and_say_how_many(client: TestClient, monkeypatch) -> None:
+    from admitone.web.pages import organizer_sales
+
+    monkeypatch.setattr(organizer_sales, "HOLDS_SHOWN", 2)
+    owner, org, event = _sold_event(client)
+    ticket_type = event["ticket_types"][0]["id"]
+    for index in range(3):
+        held = client.post(
+            "/api/v1/orders",
+            json={
+                "event_id": event["id"],
+                "items": [{"ticket_type_id": ticket_type, "quantity": 1}],
+                "buyer": {"name": f"Holder {index}", "email": f"holder{index}@example.com"},
+            },
+        )
+        assert held.status_code == 201, held.text
+    web_login(client, owner["email"])
+    page = get_page(client, f"/organizer/{org}/events/{event['id']}")
+    assert "Holder 2" in page.text and "Holder 1" in page.text
+    assert "Holder 0" not in page.text  # the oldest is beyond the two shown
+    assert "The 2 most recent of 3 orders waiting for payment." in page.text
+    # The paid figures are unchanged by holds: 3 x 25.00 on Standing.
+    assert "€75.00" in page.text
 
 
 def test_orders_search_and_refund_with_confirmation(client: TestClient) -> None:

@@ -1,7 +1,8 @@
 """Organizer pages about sales: the event's figures and chart, its orders, refunds, attendees.
 
-Figures come from ``orders.service.list_event_orders`` (paid and pending orders with
-their lines), ``events.service.get_event`` (the stock counters) and
+Figures come from ``orders.service.sales_summary`` (paid sales grouped in SQL), the most
+recent holds from ``orders.service.list_event_orders``, ``events.service.get_event``
+(the stock counters) and
 ``checkin.service.checkin_stats``; refunds go through ``orders.service.refund_order``.
 """
 
@@ -12,12 +13,11 @@ import io
 import math
 import uuid
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
 
 from admitone.checkin import service as checkin
 from admitone.db import utcnow
@@ -45,41 +45,17 @@ OrdersAccess = Annotated[OrgAccess, Depends(page_org_access(Permission.view_orde
 RefundAccess = Annotated[OrgAccess, Depends(page_org_access(Permission.refund_orders))]
 EventId = Annotated[uuid.UUID, Path()]
 ORDERS_PER_PAGE = 25
-# Figures read the event's orders page by page through the orders service.
-FIGURES_PAGE = 500
+# The most recent holds listed on the event page (the count covers them all).
+HOLDS_SHOWN = 50
 CHART_DAYS = 30
 CHART_MIN_DAYS = 14
 
 
-def _all_orders(
-    session: Session, access: OrgAccess, event_id: uuid.UUID, status: OrderStatus
-) -> list[orders.OrderDetails]:
-    found: list[orders.OrderDetails] = []
-    page = 1
-    while True:
-        chunk, total = orders.list_event_orders(
-            session,
-            access=access,
-            event_id=event_id,
-            now=utcnow(),
-            status=status,
-            page=page,
-            per_page=FIGURES_PAGE,
-        )
-        found.extend(chunk)
-        if len(found) >= total or not chunk:
-            return found
-        page += 1
-
-
-def _daily_sales(event: Event, paid: list[orders.OrderDetails]) -> list[dict[str, Any]]:
+def _daily_sales(event: Event, paid_seats: list[tuple[datetime, int]]) -> list[dict[str, Any]]:
     """Tickets sold per day (in the event's time zone) over the last days with sales."""
     per_day: dict[date, int] = defaultdict(int)
-    for details in paid:
-        moment = details.order.paid_at or details.order.created_at
-        per_day[local(moment, event.timezone).date()] += sum(
-            line.item.quantity for line in details.lines
-        )
+    for moment, seats in paid_seats:
+        per_day[local(moment, event.timezone).date()] += seats
     today = local(utcnow(), event.timezone).date()
     first = min(per_day, default=today)
     start = max(first, today - timedelta(days=CHART_DAYS - 1))
@@ -131,22 +107,25 @@ def event_overview(
     request: Request, session: SessionDep, access: ViewAccess, event_id: EventId
 ) -> Response:
     event = events.get_event(session, access=access, event_id=event_id)
-    by_type: dict[uuid.UUID, dict[str, int]] = defaultdict(lambda: {"tickets": 0, "revenue": 0})
-    paid: list[orders.OrderDetails] = []
+    summary = orders.SalesSummary(by_ticket_type={}, paid_orders=0, paid_seats=[])
     pending: list[orders.OrderDetails] = []
+    pending_total = 0
     if access.allows(Permission.view_orders):
-        paid = _all_orders(session, access, event.id, OrderStatus.paid)
-        pending = _all_orders(session, access, event.id, OrderStatus.pending)
-        for details in paid:
-            for line in details.lines:
-                figures = by_type[line.item.ticket_type_id]
-                figures["tickets"] += line.item.quantity
-                figures["revenue"] += line.item.quantity * line.item.unit_price_minor
+        summary = orders.sales_summary(session, access=access, event_id=event.id)
+        pending, pending_total = orders.list_event_orders(
+            session,
+            access=access,
+            event_id=event.id,
+            now=utcnow(),
+            status=OrderStatus.pending,
+            per_page=HOLDS_SHOWN,
+        )
+    none_sold = orders.TicketTypeSales(tickets=0, revenue_minor=0)
     types = [
         {
             "type": ticket_type,
-            "tickets": by_type[ticket_type.id]["tickets"],
-            "revenue": by_type[ticket_type.id]["revenue"],
+            "tickets": summary.by_ticket_type.get(ticket_type.id, none_sold).tickets,
+            "revenue": summary.by_ticket_type.get(ticket_type.id, none_sold).revenue_minor,
         }
         for ticket_type in event.ticket_types
     ]
@@ -154,7 +133,7 @@ def event_overview(
         session, event_id=event.id, user=access.user, permission=Permission.view_events
     )
     stats = checkin.checkin_stats(session, access=event_access)
-    series = _daily_sales(event, paid)
+    series = _daily_sales(event, summary.paid_seats)
     holds = [
         {
             "order": details.order,
@@ -177,7 +156,8 @@ def event_overview(
             stats=stats,
             series=series,
             chart=_chart(series),
-            paid_orders=len(paid),
+            paid_orders=summary.paid_orders,
+            holds_total=pending_total,
         ),
     )
 
