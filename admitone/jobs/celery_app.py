@@ -110,7 +110,9 @@ class CeleryRunner:
         self.app = make_celery(settings)
 
     def submit(self, name: str, kwargs: dict[str, Any]) -> None:
-        self.app.send_task(name, kwargs=kwargs, queue=QUEUE)
+        # Job arguments are a few ids (jobs/registry.py): their plain repr is the log
+        # form Celery would otherwise build with its slower safe repr on every send.
+        self.app.send_task(name, kwargs=kwargs, queue=QUEUE, argsrepr="()", kwargsrepr=repr(kwargs))
 
     def close(self) -> None:
         self.app.close()
