@@ -12,6 +12,7 @@ lock up front; read sessions start a plain deferred ``BEGIN``. See docs/locking.
 from __future__ import annotations
 
 import functools
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from admitone.errors import DomainError
@@ -120,15 +122,41 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_timeout=10,
         # A row lock that waits longer than this becomes a retryable Busy error.
         connect_args={"options": "-c lock_timeout=5000"},
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+# A connection handed back by a unit of work that just committed is alive; pinging every
+# checkout (pool_pre_ping) costs a round trip per request: 6 % of a flash sale's orders,
+# 15 % of its scans (docs/ARCHITECTURE.md, "Performance"). So only a connection that sat
+# idle longer than this is pinged; one that died in between fails its request with a
+# retryable 503 (error_handlers.py) and the pool replaces it.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+            return  # new (just connected) or recently used
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out a fresh one.
+            raise DisconnectionError("idle connection is gone") from exc
 
 
 class Database:

@@ -93,9 +93,12 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
 
 
 async def _operational_error(request: Request, exc: OperationalError) -> Response:
-    # Lock timeouts (PostgreSQL lock_timeout, SQLite "database is locked") are retryable.
+    # Lock timeouts (PostgreSQL lock_timeout, SQLite "database is locked") are retryable,
+    # and so is a lost connection (the pool replaces it; the transaction did not happen).
     text = str(exc.orig).lower() if exc.orig else str(exc).lower()
-    if "lock" in text or "timeout" in text:
+    if exc.connection_invalidated:
+        log.warning("database_connection_lost", error=text[:200])
+    if exc.connection_invalidated or "lock" in text or "timeout" in text:
         busy = Busy(retry_after=1)
         return _respond(
             request, busy.status, busy.code, busy.message, busy.details, {"Retry-After": "1"}
