@@ -125,12 +125,15 @@ class ConcurrencyGateMiddleware:
     queueing happens here, before any connection or lock is taken.
     """
 
+    # Health checks pass the gate: a load balancer must see a busy process as alive.
+    UNGATED_PATHS = frozenset({"/healthz", "/readyz"})
+
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
         self.app = app
         self.semaphore = anyio.Semaphore(limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"] in self.UNGATED_PATHS:
             await self.app(scope, receive, send)
             return
         async with self.semaphore:

@@ -130,3 +130,29 @@ def test_nul_characters_are_refused_everywhere(client):
         ).status_code
         == 401
     )
+
+
+def test_the_concurrency_gate_queues_requests_but_not_health_checks():
+    import anyio
+
+    from admitone.middleware import ConcurrencyGateMiddleware
+
+    answered: list[str] = []
+
+    async def inner(scope, receive, send):
+        answered.append(scope["path"])
+
+    gate = ConcurrencyGateMiddleware(inner, limit=1)
+
+    async def scenario() -> None:
+        async with gate.semaphore:  # the one slot is taken by a request in flight
+            with anyio.move_on_after(0.2):
+                await gate({"type": "http", "path": "/api/v1/events"}, None, None)
+            assert answered == []  # it waited at the gate
+            await gate({"type": "http", "path": "/healthz"}, None, None)
+            await gate({"type": "http", "path": "/readyz"}, None, None)
+            assert answered == ["/healthz", "/readyz"]  # health checks went through
+        await gate({"type": "http", "path": "/api/v1/events"}, None, None)
+        assert answered[-1] == "/api/v1/events"  # the slot is free again
+
+    anyio.run(scenario)
