@@ -17,6 +17,7 @@ from admitone.accounts.api import router as accounts_router
 from admitone.checkin.api import router as checkin_router
 from admitone.config import Environment, Settings, get_settings
 from admitone.db import Database
+from admitone.deps import close_unit_of_work_threads
 from admitone.error_handlers import install_error_handlers
 from admitone.events.api import organizer_router as events_organizer_router
 from admitone.events.api import public_router as events_public_router
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
         await asyncio.to_thread(runner.close)  # lets in-process jobs in flight finish
+        await asyncio.to_thread(close_unit_of_work_threads, app)
         install_runner(previous_runner)
         if owns_database:
             database.dispose()
