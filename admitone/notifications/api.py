@@ -14,7 +14,7 @@ from fastapi import APIRouter, Response
 from admitone.deps import OptionalUser, SessionDep, SettingsDep
 from admitone.errors import error_responses
 from admitone.notifications import service
-from admitone.tickets.api import NO_STORE, TokenHeader, TokenQuery
+from admitone.tickets.api import TokenHeader, TokenQuery, attachment
 
 router = APIRouter(tags=["tickets"])
 
@@ -39,10 +39,7 @@ def get_receipt_pdf(
     bundle, pdf = service.order_receipt(
         session, order_id=order_id, user=user, order_token=x_order_token or token
     )
-    disposition = f'attachment; filename="receipt-{bundle.order.code}.pdf"'
-    return Response(
-        pdf, media_type="application/pdf", headers={**NO_STORE, "Content-Disposition": disposition}
-    )
+    return attachment(pdf, "application/pdf", f"receipt-{bundle.order.code}.pdf")
 
 
 @router.get(
@@ -62,8 +59,4 @@ def get_calendar_ics(
     _bundle, ics = service.order_calendar(
         session, order_id=order_id, user=user, order_token=x_order_token or token, settings=settings
     )
-    return Response(
-        ics,
-        media_type="text/calendar; charset=utf-8",
-        headers={**NO_STORE, "Content-Disposition": 'attachment; filename="event.ics"'},
-    )
+    return attachment(ics, "text/calendar; charset=utf-8", "event.ics")

@@ -55,6 +55,12 @@ TICKET_ERRORS = error_responses(401, 404, 422)
 NO_STORE = {"Cache-Control": "private, no-store"}
 
 
+def attachment(data: bytes, media_type: str, filename: str) -> Response:
+    """A download (ticket, receipt, calendar): personal, so never kept by a shared cache."""
+    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(data, media_type=media_type, headers=headers)
+
+
 @router.get("/me/tickets", summary="My tickets", responses=error_responses(401, 422))
 def list_my_tickets(
     user: CurrentUser,
@@ -105,11 +111,8 @@ def _image_responses(media_type: str) -> dict[int | str, dict[str, Any]]:
 def get_ticket_pdf(view: ReadableTicket) -> Response:
     from admitone.notifications.service import ticket_view_pdf
 
-    disposition = f'attachment; filename="ticket-{view.order.code}-{view.ticket.id}.pdf"'
-    return Response(
-        ticket_view_pdf(view),
-        media_type="application/pdf",
-        headers={**NO_STORE, "Content-Disposition": disposition},
+    return attachment(
+        ticket_view_pdf(view), "application/pdf", f"ticket-{view.order.code}-{view.ticket.id}.pdf"
     )
 
 

@@ -33,23 +33,32 @@ def ticket_rows() -> Select[TicketRow]:
     )
 
 
-def readable_tickets(*, user: User | None, order_token_hash: str | None) -> Select[TicketRow]:
-    """Tickets the caller may read (see the module docstring); platform admins read all."""
+def order_readable_by(
+    *, user: User | None, order_token_hash: str | None
+) -> ColumnElement[bool] | None:
+    """Who may read an order, its tickets and documents (see the module docstring), as a
+    condition on ``Order``; None for a platform admin, who reads all."""
     if user is not None and user.is_platform_admin:
-        return ticket_rows()
+        return None
     allowed: list[ColumnElement[bool]] = []
     if user is not None:
         allowed.append(Order.user_id == user.id)
         allowed.append(
             exists().where(
-                Membership.organization_id == Event.organization_id,
+                Membership.organization_id == Order.organization_id,
                 Membership.user_id == user.id,
                 Membership.role.in_(ORDER_VIEWER_ROLES),
             )
         )
     if order_token_hash is not None:
         allowed.append(Order.access_token_hash == order_token_hash)
-    return ticket_rows().where(or_(*allowed) if allowed else false())
+    return or_(*allowed) if allowed else false()
+
+
+def readable_tickets(*, user: User | None, order_token_hash: str | None) -> Select[TicketRow]:
+    """Tickets the caller may read (``order_readable_by``)."""
+    condition = order_readable_by(user=user, order_token_hash=order_token_hash)
+    return ticket_rows() if condition is None else ticket_rows().where(condition)
 
 
 def tickets_of_user(user_id: uuid.UUID) -> Select[TicketRow]:

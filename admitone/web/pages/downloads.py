@@ -20,19 +20,13 @@ from admitone.accounts.models import User
 from admitone.deps import SessionDep, SettingsDep
 from admitone.notifications import service as documents
 from admitone.tickets import service as tickets
-from admitone.tickets.api import NO_STORE, KeyRingDep
+from admitone.tickets.api import KeyRingDep, attachment
 from admitone.tickets.errors import TicketNotFound
 from admitone.web.deps import OptionalLogin, page_router
 from admitone.web.i18n import current_locale
 from admitone.web.pages.checkout import OrderId, TokenQuery, remembered_order_token
 
 router = page_router()
-
-
-def _download(data: bytes, media_type: str, filename: str) -> Response:
-    # A ticket is a bearer credential and a receipt is personal: no shared cache.
-    headers = {**NO_STORE, "Content-Disposition": f'attachment; filename="{filename}"'}
-    return Response(data, media_type=media_type, headers=headers)
 
 
 @dataclass(frozen=True)
@@ -73,7 +67,7 @@ def ticket_pdf(
     if view.order.id != order_id:
         raise TicketNotFound()  # a readable ticket, but not of the order in the link
     pdf = documents.ticket_view_pdf(view, locale=current_locale())
-    return _download(pdf, "application/pdf", f"ticket-{view.order.code}-{view.ticket.id}.pdf")
+    return attachment(pdf, "application/pdf", f"ticket-{view.order.code}-{view.ticket.id}.pdf")
 
 
 @router.get("/orders/{order_id}/receipt.pdf")
@@ -85,7 +79,7 @@ def receipt_pdf(session: SessionDep, reader: Reader, order_id: OrderId) -> Respo
         order_token=reader.order_token,
         locale=current_locale(),
     )
-    return _download(pdf, "application/pdf", f"receipt-{bundle.order.code}.pdf")
+    return attachment(pdf, "application/pdf", f"receipt-{bundle.order.code}.pdf")
 
 
 @router.get("/orders/{order_id}/calendar.ics")
@@ -99,4 +93,4 @@ def calendar_ics(
         order_token=reader.order_token,
         settings=settings,
     )
-    return _download(ics, "text/calendar; charset=utf-8", "event.ics")
+    return attachment(ics, "text/calendar; charset=utf-8", "event.ics")
