@@ -59,13 +59,8 @@ async def approve_test_payment(
 ) -> Response:
     # A hot route: one unit-of-work hop (deps.run_unit_of_work).
     def work(session: Session) -> Response:
-        result = service.payment_succeeded(
-            session,
-            provider=TEST_PROVIDER,
-            external_id=BuiltInTestProvider.notification_id(payment_id, "succeeded"),
-            payment_id=payment_id,
-            now=utcnow(),
-            settings=settings,
+        result = service.approve_test_payment(
+            session, payment_id=payment_id, now=utcnow(), settings=settings
         )
         return data_response(PaymentResultOut.build(result))
 
@@ -79,13 +74,7 @@ async def approve_test_payment(
     responses=error_responses(404, 409, 422, 503),
 )
 def decline_test_payment(payment_id: uuid.UUID, session: SessionDep) -> Response:
-    result = service.payment_failed(
-        session,
-        provider=TEST_PROVIDER,
-        external_id=BuiltInTestProvider.notification_id(payment_id, "failed"),
-        payment_id=payment_id,
-        now=utcnow(),
-    )
+    result = service.decline_test_payment(session, payment_id=payment_id, now=utcnow())
     return data_response(PaymentResultOut.build(result))
 
 

@@ -18,7 +18,6 @@ from admitone.deps import SessionDep, SettingsDep
 from admitone.payments import service
 from admitone.payments.api import TEST_PROVIDER, require_test_provider
 from admitone.payments.models import PaymentStatus
-from admitone.payments.providers import BuiltInTestProvider
 
 router = APIRouter(
     prefix="/pay/test",
@@ -70,27 +69,14 @@ def checkout_page(payment_id: uuid.UUID, session: SessionDep) -> HTMLResponse:
 
 @router.post("/{payment_id}/approve")
 def approve(payment_id: uuid.UUID, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
-    service.payment_succeeded(
-        session,
-        provider=TEST_PROVIDER,
-        external_id=BuiltInTestProvider.notification_id(payment_id, "succeeded"),
-        payment_id=payment_id,
-        now=utcnow(),
-        settings=settings,
-    )
+    service.approve_test_payment(session, payment_id=payment_id, now=utcnow(), settings=settings)
     # Post/redirect/get: a reload of the confirmation does not post again.
     return RedirectResponse(f"/pay/test/{payment_id}/done", status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/{payment_id}/decline")
 def decline(payment_id: uuid.UUID, session: SessionDep) -> RedirectResponse:
-    service.payment_failed(
-        session,
-        provider=TEST_PROVIDER,
-        external_id=BuiltInTestProvider.notification_id(payment_id, "failed"),
-        payment_id=payment_id,
-        now=utcnow(),
-    )
+    service.decline_test_payment(session, payment_id=payment_id, now=utcnow())
     return RedirectResponse(f"/pay/test/{payment_id}/done", status.HTTP_303_SEE_OTHER)
 
 

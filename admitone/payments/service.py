@@ -39,7 +39,12 @@ from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.organizations.models import Organization
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending, RefundTooLarge
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
-from admitone.payments.providers import CheckoutLine, checkout_provider, get_provider
+from admitone.payments.providers import (
+    BuiltInTestProvider,
+    CheckoutLine,
+    checkout_provider,
+    get_provider,
+)
 from admitone.tickets.service import issue_tickets
 
 
@@ -610,4 +615,35 @@ def payout_summary(session: Session, *, event: Event) -> PayoutSummary:
         refunds_minor=refunds,
         platform_fees_minor=fees,
         net_minor=gross - refunds - fees,
+    )
+
+
+# --- the built-in test provider's buttons ---------------------------------------------------
+
+
+def approve_test_payment(
+    session: Session, *, payment_id: uuid.UUID, now: datetime, settings: Settings
+) -> PaymentResult:
+    """What the test provider's "approve" does (its API, its page, the site's checkout):
+    the same "payment succeeded" notification a provider webhook delivers."""
+    return payment_succeeded(
+        session,
+        provider=BuiltInTestProvider.name,
+        external_id=BuiltInTestProvider.notification_id(payment_id, "succeeded"),
+        payment_id=payment_id,
+        now=now,
+        settings=settings,
+    )
+
+
+def decline_test_payment(
+    session: Session, *, payment_id: uuid.UUID, now: datetime
+) -> PaymentResult:
+    """What the test provider's "decline" does: a "payment failed" notification."""
+    return payment_failed(
+        session,
+        provider=BuiltInTestProvider.name,
+        external_id=BuiltInTestProvider.notification_id(payment_id, "failed"),
+        payment_id=payment_id,
+        now=now,
     )

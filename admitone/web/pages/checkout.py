@@ -33,7 +33,6 @@ from admitone.orders.schemas import BuyerIn
 from admitone.payments import service as payments
 from admitone.payments.api import TEST_PROVIDER, require_test_provider
 from admitone.payments.models import PaymentStatus
-from admitone.payments.providers import BuiltInTestProvider
 from admitone.tickets import queries as ticket_queries
 from admitone.tickets import service as tickets
 from admitone.tickets.api import KeyRingDep
@@ -379,26 +378,13 @@ def test_payment_page(
 def test_payment_approve(
     session: SessionDep, settings: SettingsDep, payment_id: Annotated[uuid.UUID, Path()]
 ) -> Response:
-    payments.payment_succeeded(
-        session,
-        provider=TEST_PROVIDER,
-        external_id=BuiltInTestProvider.notification_id(payment_id, "succeeded"),
-        payment_id=payment_id,
-        now=utcnow(),
-        settings=settings,
-    )
+    payments.approve_test_payment(session, payment_id=payment_id, now=utcnow(), settings=settings)
     return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
 
 
 @test_provider.post("/pay/test/{payment_id}/decline")
 def test_payment_decline(session: SessionDep, payment_id: Annotated[uuid.UUID, Path()]) -> Response:
-    payments.payment_failed(
-        session,
-        provider=TEST_PROVIDER,
-        external_id=BuiltInTestProvider.notification_id(payment_id, "failed"),
-        payment_id=payment_id,
-        now=utcnow(),
-    )
+    payments.decline_test_payment(session, payment_id=payment_id, now=utcnow())
     return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
 
 
