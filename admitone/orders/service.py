@@ -643,9 +643,12 @@ class SalesSummary:
     """An event's paid sales for its organizer's figures, aggregated in the database."""
 
     by_ticket_type: dict[uuid.UUID, TicketTypeSales]
-    paid_orders: int
     # (paid at, seats) of each paid order: for a chart by day in the event's time zone.
     paid_seats: list[tuple[datetime, int]]
+
+    @property
+    def paid_orders(self) -> int:
+        return len(self.paid_seats)
 
 
 def sales_summary(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -> SalesSummary:
@@ -682,7 +685,7 @@ def sales_summary(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -
             .group_by(Order.id, Order.paid_at, Order.created_at)
         )
     ]
-    return SalesSummary(by_ticket_type=by_type, paid_orders=len(paid_seats), paid_seats=paid_seats)
+    return SalesSummary(by_ticket_type=by_type, paid_seats=paid_seats)
 
 
 def get_event_order(

@@ -107,7 +107,7 @@ def event_overview(
     request: Request, session: SessionDep, access: ViewAccess, event_id: EventId
 ) -> Response:
     event = events.get_event(session, access=access, event_id=event_id)
-    summary = orders.SalesSummary(by_ticket_type={}, paid_orders=0, paid_seats=[])
+    summary = orders.SalesSummary(by_ticket_type={}, paid_seats=[])
     pending: list[orders.OrderDetails] = []
     pending_total = 0
     if access.allows(Permission.view_orders):
