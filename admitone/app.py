@@ -105,8 +105,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
-        await asyncio.to_thread(runner.close)  # lets in-process jobs in flight finish
+        # Units of work in flight first (they may still enqueue jobs), then the runner:
+        # it finishes in-process jobs in flight, or sends the queued ones to Redis.
         await asyncio.to_thread(close_unit_of_work_threads, app)
+        await asyncio.to_thread(runner.close)
         install_runner(previous_runner)
         if owns_database:
             database.dispose()

@@ -8,6 +8,7 @@ Redis database: one per xdist worker, flushed before and after.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ from sqlalchemy import func, select
 from admitone.config import Settings
 from admitone.db import Database
 from admitone.jobs import enqueue_after_commit, install_runner
-from admitone.jobs.celery_app import QUEUE, CeleryRunner, make_celery
+from admitone.jobs.celery_app import BATCH_TASK, QUEUE, CeleryRunner, make_celery
 from admitone.notifications.models import Delivery
 from tests.factories import make_shop
 from tests.notifications.conftest import Inbox
@@ -57,6 +58,24 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def _worker_env(
+    database_url: str, redis_url: str, smtp_port: int, tmp_path: Path
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADMITONE_")}
+    env.update(
+        ADMITONE_ENV="test",
+        ADMITONE_DATABASE_URL=database_url,
+        ADMITONE_DATABASE_POOL_SIZE="2",
+        ADMITONE_REDIS_URL=redis_url,
+        ADMITONE_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+        ADMITONE_MAIL_FROM="tickets@example.org",
+        ADMITONE_OUTBOX_DIR=str(tmp_path / "outbox"),
+        ADMITONE_MEDIA_DIR=str(tmp_path / "media"),
+        ADMITONE_LOG_LEVEL="INFO",
+    )
+    return env
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -106,19 +125,10 @@ def test_worker_killed_mid_job_the_job_still_completes_once(
     pause = tmp_path / "pause"
     started = tmp_path / "pause.started"
     visibility = 3
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ADMITONE_")}
+    env = _worker_env(database_url, redis_url, port, tmp_path)
     env.update(
-        ADMITONE_ENV="test",
-        ADMITONE_DATABASE_URL=database_url,
-        ADMITONE_DATABASE_POOL_SIZE="2",
-        ADMITONE_REDIS_URL=redis_url,
-        ADMITONE_SMTP_URL=f"smtp://127.0.0.1:{port}",
-        ADMITONE_MAIL_FROM="tickets@example.org",
-        ADMITONE_OUTBOX_DIR=str(tmp_path / "outbox"),
         ADMITONE_JOBS_TEST_PAUSE_FILE=str(pause),
         ADMITONE_JOBS_VISIBILITY_TIMEOUT_SECONDS=str(visibility),
-        ADMITONE_MEDIA_DIR=str(tmp_path / "media"),
-        ADMITONE_LOG_LEVEL="INFO",
     )
     shop = make_shop(clean_database, capacity=10)
     event = EventInfo(shop.event_id, shop.organization_id, shop.ticket_type_ids)
@@ -170,6 +180,52 @@ def test_worker_killed_mid_job_the_job_still_completes_once(
     assert (
         len([p for p in message.iter_attachments() if p.get_filename().startswith("ticket-")]) == 2
     )
+    assert queued.llen(QUEUE) == 0
+    queued.close()
+
+
+def test_jobs_of_one_instant_travel_as_one_message_and_each_runs_once(
+    clean_database: Database,
+    database_url: str,
+    make_settings: Callable[..., Settings],
+    redis_url: str,
+    smtp_server: tuple[Inbox, int],
+    tmp_path: Path,
+) -> None:
+    inbox, port = smtp_server
+    shop = make_shop(clean_database, capacity=10)
+    event = EventInfo(shop.event_id, shop.organization_id, shop.ticket_type_ids)
+    orders = [
+        make_paid_order(clean_database, event, quantities={shop.ticket_type_id: 1})
+        for _ in range(3)
+    ]
+
+    runner = CeleryRunner(make_settings(redis_url=redis_url))
+    previous = install_runner(runner)
+    try:
+        for order in orders:  # three requests, each committing its own job
+            with clean_database.session() as session:
+                enqueue_after_commit(
+                    session, "notifications.send_order_confirmation", order_id=str(order.id)
+                )
+    finally:
+        install_runner(previous)
+        runner.close()
+    queued = redis.Redis.from_url(redis_url)
+    [message] = queued.lrange(QUEUE, 0, -1)
+    assert json.loads(message)["headers"]["task"] == BATCH_TASK
+
+    worker = _start_worker(_worker_env(database_url, redis_url, port, tmp_path), tmp_path / "log")
+    try:
+        inbox.wait_for(3, timeout=90)
+        _wait(lambda: _deliveries(clean_database) == 3, 30, "the delivery markers")
+        time.sleep(1)  # nothing more arrives
+    finally:
+        _kill(worker, signal.SIGTERM)
+    assert len(inbox.messages) == 3
+    bodies = [str(m.get_body(preferencelist=("plain",)).get_content()) for m in inbox.messages]
+    mailed = sorted(order.code for order in orders for body in bodies if order.code in body)
+    assert mailed == sorted(order.code for order in orders)
     assert queued.llen(QUEUE) == 0
     queued.close()
 
