@@ -28,7 +28,6 @@ import time
 from typing import Any
 
 import structlog
-
 from celery import Celery
 
 from admitone.config import Settings, get_settings

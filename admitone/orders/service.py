@@ -358,7 +358,8 @@ def create_order(
 
     Invariant: sold + held never exceeds capacity — seats are taken only by
     ``locking.take_seats`` (a conditional UPDATE per ticket type, in id order, inside this
-    transaction), after the event's expired holds were released. Prices and the total come
+    transaction); when they fall short, the event's expired holds are released and the
+    seats taken again. Prices and the total come
     from the ticket types, never from the caller. With an idempotency key, a retry of the
     same request returns the same order; a different request with the key is refused.
     """
@@ -427,8 +428,11 @@ def create_order(
     # The seats last: their ticket-type rows are the hottest in a sale, and a row lock
     # lasts until COMMIT, so nothing else runs between taking it and committing. A
     # sold-out order rolls back with its rows.
-    locking.release_expired_holds(session, event_id=event.id, now=now)
     short = locking.take_seats(session, quantities)
+    if short is not None and locking.release_expired_holds(session, event_id=event.id, now=now):
+        # Seats of lapsed holds are on sale again only once released; released only when
+        # short, this costs nothing to the orders of a sale that still has seats.
+        short = locking.take_seats(session, quantities)
     if short is not None:
         available = locking.live_availability(session, now=now, ticket_type_ids=quantities)
         raise SoldOut(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Update, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
@@ -54,6 +54,14 @@ class PaymentOutcome(StrEnum):
     already_processed = "already_processed"  # the payment had already reached this state
     refunded = "refunded"  # succeeded but could not be honoured: refunded automatically
     failed = "failed"  # declined; the order stays pending and may be paid again
+
+
+class LineSeats(NamedTuple):
+    """An order line's seats, as paying it needs them."""
+
+    id: uuid.UUID
+    ticket_type_id: uuid.UUID
+    quantity: int
 
 
 @dataclass(frozen=True)
@@ -179,8 +187,9 @@ def record_notification(
 
 
 # The payment path's statements are built once (docs/ARCHITECTURE.md, "Performance").
+# The lines come as plain columns: building ORM objects for them cost more than the query.
 _PAYMENT_WITH_ORDER_AND_ITEMS = (
-    select(Payment, Order, OrderItem)
+    select(Payment, Order, OrderItem.id, OrderItem.ticket_type_id, OrderItem.quantity)
     .join(Order, Order.id == Payment.order_id)
     .join(OrderItem, OrderItem.order_id == Order.id)
     .where(Payment.provider == bindparam("provider"))
@@ -209,7 +218,7 @@ def _load_payment(
     provider: str,
     payment_id: uuid.UUID | None,
     provider_ref: str | None,
-) -> tuple[Payment, Order, list[OrderItem]]:
+) -> tuple[Payment, Order, list[LineSeats]]:
     if payment_id is not None:
         statement, parameters = _PAYMENT_BY_ID, {"payment_id": payment_id}
     elif provider_ref is not None:
@@ -219,7 +228,7 @@ def _load_payment(
     rows = session.execute(statement, {"provider": provider, **parameters}).all()
     if not rows:
         raise PaymentNotFound()
-    return rows[0][0], rows[0][1], [item for _, _, item in rows]
+    return rows[0][0], rows[0][1], [LineSeats(*row[2:]) for row in rows]
 
 
 def _set_loaded(instance: object, **values: Any) -> None:

@@ -10,17 +10,18 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import segno
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
 from admitone.db import insert_new, utcnow
 from admitone.events.models import Event, TicketType
-from admitone.orders.models import Order, OrderItem
+from admitone.orders.models import Order
 from admitone.tickets import queries
 from admitone.tickets.errors import TicketNotFound, TicketRevoked
 from admitone.tickets.models import Ticket, TicketStatus
@@ -34,16 +35,32 @@ QR_PNG_SCALE = 8  # pixels per module: about 450 px for a version-8 code with it
 QR_BORDER = 4  # the quiet zone the QR standard asks for
 
 
-def issue_tickets(session: Session, *, order: Order, items: list[OrderItem]) -> list[Ticket]:
+class OrderLineSeats(Protocol):
+    """What issuing needs of an order line: an ``OrderItem``, or a row of these columns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def ticket_type_id(self) -> uuid.UUID: ...
+    @property
+    def quantity(self) -> int: ...
+
+
+# Built once: it runs on every paid order.
+_ORDER_HAS_TICKETS = select(Ticket.id).where(Ticket.order_id == bindparam("order_id")).limit(1)
+
+
+def issue_tickets(
+    session: Session, *, order: Order, items: Sequence[OrderLineSeats]
+) -> list[Ticket]:
     """One ticket per seat of a paid order. Idempotent: an order's tickets are issued once.
 
     The caller holds the order's "pending -> paid" transition (a conditional update), so
     only one transaction ever reaches this for a given order; no lock is taken here.
     Nothing is signed here: payloads are computed when a ticket is shown.
     """
-    existing = list(session.scalars(select(Ticket).where(Ticket.order_id == order.id)))
-    if existing:
-        return existing
+    if session.execute(_ORDER_HAS_TICKETS, {"order_id": order.id}).first() is not None:
+        return list(session.scalars(select(Ticket).where(Ticket.order_id == order.id)))
     tickets = [
         Ticket(
             order_id=order.id,

@@ -58,6 +58,19 @@ def test_the_next_order_takes_the_released_seats(client, shop, clean_database):
     assert (c.held, c.sold, c.available) == (4, 0, 6)
 
 
+def test_an_order_with_seats_to_spare_leaves_expired_holds_to_the_sweep(
+    client, shop, clean_database
+):
+    lapsed = create_order(client, shop, quantity=3)
+    expire_hold(clean_database, lapsed["id"])
+    create_order(client, shop, quantity=2)  # 5 seats free: nothing needs releasing
+    assert status_in_db(clean_database, lapsed["id"]) == OrderStatus.pending
+    assert counters(clean_database, shop.ticket_type_id).held == 5
+    with clean_database.session(write=False) as session:  # readers count it free already
+        available = service.get_availability(session, event_id=shop.event_id, now=utcnow())
+    assert available == {shop.ticket_type_id: 8}
+
+
 def test_paying_an_expired_hold_is_refused_and_releases_it(client, shop, clean_database):
     order = create_order(client, shop, quantity=3)
     expire_hold(clean_database, order["id"])
