@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import Update, bindparam, case, func, select, update
+from sqlalchemy import Update, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -204,7 +204,11 @@ _PAYMENT_SUCCEEDED = (
     update(_payments)
     .where(
         _payments.c.id == bindparam("payment_id"),
-        _payments.c.status.in_([PaymentStatus.pending, PaymentStatus.failed]),
+        # Two comparisons rather than IN: an IN list is re-expanded on every execution.
+        or_(
+            _payments.c.status == PaymentStatus.pending,
+            _payments.c.status == PaymentStatus.failed,
+        ),
     )
     .values(
         status=PaymentStatus.succeeded, succeeded_at=bindparam("now"), updated_at=bindparam("now")
