@@ -75,8 +75,11 @@ class PaymentResult:
 
 
 # Built once: every purchase starts a checkout (docs/ARCHITECTURE.md, "Performance").
-_OPEN_CHECKOUT = (
-    select(Payment)
+# One round trip answers all a new checkout needs: the order's lines with their names,
+# the organization's connected account, and an open checkout of the same amount if a
+# double click already started one (an uncorrelated subquery: evaluated once).
+_open_checkout_id = (
+    select(Payment.id)
     .where(
         Payment.order_id == bindparam("order_id"),
         Payment.status == PaymentStatus.pending,
@@ -85,13 +88,18 @@ _OPEN_CHECKOUT = (
     )
     .order_by(Payment.created_at.desc())
     .limit(1)
+    .scalar_subquery()
 )
-_CONNECTED_ACCOUNT = select(Organization.stripe_account_id).where(
-    Organization.id == bindparam("organization_id")
-)
-_CHECKOUT_LINES = (
-    select(TicketType.name, OrderItem.quantity, OrderItem.unit_price_minor)
+_CHECKOUT_FACTS = (
+    select(
+        TicketType.name,
+        OrderItem.quantity,
+        OrderItem.unit_price_minor,
+        Organization.stripe_account_id,
+        _open_checkout_id.label("open_checkout_id"),
+    )
     .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
+    .join(Organization, Organization.id == bindparam("organization_id"))
     .where(OrderItem.order_id == bindparam("order_id"))
     .order_by(TicketType.position, TicketType.id)
 )
@@ -105,11 +113,18 @@ def create_payment(session: Session, *, order: Order, settings: Settings) -> tup
     No lock: starting a payment changes no stock; its success decides (see module doc).
     """
     provider = checkout_provider(settings)
-    existing = session.scalar(
-        _OPEN_CHECKOUT,
-        {"order_id": order.id, "provider": provider.name, "amount_minor": order.total_minor},
-    )
-    if existing is not None:
+    facts = session.execute(
+        _CHECKOUT_FACTS,
+        {
+            "order_id": order.id,
+            "organization_id": order.organization_id,
+            "provider": provider.name,
+            "amount_minor": order.total_minor,
+        },
+    ).all()
+    if facts and facts[0].open_checkout_id is not None:
+        existing = session.get(Payment, facts[0].open_checkout_id)
+        assert existing is not None  # payments are never deleted
         return existing, False
     payment = Payment(
         id=uuid.uuid4(),
@@ -120,13 +135,11 @@ def create_payment(session: Session, *, order: Order, settings: Settings) -> tup
         currency=order.currency,
         refunded_minor=0,
         application_fee_minor=platform_fee(order.total_minor, settings.platform_fee_percent),
-        transfer_destination=session.scalar(
-            _CONNECTED_ACCOUNT, {"organization_id": order.organization_id}
-        ),
+        transfer_destination=facts[0].stripe_account_id if facts else None,
     )
     lines = [
-        CheckoutLine(name=name, quantity=quantity, unit_price_minor=unit_price)
-        for name, quantity, unit_price in session.execute(_CHECKOUT_LINES, {"order_id": order.id})
+        CheckoutLine(name=row.name, quantity=row.quantity, unit_price_minor=row.unit_price_minor)
+        for row in facts
     ]
     checkout = provider.create_checkout(order=order, payment=payment, lines=lines, now=utcnow())
     payment.provider_ref = checkout.provider_ref

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import segno
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
@@ -46,21 +46,15 @@ class OrderLineSeats(Protocol):
     def quantity(self) -> int: ...
 
 
-# Built once: it runs on every paid order.
-_ORDER_HAS_TICKETS = select(Ticket.id).where(Ticket.order_id == bindparam("order_id")).limit(1)
-
-
 def issue_tickets(
     session: Session, *, order: Order, items: Sequence[OrderLineSeats]
 ) -> list[Ticket]:
-    """One ticket per seat of a paid order. Idempotent: an order's tickets are issued once.
+    """One ticket per seat of a paid order; called once per order.
 
-    The caller holds the order's "pending -> paid" transition (a conditional update), so
-    only one transaction ever reaches this for a given order; no lock is taken here.
-    Nothing is signed here: payloads are computed when a ticket is shown.
+    Once: the caller won the order's transition to paid (a conditional UPDATE that only
+    one transaction ever matches), and an order is never paid twice. No lock is taken
+    here, and nothing is signed: payloads are computed when a ticket is shown.
     """
-    if session.execute(_ORDER_HAS_TICKETS, {"order_id": order.id}).first() is not None:
-        return list(session.scalars(select(Ticket).where(Ticket.order_id == order.id)))
     tickets = [
         Ticket(
             order_id=order.id,
