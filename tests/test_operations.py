@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from fastapi.testclient import TestClient
 
@@ -156,3 +159,17 @@ def test_the_concurrency_gate_queues_requests_but_not_health_checks():
         assert answered[-1] == "/api/v1/events"  # the slot is free again
 
     anyio.run(scenario)
+
+
+def test_a_serving_process_freezes_its_start_up_objects_out_of_garbage_collection(tmp_path):
+    # What uvicorn imports in each worker process (admitone serve): admitone.main.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ADMITONE_")}
+    env["ADMITONE_DATABASE_URL"] = f"sqlite:///{tmp_path / 'serve.db'}"
+    probe = "import gc, admitone.main; print(gc.get_threshold()[0], gc.get_freeze_count())"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    threshold, frozen = map(int, result.stdout.split())
+    assert threshold == 10_000
+    assert frozen > 10_000  # the modules, the app and its routes
