@@ -6,10 +6,10 @@ from admitone.app import create_app
 
 # Garbage collection of a serving process: everything built so far (modules, the app,
 # its routes and models) lives as long as the process, so it goes to the permanent
-# generation, and a young collection waits for 10 000 new objects, not 700. Almost every object of a
-# request is freed by reference counting anyway. Measured on the flash sale: the
-# longest collection pause went from 150-190 ms to about 10 ms, and the time spent
-# collecting from 0.48 s to 0.03 s per process (docs/ARCHITECTURE.md, "Performance").
+# generation, and a young collection waits for 10 000 new objects instead of 700: almost
+# every object of a request is freed by reference counting anyway. Measured on the flash
+# sale: the longest collection pause went from 150-190 ms to about 10 ms, and the time
+# spent collecting from 0.48 s to 0.03 s per process (docs/ARCHITECTURE.md, "Performance").
 GC_YOUNG_THRESHOLD = 10_000
 
 app = create_app()

@@ -16,8 +16,8 @@ The app sends its jobs from one publisher thread that gathers them for
 ``PUBLISH_LINGER_SECONDS``: the jobs of that instant travel as one ``jobs.batch`` message,
 which a worker splits back into one message per job (each keeps its own acks and
 retries). Celery's send costs the app about 0.4 ms of CPU per message, and in a sale
-every paid order has its confirmation job: sending them one by one cost a fifth of the
-throughput (docs/ARCHITECTURE.md, "Performance").
+every paid order has its confirmation job: batched, the flash sale sells 4 to 5 % more
+(docs/ARCHITECTURE.md, "Performance").
 """
 
 from __future__ import annotations

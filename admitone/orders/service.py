@@ -359,9 +359,9 @@ def create_order(
     Invariant: sold + held never exceeds capacity — seats are taken only by
     ``locking.take_seats`` (a conditional UPDATE per ticket type, in id order, inside this
     transaction); when they fall short, the event's expired holds are released and the
-    seats taken again. Prices and the total come
-    from the ticket types, never from the caller. With an idempotency key, a retry of the
-    same request returns the same order; a different request with the key is refused.
+    seats taken again. Prices and the total come from the ticket types, never from the
+    caller. With an idempotency key, a retry of the same request returns the same order;
+    a different request with the key is refused.
     """
     quantities = _quantities(items)
     buyer_email = normalize_email(buyer_email)

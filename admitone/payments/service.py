@@ -57,7 +57,7 @@ class PaymentOutcome(StrEnum):
 
 
 class LineSeats(NamedTuple):
-    """An order line's seats, as paying it needs them."""
+    """An order line's seats, as paying it needs them (``tickets.service.OrderLineSeats``)."""
 
     id: uuid.UUID
     ticket_type_id: uuid.UUID
