@@ -29,6 +29,7 @@ from typing import Any
 
 import structlog
 from celery import Celery
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from admitone.config import Settings, get_settings
 from admitone.db import Database
@@ -138,7 +139,7 @@ def _register_batch(app: Celery) -> None:
 
     app.task(
         name=BATCH_TASK,
-        autoretry_for=TRANSIENT_ERRORS,
+        autoretry_for=(*TRANSIENT_ERRORS, KombuOperationalError),  # Redis away a moment
         retry_backoff=True,
         max_retries=MAX_RETRIES,
         acks_late=True,
