@@ -192,13 +192,18 @@ def lock_event_ticket_types(session: Session, event_id: uuid.UUID) -> None:
     Used before moving counters of several ticket types that were not chosen by one
     sorted list (expired orders, then a new hold): the rows are then ours in id order
     and any later UPDATE of them cannot join a lock cycle.
+
+    ``FOR NO KEY UPDATE``, the lock an UPDATE of the counters takes anyway: every buyer
+    in flight holds ``KEY SHARE`` on its ticket types (the foreign keys of the order
+    lines it inserted), which ``FOR UPDATE`` would wait for while those buyers queue
+    behind it: a deadlock (tests/concurrency, lapsed holds).
     """
     if _is_postgresql(session):
         session.execute(
             select(TicketType.id)
             .where(TicketType.event_id == event_id)
             .order_by(TicketType.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
 
 
@@ -233,11 +238,14 @@ def release_expired_holds(
     """Move the event's pending orders past ``expires_at`` to ``expired``; free their seats.
 
     Invariant: a hold is released once, by the transaction whose conditional
-    ``pending -> expired`` UPDATE matched. Lock: the expired order rows first (on
-    PostgreSQL ``FOR UPDATE SKIP LOCKED``: an order that another transaction is paying,
-    cancelling or expiring is left to it), then every ticket type of the event in id
-    order. Costs one indexed SELECT when nothing has expired. Returns the expired ids.
+    ``pending -> expired`` UPDATE matched. Lock: every ticket type of the event in id
+    order first, so a transaction releasing the same holds at the same moment finishes
+    before this one looks (and a buyer short of seats then sees them back on sale); then
+    the expired order rows with ``FOR UPDATE SKIP LOCKED`` (an order that another
+    transaction is paying or cancelling is left to it, never waited for). Returns the
+    expired ids.
     """
+    lock_event_ticket_types(session, event_id)
     if order_ids is None:
         candidates = list(
             session.scalars(_EXPIRED_HOLDS, {"event_id": event_id, "now": now, "limit": limit})
@@ -270,7 +278,6 @@ def release_expired_holds(
         .where(OrderItem.order_id.in_(expired))
         .group_by(OrderItem.ticket_type_id)
     ).all()
-    lock_event_ticket_types(session, event_id)
     release_held(session, {ticket_type_id: int(quantity) for ticket_type_id, quantity in freed})
     return expired
 

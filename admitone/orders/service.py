@@ -429,9 +429,11 @@ def create_order(
     # lasts until COMMIT, so nothing else runs between taking it and committing. A
     # sold-out order rolls back with its rows.
     short = locking.take_seats(session, quantities)
-    if short is not None and locking.release_expired_holds(session, event_id=event.id, now=now):
-        # Seats of lapsed holds are on sale again only once released; released only when
-        # short, this costs nothing to the orders of a sale that still has seats.
+    if short is not None:
+        # Seats that only lapsed holds still count: release them (or wait for whoever is
+        # releasing them), then try again. Only when short, so the orders of a sale that
+        # still has seats never look for expired holds.
+        locking.release_expired_holds(session, event_id=event.id, now=now)
         short = locking.take_seats(session, quantities)
     if short is not None:
         available = locking.live_availability(session, now=now, ticket_type_ids=quantities)

@@ -22,7 +22,7 @@ from admitone.orders.models import Order, OrderStatus
 from admitone.payments.models import Refund
 from admitone.tickets.models import Ticket
 from tests.concurrency.conftest import assert_stock_consistent, run_at_once, seats_in_orders
-from tests.factories import make_shop
+from tests.factories import expire_hold, make_shop
 from tests.orders.helpers import count
 
 pytestmark = pytest.mark.race
@@ -90,6 +90,28 @@ def test_multi_seat_orders_race_to_the_exact_capacity(live_server, clean_databas
     # while a seat was left.
     assert CAPACITY - 2 <= held <= CAPACITY
     assert statuses.count(201) == count(clean_database, Order)
+
+
+def test_buyers_race_for_seats_only_lapsed_holds_still_count(live_server, clean_database):
+    # 12 of the 20 seats are held by orders whose hold ran out: the buyers who find the
+    # free seats gone release those holds (once, whoever gets there) and take them.
+    shop = make_shop(clean_database, capacity=CAPACITY)
+    with httpx.Client(base_url=live_server) as http:
+        lapsed = [
+            http.post("/api/v1/orders", json=body(shop, quantity=3)).json()["data"]["id"]
+            for _ in range(4)
+        ]
+    for order_id in lapsed:
+        expire_hold(clean_database, order_id)
+
+    def buyer(http: httpx.Client, index: int) -> int:
+        return http.post("/api/v1/orders", json=body(shop, name=f"Buyer {index}")).status_code
+
+    statuses = run_at_once(live_server, BUYERS, buyer)
+    assert Counter(statuses) == {201: CAPACITY, 409: BUYERS - CAPACITY}
+    assert assert_stock_consistent(clean_database, shop.ticket_type_id) == (0, CAPACITY)
+    assert count(clean_database, Order, Order.status == OrderStatus.expired) == len(lapsed)
+    assert count(clean_database, Order, Order.status == OrderStatus.pending) == CAPACITY
 
 
 def test_negative_control_without_the_atomic_check_the_race_happens(
