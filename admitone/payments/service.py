@@ -202,8 +202,16 @@ def record_notification(
 # The payment path's statements are built once (docs/ARCHITECTURE.md, "Performance").
 # The lines come as plain columns: building ORM objects for them cost more than the query.
 _PAYMENT_WITH_ORDER_AND_ITEMS = (
-    select(Payment, Order, OrderItem.id, OrderItem.ticket_type_id, OrderItem.quantity)
+    select(
+        Payment,
+        Order,
+        Event.status,
+        OrderItem.id,
+        OrderItem.ticket_type_id,
+        OrderItem.quantity,
+    )
     .join(Order, Order.id == Payment.order_id)
+    .join(Event, Event.id == Order.event_id)
     .join(OrderItem, OrderItem.order_id == Order.id)
     .where(Payment.provider == bindparam("provider"))
     .order_by(OrderItem.ticket_type_id)
@@ -229,13 +237,20 @@ _PAYMENT_SUCCEEDED = (
 )
 
 
+class PaymentToHandle(NamedTuple):
+    payment: Payment
+    order: Order
+    event_on_sale: bool
+    lines: list[LineSeats]
+
+
 def _load_payment(
     session: Session,
     *,
     provider: str,
     payment_id: uuid.UUID | None,
     provider_ref: str | None,
-) -> tuple[Payment, Order, list[LineSeats]]:
+) -> PaymentToHandle:
     if payment_id is not None:
         statement, parameters = _PAYMENT_BY_ID, {"payment_id": payment_id}
     elif provider_ref is not None:
@@ -245,7 +260,13 @@ def _load_payment(
     rows = session.execute(statement, {"provider": provider, **parameters}).all()
     if not rows:
         raise PaymentNotFound()
-    return rows[0][0], rows[0][1], [LineSeats(*row[2:]) for row in rows]
+    payment, order, event_status = rows[0][:3]
+    return PaymentToHandle(
+        payment=payment,
+        order=order,
+        event_on_sale=event_status == EventStatus.published,
+        lines=[LineSeats(*row[3:]) for row in rows],
+    )
 
 
 def _set_loaded(instance: object, **values: Any) -> None:
@@ -317,13 +338,14 @@ def payment_succeeded(
 
     Invariants: tickets are issued once per order, whatever the number of deliveries;
     nothing is ever oversold (a late payment takes seats only through
-    ``locking.take_seats``, otherwise it is refunded). Lock: the inbox key, the payment
-    row, the order row, then the ticket types in id order.
+    ``locking.take_seats``, otherwise it is refunded); an event no longer on sale sells
+    nothing (the payment is refunded). Lock: the inbox key, the payment row, the order
+    row, then the ticket types in id order.
     """
     fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.succeeded", now=now
     )
-    payment, order, items = _load_payment(
+    payment, order, event_on_sale, items = _load_payment(
         session, provider=provider, payment_id=payment_id, provider_ref=provider_ref
     )
     if not fresh:
@@ -337,7 +359,7 @@ def payment_succeeded(
     _set_loaded(payment, status=PaymentStatus.succeeded, succeeded_at=now, updated_at=now)
     quantities = locking.sum_quantities((item.ticket_type_id, item.quantity) for item in items)
 
-    if _transition(
+    if event_on_sale and _transition(
         session, order, source=OrderStatus.pending, target=OrderStatus.paid, now=now, paid_at=now
     ):
         issue_tickets(session, order=order, items=items)
@@ -350,9 +372,14 @@ def payment_succeeded(
 
     status = _reload_status(session, order)
     reason = "order_cancelled" if status == OrderStatus.cancelled else "duplicate_payment"
-    if status == OrderStatus.expired:
+    # The event was cancelled while this order waited for its payment (created as the
+    # cancellation committed, the order escaped it): refunded, its hold released.
+    held_off_sale = status == OrderStatus.pending and not event_on_sale
+    if held_off_sale:
+        reason = "event_not_on_sale"
+    elif status == OrderStatus.expired:
         reason = "hold_expired_sold_out"
-        if not _event_on_sale(session, order.event_id):
+        if not event_on_sale:
             reason = "event_not_on_sale"
         else:
             # The hold ran out and its seats went back on sale: take them again if free.
@@ -382,8 +409,8 @@ def payment_succeeded(
         enqueue_after_commit(
             session, "notifications.send_payment_returned", refund_id=str(refund.id)
         )
-    if status in (OrderStatus.expired, OrderStatus.cancelled):
-        _transition(
+    if status in (OrderStatus.expired, OrderStatus.cancelled) or held_off_sale:
+        refunded = _transition(
             session,
             order,
             source=status,
@@ -391,13 +418,9 @@ def payment_succeeded(
             now=now,
             refunded_minor=payment.amount_minor,
         )
+        if refunded and held_off_sale:
+            locking.release_held(session, quantities)
     return PaymentResult(outcome=PaymentOutcome.refunded, payment=payment, order=order)
-
-
-def _event_on_sale(session: Session, event_id: uuid.UUID) -> bool:
-    return session.scalar(select(Event.status).where(Event.id == event_id)) == (
-        EventStatus.published
-    )
 
 
 def payment_failed(
@@ -417,7 +440,7 @@ def payment_failed(
     fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.failed", now=now
     )
-    payment, order, _items = _load_payment(
+    payment, order, _on_sale, _items = _load_payment(
         session, provider=provider, payment_id=payment_id, provider_ref=provider_ref
     )
     if not fresh:

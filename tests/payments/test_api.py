@@ -238,6 +238,24 @@ class TestLatePayment:
         assert approve(client, payment["id"])["outcome"] == "refunded"
         assert counters(clean_database, shop.ticket_type_id).sold == 0
 
+    def test_a_hold_that_escaped_the_event_cancellation_is_refunded_when_paid(
+        self, client, shop, clean_database
+    ):
+        # The order was created as the cancellation committed: it is still pending.
+        order = create_order(client, shop, quantity=2)
+        payment = start_payment(client, order)
+        set_event_status(clean_database, shop.event_id, EventStatus.cancelled)
+        result = approve(client, payment["id"])
+        assert result["outcome"] == "refunded"
+        assert result["payment"]["status"] == "refunded"
+        assert result["order_status"] == "refunded"
+        c = counters(clean_database, shop.ticket_type_id)
+        assert (c.sold, c.held) == (0, 0)  # the hold went back with it
+        assert tickets_of(clean_database, order["id"]) == 0
+        with clean_database.session(write=False) as session:
+            assert session.scalars(select(Refund.reason)).one() == "event_not_on_sale"
+        assert read_order(client, order)["refunded_minor"] == order["total_minor"]
+
     def test_a_cancelled_order_paid_anyway_is_refunded(self, client, shop, clean_database):
         order = create_order(client, shop, quantity=2)
         payment = start_payment(client, order)
