@@ -20,9 +20,10 @@ from admitone.db import utcnow
 from admitone.orders import service as orders
 from admitone.orders.models import Order, OrderStatus
 from admitone.payments.models import Refund
-from admitone.tickets.models import Ticket
+from admitone.tickets.models import Ticket, TicketStatus
 from tests.concurrency.conftest import assert_stock_consistent, run_at_once, seats_in_orders
 from tests.factories import expire_hold, make_shop
+from tests.helpers import register
 from tests.orders.helpers import count
 
 pytestmark = pytest.mark.race
@@ -245,3 +246,28 @@ def test_cancel_and_payment_at_the_same_instant(live_server, clean_database):
     assert by_status.get(OrderStatus.refunded, 0) == count(clean_database, Refund)
     assert sum(by_status.values()) == 8
     assert uuid.UUID(pairs[0][0]["id"])  # the ids were real
+
+
+def test_the_same_refund_asked_for_at_once_refunds_once(live_server, clean_database):
+    """Ten clicks on "refund" at the same instant: one refund, seats back once, tickets revoked."""
+    with httpx.Client(base_url=live_server) as http:
+        owner = register(http, full_name="Olive Owner")
+        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=CAPACITY)
+        status, outcome = order_then_pay(http, shop, 0)
+        assert (status, outcome) == (201, "paid")
+    with clean_database.session(write=False) as session:
+        order = str(session.scalars(select(Order.id)).one())
+    refund_url = (
+        f"/api/v1/organizations/{shop.org_slug}/events/{shop.event_id}/orders/{order}/refund"
+    )
+
+    def refund(http: httpx.Client, index: int) -> int:
+        return http.post(refund_url, headers=owner["headers"]).status_code
+
+    statuses = run_at_once(live_server, 10, refund)
+    assert Counter(statuses) == {200: 1, 409: 9}
+    assert count(clean_database, Refund) == 1
+    assert assert_stock_consistent(clean_database, shop.ticket_type_id) == (0, 0)
+    with clean_database.session(write=False) as session:
+        assert session.scalars(select(Ticket.status)).all() == [TicketStatus.revoked]
+        assert session.scalars(select(Order.status)).all() == [OrderStatus.refunded]
