@@ -209,24 +209,35 @@ def insert_new(session: Session, instances: Iterable[Base]) -> None:
     session.flush()  # pending ORM rows this insert may refer to go first
     rows_by_table: dict[Any, list[dict[str, Any]]] = {}
     for instance in instances:
-        mapper = inspect(instance).mapper
+        table, columns = _insertable_columns(type(instance))
         row: dict[str, Any] = {}
-        for attribute in mapper.column_attrs:
-            column = attribute.columns[0]
-            value = getattr(instance, attribute.key)
-            if value is None and column.default is not None:
-                if column.default.is_callable:
-                    value = column.default.arg(None)  # type: ignore[attr-defined]
-                elif column.default.is_scalar:
-                    value = column.default.arg  # type: ignore[attr-defined]
-                setattr(instance, attribute.key, value)
-            if value is None and column.server_default is not None:
+        for attribute_key, column_key, default, server_default in columns:
+            value = getattr(instance, attribute_key)
+            if value is None and default is not None:
+                value = default.arg(None) if default.is_callable else default.arg
+                setattr(instance, attribute_key, value)
+            if value is None and server_default:
                 continue  # the database fills it in
-            row[column.key] = value
-        rows_by_table.setdefault(mapper.local_table, []).append(row)
+            row[column_key] = value
+        rows_by_table.setdefault(table, []).append(row)
     connection = session.connection()
     for table, rows in rows_by_table.items():
         connection.execute(_insert_into(table), rows)
+
+
+@functools.cache
+def _insertable_columns(model: type) -> tuple[Table, tuple[tuple[str, str, Any, bool], ...]]:
+    """A model's table and, per column: attribute, column key, Python default (callable
+    or scalar, else None) and whether the database has a default. Read once per model."""
+    mapper = inspect(model)
+    columns = []
+    for attribute in mapper.column_attrs:
+        column = attribute.columns[0]
+        default = column.default
+        if default is not None and not (default.is_callable or default.is_scalar):
+            default = None
+        columns.append((attribute.key, column.key, default, column.server_default is not None))
+    return mapper.local_table, tuple(columns)
 
 
 @functools.cache
