@@ -238,6 +238,8 @@ _PAYMENT_SUCCEEDED = (
 
 
 class PaymentToHandle(NamedTuple):
+    """What a payment notification works on, read in one query."""
+
     payment: Payment
     order: Order
     event_on_sale: bool
