@@ -7,6 +7,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from admitone.db import Database
+from tests.factories import Shop, make_shop
+
 PASSWORD = "correct-horse-battery"
 
 
@@ -188,3 +191,11 @@ def set_ticket_counters(
             .where(TicketType.id == uuid_module.UUID(ticket_type_id))
             .values(quantity_sold=sold, quantity_held=held)
         )
+
+
+def register_shop_owner(
+    client: TestClient, database: Database, **shop_options: Any
+) -> tuple[dict[str, Any], Shop]:
+    """A registered organizer and the shop they own (``factories.make_shop``)."""
+    owner = register(client)
+    return owner, make_shop(database, owner_id=owner["user"]["id"], **shop_options)

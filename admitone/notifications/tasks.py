@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from functools import partial
@@ -16,7 +17,7 @@ from admitone.db import utcnow
 from admitone.events.models import Event, EventStatus
 from admitone.jobs.registry import TRANSIENT_ERRORS, JobContext, job, test_checkpoint
 from admitone.notifications import service
-from admitone.notifications.service import Kind, OrderBundle
+from admitone.notifications.service import Kind, OrderBundle, RefundFacts
 from admitone.orders.models import OrderStatus
 from admitone.tickets.signing import KeyRing
 
@@ -63,33 +64,41 @@ def send_refund_notice(
     ``ticket_ids`` are the tickets this refund revoked (none for an amount refunded in
     the Stripe dashboard). A cancelled event's refunds are told by its own message.
     """
-    with context.database.session(write=False) as session:
-        refund = service.load_refund(session, uuid.UUID(refund_id))
-    if refund is None:
-        return False
     revoked = frozenset(uuid.UUID(ticket_id) for ticket_id in ticket_ids or ())
 
-    def build(_session: Session, bundle: OrderBundle) -> EmailMessage | None:
+    def build(bundle: OrderBundle, refund: RefundFacts) -> EmailMessage | None:
         if bundle.event.status == EventStatus.cancelled:
             return None
         return service.refund_message(
             bundle, refund=refund, revoked_ticket_ids=revoked, settings=context.settings
         )
 
-    return service.send_once(
-        context.database,
-        context.settings,
-        kind=Kind.order_refunded,
-        order_id=refund.order_id,
-        object_id=refund.refund_id,
-        build=build,
-    )
+    return _send_once_about_refund(context, refund_id, kind=Kind.order_refunded, build=build)
 
 
 @job("notifications.send_payment_returned")
 def send_payment_returned(context: JobContext, *, refund_id: str) -> bool:
     """Tell the buyer that a payment could not be used and was refunded automatically
     (payments.service.payment_succeeded: a late or a second payment). Once per refund."""
+    return _send_once_about_refund(
+        context,
+        refund_id,
+        kind=Kind.payment_returned,
+        build=lambda bundle, refund: service.payment_returned_message(
+            bundle, refund=refund, settings=context.settings
+        ),
+    )
+
+
+def _send_once_about_refund(
+    context: JobContext,
+    refund_id: str,
+    *,
+    kind: Kind,
+    build: Callable[[OrderBundle, RefundFacts], EmailMessage | None],
+) -> bool:
+    """Send the mail of ``kind`` about one refund, once: its delivery marker is keyed by
+    the refund. False if the refund is gone."""
     with context.database.session(write=False) as session:
         refund = service.load_refund(session, uuid.UUID(refund_id))
     if refund is None:
@@ -97,12 +106,10 @@ def send_payment_returned(context: JobContext, *, refund_id: str) -> bool:
     return service.send_once(
         context.database,
         context.settings,
-        kind=Kind.payment_returned,
+        kind=kind,
         order_id=refund.order_id,
         object_id=refund.refund_id,
-        build=lambda _session, bundle: service.payment_returned_message(
-            bundle, refund=refund, settings=context.settings
-        ),
+        build=lambda _session, bundle: build(bundle, refund),
     )
 
 

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -78,6 +79,24 @@ def _worker_env(
     return env
 
 
+def _confirm_through_celery(
+    database: Database, settings: Settings, order_ids: list[uuid.UUID]
+) -> None:
+    """Enqueue each order's confirmation the way the app does it: after its own commit,
+    to Celery on Redis; the runner is closed after, which sends what it holds."""
+    runner = CeleryRunner(settings)
+    previous = install_runner(runner)
+    try:
+        for order_id in order_ids:
+            with database.session() as session:
+                enqueue_after_commit(
+                    session, "notifications.send_order_confirmation", order_id=str(order_id)
+                )
+    finally:
+        install_runner(previous)
+        runner.close()
+
+
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as output:
         return subprocess.Popen(
@@ -134,17 +153,7 @@ def test_worker_killed_mid_job_the_job_still_completes_once(
     event = EventInfo(shop.event_id, shop.organization_id, shop.ticket_type_ids)
     order = make_paid_order(clean_database, event, quantities={shop.ticket_type_id: 2})
 
-    # Enqueued the way the app does it: after the commit, to Celery on Redis.
-    runner = CeleryRunner(make_settings(redis_url=redis_url))
-    previous = install_runner(runner)
-    try:
-        with clean_database.session() as session:
-            enqueue_after_commit(
-                session, "notifications.send_order_confirmation", order_id=str(order.id)
-            )
-    finally:
-        install_runner(previous)
-        runner.close()
+    _confirm_through_celery(clean_database, make_settings(redis_url=redis_url), [order.id])
     queued = redis.Redis.from_url(redis_url)
     assert queued.llen(QUEUE) == 1
 
@@ -200,17 +209,9 @@ def test_jobs_of_one_instant_travel_as_one_message_and_each_runs_once(
         for _ in range(3)
     ]
 
-    runner = CeleryRunner(make_settings(redis_url=redis_url))
-    previous = install_runner(runner)
-    try:
-        for order in orders:  # three requests, each committing its own job
-            with clean_database.session() as session:
-                enqueue_after_commit(
-                    session, "notifications.send_order_confirmation", order_id=str(order.id)
-                )
-    finally:
-        install_runner(previous)
-        runner.close()
+    _confirm_through_celery(
+        clean_database, make_settings(redis_url=redis_url), [order.id for order in orders]
+    )
     queued = redis.Redis.from_url(redis_url)
     [message] = queued.lrange(QUEUE, 0, -1)
     assert json.loads(message)["headers"]["task"] == BATCH_TASK

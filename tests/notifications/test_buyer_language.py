@@ -17,7 +17,7 @@ from admitone.db import Database
 from admitone.notifications.texts import buyer_language
 from admitone.orders.models import Order
 from tests.factories import make_shop
-from tests.helpers import register
+from tests.helpers import register, register_shop_owner
 from tests.notifications.conftest import Inbox
 from tests.notifications.helpers import body
 from tests.orders.helpers import approve, create_order, start_payment, token_headers
@@ -63,8 +63,7 @@ def test_a_french_guest_gets_every_mail_in_french(
     inbox, port = smtp_server
     app = make_app(smtp_url=f"smtp://127.0.0.1:{port}", outbox_dir=tmp_path / "outbox")
     with TestClient(app) as client:
-        owner = register(client)
-        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=10)
+        owner, shop = register_shop_owner(client, clean_database, capacity=10)
         order = create_order(
             client, shop, quantity=2, headers={"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.8"}
         )

@@ -17,7 +17,7 @@ from admitone.jobs import JobContext
 from admitone.notifications.models import Delivery
 from admitone.notifications.tasks import send_event_reminders
 from tests.factories import make_shop
-from tests.helpers import register
+from tests.helpers import register, register_shop_owner
 from tests.notifications.conftest import read_outbox, wait_for_jobs
 from tests.notifications.helpers import attachments, body, pdf_text
 from tests.orders.helpers import buy
@@ -33,8 +33,7 @@ def test_refund_sends_a_refund_notice_with_the_updated_receipt(
 ) -> None:
     outbox = tmp_path / "outbox"
     with TestClient(make_app(outbox_dir=outbox)) as client:
-        owner = register(client)
-        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=10)
+        owner, shop = register_shop_owner(client, clean_database, capacity=10)
         order = buy(client, shop, quantity=1)
         wait_for_jobs()
         response = client.post(
@@ -58,8 +57,7 @@ def test_cancelled_event_tells_every_holder_once(
 ) -> None:
     outbox = tmp_path / "outbox"
     with TestClient(make_app(outbox_dir=outbox)) as client:
-        owner = register(client)
-        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=10)
+        owner, shop = register_shop_owner(client, clean_database, capacity=10)
         first = buy(client, shop, quantity=2, buyer={"name": "Ada", "email": "ada@example.com"})
         second = buy(client, shop, quantity=1, buyer={"name": "Bob", "email": "bob@example.com"})
         wait_for_jobs()

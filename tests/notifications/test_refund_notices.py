@@ -20,7 +20,7 @@ from admitone.notifications.models import Delivery
 from admitone.notifications.tasks import send_payment_returned, send_refund_notice
 from admitone.payments.models import Payment, Refund
 from tests.factories import expire_hold, make_shop
-from tests.helpers import register
+from tests.helpers import register_shop_owner
 from tests.notifications.conftest import Inbox
 from tests.notifications.helpers import attachments, body, pdf_text
 from tests.orders.helpers import approve, buy, create_order, start_payment
@@ -74,8 +74,7 @@ def test_each_partial_refund_and_the_last_one_send_their_own_notice(
 ) -> None:
     inbox, _port = smtp_server
     with TestClient(smtp_app()) as client:
-        owner = register(client)
-        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=10)
+        owner, shop = register_shop_owner(client, clean_database, capacity=10)
         order = buy(client, shop, quantity=3, buyer={"name": "Ada", "email": "ada@example.com"})
         ids = ticket_ids(clean_database, order["id"])
         refund(client, shop, order["id"], owner["headers"], ticket_ids=[ids[0]])
@@ -118,8 +117,7 @@ def test_a_refund_notice_lost_before_its_send_is_sent_by_the_retry(
 ) -> None:
     inbox, port = smtp_server
     with TestClient(smtp_app()) as client:
-        owner = register(client)
-        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=10)
+        owner, shop = register_shop_owner(client, clean_database, capacity=10)
         order = buy(client, shop, quantity=2)
         ids = ticket_ids(clean_database, order["id"])
         refund(client, shop, order["id"], owner["headers"], ticket_ids=[ids[0]])
@@ -178,8 +176,7 @@ def test_a_late_payment_refunded_automatically_is_told_once_with_its_reason(
 ) -> None:
     inbox, port = smtp_server
     with TestClient(smtp_app()) as client:
-        owner = register(client)
-        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=4)
+        _owner, shop = register_shop_owner(client, clean_database, capacity=4)
         late = create_order(
             client, shop, quantity=4, buyer={"name": "Late Larry", "email": "larry@example.com"}
         )
@@ -214,8 +211,7 @@ def test_a_second_payment_of_a_paid_order_is_returned_in_french(
 ) -> None:
     inbox, _port = smtp_server
     with TestClient(smtp_app()) as client:
-        owner = register(client)
-        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=4)
+        _owner, shop = register_shop_owner(client, clean_database, capacity=4)
         order = create_order(
             client,
             shop,

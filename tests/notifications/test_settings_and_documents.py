@@ -106,20 +106,41 @@ def test_receipt_breaks_vat_down_by_rate() -> None:
     assert "Total TTC: 34,55" in text
 
 
+def ticket_pdf(
+    *,
+    event_title: str,
+    starts_at: str,
+    holder_name: str,
+    ticket_type: str,
+    qr_payload: str,
+    language: str,
+) -> bytes:
+    """A ticket PDF for these texts, the rest fixed (venue, order code)."""
+    return documents.ticket_pdf(
+        documents.TicketSheet(
+            ticket_id=uuid.uuid4(),
+            event_title=event_title,
+            starts_at=starts_at,
+            venue="Salle Pleyel",
+            holder_name=holder_name,
+            ticket_type=ticket_type,
+            order_code="ABCD2345",
+            qr_payload=qr_payload,
+            labels=LABELS[language],
+        )
+    )
+
+
 def test_ticket_pdf_in_any_script_still_scans() -> None:
     payload = "A" * 181
-    sheet = documents.TicketSheet(
-        ticket_id=uuid.uuid4(),
+    pdf = ticket_pdf(
         event_title="Ночной концерт 夜",
         starts_at="samedi 1 août 2026",
-        venue="Salle Pleyel",
         holder_name="Łukasz Żółć",
         ticket_type="Fosse",
-        order_code="ABCD2345",
         qr_payload=payload,
-        labels=LABELS["fr"],
+        language="fr",
     )
-    pdf = documents.ticket_pdf(sheet)
     text = pdf_text(pdf)
     assert "Łukasz Żółć" in text and "Ночной концерт" in text
     [page] = render_pages(pdf)
@@ -129,18 +150,14 @@ def test_ticket_pdf_in_any_script_still_scans() -> None:
 def test_cldr_narrow_spaces_keep_the_fast_core_font() -> None:
     """Babel writes "8:00\u202fPM": that alone must not embed a TrueType font (0.15 s)."""
     payload = "B" * 181
-    sheet = documents.TicketSheet(
-        ticket_id=uuid.uuid4(),
+    pdf = ticket_pdf(
         event_title="Night concert",
         starts_at="Sunday, December 20, 2026, 8:00\u202fPM",
-        venue="Salle Pleyel",
         holder_name="Zoé Martin",
         ticket_type="Standing",
-        order_code="ABCD2345",
         qr_payload=payload,
-        labels=LABELS["en"],
+        language="en",
     )
-    pdf = documents.ticket_pdf(sheet)
     assert b"/FontFile2" not in pdf  # no embedded TrueType font
     assert b"/Helvetica" in pdf
     text = pdf_text(pdf)
