@@ -1,8 +1,11 @@
 """ASGI entry point for uvicorn: ``admitone.main:app`` (a serving process imports it once)."""
 
 import gc
+import multiprocessing
 
 from admitone.app import create_app
+from admitone.config import get_settings
+from admitone.cpu_affinity import pin_worker_to_cpu
 
 # Garbage collection of a serving process: everything built so far (modules, the app,
 # its routes and models) lives as long as the process, so it goes to the permanent
@@ -16,3 +19,8 @@ app = create_app()
 gc.collect()
 gc.freeze()
 gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+# A worker spawned by `serve --workers N` (N > 1) has a parent process; a single-process
+# server has none and keeps all CPUs.
+if get_settings().pin_workers and multiprocessing.parent_process() is not None:
+    pin_worker_to_cpu()

@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -78,12 +80,13 @@ def test_production_refuses_the_default_secret(tmp_path):
     assert "ADMITONE_SECRET_KEY" in result.stderr
 
 
-@pytest.mark.timeout_sensitive
-def test_serve_with_demo_data(tmp_path):
+@contextmanager
+def _serving(tmp_path: Path, *args: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`admitone serve` running on a free port until the block ends; the process and its URL."""
     port = _free_port()
     process = subprocess.Popen(
-        [ADMITONE, "serve", "--demo", "--port", str(port)],
-        env=_env(tmp_path),
+        [ADMITONE, "serve", "--port", str(port), *args],
+        env=_env(tmp_path, **env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -99,6 +102,16 @@ def test_serve_with_demo_data(tmp_path):
                 time.sleep(0.2)
         else:
             pytest.fail("the server did not become ready")
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+@pytest.mark.timeout_sensitive
+def test_serve_with_demo_data(tmp_path):
+    with _serving(tmp_path, "--demo") as (process, base):
         events = httpx.get(f"{base}/api/v1/events", timeout=5).json()
         assert events["meta"]["total"] >= 3
         cities = {event["venue"]["city"] for event in events["data"]}
@@ -108,9 +121,38 @@ def test_serve_with_demo_data(tmp_path):
             event["ticket_types"] or event.get("min_price_minor") is not None
             for event in events["data"]
         )
-    finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
     # The credentials of the demo accounts are printed for the newcomer.
     assert "organizer" in output and "staff" in output and "buyer" in output
     assert "@" in output
+
+
+def _worker_affinities(server: subprocess.Popen[str]) -> list[set[int]]:
+    """The CPU sets of the server's worker processes (uvicorn spawns them from the
+    server process; a resource tracker sits beside them, but imports no app)."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    workers = [
+        int(pid)
+        for pid in children
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        and b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    return [os.sched_getaffinity(pid) for pid in workers]
+
+
+@pytest.mark.timeout_sensitive
+def test_serve_pins_each_worker_process_to_a_cpu_of_its_own(tmp_path):
+    allowed = os.sched_getaffinity(0)
+    with _serving(tmp_path, "--workers", "2") as (server, _):
+        pinned = _worker_affinities(server)
+    assert len(pinned) == 2
+    if len(allowed) >= 2:
+        assert all(len(cpus) == 1 for cpus in pinned)
+        assert pinned[0] != pinned[1]
+        assert pinned[0] | pinned[1] <= allowed
+    else:  # nothing to choose on one CPU
+        assert pinned == [allowed, allowed]
+
+    with _serving(tmp_path, "--workers", "2", ADMITONE_PIN_WORKERS="false") as (server, _):
+        assert _worker_affinities(server) == [allowed, allowed]
