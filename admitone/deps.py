@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, TypeVar
@@ -85,16 +86,18 @@ def caller_of(
     return user
 
 
-def required_caller_of(
-    session: Session,
-    request: Request,
-    settings: Settings,
-    credentials: HTTPAuthorizationCredentials | None,
-) -> User:
-    user = caller_of(session, request, settings, credentials)
-    if user is None:
+def required_claims_of(
+    request: Request, settings: Settings, credentials: HTTPAuthorizationCredentials | None
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """The (user id, login session id) of the caller's bearer token, without reading the
+    user: for a route whose own query checks them (checkin: the scan). 401 without one."""
+    if credentials is None:
         raise NotAuthenticated()
-    return user
+    user_id, auth_session_id = accounts.access_token_claims(
+        credentials.credentials, settings=settings
+    )
+    request.state.auth_session_id = auth_session_id
+    return user_id, auth_session_id
 
 
 def _caller(

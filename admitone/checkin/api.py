@@ -18,7 +18,7 @@ from admitone.deps import (
     OptionalUser,
     SessionDep,
     SettingsDep,
-    required_caller_of,
+    required_claims_of,
     run_unit_of_work,
 )
 from admitone.errors import error_responses
@@ -76,10 +76,12 @@ async def scan(
 ) -> Response:
     # A hot route (gates scan in bursts): one unit-of-work hop (deps.run_unit_of_work).
     def work(session: Session) -> Response:
-        access = service.resolve_event_access(
+        user_id, auth_session_id = required_claims_of(request, settings, credentials)
+        access = service.resolve_caller_event_access(
             session,
             event_id=event_id,
-            user=required_caller_of(session, request, settings, credentials),
+            user_id=user_id,
+            auth_session_id=auth_session_id,
             permission=Permission.check_in,
         )
         outcome = service.scan_ticket(

@@ -19,10 +19,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
+from admitone.accounts.service import ACTIVE_USER_OF_SESSION
 from admitone.checkin.errors import EventNotFound, NonceReused, ScanInProgress
 from admitone.checkin.models import CheckIn, ScanResult
 from admitone.db import utcnow
-from admitone.errors import PermissionDenied
+from admitone.errors import InvalidToken, PermissionDenied
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.organizations.models import Membership, Organization, Role
 from admitone.organizations.permissions import Permission, role_allows
@@ -52,6 +53,17 @@ _EVENT_WITH_CALLER_ROLE = _EVENT_WITH_ORGANIZATION.add_columns(Membership.role).
     (Membership.organization_id == Event.organization_id)
     & (Membership.user_id == bindparam("user_id")),
 )
+# The scan's caller (an open login of an active user, accounts' rule) with the event and
+# their role in its organization: one round trip to the database instead of two.
+_CALLER_WITH_EVENT_ROLE = (
+    ACTIVE_USER_OF_SESSION.add_columns(Event, Organization, Membership.role)
+    .outerjoin(Event, Event.id == bindparam("event_id"))
+    .outerjoin(Organization, Organization.id == Event.organization_id)
+    .outerjoin(
+        Membership,
+        (Membership.organization_id == Event.organization_id) & (Membership.user_id == User.id),
+    )
+)
 
 
 def _event_with_role(
@@ -80,9 +92,48 @@ def resolve_event_access(
     a member without the permission a 403, platform admins act as owners.
     """
     found = _event_with_role(session, event_id=event_id, user=user)
-    if found is None or found[2] is None:
+    if found is None:
         raise EventNotFound()
-    event, organization, role = found
+    return _checked_access(*found, user=user, permission=permission)
+
+
+def resolve_caller_event_access(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    user_id: uuid.UUID,
+    auth_session_id: uuid.UUID,
+    permission: Permission,
+) -> EventAccess:
+    """``resolve_event_access`` for the caller of an access token's claims
+    (``accounts.service.access_token_claims``), found with the event in one query.
+
+    The login closed or the user deactivated: InvalidToken (401), as for any route.
+    """
+    row = session.execute(
+        _CALLER_WITH_EVENT_ROLE,
+        {"user_id": user_id, "auth_session_id": auth_session_id, "event_id": event_id},
+    ).first()
+    if row is None:
+        raise InvalidToken()
+    user, event, organization, role = row
+    if event is None:
+        raise EventNotFound()
+    # Platform admins act as owners everywhere (organizations.service.resolve_access).
+    role = Role.owner if user.is_platform_admin else role
+    return _checked_access(event, organization, role, user=user, permission=permission)
+
+
+def _checked_access(
+    event: Event,
+    organization: Organization,
+    role: Role | None,
+    *,
+    user: User,
+    permission: Permission,
+) -> EventAccess:
+    if role is None:  # not a member: the event does not exist for them
+        raise EventNotFound()
     access = OrgAccess(organization=organization, role=role, user=user)
     if not access.allows(permission):
         raise PermissionDenied(f"Your role ({role}) does not allow this.", required=str(permission))

@@ -397,6 +397,21 @@ class TestAccess:
         assert self._statuses(world, None) == {"scan": 401, "stats": 401}
         assert self._statuses(world, auth("bogus")) == {"scan": 401, "stats": 401}
 
+    def test_a_closed_login_is_401_at_the_gate(self, world: World):
+        # The scan reads the caller and the event in one query: the login must still be open.
+        staff = world.member("staff")
+        assert self._statuses(world, staff["headers"]) == {"scan": 200, "stats": 200}
+        logout = world.client.post("/api/v1/auth/logout", headers=staff["headers"])
+        assert logout.status_code == 204
+        recorded = checkin_count(world)
+        response = scan(
+            world, payload_of(world, world.order.ticket_ids[1]), headers=staff["headers"]
+        )
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "INVALID_TOKEN"
+        assert checkin_count(world) == recorded
+        assert ticket_row(world.database, world.order.ticket_ids[1]).admitted_at is None
+
     def test_platform_admin(self, world: World):
         admin = register(world.client)
         make_platform_admin(world.database, admin["user"]["id"])
