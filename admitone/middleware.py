@@ -17,8 +17,6 @@ import anyio
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-log = structlog.get_logger("admitone.access")
-
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 SECURITY_HEADERS = [
@@ -37,6 +35,9 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
         self.hsts = hsts
+        # Bound once: the module-level lazy proxy re-binds on every call. Middleware is
+        # built at the app's first request, after configure_logging.
+        self.log = structlog.get_logger("admitone.access").bind()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,7 +71,7 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            log.info(
+            self.log.info(
                 "request",
                 method=scope["method"],
                 path=path,

@@ -8,8 +8,9 @@ resolved by ``org_access``. Anything else is not found (404), so ids do not leak
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, or_, select
 
@@ -30,7 +31,7 @@ def _orders_reachable_by(*, user: bool, token: bool) -> Select[tuple[Order]]:
 
 # Built once for each way in (account, token, both, neither): a buyer's order is read on
 # every step of a purchase (docs/ARCHITECTURE.md, "Performance").
-_BUYER_ORDER = {
+BUYER_ORDER = {
     (user, token): _orders_reachable_by(user=user, token=token)
     for user in (False, True)
     for token in (False, True)
@@ -38,10 +39,15 @@ _BUYER_ORDER = {
 
 
 def buyer_order(
-    *, order_id: uuid.UUID, user_id: uuid.UUID | None, access_token_hash: str | None
-) -> tuple[Select[tuple[Order]], dict[str, object]]:
-    """The statement (and its parameters) reading one order as its buyer may reach it."""
-    statement = _BUYER_ORDER[(user_id is not None, access_token_hash is not None)]
+    *,
+    order_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    access_token_hash: str | None,
+    statements: Mapping[tuple[bool, bool], Select[Any]] = BUYER_ORDER,
+) -> tuple[Select[Any], dict[str, object]]:
+    """The statement (and its parameters) reading one order as its buyer may reach it;
+    ``statements``: ``BUYER_ORDER`` or statements built on each of them, by the same keys."""
+    statement = statements[(user_id is not None, access_token_hash is not None)]
     parameters = {
         "order_id": order_id,
         "user_id": user_id,

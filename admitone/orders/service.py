@@ -55,6 +55,7 @@ from admitone.organizations.service import OrgAccess
 from admitone.payments import service as payments
 from admitone.payments.errors import RefundTooLarge, TicketsNotRefundable
 from admitone.payments.models import Payment
+from admitone.payments.providers import checkout_provider
 from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.service import revoke_tickets
 
@@ -532,6 +533,13 @@ def cancel_order(
     return _reload(session, order.id)
 
 
+# Paying reads the buyer's order and what its checkout needs in one round trip: the
+# buyer's statements extended once each (payments.with_checkout_facts).
+_BUYER_ORDER_TO_PAY = {
+    way: payments.with_checkout_facts(statement) for way, statement in queries.BUYER_ORDER.items()
+}
+
+
 def pay_order(
     session: Session,
     *,
@@ -546,11 +554,23 @@ def pay_order(
     No stock lock: the seats are already held; what a payment may change is decided when
     it succeeds (payments.service.payment_succeeded).
     """
-    order = _buyer_order(session, order_id=order_id, user_id=user_id, access_token=access_token)
+    statement, parameters = queries.buyer_order(
+        order_id=order_id,
+        user_id=user_id,
+        access_token_hash=hash_access_token(access_token) if access_token else None,
+        statements=_BUYER_ORDER_TO_PAY,
+    )
+    provider = checkout_provider(settings)
+    rows = session.execute(statement, {**parameters, "provider": provider.name}).all()
+    if not rows:
+        raise OrderNotFound()
+    order = rows[0][0]
     _expire_if_due(session, order, now=now)
     if order.status != OrderStatus.pending:
         raise OrderNotPending(status=str(order.status))
-    return payments.create_payment(session, order=order, settings=settings)
+    return payments.create_payment(
+        session, order=order, facts=payments.checkout_facts(rows), settings=settings
+    )
 
 
 # --- availability and expiry -----------------------------------------------------------

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import Update, bindparam, case, func, or_, select, update
+from sqlalchemy import Row, Select, Update, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -74,56 +75,78 @@ class PaymentResult:
 # --- checkout --------------------------------------------------------------------------
 
 
-# Built once: every purchase starts a checkout (docs/ARCHITECTURE.md, "Performance").
-# One round trip answers all a new checkout needs: the order's lines with their names,
-# the organization's connected account, and an open checkout of the same amount if a
-# double click already started one (an uncorrelated subquery: evaluated once).
-_open_checkout_id = (
+# A new checkout needs, beside the order: its lines with their names, the organization's
+# connected account, and an open checkout of the same amount if a double click already
+# started one. The buyer's order is read with them in one round trip: the caller extends
+# its own statement for the order with ``with_checkout_facts`` (built once per statement).
+_open_checkout_of_order = (
     select(Payment.id)
     .where(
-        Payment.order_id == bindparam("order_id"),
+        Payment.order_id == Order.id,
         Payment.status == PaymentStatus.pending,
         Payment.provider == bindparam("provider"),
-        Payment.amount_minor == bindparam("amount_minor"),
+        Payment.amount_minor == Order.total_minor,
     )
     .order_by(Payment.created_at.desc())
     .limit(1)
+    .correlate(Order)
     .scalar_subquery()
 )
-_CHECKOUT_FACTS = (
-    select(
-        TicketType.name,
-        OrderItem.quantity,
-        OrderItem.unit_price_minor,
-        Organization.stripe_account_id,
-        _open_checkout_id.label("open_checkout_id"),
+
+
+def with_checkout_facts(order: Select[tuple[Order]]) -> Select[Any]:
+    """A statement reading one ``Order``, extended with its ``CheckoutFacts``: one row
+    per line, the order first (read them with ``checkout_facts``). Parameter: ``provider``,
+    the configured provider's name."""
+    return (
+        order.add_columns(
+            TicketType.name,
+            OrderItem.quantity,
+            OrderItem.unit_price_minor,
+            Organization.stripe_account_id,
+            _open_checkout_of_order.label("open_checkout_id"),
+        )
+        .join(OrderItem, OrderItem.order_id == Order.id)
+        .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
+        .join(Organization, Organization.id == Order.organization_id)
+        .order_by(TicketType.position, TicketType.id)
     )
-    .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
-    .join(Organization, Organization.id == bindparam("organization_id"))
-    .where(OrderItem.order_id == bindparam("order_id"))
-    .order_by(TicketType.position, TicketType.id)
-)
 
 
-def create_payment(session: Session, *, order: Order, settings: Settings) -> tuple[Payment, bool]:
+@dataclass(frozen=True)
+class CheckoutFacts:
+    lines: list[CheckoutLine]
+    stripe_account_id: str | None
+    open_checkout_id: uuid.UUID | None
+
+
+def checkout_facts(rows: Sequence[Row[Any]]) -> CheckoutFacts:
+    """The facts in the rows of a ``with_checkout_facts`` statement (at least one row)."""
+    return CheckoutFacts(
+        lines=[
+            CheckoutLine(
+                name=row.name, quantity=row.quantity, unit_price_minor=row.unit_price_minor
+            )
+            for row in rows
+        ],
+        stripe_account_id=rows[0].stripe_account_id,
+        open_checkout_id=rows[0].open_checkout_id,
+    )
+
+
+def create_payment(
+    session: Session, *, order: Order, facts: CheckoutFacts, settings: Settings
+) -> tuple[Payment, bool]:
     """A checkout with the configured provider for a pending order; (payment, created).
 
-    The caller has checked that the order is the buyer's and pending. An open checkout
-    of the same amount is reused, so a double click does not invite a double payment.
-    No lock: starting a payment changes no stock; its success decides (see module doc).
+    The caller has checked that the order is the buyer's and pending, and read its
+    ``facts`` (``with_checkout_facts``). An open checkout of the same amount is reused, so
+    a double click does not invite a double payment. No lock: starting a payment changes
+    no stock; its success decides (see module doc).
     """
     provider = checkout_provider(settings)
-    facts = session.execute(
-        _CHECKOUT_FACTS,
-        {
-            "order_id": order.id,
-            "organization_id": order.organization_id,
-            "provider": provider.name,
-            "amount_minor": order.total_minor,
-        },
-    ).all()
-    if facts and facts[0].open_checkout_id is not None:
-        existing = session.get(Payment, facts[0].open_checkout_id)
+    if facts.open_checkout_id is not None:
+        existing = session.get(Payment, facts.open_checkout_id)
         assert existing is not None  # payments are never deleted
         return existing, False
     payment = Payment(
@@ -135,13 +158,11 @@ def create_payment(session: Session, *, order: Order, settings: Settings) -> tup
         currency=order.currency,
         refunded_minor=0,
         application_fee_minor=platform_fee(order.total_minor, settings.platform_fee_percent),
-        transfer_destination=facts[0].stripe_account_id if facts else None,
+        transfer_destination=facts.stripe_account_id,
     )
-    lines = [
-        CheckoutLine(name=row.name, quantity=row.quantity, unit_price_minor=row.unit_price_minor)
-        for row in facts
-    ]
-    checkout = provider.create_checkout(order=order, payment=payment, lines=lines, now=utcnow())
+    checkout = provider.create_checkout(
+        order=order, payment=payment, lines=facts.lines, now=utcnow()
+    )
     payment.provider_ref = checkout.provider_ref
     payment.checkout_url = checkout.url
     insert_new(session, [payment])
