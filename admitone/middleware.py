@@ -131,7 +131,8 @@ class ConcurrencyGateMiddleware:
 
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
         self.app = app
-        self.semaphore = anyio.Semaphore(limit)
+        # fast_acquire: a free slot is taken without yielding to the event loop first.
+        self.semaphore = anyio.Semaphore(limit, fast_acquire=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.UNGATED_PATHS:
