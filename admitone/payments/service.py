@@ -234,12 +234,14 @@ _PAYMENT_WITH_ORDER_AND_ITEMS = (
     .join(Order, Order.id == Payment.order_id)
     .join(Event, Event.id == Order.event_id)
     .join(OrderItem, OrderItem.order_id == Order.id)
-    .where(Payment.provider == bindparam("provider"))
     .order_by(OrderItem.ticket_type_id)
 )
+# By id, the provider is checked on the row, not in the WHERE: with "provider = :p AND
+# id = :id", a table without statistics yet was planned on the (provider, provider_ref)
+# index and read every payment of the provider.
 _PAYMENT_BY_ID = _PAYMENT_WITH_ORDER_AND_ITEMS.where(Payment.id == bindparam("payment_id"))
 _PAYMENT_BY_REF = _PAYMENT_WITH_ORDER_AND_ITEMS.where(
-    Payment.provider_ref == bindparam("provider_ref")
+    Payment.provider == bindparam("provider"), Payment.provider_ref == bindparam("provider_ref")
 )
 _payments = Payment.__table__
 _PAYMENT_SUCCEEDED = (
@@ -277,11 +279,14 @@ def _load_payment(
     if payment_id is not None:
         statement, parameters = _PAYMENT_BY_ID, {"payment_id": payment_id}
     elif provider_ref is not None:
-        statement, parameters = _PAYMENT_BY_REF, {"provider_ref": provider_ref}
+        statement, parameters = (
+            _PAYMENT_BY_REF,
+            {"provider": provider, "provider_ref": provider_ref},
+        )
     else:
         raise ValueError("give payment_id or provider_ref")
-    rows = session.execute(statement, {"provider": provider, **parameters}).all()
-    if not rows:
+    rows = session.execute(statement, parameters).all()
+    if not rows or rows[0][0].provider != provider:
         raise PaymentNotFound()
     payment, order, event_status = rows[0][:3]
     return PaymentToHandle(

@@ -407,4 +407,14 @@ class TestNotificationsByProviderReference:
                     now=utcnow(),
                     settings=settings,
                 )
+        # By id too: the payment is found by its id alone, then its provider must match.
+        with pytest.raises(PaymentNotFound), clean_database.session() as session:
+            service.payment_succeeded(
+                session,
+                provider="stripe",
+                external_id="evt_by_id",
+                payment_id=uuid.UUID(payment["id"]),
+                now=utcnow(),
+                settings=settings,
+            )
         assert db_snapshot(clean_database) == before
