@@ -36,6 +36,7 @@ from admitone.config import Environment, Settings
 from admitone.db import Base
 from admitone.events.models import TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
+from admitone.orders.queries import status_guard
 
 Quantities = Mapping[uuid.UUID, int]
 
@@ -265,7 +266,7 @@ def release_expired_holds(
     expired = list(
         session.scalars(
             update(Order)
-            .where(Order.id.in_(candidates), Order.status == OrderStatus.pending)
+            .where(Order.id.in_(candidates), status_guard(OrderStatus.pending))
             .values(status=OrderStatus.expired, updated_at=now)
             .returning(Order.id)
             .execution_options(synchronize_session=False)

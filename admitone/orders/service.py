@@ -527,7 +527,7 @@ def cancel_order(
     _expire_if_due(session, order, now=now)
     cancelled = session.execute(
         update(Order)
-        .where(Order.id == order.id, Order.status == OrderStatus.pending)
+        .where(Order.id == order.id, queries.status_guard(OrderStatus.pending))
         .values(status=OrderStatus.cancelled, cancelled_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -950,7 +950,7 @@ def refund_event_orders(
         cancelled = list(
             session.scalars(
                 update(Order)
-                .where(Order.id.in_(pending), Order.status == OrderStatus.pending)
+                .where(Order.id.in_(pending), queries.status_guard(OrderStatus.pending))
                 .values(status=OrderStatus.cancelled, cancelled_at=now, updated_at=now)
                 .returning(Order.id)
                 .execution_options(synchronize_session=False)

@@ -37,6 +37,7 @@ from admitone.db import insert_new, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
 from admitone.orders.models import Order, OrderItem, OrderStatus
+from admitone.orders.queries import status_guard
 from admitone.organizations.models import Organization
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending, RefundTooLarge
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
@@ -310,7 +311,7 @@ def _order_transition(value_names: tuple[str, ...]) -> Update:
     orders = Order.__table__
     return (
         update(orders)
-        .where(orders.c.id == bindparam("order_id"), orders.c.status == bindparam("source"))
+        .where(orders.c.id == bindparam("order_id"), status_guard(bindparam("source")))
         .values(
             status=bindparam("target"),
             updated_at=bindparam("now"),
