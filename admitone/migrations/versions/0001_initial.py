@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 01:50:56.661576
+Create Date: 2026-11-22 08:01:45.394389
 """
 
 from collections.abc import Sequence
@@ -294,7 +294,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tickets'))
     )
     with op.batch_alter_table('tickets', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_tickets_event_id'), ['event_id'], unique=False)
+        batch_op.create_index('ix_tickets_event_id_id', ['event_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_order_id'), ['order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_order_item_id'), ['order_item_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_ticket_type_id'), ['ticket_type_id'], unique=False)
@@ -335,7 +335,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tickets_ticket_type_id'))
         batch_op.drop_index(batch_op.f('ix_tickets_order_item_id'))
         batch_op.drop_index(batch_op.f('ix_tickets_order_id'))
-        batch_op.drop_index(batch_op.f('ix_tickets_event_id'))
+        batch_op.drop_index('ix_tickets_event_id_id')
 
     op.drop_table('tickets')
     with op.batch_alter_table('refunds', schema=None) as batch_op:
