@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 08:01:45.394389
+Create Date: 2026-11-22 08:06:08.343707
 """
 
 from collections.abc import Sequence
@@ -169,7 +169,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('code', name=op.f('uq_orders_code'))
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_orders_buyer_email'), ['buyer_email'], unique=False)
         batch_op.create_index(batch_op.f('ix_orders_event_id'), ['event_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_orders_organization_id'), ['organization_id'], unique=False)
         batch_op.create_index('ix_orders_status_expires_at', ['status', 'expires_at'], unique=False)
@@ -366,7 +365,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_orders_status_expires_at')
         batch_op.drop_index(batch_op.f('ix_orders_organization_id'))
         batch_op.drop_index(batch_op.f('ix_orders_event_id'))
-        batch_op.drop_index(batch_op.f('ix_orders_buyer_email'))
 
     op.drop_table('orders')
     op.drop_table('event_signing_keys')
