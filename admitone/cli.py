@@ -46,6 +46,14 @@ def serve(
     if demo:
         _load_demo()
     typer.echo(f"Admit One on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    if workers == 1 and not reload and settings.pin_workers:
+        # The one serving process runs on one CPU at a time anyway (the GIL); staying on
+        # one spares its threads' hand-overs the wake-ups across CPUs (cpu_affinity.py).
+        # With several workers each pins itself (main.py), so this process must not:
+        # its children would inherit the one CPU.
+        from admitone.cpu_affinity import pin_worker_to_cpu
+
+        pin_worker_to_cpu()
     uvicorn.run(
         "admitone.main:app",
         host=host,

@@ -35,8 +35,8 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=20, ge=1, le=200)
     # Threads that run request handlers in each process (see app.py).
     worker_threads: int = Field(default=20, ge=1, le=200)
-    # Each worker process of `admitone serve --workers N` (N > 1) stays on one CPU
-    # (cpu_affinity.py); off lets the kernel move them.
+    # Each serving process of `admitone serve` (the one, or each of --workers N) stays on
+    # one CPU (cpu_affinity.py); off lets the kernel move them.
     pin_workers: bool = True
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     # Encrypts the events' ticket-signing private keys (docs/ticket-signing.md). Unset, a

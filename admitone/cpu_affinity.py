@@ -1,4 +1,4 @@
-"""Keep each worker process of a multi-worker server on a CPU of its own.
+"""Keep each serving process on a CPU of its own (`admitone serve`, one or N workers).
 
 A worker's event loop and its unit-of-work threads share one GIL, so the process never
 runs on two CPUs at once, but the kernel still moves its threads between CPUs, and every
@@ -6,7 +6,8 @@ hand-over between them (a thread hop, the GIL passing, a reply from PostgreSQL) 
 wakes another CPU. On the 2-vCPU machine we measure on, a wake-up across CPUs costs ten
 times one on the same CPU (a socket ping-pong: 23 us of CPU against 2 us). Pinning the
 two workers of the flash-sale benchmark to one CPU each cut the app's CPU time by about
-10 % and raised paid orders per second by 15 % (docs/ARCHITECTURE.md, "Performance").
+10 % and raised paid orders per second by 15 %; pinning the single process of the
+embedded mode more than doubled them (docs/ARCHITECTURE.md, "Performance").
 
 Workers started together agree on the CPUs under a file lock: each takes the allowed
 CPU with the fewest siblings already pinned to it, so N workers spread over N CPUs and a

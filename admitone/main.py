@@ -20,7 +20,7 @@ gc.collect()
 gc.freeze()
 gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
-# A worker spawned by `serve --workers N` (N > 1) has a parent process; a single-process
-# server has none and keeps all CPUs.
+# A worker spawned by `serve --workers N` (N > 1) has a parent process; the single process
+# of `serve` has none and is pinned by the command itself (cli.py).
 if get_settings().pin_workers and multiprocessing.parent_process() is not None:
     pin_worker_to_cpu()

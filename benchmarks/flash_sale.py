@@ -397,10 +397,9 @@ def main() -> int:
         )
         try:
             jobs = f"jobs queued in {args.redis_url}" if args.redis_url else "jobs in-process"
-            # ADMITONE_PIN_WORKERS is left at its default: serve pins each worker to a CPU.
-            pinned = ", each pinned to a CPU" if args.workers > 1 else ""
+            # ADMITONE_PIN_WORKERS is left at its default: serve pins each process to a CPU.
             print(
-                f"app: {args.workers} worker(s){pinned} x {args.threads} threads on "
+                f"app: {args.workers} worker(s), each pinned to a CPU, x {args.threads} threads on "
                 f"{database_url.split('@')[-1]}, {jobs}"
             )
             return asyncio.run(run(base, buyers=args.buyers, capacity=args.capacity))

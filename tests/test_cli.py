@@ -156,3 +156,17 @@ def test_serve_pins_each_worker_process_to_a_cpu_of_its_own(tmp_path):
 
     with _serving(tmp_path, "--workers", "2", ADMITONE_PIN_WORKERS="false") as (server, _):
         assert _worker_affinities(server) == [allowed, allowed]
+
+
+@pytest.mark.timeout_sensitive
+def test_serve_pins_its_single_process_to_a_cpu(tmp_path):
+    allowed = os.sched_getaffinity(0)
+    with _serving(tmp_path) as (server, _):
+        threads = os.listdir(f"/proc/{server.pid}/task")  # uvicorn's and the app's threads
+        pinned = [os.sched_getaffinity(int(thread)) for thread in threads]
+    expected = 1 if len(allowed) >= 2 else len(allowed)
+    assert all(len(cpus) == expected for cpus in pinned)
+    assert len({frozenset(cpus) for cpus in pinned}) == 1  # all on the same CPU
+
+    with _serving(tmp_path, ADMITONE_PIN_WORKERS="false") as (server, _):
+        assert os.sched_getaffinity(server.pid) == allowed
