@@ -9,17 +9,19 @@ two workers of the flash-sale benchmark to one CPU each cut the app's CPU time b
 10 % and raised paid orders per second by 15 %; pinning the single process of the
 embedded mode more than doubled them (docs/ARCHITECTURE.md, "Performance").
 
-Workers started together agree on the CPUs under a file lock: each takes the allowed
-CPU with the fewest siblings already pinned to it, so N workers spread over N CPUs and a
-restarted worker fills the gap its predecessor left.
+Workers started together agree on the CPUs under a lock: each takes the allowed CPU
+with the fewest siblings already pinned to it, so N workers spread over N CPUs and a
+restarted worker fills the gap its predecessor left. The lock is an flock on the
+parent's /proc entry, which every sibling can open and nobody has to clean up.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -32,9 +34,7 @@ def pin_worker_to_cpu() -> int | None:
     if len(allowed) < 2:
         return None
     parent = os.getppid()
-    lock_path = Path(tempfile.gettempdir()) / f"admitone-cpu-affinity-{parent}.lock"
-    with lock_path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _siblings_lock(parent):
         taken = Counter(
             cpu for pid in _children_of(parent) if pid != os.getpid() for cpu in _pinned_cpu(pid)
         )
@@ -42,6 +42,18 @@ def pin_worker_to_cpu() -> int | None:
         for thread_id in _threads_of_this_process():
             os.sched_setaffinity(thread_id, {cpu})
     return cpu
+
+
+@contextmanager
+def _siblings_lock(parent: int) -> Iterator[None]:
+    try:
+        entry = Path(f"/proc/{parent}/cmdline").open("rb")
+    except OSError:  # the parent is gone: nobody to agree with
+        yield
+        return
+    with entry:
+        fcntl.flock(entry, fcntl.LOCK_EX)
+        yield
 
 
 def _children_of(parent: int) -> list[int]:
