@@ -21,7 +21,7 @@ import fcntl
 import os
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 
@@ -46,13 +46,13 @@ def pin_worker_to_cpu() -> int | None:
 
 @contextmanager
 def _siblings_lock(parent: int) -> Iterator[None]:
-    try:
-        entry = Path(f"/proc/{parent}/cmdline").open("rb")
-    except OSError:  # the parent is gone: nobody to agree with
-        yield
-        return
-    with entry:
-        fcntl.flock(entry, fcntl.LOCK_EX)
+    with ExitStack() as stack:
+        try:
+            entry = stack.enter_context(Path(f"/proc/{parent}/cmdline").open("rb"))
+        except OSError:  # the parent is gone: nobody left to agree with
+            entry = None
+        if entry is not None:
+            fcntl.flock(entry, fcntl.LOCK_EX)  # released when the file closes
         yield
 
 
