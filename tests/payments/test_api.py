@@ -43,6 +43,22 @@ def sweep_expired_holds(database) -> None:
         assert orders_service.expire_holds(session, now=utcnow()) == 1
 
 
+def notify_success(
+    database, settings, *, provider: str = "test", external_id: str, **payment
+) -> service.PaymentResult:
+    """A "payment succeeded" notification, as a provider delivers it (by ``payment_id``
+    or ``provider_ref``), handled in its own unit of work."""
+    with database.session() as session:
+        return service.payment_succeeded(
+            session,
+            provider=provider,
+            external_id=external_id,
+            now=utcnow(),
+            settings=settings,
+            **payment,
+        )
+
+
 def tickets_of(database, order_id) -> int:
     return count(database, Ticket, Ticket.order_id == uuid.UUID(order_id))
 
@@ -122,15 +138,12 @@ class TestApprove:
         payment = start_payment(client, order)
         approve(client, payment["id"])
         before = db_snapshot(clean_database)
-        with clean_database.session() as session:
-            result = service.payment_succeeded(
-                session,
-                provider="test",
-                external_id="evt_other_delivery",
-                payment_id=uuid.UUID(payment["id"]),
-                now=utcnow(),
-                settings=settings,
-            )
+        result = notify_success(
+            clean_database,
+            settings,
+            external_id="evt_other_delivery",
+            payment_id=uuid.UUID(payment["id"]),
+        )
         assert result.outcome == service.PaymentOutcome.already_processed
         after = db_snapshot(clean_database)
         assert after.pop("payment_notifications") != before.pop("payment_notifications")
@@ -379,16 +392,8 @@ class TestNotificationsByProviderReference:
                 session, provider="test", external_id="evt_1", provider_ref=ref, now=utcnow()
             )
             assert failed.outcome == service.PaymentOutcome.failed
-        with clean_database.session() as session:
-            paid = service.payment_succeeded(
-                session,
-                provider="test",
-                external_id="evt_2",
-                provider_ref=ref,
-                now=utcnow(),
-                settings=settings,
-            )
-            assert paid.outcome == service.PaymentOutcome.paid
+        paid = notify_success(clean_database, settings, external_id="evt_2", provider_ref=ref)
+        assert paid.outcome == service.PaymentOutcome.paid
         assert tickets_of(clean_database, order["id"]) == 2
 
     def test_unknown_reference_or_provider_changes_nothing(
@@ -398,23 +403,21 @@ class TestNotificationsByProviderReference:
         payment = start_payment(client, order)
         before = db_snapshot(clean_database)
         for provider, ref in [("test", "test_nope"), ("stripe", f"test_{payment['id']}")]:
-            with pytest.raises(PaymentNotFound), clean_database.session() as session:
-                service.payment_succeeded(
-                    session,
+            with pytest.raises(PaymentNotFound):
+                notify_success(
+                    clean_database,
+                    settings,
                     provider=provider,
                     external_id=f"evt_{provider}",
                     provider_ref=ref,
-                    now=utcnow(),
-                    settings=settings,
                 )
         # By id too: the payment is found by its id alone, then its provider must match.
-        with pytest.raises(PaymentNotFound), clean_database.session() as session:
-            service.payment_succeeded(
-                session,
+        with pytest.raises(PaymentNotFound):
+            notify_success(
+                clean_database,
+                settings,
                 provider="stripe",
                 external_id="evt_by_id",
                 payment_id=uuid.UUID(payment["id"]),
-                now=utcnow(),
-                settings=settings,
             )
         assert db_snapshot(clean_database) == before
