@@ -14,8 +14,10 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from sqlalchemy import (
     DateTime,
     Insert,
     MetaData,
+    Select,
     Table,
     TypeDecorator,
     Uuid,
@@ -32,9 +35,19 @@ from sqlalchemy import (
     insert,
     inspect,
 )
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Mapper,
+    Session,
+    make_transient_to_detached,
+    mapped_column,
+    sessionmaker,
+)
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import ClauseElement
 
 from admitone.errors import DomainError
 
@@ -210,7 +223,7 @@ def insert_new(session: Session, instances: Iterable[Base]) -> None:
     changes to them), which suits rows written once and then only answered.
     """
     session.flush()  # pending ORM rows this insert may refer to go first
-    rows_by_table: dict[Any, list[dict[str, Any]]] = {}
+    rows_by_table: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
     for instance in instances:
         table, columns = _insertable_columns(type(instance))
         row: dict[str, Any] = {}
@@ -222,10 +235,9 @@ def insert_new(session: Session, instances: Iterable[Base]) -> None:
             if value is None and server_default:
                 continue  # the database fills it in
             row[column_key] = value
-        rows_by_table.setdefault(table, []).append(row)
-    connection = session.connection()
-    for table, rows in rows_by_table.items():
-        connection.execute(_insert_into(table), rows)
+        rows_by_table.setdefault((table, tuple(row)), []).append(row)
+    for (table, _keys), rows in rows_by_table.items():
+        execute_direct(session, _insert_into(table), rows)
 
 
 @functools.cache
@@ -246,3 +258,297 @@ def _insertable_columns(model: type) -> tuple[Table, tuple[tuple[str, str, Any, 
 @functools.cache
 def _insert_into(table: Table) -> Insert:
     return insert(table)  # built once per table; its compiled forms are cached by key set
+
+
+# --- direct execution ------------------------------------------------------------------
+#
+# The hot path's statements (buying, paying, scanning) are SQLAlchemy Core statements,
+# built once. Executed through SQLAlchemy, each costs about 110 us of CPU around the
+# driver's own 15 us (an execution context, a cursor result, the driver's column
+# descriptions), as much as the round trip itself (docs/ARCHITECTURE.md, "Performance").
+# ``execute_direct`` compiles such a statement once per dialect and runs it on the
+# driver's connection inside the session's transaction, with SQLAlchemy's own type
+# processors for the parameters and the rows, so the values in and out are the same as
+# through ``session.execute``.
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    sql: str
+    positional: tuple[str, ...] | None  # parameter names in order (qmark dialects)
+    bound_values: dict[str, Any]  # values written in the statement (literals, defaults)
+    defaults: tuple[tuple[str, Callable[[], Any]], ...]  # columns filled in by Python
+    bind_processors: tuple[tuple[str, Callable[[Any], Any]], ...]
+    row_type: type[tuple[Any, ...]] | None  # a named tuple of the returned columns
+    result_processors: tuple[Callable[[Any], Any] | None, ...]
+
+
+_NO_PARAMETERS: Mapping[str, Any] = {}
+
+
+class DirectResult:
+    """What ``execute_direct`` answers: the rows (named tuples) and the row count."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self.rows = rows
+        self.rowcount = rowcount
+
+    def all(self) -> list[Any]:
+        return self.rows
+
+    def first(self) -> Any | None:
+        return self.rows[0] if self.rows else None
+
+    def scalar(self) -> Any | None:
+        return self.rows[0][0] if self.rows else None
+
+
+def execute_direct(
+    session: Session,
+    statement: ClauseElement,
+    parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] = _NO_PARAMETERS,
+) -> DirectResult:
+    """Run a Core statement (built once, at import) on the session's connection.
+
+    ``parameters`` is one mapping, or several for an INSERT of several rows. Rows come
+    back as named tuples, processed as SQLAlchemy would (UUIDs, UTC datetimes, enums).
+    Errors are SQLAlchemy's (``OperationalError``, ``IntegrityError``), as the error
+    handlers expect. No ORM: nothing is flushed first, nothing is loaded into the session.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    many = not isinstance(parameters, Mapping)
+    # An INSERT names its columns after the parameters, as SQLAlchemy does (those of the
+    # first row: the rows of one call have the same keys).
+    if isinstance(statement, Insert):
+        first = parameters if not many else parameters[0]
+        prepared = _prepare(statement, dialect, tuple(first))
+    else:
+        prepared = _prepare(statement, dialect)
+    rows_of_parameters = [_bind(prepared, values) for values in parameters] if many else None
+    single = None if many else _bind(prepared, parameters)
+    driver_connection = connection.connection.driver_connection
+    cursor = driver_connection.cursor()
+    try:
+        if many and len(rows_of_parameters) > 1:
+            cursor.executemany(prepared.sql, rows_of_parameters)
+        elif many:
+            cursor.execute(prepared.sql, rows_of_parameters[0])
+        else:
+            cursor.execute(prepared.sql, single)
+        rows = cursor.fetchall() if prepared.row_type is not None else []
+        rowcount = cursor.rowcount
+    except dialect.loaded_dbapi.Error as exc:
+        _raise_from_driver(connection, exc, prepared.sql, rows_of_parameters or single, cursor)
+    finally:
+        cursor.close()
+    if rows:
+        rows = _processed_rows(prepared, rows)
+    return DirectResult(rows, rowcount)
+
+
+def _bind(prepared: _Prepared, parameters: Mapping[str, Any]) -> Any:
+    values = {**prepared.bound_values, **parameters}
+    for name, default in prepared.defaults:
+        if values.get(name) is None:
+            values[name] = default()
+    for name, process in prepared.bind_processors:
+        values[name] = process(values[name])
+    if prepared.positional is None:
+        return values
+    return tuple(values[name] for name in prepared.positional)
+
+
+def load_direct(
+    session: Session, statement: Select[Any], parameters: Mapping[str, Any] = _NO_PARAMETERS
+) -> list[tuple[Any, ...]]:
+    """``session.execute(statement, parameters).all()`` for an ORM select of entities and
+    columns (built once), run with ``execute_direct``.
+
+    Each entity is made from its columns in the row and joins the session as if loaded
+    (persistent, unchanged, in the identity map: an instance already there is kept, as
+    a load would); an outer-joined entity that is absent is None. The ORM's loading
+    costs more than the query on the hot path (docs/ARCHITECTURE.md, "Performance").
+    """
+    session.flush()  # as session.execute autoflushes
+    plan = _entity_plan(statement)
+    rows = execute_direct(session, plan.columns, parameters).rows
+    return [
+        plan.row_type._make(
+            _adopt(session, mapper, row, first, keys) if mapper is not None else row[first]
+            for mapper, first, keys in plan.layout
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _EntityPlan:
+    columns: Select[Any]  # the statement with each entity spread into its columns
+    row_type: type[tuple[Any, ...]]  # named after the elements, as ORM rows are
+    # Per element: (mapper, index of its first column, attribute keys) for an entity,
+    # (None, index, ()) for a column.
+    layout: tuple[tuple[Mapper[Any] | None, int, tuple[str, ...]], ...]
+
+
+_ENTITY_PLANS: dict[int, tuple[Select[Any], _EntityPlan]] = {}
+
+
+def _entity_plan(statement: Select[Any]) -> _EntityPlan:
+    found = _ENTITY_PLANS.get(id(statement))
+    if found is not None and found[0] is statement:
+        return found[1]
+    columns: list[Any] = []
+    layout = []
+    for position, description in enumerate(statement.column_descriptions):
+        expression, entity = description["expr"], description["entity"]
+        if expression is entity:  # a whole entity
+            mapper = inspect(entity)
+            keys = tuple(attribute.key for attribute in mapper.column_attrs)
+            layout.append((mapper, len(columns), keys))
+            columns.extend(
+                attribute.columns[0].label(f"e{position}_{attribute.key}")
+                for attribute in mapper.column_attrs
+            )
+        else:
+            layout.append((None, len(columns), ()))
+            columns.append(expression.label(f"c{position}"))
+    names = [description["name"] for description in statement.column_descriptions]
+    plan = _EntityPlan(
+        columns=statement.with_only_columns(*columns),
+        row_type=namedtuple("Row", names, rename=True),
+        layout=tuple(layout),
+    )
+    if len(_ENTITY_PLANS) >= _PREPARED_MAX:
+        _ENTITY_PLANS.clear()
+    _ENTITY_PLANS[id(statement)] = (statement, plan)
+    return plan
+
+
+def _adopt(
+    session: Session, mapper: Mapper[Any], row: tuple[Any, ...], first: int, keys: tuple[str, ...]
+) -> Any:
+    values = dict(zip(keys, row[first : first + len(keys)], strict=True))
+    primary_key = [values[mapper.get_property_by_column(c).key] for c in mapper.primary_key]
+    if all(value is None for value in primary_key):
+        return None  # an outer join found nothing
+    identity = mapper.identity_key_from_primary_key(primary_key)
+    existing = session.identity_map.get(identity)
+    if existing is not None:
+        return existing
+    instance = mapper.class_manager.new_instance()
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance
+
+
+def _processed_rows(prepared: _Prepared, rows: list[Any]) -> list[Any]:
+    row_type = prepared.row_type
+    processors = prepared.result_processors
+    assert row_type is not None
+    if not any(processors):
+        return [row_type._make(row) for row in rows]
+    return [
+        row_type._make(
+            value if process is None else process(value)
+            for process, value in zip(processors, row, strict=True)
+        )
+        for row in rows
+    ]
+
+
+def _raise_from_driver(
+    connection: Connection, exc: Exception, sql: str, parameters: Any, cursor: Any
+) -> None:
+    dialect = connection.dialect
+    if dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor):
+        # The pool must not hand this connection out again.
+        connection.invalidate(exc)
+    raise DBAPIError.instance(
+        sql, parameters, exc, dialect.loaded_dbapi.Error, dialect=dialect
+    ) from exc
+
+
+_PREPARED: dict[tuple[int, str, tuple[str, ...] | None], tuple[ClauseElement, _Prepared]] = {}
+# Statements are meant to be built once; this bounds the cache if some are not.
+_PREPARED_MAX = 1000
+
+
+def _prepare(
+    statement: ClauseElement, dialect: Dialect, column_keys: tuple[str, ...] | None = None
+) -> _Prepared:
+    key = (id(statement), dialect.name, column_keys)
+    found = _PREPARED.get(key)
+    if found is not None and found[0] is statement:
+        return found[1]
+    prepared = _compile(statement, dialect, column_keys)
+    if len(_PREPARED) >= _PREPARED_MAX:
+        _PREPARED.clear()
+    # The statement is kept with its compiled form, so its id is never reused meanwhile.
+    _PREPARED[key] = (statement, prepared)
+    return prepared
+
+
+def _compile(
+    statement: ClauseElement, dialect: Dialect, column_keys: tuple[str, ...] | None
+) -> _Prepared:
+    compiled = statement.compile(
+        dialect=dialect, column_keys=list(column_keys) if column_keys is not None else None
+    )
+    if any(bind.expanding for bind in compiled.bind_names):
+        raise TypeError("execute_direct: expanding IN parameters are not supported")
+    if getattr(compiled, "escaped_bind_names", None):
+        raise TypeError("execute_direct: use plain parameter names")
+    defaults = []
+    for column in [*compiled.insert_prefetch, *compiled.update_prefetch]:
+        default = column.default if column in compiled.insert_prefetch else column.onupdate
+        if default is None or not (default.is_callable or default.is_scalar):
+            raise TypeError(f"execute_direct: no Python default for {column}")
+        value = default.arg
+        defaults.append(
+            (
+                column.key,
+                functools.partial(value, None) if default.is_callable else lambda v=value: v,
+            )
+        )
+    binds = {name: bind for bind, name in compiled.bind_names.items()}
+    bound_values = {
+        name: bind.effective_value
+        for name, bind in binds.items()
+        if not bind.required and (bind.value is not None or bind.callable is not None)
+    }
+    bind_processors = []
+    for name, bind in binds.items():
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            bind_processors.append((name, process))
+    row_type = None
+    result_processors: tuple[Callable[[Any], Any] | None, ...] = ()
+    columns = _returned_columns(statement)
+    if columns:
+        names = [name for name, _type in columns]
+        row_type = namedtuple("Row", names)
+        result_processors = tuple(
+            type_.dialect_impl(dialect).result_processor(dialect, None) for _n, type_ in columns
+        )
+    return _Prepared(
+        sql=compiled.string,
+        positional=tuple(compiled.positiontup) if dialect.positional else None,
+        bound_values=bound_values,
+        defaults=tuple(defaults),
+        bind_processors=tuple(bind_processors),
+        row_type=row_type,
+        result_processors=result_processors,
+    )
+
+
+def _returned_columns(statement: ClauseElement) -> list[tuple[str, Any]]:
+    """(name, type) of each column a SELECT or a DML ... RETURNING answers."""
+    columns = getattr(statement, "selected_columns", None)
+    if columns is None:
+        columns = statement.exported_columns if getattr(statement, "_returning", ()) else []
+    return [(key, column.type) for key, column in columns.items()] if columns else []

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from admitone.config import Environment, Settings
-from admitone.db import Base
+from admitone.db import Base, execute_direct
 from admitone.events.models import TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.orders.queries import status_guard
@@ -74,7 +74,7 @@ def insert_once(session: Session, model: type[Base], values: dict[str, Any]) -> 
     """
     session.flush()  # a Core statement does not autoflush the ORM objects it may refer to
     statement = _insert_once_statement(session.get_bind().dialect.name, model.__table__)
-    return session.connection().execute(statement, values).first() is not None
+    return execute_direct(session, statement, values).first() is not None
 
 
 @functools.cache
@@ -142,7 +142,8 @@ _HELD_TO_SOLD = (
 def _take_atomically(
     session: Session, ticket_type_id: uuid.UUID, quantity: int, *, as_sold: bool
 ) -> bool:
-    result = session.connection().execute(
+    result = execute_direct(
+        session,
         _SELL_SEATS if as_sold else _HOLD_SEATS,
         {"ticket_type": ticket_type_id, "quantity": quantity},
     )
@@ -156,8 +157,8 @@ def convert_held_to_sold(session: Session, quantities: Quantities) -> None:
     transition, so these seats are its own hold; a miss means broken counters.
     """
     for ticket_type_id, quantity in _in_lock_order(quantities):
-        result = session.connection().execute(
-            _HELD_TO_SOLD, {"ticket_type": ticket_type_id, "quantity": quantity}
+        result = execute_direct(
+            session, _HELD_TO_SOLD, {"ticket_type": ticket_type_id, "quantity": quantity}
         )
         if result.rowcount != 1:
             raise StockCountersBroken(f"ticket type {ticket_type_id}: held < {quantity}")

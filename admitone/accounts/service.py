@@ -23,7 +23,7 @@ from admitone.accounts.errors import (
 )
 from admitone.accounts.models import AuthSession, RefreshToken, User
 from admitone.config import Settings
-from admitone.db import utcnow
+from admitone.db import load_direct, utcnow
 from admitone.errors import InvalidInput, InvalidToken, NotFound
 
 
@@ -207,12 +207,12 @@ def user_for_access_token(
 ) -> tuple[User, uuid.UUID]:
     """The active user behind an access token whose login is still open."""
     user_id, auth_session_id = access_token_claims(token, settings=settings)
-    user = session.scalar(
-        ACTIVE_USER_OF_SESSION, {"user_id": user_id, "auth_session_id": auth_session_id}
+    rows = load_direct(
+        session, ACTIVE_USER_OF_SESSION, {"user_id": user_id, "auth_session_id": auth_session_id}
     )
-    if user is None:
+    if not rows:
         raise InvalidToken()
-    return user, auth_session_id
+    return rows[0][0], auth_session_id
 
 
 def update_profile(

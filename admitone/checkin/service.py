@@ -22,7 +22,7 @@ from admitone.accounts.models import User
 from admitone.accounts.service import ACTIVE_USER_OF_SESSION
 from admitone.checkin.errors import EventNotFound, NonceReused, ScanInProgress
 from admitone.checkin.models import CheckIn, ScanResult
-from admitone.db import utcnow
+from admitone.db import execute_direct, load_direct, utcnow
 from admitone.errors import InvalidToken, PermissionDenied
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.organizations.models import Membership, Organization, Role
@@ -110,10 +110,12 @@ def resolve_caller_event_access(
 
     The login closed or the user deactivated: InvalidToken (401), as for any route.
     """
-    row = session.execute(
+    rows = load_direct(
+        session,
         _CALLER_WITH_EVENT_ROLE,
         {"user_id": user_id, "auth_session_id": auth_session_id, "event_id": event_id},
-    ).first()
+    )
+    row = rows[0] if rows else None
     if row is None:
         raise InvalidToken()
     user, event, organization, role = row
@@ -257,37 +259,27 @@ def _claim_admission(
     a read-then-write. RETURNING saves a query on the common path. (Tests swap this
     function for a racy one as a negative control.)
     """
-    row = (
-        session.connection()
-        .execute(
-            _ADMIT_TICKET,
-            {
-                "scanned_ticket_id": ticket_id,
-                "scanned_event_id": event_id,
-                "now": now,
-                "gate": gate,
-            },
-        )
-        .first()
-    )
+    row = execute_direct(
+        session,
+        _ADMIT_TICKET,
+        {"scanned_ticket_id": ticket_id, "scanned_event_id": event_id, "now": now, "gate": gate},
+    ).first()
     return None if row is None else _ticket_from_row(row)
 
 
 def _scanned_ticket(
     session: Session, *, ticket_id: uuid.UUID, event_id: uuid.UUID
 ) -> ScannedTicket | None:
-    row = (
-        session.connection()
-        .execute(_SCANNED_TICKET, {"scanned_ticket_id": ticket_id, "scanned_event_id": event_id})
-        .first()
-    )
+    row = execute_direct(
+        session, _SCANNED_TICKET, {"scanned_ticket_id": ticket_id, "scanned_event_id": event_id}
+    ).first()
     return None if row is None else _ticket_from_row(row)
 
 
 def _record_scan(session: Session, values: dict[str, Any]) -> bool:
     """Store the scan; False when its nonce was stored first (nothing inserted)."""
     statement = _RECORD_SCAN[session.get_bind().dialect.name]
-    return session.connection().execute(statement, values).first() is not None
+    return execute_direct(session, statement, values).first() is not None
 
 
 def _verify(

@@ -13,6 +13,7 @@ the next write that touches the event or at the periodic sweep (``expire_holds``
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -22,14 +23,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy import Select, Uuid, and_, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from admitone import locking
 from admitone.accounts.service import normalize_email
 from admitone.config import Settings, get_settings
-from admitone.db import insert_new, utcnow
+from admitone.db import execute_direct, insert_new, load_direct, utcnow
 from admitone.errors import Busy
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
@@ -254,37 +256,44 @@ class TicketTypeOnSale:
     max_per_order: int
 
 
-# Built once, columns only: it runs for every order of a sale, and building a statement
-# or loading whole entities costs more than the query (docs/ARCHITECTURE.md).
-_SALE_TERMS = (
-    select(
-        Event.id.label("event_id"),
-        Event.organization_id,
-        Event.status,
-        Event.currency,
-        Event.ends_at,
-        *(
-            getattr(TicketType, field).label(f"type_{field}")
-            for field in TicketTypeOnSale.__slots__
-        ),
+@functools.lru_cache(maxsize=32)
+def _sale_terms(type_count: int) -> Select[Any]:
+    """The event and ``type_count`` of its ticket types (parameters ``event_id``,
+    ``type_0``...): built once per count, columns only. It runs for every order of a
+    sale, and building a statement or loading whole entities costs more than the query
+    (docs/ARCHITECTURE.md)."""
+    return (
+        select(
+            Event.id.label("event_id"),
+            Event.organization_id,
+            Event.status,
+            Event.currency,
+            Event.ends_at,
+            *(
+                getattr(TicketType, field).label(f"type_{field}")
+                for field in TicketTypeOnSale.__slots__
+            ),
+        )
+        .outerjoin(
+            TicketType,
+            and_(
+                TicketType.event_id == Event.id,
+                TicketType.id.in_(
+                    [bindparam(f"type_{i}", type_=Uuid()) for i in range(type_count)]
+                ),
+            ),
+        )
+        .where(Event.id == bindparam("event_id"))
     )
-    .outerjoin(
-        TicketType,
-        and_(
-            TicketType.event_id == Event.id,
-            TicketType.id.in_(bindparam("ticket_type_ids", expanding=True)),
-        ),
-    )
-    .where(Event.id == bindparam("event_id"))
-)
 
 
 def _load_for_sale(
     session: Session, *, event_id: uuid.UUID, quantities: dict[uuid.UUID, int]
 ) -> tuple[EventOnSale, dict[uuid.UUID, TicketTypeOnSale]]:
     """The event and the requested ticket types of it, in one query."""
-    rows = session.execute(
-        _SALE_TERMS, {"event_id": event_id, "ticket_type_ids": list(quantities)}
+    type_ids = {f"type_{i}": type_id for i, type_id in enumerate(quantities)}
+    rows = execute_direct(
+        session, _sale_terms(len(type_ids)), {"event_id": event_id, **type_ids}
     ).all()
     if not rows:
         raise EventNotFound(event_id=str(event_id))
@@ -566,7 +575,7 @@ def pay_order(
         statements=_BUYER_ORDER_TO_PAY,
     )
     provider = checkout_provider(settings)
-    rows = session.execute(statement, {**parameters, "provider": provider.name}).all()
+    rows = load_direct(session, statement, {**parameters, "provider": provider.name})
     if not rows:
         raise OrderNotFound()
     order = rows[0][0]

@@ -33,7 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from admitone import locking
 from admitone.config import Settings
-from admitone.db import insert_new, utcnow
+from admitone.db import execute_direct, insert_new, load_direct, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
 from admitone.orders.models import Order, OrderItem, OrderStatus
@@ -286,7 +286,7 @@ def _load_payment(
         )
     else:
         raise ValueError("give payment_id or provider_ref")
-    rows = session.execute(statement, parameters).all()
+    rows = load_direct(session, statement, parameters)
     if not rows or rows[0][0].provider != provider:
         raise PaymentNotFound()
     payment, order, event_status = rows[0][:3]
@@ -329,7 +329,8 @@ def _transition(
     now: datetime,
     **values: Any,
 ) -> bool:
-    result = session.connection().execute(
+    result = execute_direct(
+        session,
         _order_transition(tuple(sorted(values))),
         {
             "order_id": order.id,
@@ -379,9 +380,7 @@ def payment_succeeded(
     )
     if not fresh:
         return PaymentResult(outcome=PaymentOutcome.duplicate, payment=payment, order=order)
-    succeeded = session.connection().execute(
-        _PAYMENT_SUCCEEDED, {"payment_id": payment.id, "now": now}
-    )
+    succeeded = execute_direct(session, _PAYMENT_SUCCEEDED, {"payment_id": payment.id, "now": now})
     if succeeded.rowcount != 1:
         session.refresh(payment)
         return PaymentResult(outcome=PaymentOutcome.already_processed, payment=payment, order=order)
