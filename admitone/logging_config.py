@@ -18,7 +18,7 @@ def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         # Not cached: the app factory may reconfigure (tests, CLI), and loggers must follow.
         cache_logger_on_first_use=False,
     )
