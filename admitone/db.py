@@ -317,7 +317,7 @@ def execute_direct(
     Errors are SQLAlchemy's (``OperationalError``, ``IntegrityError``), as the error
     handlers expect. No ORM: nothing is flushed first, nothing is loaded into the session.
     """
-    connection = _connection_of(session)
+    connection, cursor = _cursor_of(session)
     dialect = connection.dialect
     many = not isinstance(parameters, Mapping)
     # An INSERT names its columns after the parameters, as SQLAlchemy does (those of the
@@ -329,8 +329,6 @@ def execute_direct(
         prepared = _prepare(statement, dialect)
     rows_of_parameters = [_bind(prepared, values) for values in parameters] if many else None
     single = None if many else _bind(prepared, parameters)
-    driver_connection = connection.connection.driver_connection
-    cursor = driver_connection.cursor()
     try:
         if many and len(rows_of_parameters) > 1:
             cursor.executemany(prepared.sql, rows_of_parameters)
@@ -342,16 +340,15 @@ def execute_direct(
         rowcount = cursor.rowcount
     except dialect.loaded_dbapi.Error as exc:
         _raise_from_driver(connection, exc, prepared.sql, rows_of_parameters or single, cursor)
-    finally:
-        cursor.close()
     if rows:
         rows = _processed_rows(prepared, rows)
     return DirectResult(rows, rowcount)
 
 
-def _connection_of(session: Session) -> Connection:
-    """``session.connection()``, remembered for the session's transaction (the session
-    hands out the same one until the transaction ends; asking costs about 30 us)."""
+def _cursor_of(session: Session) -> tuple[Connection, Any]:
+    """``session.connection()`` and a driver cursor on it, remembered for the session's
+    transaction: the session hands out the same connection until the transaction ends
+    (asking costs about 30 us), and a cursor serves one statement after another."""
     transaction = session.get_transaction()
     remembered = session.info.get(_DIRECT_CONNECTION)
     if (
@@ -360,10 +357,11 @@ def _connection_of(session: Session) -> Connection:
         and remembered[0] is transaction
         and transaction.is_active
     ):
-        return remembered[1]
+        return remembered[1], remembered[2]
     connection = session.connection()
-    session.info[_DIRECT_CONNECTION] = (session.get_transaction(), connection)
-    return connection
+    cursor = connection.connection.driver_connection.cursor()
+    session.info[_DIRECT_CONNECTION] = (session.get_transaction(), connection, cursor)
+    return connection, cursor
 
 
 _DIRECT_CONNECTION = "admitone.direct_connection"
