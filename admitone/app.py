@@ -34,6 +34,7 @@ from admitone.organizations.api import router as organizations_router
 from admitone.payments.api import router as payments_router
 from admitone.payments.pages import router as payments_pages_router
 from admitone.ratelimit import RateLimiter
+from admitone.routing import move_routes_first
 from admitone.tickets.api import router as tickets_router
 from admitone.web import install_web
 
@@ -152,10 +153,4 @@ def _api_routes_first(app: FastAPI) -> None:
         prefix = getattr(getattr(route, "include_context", None), "prefix", "")
         return (prefix or getattr(route, "path", "")).startswith(API_PREFIX)
 
-    routes = app.router.routes
-    routes[:] = [route for route in routes if is_api(route)] + [
-        route for route in routes if not is_api(route)
-    ]
-    mark_changed = getattr(app.router, "_mark_routes_changed", None)
-    if callable(mark_changed):
-        mark_changed()
+    move_routes_first(app, is_api)

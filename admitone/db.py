@@ -319,30 +319,27 @@ def execute_direct(
     """
     connection, cursor = _cursor_of(session)
     dialect = connection.dialect
-    many = not isinstance(parameters, Mapping)
+    given = [parameters] if isinstance(parameters, Mapping) else list(parameters)
     # An INSERT names its columns after the parameters, as SQLAlchemy does (those of the
     # first row: the rows of one call have the same keys).
-    if isinstance(statement, Insert):
-        first = parameters if not many else parameters[0]
-        prepared = _prepare(statement, dialect, tuple(first))
-    else:
-        prepared = _prepare(statement, dialect)
-    rows_of_parameters = [_bind(prepared, values) for values in parameters] if many else None
-    single = None if many else _bind(prepared, parameters)
+    column_keys = tuple(given[0]) if isinstance(statement, Insert) else None
+    prepared = _prepare(statement, dialect, column_keys)
+    bound = [_bind(prepared, values) for values in given]
     try:
-        if many and len(rows_of_parameters) > 1:
-            cursor.executemany(prepared.sql, rows_of_parameters)
-        elif many:
-            cursor.execute(prepared.sql, rows_of_parameters[0])
+        if len(bound) == 1:
+            cursor.execute(prepared.sql, bound[0])
         else:
-            cursor.execute(prepared.sql, single)
+            cursor.executemany(prepared.sql, bound)
         rows = cursor.fetchall() if prepared.row_type is not None else []
         rowcount = cursor.rowcount
     except dialect.loaded_dbapi.Error as exc:
-        _raise_from_driver(connection, exc, prepared.sql, rows_of_parameters or single, cursor)
+        _raise_from_driver(connection, exc, prepared.sql, bound, cursor)
     if rows:
         rows = _processed_rows(prepared, rows)
     return DirectResult(rows, rowcount)
+
+
+_DIRECT_CONNECTION = "admitone.direct_connection"  # the session.info key
 
 
 def _cursor_of(session: Session) -> tuple[Connection, Any]:
@@ -362,9 +359,6 @@ def _cursor_of(session: Session) -> tuple[Connection, Any]:
     cursor = connection.connection.driver_connection.cursor()
     session.info[_DIRECT_CONNECTION] = (session.get_transaction(), connection, cursor)
     return connection, cursor
-
-
-_DIRECT_CONNECTION = "admitone.direct_connection"
 
 
 def _bind(prepared: _Prepared, parameters: Mapping[str, Any]) -> Any:
@@ -417,13 +411,14 @@ class _Entity:
     primary_key: tuple[int, ...]  # where its primary key is among them
 
 
-_ENTITY_PLANS: dict[int, tuple[Select[Any], _EntityPlan]] = {}
+_ENTITY_PLANS: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
 
 def _entity_plan(statement: Select[Any]) -> _EntityPlan:
-    found = _ENTITY_PLANS.get(id(statement))
-    if found is not None and found[0] is statement:
-        return found[1]
+    return _built_once(_ENTITY_PLANS, (id(statement),), statement, _plan_entities)
+
+
+def _plan_entities(statement: Select[Any]) -> _EntityPlan:
     columns: list[Any] = []
     layout = []
     for position, description in enumerate(statement.column_descriptions):
@@ -444,15 +439,11 @@ def _entity_plan(statement: Select[Any]) -> _EntityPlan:
             layout.append((None, len(columns)))
             columns.append(expression.label(f"c{position}"))
     names = [description["name"] for description in statement.column_descriptions]
-    plan = _EntityPlan(
+    return _EntityPlan(
         columns=statement.with_only_columns(*columns),
         row_type=namedtuple("Row", names, rename=True),
         layout=tuple(layout),
     )
-    if len(_ENTITY_PLANS) >= _PREPARED_MAX:
-        _ENTITY_PLANS.clear()
-    _ENTITY_PLANS[id(statement)] = (statement, plan)
-    return plan
 
 
 def _adopt(session: Session, entity: _Entity, row: tuple[Any, ...], first: int) -> Any:
@@ -502,24 +493,39 @@ def _raise_from_driver(
     ) from exc
 
 
-_PREPARED: dict[tuple[int, str, tuple[str, ...] | None], tuple[ClauseElement, _Prepared]] = {}
-# Statements are meant to be built once; this bounds the cache if some are not.
-_PREPARED_MAX = 1000
+_PREPARED: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+# Statements are meant to be built once; this bounds the caches if some are not.
+_CACHE_MAX = 1000
 
 
 def _prepare(
-    statement: ClauseElement, dialect: Dialect, column_keys: tuple[str, ...] | None = None
+    statement: ClauseElement, dialect: Dialect, column_keys: tuple[str, ...] | None
 ) -> _Prepared:
-    key = (id(statement), dialect.name, column_keys)
-    found = _PREPARED.get(key)
+    return _built_once(
+        _PREPARED,
+        (id(statement), dialect.name, column_keys),
+        statement,
+        lambda statement: _compile(statement, dialect, column_keys),
+    )
+
+
+def _built_once(
+    cache: dict[tuple[Any, ...], tuple[Any, Any]],
+    key: tuple[Any, ...],
+    statement: Any,
+    build: Callable[[Any], Any],
+) -> Any:
+    """What ``build`` makes of ``statement``, made once per key. The key holds the
+    statement's id, and the entry the statement itself, so that id is never reused by
+    another statement while cached."""
+    found = cache.get(key)
     if found is not None and found[0] is statement:
         return found[1]
-    prepared = _compile(statement, dialect, column_keys)
-    if len(_PREPARED) >= _PREPARED_MAX:
-        _PREPARED.clear()
-    # The statement is kept with its compiled form, so its id is never reused meanwhile.
-    _PREPARED[key] = (statement, prepared)
-    return prepared
+    made = build(statement)
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()
+    cache[key] = (statement, made)
+    return made
 
 
 def _compile(
@@ -577,7 +583,4 @@ def _compile(
 
 def _returned_columns(statement: ClauseElement) -> list[tuple[str, Any]]:
     """(name, type) of each column a SELECT or a DML ... RETURNING answers."""
-    columns = getattr(statement, "selected_columns", None)
-    if columns is None:
-        columns = statement.exported_columns if getattr(statement, "_returning", ()) else []
-    return [(key, column.type) for key, column in columns.items()] if columns else []
+    return [(key, column.type) for key, column in statement.exported_columns.items()]

@@ -69,8 +69,8 @@ def insert_once(session: Session, model: type[Base], values: dict[str, Any]) -> 
 
     ``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): on PostgreSQL an insert
     racing an uncommitted one with the same key waits for it, then does nothing if it
-    committed. Used for the payment-notification inbox, idempotency keys and delivery
-    markers.
+    committed. Used for the payment-notification inbox, idempotency keys, delivery
+    markers and the scans' nonces.
     """
     session.flush()  # a Core statement does not autoflush the ORM objects it may refer to
     statement = _insert_once_statement(session.get_bind().dialect.name, model.__table__)

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from admitone import locking
 from admitone.accounts.models import User
 from admitone.accounts.service import ACTIVE_USER_OF_SESSION
 from admitone.checkin.errors import EventNotFound, NonceReused, ScanInProgress
@@ -115,10 +115,9 @@ def resolve_caller_event_access(
         _CALLER_WITH_EVENT_ROLE,
         {"user_id": user_id, "auth_session_id": auth_session_id, "event_id": event_id},
     )
-    row = rows[0] if rows else None
-    if row is None:
+    if not rows:
         raise InvalidToken()
-    user, event, organization, role = row
+    user, event, organization, role = rows[0]
     if event is None:
         raise EventNotFound()
     # Platform admins act as owners everywhere (organizations.service.resolve_access).
@@ -221,15 +220,6 @@ _ADMIT_TICKET = (
     .returning(*_TICKET_COLUMNS)
 )
 _SCANNED_TICKET = select(*_TICKET_COLUMNS).where(_THIS_TICKET)
-# INSERT ... ON CONFLICT DO NOTHING: a concurrent request that stored the same nonce
-# first makes this insert a no-op instead of an error that aborts the transaction.
-# RETURNING tells whether this insert happened.
-_RECORD_SCAN = {
-    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(CheckIn.__table__)
-    .on_conflict_do_nothing()
-    .returning(CheckIn.__table__.c.id)
-    for dialect in (postgresql, sqlite)
-}
 
 
 def _ticket_from_row(row: Any) -> ScannedTicket:
@@ -277,9 +267,12 @@ def _scanned_ticket(
 
 
 def _record_scan(session: Session, values: dict[str, Any]) -> bool:
-    """Store the scan; False when its nonce was stored first (nothing inserted)."""
-    statement = _RECORD_SCAN[session.get_bind().dialect.name]
-    return execute_direct(session, statement, values).first() is not None
+    """Store the scan; False when its nonce was stored first (nothing inserted).
+
+    INSERT ... ON CONFLICT DO NOTHING (``locking.insert_once``): a concurrent request that
+    stored the same nonce first makes this insert a no-op instead of an error that aborts
+    the transaction."""
+    return locking.insert_once(session, CheckIn, values)
 
 
 def _verify(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from admitone.routing import move_routes_first
 from admitone.web.errors import render_error_page
 from admitone.web.i18n import LocaleMiddleware
 from admitone.web.templating import STATIC_DIR
@@ -41,9 +42,4 @@ def _prefer_web_test_provider_page(app: FastAPI) -> None:
             and getattr(route, "path", "").startswith("/pay/test")
         )
 
-    ours = [route for route in app.router.routes if is_ours(route)]
-    others = [route for route in app.router.routes if not is_ours(route)]
-    app.router.routes[:] = ours + others
-    mark_changed = getattr(app.router, "_mark_routes_changed", None)
-    if callable(mark_changed):
-        mark_changed()
+    move_routes_first(app, is_ours)
