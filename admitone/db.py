@@ -485,11 +485,17 @@ def _raise_from_driver(
     connection: Connection, exc: Exception, sql: str, parameters: Any, cursor: Any
 ) -> None:
     dialect = connection.dialect
-    if dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor):
+    lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
+    if lost:
         # The pool must not hand this connection out again.
         connection.invalidate(exc)
     raise DBAPIError.instance(
-        sql, parameters, exc, dialect.loaded_dbapi.Error, dialect=dialect
+        sql,
+        parameters,
+        exc,
+        dialect.loaded_dbapi.Error,
+        connection_invalidated=lost,  # a retryable 503, as from SQLAlchemy (error_handlers.py)
+        dialect=dialect,
     ) from exc
 
 

@@ -14,10 +14,10 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from admitone import db as db_module
-from admitone.db import Database
+from admitone.db import Database, execute_direct
 from admitone.error_handlers import install_error_handlers
 from tests.conftest import POSTGRES_SERVER
 
@@ -90,5 +90,29 @@ def test_a_connection_lost_while_in_use_is_a_retryable_503(postgres: Database) -
         assert lost.json()["error"]["code"] == "BUSY"
         assert lost.headers["Retry-After"] == "1"
         again = client.get("/query")
+        assert again.status_code == 200
+        assert again.json()["pid"] != pid
+
+
+def test_a_connection_lost_under_a_direct_statement_is_a_retryable_503(
+    postgres: Database,
+) -> None:
+    # The hot path runs its statements on the driver's cursor (db.execute_direct): a lost
+    # connection must read as one there too, not as a 500.
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/direct")
+    def direct() -> dict[str, int]:
+        with postgres.session() as session:
+            return {"pid": execute_direct(session, select(func.pg_backend_pid())).scalar()}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        pid = client.get("/direct").json()["pid"]
+        _terminate(pid)
+        lost = client.get("/direct")
+        assert lost.status_code == 503
+        assert lost.json()["error"]["code"] == "BUSY"
+        again = client.get("/direct")
         assert again.status_code == 200
         assert again.json()["pid"] != pid

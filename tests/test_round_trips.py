@@ -1,0 +1,158 @@
+"""Round trips to the database on the buying and scanning path.
+
+On PostgreSQL a round trip costs this machine more CPU than the statement it carries
+(docs/ARCHITECTURE.md, "Performance"): a paid order is 18 of them and a scan 5. This
+test counts what each hot unit of work sends, so that a query added to the path shows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from admitone.accounts.service import access_token_claims
+from admitone.checkin import service as checkin
+from admitone.checkin.models import CheckIn, ScanResult
+from admitone.config import Settings
+from admitone.db import Database, utcnow
+from admitone.events.models import TicketType
+from admitone.orders import service as orders
+from admitone.orders.models import Order, OrderStatus
+from admitone.organizations.permissions import Permission
+from admitone.payments import service as payments
+from admitone.tickets.models import Ticket
+from admitone.tickets.service import ticket_payload
+from admitone.tickets.signing import KeyRing
+from tests.conftest import BACKEND
+from tests.helpers import add_member, create_org, create_published_event, register
+
+ON_POSTGRESQL = BACKEND == "postgresql"
+
+
+@contextmanager
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """What reaches PostgreSQL, one entry per round trip: every statement psycopg sends
+    (one message, however many statements it holds) and every BEGIN, COMMIT or
+    ROLLBACK psycopg sends itself. Empty on SQLite, which has no round trips."""
+    sent: list[str] = []
+
+    def counted(method: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            sent.append(str(query) if not isinstance(query, bytes) else query.decode())
+            return method(self, query, *args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted(psycopg.Cursor.execute))
+    monkeypatch.setattr(psycopg.Cursor, "executemany", counted(psycopg.Cursor.executemany))
+    monkeypatch.setattr(
+        psycopg.Connection, "_exec_command", counted(psycopg.Connection._exec_command)
+    )
+    yield sent
+    monkeypatch.undo()
+    # What a unit of work sent ends with its COMMIT; after it come the jobs it asked for,
+    # which the tests' job runner runs at once (the order confirmation).
+    ends = [index for index, text in enumerate(sent) if text.endswith("COMMIT")]
+    if ends:
+        del sent[ends[0] + 1 :]
+
+
+def _setup(client: TestClient) -> dict[str, Any]:
+    owner = register(client)
+    org = create_org(client, owner["headers"])
+    event = create_published_event(
+        client, owner["headers"], org["slug"], ticket_types=[{"name": "Floor", "capacity": 10}]
+    )
+    staff = register(client)
+    add_member(client, owner["headers"], org["slug"], staff["email"], "staff")
+    return {
+        "event_id": uuid.UUID(event["id"]),
+        "ticket_type_id": uuid.UUID(event["ticket_types"][0]["id"]),
+        "staff_token": staff["token"],
+    }
+
+
+def test_a_paid_and_scanned_order_in_few_round_trips(
+    client: TestClient,
+    clean_database: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    world = _setup(client)
+    database = clean_database
+
+    keys = KeyRing(settings=settings, database=database)
+
+    with round_trips(monkeypatch) as create_trips, database.session() as session:
+        created = orders.create_order(
+            session,
+            event_id=world["event_id"],
+            items=[orders.ItemRequest(ticket_type_id=world["ticket_type_id"], quantity=2)],
+            buyer_name="Ada Lovelace",
+            buyer_email="ada@example.com",
+            user_id=None,
+            now=utcnow(),
+            settings=settings,
+        )
+    order = created.details.order
+
+    with round_trips(monkeypatch) as pay_trips, database.session() as session:
+        payment, was_created = orders.pay_order(
+            session,
+            order_id=order.id,
+            user_id=None,
+            access_token=created.access_token,
+            now=utcnow(),
+            settings=settings,
+        )
+    assert was_created
+
+    with round_trips(monkeypatch) as approve_trips, database.session() as session:
+        result = payments.approve_test_payment(
+            session, payment_id=payment.id, now=utcnow(), settings=settings
+        )
+    assert result.outcome == payments.PaymentOutcome.paid
+
+    with database.session() as session:
+        tickets = session.scalars(select(Ticket).where(Ticket.order_id == order.id)).all()
+        qr = ticket_payload(session, ticket=tickets[0], keys=keys)
+        type_row = session.get(TicketType, world["ticket_type_id"])
+        assert type_row is not None
+        assert (type_row.quantity_sold, type_row.quantity_held) == (2, 0)
+        assert session.get(Order, order.id).status == OrderStatus.paid
+    assert len(tickets) == 2
+
+    user_id, auth_session_id = access_token_claims(world["staff_token"], settings=settings)
+    with round_trips(monkeypatch) as scan_trips, database.session() as session:
+        access = checkin.resolve_caller_event_access(
+            session,
+            event_id=world["event_id"],
+            user_id=user_id,
+            auth_session_id=auth_session_id,
+            permission=Permission.check_in,
+        )
+        outcome = checkin.scan_ticket(session, access=access, keys=keys, qr=qr, gate="North")
+    assert outcome.result == ScanResult.admitted
+
+    with database.session() as session:
+        recorded = session.scalars(select(CheckIn).where(CheckIn.event_id == world["event_id"]))
+        assert [(row.result, row.gate) for row in recorded] == [(ScanResult.admitted, "North")]
+
+    if ON_POSTGRESQL:
+        # BEGIN; the sale terms; the order; its line; the seats; COMMIT
+        assert len(create_trips) == 6, create_trips
+        assert len(pay_trips) == 4, pay_trips  # BEGIN; the order; the payment; COMMIT
+        # BEGIN; the inbox; the payment; its status; the order's; the tickets; the seats;
+        # COMMIT
+        assert len(approve_trips) == 8, approve_trips
+        assert len(scan_trips) == 5, scan_trips  # BEGIN; caller; admission; record; COMMIT
+        assert [text for text in create_trips if text.startswith("UPDATE ticket_types")]
+    else:
+        assert create_trips == pay_trips == approve_trips == scan_trips == []
