@@ -37,10 +37,10 @@ ON_POSTGRESQL = BACKEND == "postgresql"
 
 
 @contextmanager
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def round_trips() -> Iterator[list[str]]:
     """What reaches PostgreSQL, one entry per round trip: every statement psycopg sends
-    (one message, however many statements it holds) and every BEGIN, COMMIT or
-    ROLLBACK psycopg sends itself. Empty on SQLite, which has no round trips."""
+    and every BEGIN, COMMIT or ROLLBACK it sends itself. Empty on SQLite, which has no
+    round trips."""
     sent: list[str] = []
 
     def counted(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,13 +50,13 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
         return wrapper
 
-    monkeypatch.setattr(psycopg.Cursor, "execute", counted(psycopg.Cursor.execute))
-    monkeypatch.setattr(psycopg.Cursor, "executemany", counted(psycopg.Cursor.executemany))
-    monkeypatch.setattr(
-        psycopg.Connection, "_exec_command", counted(psycopg.Connection._exec_command)
-    )
-    yield sent
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(psycopg.Cursor, "execute", counted(psycopg.Cursor.execute))
+        patch.setattr(psycopg.Cursor, "executemany", counted(psycopg.Cursor.executemany))
+        patch.setattr(
+            psycopg.Connection, "_exec_command", counted(psycopg.Connection._exec_command)
+        )
+        yield sent
     # What a unit of work sent ends with its COMMIT; after it come the jobs it asked for,
     # which the tests' job runner runs at once (the order confirmation).
     ends = [index for index, text in enumerate(sent) if text.endswith("COMMIT")]
@@ -83,14 +83,13 @@ def test_a_paid_and_scanned_order_in_few_round_trips(
     client: TestClient,
     clean_database: Database,
     settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
 ):
     world = _setup(client)
     database = clean_database
 
     keys = KeyRing(settings=settings, database=database)
 
-    with round_trips(monkeypatch) as create_trips, database.session() as session:
+    with round_trips() as create_trips, database.session() as session:
         created = orders.create_order(
             session,
             event_id=world["event_id"],
@@ -103,7 +102,7 @@ def test_a_paid_and_scanned_order_in_few_round_trips(
         )
     order = created.details.order
 
-    with round_trips(monkeypatch) as pay_trips, database.session() as session:
+    with round_trips() as pay_trips, database.session() as session:
         payment, was_created = orders.pay_order(
             session,
             order_id=order.id,
@@ -114,7 +113,7 @@ def test_a_paid_and_scanned_order_in_few_round_trips(
         )
     assert was_created
 
-    with round_trips(monkeypatch) as approve_trips, database.session() as session:
+    with round_trips() as approve_trips, database.session() as session:
         result = payments.approve_test_payment(
             session, payment_id=payment.id, now=utcnow(), settings=settings
         )
@@ -130,7 +129,7 @@ def test_a_paid_and_scanned_order_in_few_round_trips(
     assert len(tickets) == 2
 
     user_id, auth_session_id = access_token_claims(world["staff_token"], settings=settings)
-    with round_trips(monkeypatch) as scan_trips, database.session() as session:
+    with round_trips() as scan_trips, database.session() as session:
         access = checkin.resolve_caller_event_access(
             session,
             event_id=world["event_id"],
