@@ -150,6 +150,19 @@ def create_published_event(
     return publish_event(client, headers, org_slug, event["id"])
 
 
+def event_with_staff(
+    client: TestClient, *, ticket_types: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """An owner's organization with a published event and a gate-staff member:
+    (owner, organization, event, staff), the accounts as ``register`` returns them."""
+    owner = register(client)
+    org = create_org(client, owner["headers"])
+    event = create_published_event(client, owner["headers"], org["slug"], ticket_types=ticket_types)
+    staff = register(client)
+    add_member(client, owner["headers"], org["slug"], staff["email"], "staff")
+    return owner, org, event, staff
+
+
 def png_bytes(size: tuple[int, int] = (8, 8), image_format: str = "PNG") -> bytes:
     """A small real image made with Pillow."""
     from io import BytesIO

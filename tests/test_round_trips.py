@@ -31,7 +31,7 @@ from admitone.tickets.models import Ticket
 from admitone.tickets.service import ticket_payload
 from admitone.tickets.signing import KeyRing
 from tests.conftest import BACKEND
-from tests.helpers import add_member, create_org, create_published_event, register
+from tests.helpers import event_with_staff
 
 ON_POSTGRESQL = BACKEND == "postgresql"
 
@@ -65,13 +65,9 @@ def round_trips() -> Iterator[list[str]]:
 
 
 def _setup(client: TestClient) -> dict[str, Any]:
-    owner = register(client)
-    org = create_org(client, owner["headers"])
-    event = create_published_event(
-        client, owner["headers"], org["slug"], ticket_types=[{"name": "Floor", "capacity": 10}]
+    _owner, _org, event, staff = event_with_staff(
+        client, ticket_types=[{"name": "Floor", "capacity": 10}]
     )
-    staff = register(client)
-    add_member(client, owner["headers"], org["slug"], staff["email"], "staff")
     return {
         "event_id": uuid.UUID(event["id"]),
         "ticket_type_id": uuid.UUID(event["ticket_types"][0]["id"]),

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import add_member, create_org, create_published_event, register
+from tests.helpers import event_with_staff, register
 
 
 def _pay(client: TestClient, order: dict[str, Any]) -> None:
@@ -24,13 +24,9 @@ def _pay(client: TestClient, order: dict[str, Any]) -> None:
 
 
 def test_buy_pay_scan_refund(client: TestClient):
-    owner = register(client)
-    org = create_org(client, owner["headers"])
-    event = create_published_event(
-        client, owner["headers"], org["slug"], ticket_types=[{"name": "Standing", "capacity": 50}]
+    owner, org, event, staff = event_with_staff(
+        client, ticket_types=[{"name": "Standing", "capacity": 50}]
     )
-    staff = register(client)
-    add_member(client, owner["headers"], org["slug"], staff["email"], "staff")
 
     buyer = register(client, full_name="Grace Hopper")
     response = client.post(
