@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from admitone.config import Settings
 from admitone.db import utcnow
 from admitone.errors import InvalidInput
 from admitone.events import images, queries, validators
@@ -318,7 +319,9 @@ def publish_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -
     return get_event(session, access=access, event_id=event.id)
 
 
-def cancel_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -> Event:
+def cancel_event(
+    session: Session, *, access: OrgAccess, event_id: uuid.UUID, settings: Settings
+) -> Event:
     """draft or published -> cancelled (once: a concurrent second cancel gets a 409)."""
     event = get_event(session, access=access, event_id=event_id)
     now = utcnow()
@@ -334,7 +337,9 @@ def cancel_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) ->
     if cancelled.rowcount != 1:
         raise EventAlreadyCancelled()
     # Paid orders are refunded, pending ones cancelled (their holds released).
-    refund_event_orders(session, event_id=event.id, reason="event_cancelled", now=now)
+    refund_event_orders(
+        session, event_id=event.id, reason="event_cancelled", now=now, settings=settings
+    )
     return get_event(session, access=access, event_id=event.id)
 
 

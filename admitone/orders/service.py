@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from admitone import locking
 from admitone.accounts.service import normalize_email
-from admitone.config import Settings, get_settings
+from admitone.config import Settings
 from admitone.db import execute_direct, insert_new, load_direct, utcnow
 from admitone.errors import Busy
 from admitone.events.models import Event, EventStatus, TicketType
@@ -930,8 +930,8 @@ def refund_event_orders(
     *,
     event_id: uuid.UUID,
     reason: str,
+    settings: Settings,
     now: datetime | None = None,
-    settings: Settings | None = None,
 ) -> EventRefunds:
     """A cancelled event: refund every paid order, cancel every pending one (holds released).
 
@@ -939,7 +939,6 @@ def refund_event_orders(
     payments, then every ticket type of the event in id order.
     """
     now = now or utcnow()
-    settings = settings or get_settings()
     enqueue_after_commit(session, "notifications.send_event_cancelled", event_id=str(event_id))
     rows = session.execute(
         select(Order.id, Order.status)

@@ -54,8 +54,8 @@ class PaymentProvider(Protocol):
     ) -> str:
         """Refund ``amount_minor`` of a succeeded payment; returns the provider's refund id.
 
-        ``idempotency_key`` is derived from our refund row: the same refund asked twice
-        is one refund at the provider.
+        ``idempotency_key`` is derived from the payment's state before the refund: the
+        same refund asked twice (a retry after a rollback) is one refund at the provider.
         """
         ...
 

@@ -519,8 +519,13 @@ def refund_payment_amount(
     """Refund ``amount_minor`` of a succeeded payment through the provider that took it.
 
     Invariant: the refunds of a payment never add up to more than it (RefundTooLarge);
-    the payment becomes ``refunded`` when they reach it. The provider call carries an
-    idempotency key derived from the refund row's id. Lock: the payment row.
+    the payment becomes ``refunded`` when they reach it. Lock: the payment row.
+
+    The provider call's idempotency key is derived from the payment's refunded amount
+    before this refund, not from a fresh id: when the unit of work is rolled back after
+    the call (an event's cancellation whose next refund failed, a failed commit), its
+    retry sends the same key and the provider answers the refund it already made,
+    instead of refunding twice or refusing a refund beyond the charge.
     """
     payment = lock_payment(session, payment_id)
     remaining = payment.amount_minor - payment.refunded_minor
@@ -529,6 +534,7 @@ def refund_payment_amount(
             requested_minor=amount_minor,
             refundable_minor=remaining if payment.status == PaymentStatus.succeeded else 0,
         )
+    idempotency_key = f"admitone-refund-{payment.id}-{payment.refunded_minor}-{amount_minor}"
     refunded = payment.refunded_minor + amount_minor
     status = PaymentStatus.refunded if refunded == payment.amount_minor else payment.status
     session.execute(
@@ -538,15 +544,14 @@ def refund_payment_amount(
         .execution_options(synchronize_session=False)
     )
     _set_loaded(payment, refunded_minor=refunded, status=status, updated_at=now)
-    refund_id = uuid.uuid4()
     provider_ref = get_provider(payment.provider, settings=settings).refund(
         payment=payment,
         amount_minor=amount_minor,
         reason=reason,
-        idempotency_key=f"admitone-refund-{refund_id}",
+        idempotency_key=idempotency_key,
     )
     refund = Refund(
-        id=refund_id,
+        id=uuid.uuid4(),
         order_id=payment.order_id,
         payment_id=payment.id,
         amount_minor=amount_minor,

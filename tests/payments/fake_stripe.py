@@ -31,8 +31,10 @@ class FakeStripe:
     requests: list[Recorded] = field(default_factory=list)
     sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # The next POST to this path answers this (status, error body) instead.
+    # The next POST to this path answers this (status, error body) instead, once
+    # ``fail_after[path]`` more POSTs to it were answered as usual (default 0).
     fail_next: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    fail_after: dict[str, int] = field(default_factory=dict)
     _replays: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,7 +61,9 @@ class FakeStripe:
             if method == "POST" and key and key in self._replays:
                 return self._replays[key]
             if method == "POST" and path in self.fail_next:
-                return self.fail_next.pop(path)
+                if self.fail_after.get(path, 0) == 0:
+                    return self.fail_next.pop(path)
+                self.fail_after[path] -= 1
             answer = self._route(method, path, params)
             if method == "POST" and key:
                 self._replays[key] = answer
@@ -98,17 +102,48 @@ class FakeStripe:
                 return 404, _error("No such checkout.session", "resource_missing")
             return 200, checkout
         if method == "POST" and path == "/v1/refunds":
+            amount, payment_intent = int(params["amount"]), params["payment_intent"]
+            refusal = self._refund_refusal(payment_intent, amount)
+            if refusal is not None:
+                return 400, refusal
             refund = {
                 "id": f"re_test_{number:06d}",
                 "object": "refund",
-                "amount": int(params["amount"]),
-                "payment_intent": params["payment_intent"],
+                "amount": amount,
+                "payment_intent": payment_intent,
                 "status": "succeeded",
                 "created": int(time.time()),
             }
             self.refunds[refund["id"]] = refund
             return 200, refund
         return 404, _error(f"Unrecognized request URL ({method}: {path})", "resource_missing")
+
+    def _refund_refusal(self, payment_intent: str, amount: int) -> dict[str, Any] | None:
+        """Stripe never refunds a charge beyond what it took (a charge of a checkout
+        completed here; refunds made through this fake)."""
+        charged = next(
+            (
+                s["amount_total"]
+                for s in self.sessions.values()
+                if s["payment_intent"] == payment_intent
+            ),
+            None,
+        )
+        if charged is None:
+            return None
+        refunded = sum(
+            r["amount"] for r in self.refunds.values() if r["payment_intent"] == payment_intent
+        )
+        if refunded >= charged:
+            return _error(
+                f"Charge for {payment_intent} has already been refunded.", "charge_already_refunded"
+            )
+        if refunded + amount > charged:
+            return _error(
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge ({charged - refunded}).",
+                "amount_too_large",
+            )
+        return None
 
 
 def _error(message: str, code: str) -> dict[str, Any]:

@@ -347,7 +347,8 @@ class TestRefunds:
         assert call.params["payment_intent"] == checkout["payment_intent"]
         with clean_database.session(write=False) as session:
             refund = session.scalars(select(Refund)).one()
-        assert call.headers["idempotency-key"] == f"admitone-refund-{refund.id}"
+        # The key is the payment's state before the refund: nothing refunded, 2500 asked.
+        assert call.headers["idempotency-key"] == f"admitone-refund-{payment['id']}-0-2500"
         assert refund.provider_ref.startswith("re_test_")
         assert counters(clean_database, shop.ticket_type_id).sold == 2
 
@@ -446,6 +447,43 @@ class TestRefunds:
         [call] = fake_stripe.calls("POST", "/v1/refunds")
         assert call.params["reverse_transfer"] == "true"
         assert call.params["refund_application_fee"] == "true"
+
+    def test_a_cancellation_retried_after_a_refused_refund_refunds_each_charge_once(
+        self, stripe_client, shop, fake_stripe, owner, clean_database
+    ):
+        paid = [stripe_checkout(stripe_client, shop, fake_stripe) for _ in range(2)]
+        for _order, _payment, checkout in paid:
+            pay(stripe_client, fake_stripe, checkout)
+        cancel = f"/api/v1/organizations/{shop.org_slug}/events/{shop.event_id}/cancel"
+        # The event's orders are refunded one after the other in one transaction: Stripe
+        # makes the first refund and refuses the second, and everything is rolled back here.
+        fake_stripe.fail_after["/v1/refunds"] = 1
+        fake_stripe.fail_next["/v1/refunds"] = card_declined()
+        before = money_snapshot(clean_database)
+        refused = stripe_client.post(cancel, headers=owner["headers"])
+        assert refused.status_code == 502, refused.text
+        assert money_snapshot(clean_database) == before
+        assert len(fake_stripe.refunds) == 1, (
+            refused.text,
+            [(r.path, r.params.get("amount")) for r in fake_stripe.requests],
+        )
+
+        retried = stripe_client.post(cancel, headers=owner["headers"])
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["data"]["status"] == "cancelled"
+        # Stripe refunded each charge once (a second refund of the first would have been
+        # refused as beyond the charge), and our refunds are Stripe's.
+        intents = sorted(checkout["payment_intent"] for _o, _p, checkout in paid)
+        assert sorted(r["payment_intent"] for r in fake_stripe.refunds.values()) == intents
+        with clean_database.session(write=False) as session:
+            assert sorted(session.scalars(select(Refund.provider_ref))) == sorted(
+                fake_stripe.refunds
+            )
+            statuses = session.scalars(select(Order.status)).all()
+        assert [status.value for status in statuses] == ["refunded", "refunded"]
+        for _order, payment, _checkout in paid:
+            row = payment_row(clean_database, payment["id"])
+            assert (row.status, row.refunded_minor) == (PaymentStatus.refunded, 2500)
 
     def test_stripe_refusing_the_refund_changes_nothing(
         self, stripe_client, shop, fake_stripe, owner, clean_database
