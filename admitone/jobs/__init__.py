@@ -5,8 +5,9 @@ order_id=...)``; the request is kept on the session (``session.info``) and hande
 runner only when that unit of work commits. A rolled-back unit of work enqueues nothing.
 
 Runners (docs/jobs.md): ``InProcessRunner`` (threads, the embedded default) and
-``CeleryRunner`` (Redis, ``admitone worker``). The app's lifespan installs one; with none
-installed (a script, a test without an app) a requested job is logged and dropped.
+``CeleryRunner`` (Redis, ``admitone worker``). The app's lifespan installs one, and a
+Celery worker its own (``WorkerRunner``); with none installed (a script, a test without
+an app) a requested job is logged and dropped.
 """
 
 from __future__ import annotations

@@ -34,7 +34,13 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from admitone.config import Settings, get_settings
 from admitone.db import Database
 from admitone.jobs import periodic
-from admitone.jobs.registry import TRANSIENT_ERRORS, JobContext, registered_jobs, run_job
+from admitone.jobs.registry import (
+    TRANSIENT_ERRORS,
+    JobContext,
+    install_runner,
+    registered_jobs,
+    run_job,
+)
 
 MAX_RETRIES = 8
 RETRY_BACKOFF_MAX_SECONDS = 600
@@ -51,8 +57,13 @@ _context_lock = threading.Lock()
 _context: JobContext | None = None
 
 
-def _worker_context() -> JobContext:
-    """The worker process's settings and database, made on the first job (after fork)."""
+def _worker_context(app: Celery) -> JobContext:
+    """The worker process's settings and database, made on the first job (after fork).
+
+    The first job also installs the worker's runner: a job that asks for another one
+    (``enqueue_after_commit``) sends it to the queue, where without a runner it would be
+    dropped.
+    """
     global _context
     with _context_lock:
         if _context is None:
@@ -61,6 +72,7 @@ def _worker_context() -> JobContext:
                 settings=settings,
                 database=Database(settings.database_url, pool_size=settings.database_pool_size),
             )
+            install_runner(WorkerRunner(app))
         return _context
 
 
@@ -108,10 +120,13 @@ def make_celery(settings: Settings) -> Celery:
 
 def _register(app: Celery, name: str) -> None:
     def run(**kwargs: Any) -> Any:
-        return run_job(_worker_context(), name, kwargs)
+        return run_job(_worker_context(app), name, kwargs)
 
     app.task(
         name=name,
+        # This app's own task: a shared one would join every Celery app made later in
+        # the process (tests make several), each with another closure of the same name.
+        shared=False,
         autoretry_for=TRANSIENT_ERRORS,
         retry_backoff=True,
         retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
@@ -139,12 +154,29 @@ def _register_batch(app: Celery) -> None:
 
     app.task(
         name=BATCH_TASK,
+        shared=False,
         autoretry_for=(*TRANSIENT_ERRORS, KombuOperationalError),  # Redis away a moment
         retry_backoff=True,
         max_retries=MAX_RETRIES,
         acks_late=True,
         reject_on_worker_lost=True,
     )(split)
+
+
+class WorkerRunner:
+    """A worker's runner: the jobs a job asks for are sent at once, from its own thread.
+
+    Jobs are off the hot path, so no publisher thread gathers them as the app's does.
+    """
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def submit(self, name: str, kwargs: dict[str, Any]) -> None:
+        _send(self.app, name, kwargs)
+
+    def close(self) -> None:
+        pass
 
 
 _STOP = object()

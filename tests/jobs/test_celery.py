@@ -22,9 +22,9 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from admitone.config import Settings
+from admitone.config import Settings, get_settings
 from admitone.db import Database
-from admitone.jobs import enqueue_after_commit, install_runner
+from admitone.jobs import JobContext, celery_app, enqueue_after_commit, install_runner, registry
 from admitone.jobs.celery_app import BATCH_TASK, QUEUE, CeleryRunner, make_celery
 from admitone.notifications.models import Delivery
 from tests.factories import make_shop
@@ -229,6 +229,48 @@ def test_jobs_of_one_instant_travel_as_one_message_and_each_runs_once(
     assert mailed == sorted(order.code for order in orders)
     assert queued.llen(QUEUE) == 0
     queued.close()
+
+
+def test_a_job_run_by_a_worker_can_ask_for_another(
+    clean_database: Database,
+    database_url: str,
+    redis_url: str,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A job that asks for another (``enqueue_after_commit`` in its unit of work) sends it
+    to the queue: without a runner in the worker process it was dropped."""
+    order_id = str(uuid.uuid4())
+
+    def asks_for_another(context: JobContext) -> None:
+        with context.database.session() as session:
+            enqueue_after_commit(
+                session, "notifications.send_order_confirmation", order_id=order_id
+            )
+
+    # The worker process as `admitone worker` starts it: settings from its environment,
+    # no runner installed, the job's task run the way Celery runs it (in this process).
+    monkeypatch.setenv("ADMITONE_DATABASE_URL", database_url)
+    monkeypatch.setenv("ADMITONE_REDIS_URL", redis_url)
+    monkeypatch.setattr(celery_app, "_context", None)
+    monkeypatch.setitem(registry._jobs, "orders.expire_holds", asks_for_another)
+    get_settings.cache_clear()
+    previous = install_runner(None)
+    app = make_celery(make_settings(redis_url=redis_url))
+    try:
+        app.tasks["orders.expire_holds"].run()
+    finally:
+        install_runner(previous)
+        if celery_app._context is not None:
+            celery_app._context.database.dispose()
+        get_settings.cache_clear()
+        app.close()
+
+    queued = redis.Redis.from_url(redis_url)
+    [message] = queued.lrange(QUEUE, 0, -1)
+    queued.close()
+    assert json.loads(message)["headers"]["task"] == "notifications.send_order_confirmation"
+    assert json.loads(message)["headers"]["kwargsrepr"] == repr({"order_id": order_id})
 
 
 def test_worker_command_needs_redis(tmp_path: Path) -> None:
