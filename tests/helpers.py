@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from typing import Any
 
@@ -161,6 +162,19 @@ def event_with_staff(
     staff = register(client)
     add_member(client, owner["headers"], org["slug"], staff["email"], "staff")
     return owner, org, event, staff
+
+
+def replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    """A copy of a JSON document whose value at ``path`` (keys and list indexes) is
+    ``value``; the empty path replaces the whole document."""
+    if not path:
+        return value
+    changed = copy.deepcopy(document)
+    target = changed
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return changed
 
 
 def png_bytes(size: tuple[int, int] = (8, 8), image_format: str = "PNG") -> bytes:

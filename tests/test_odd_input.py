@@ -14,7 +14,6 @@ no database can store as text), NUL, impossible dates, very long strings.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import uuid
@@ -24,7 +23,13 @@ from typing import Any
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from tests.helpers import event_payload, event_with_staff, events_url, ticket_type_payload
+from tests.helpers import (
+    event_payload,
+    event_with_staff,
+    events_url,
+    replaced,
+    ticket_type_payload,
+)
 
 API = "/api/v1"
 ODD_VALUES: list[Any] = [
@@ -182,17 +187,6 @@ def _value_paths(value: Any, path: tuple = ()) -> Iterator[tuple]:
     yield path
 
 
-def _replaced(document: Any, path: tuple, new: Any) -> Any:
-    if not path:
-        return new
-    document = copy.deepcopy(document)
-    target = document
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = new
-    return document
-
-
 def test_each_value_of_a_valid_body_made_odd_is_refused_without_a_500(client: TestClient):
     world = _world(client)
     org, event_id = world["org"], world["event_id"]
@@ -264,7 +258,7 @@ def test_each_value_of_a_valid_body_made_odd_is_refused_without_a_500(client: Te
         for path in list(_value_paths(body)):
             for odd in ODD_VALUES:
                 response = client.request(
-                    method, url, content=json.dumps(_replaced(body, path, odd)), headers=headers
+                    method, url, content=json.dumps(replaced(body, path, odd)), headers=headers
                 )
                 problem = _refusal_problem(response)
                 if problem:
