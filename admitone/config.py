@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # How often paid orders whose confirmation job was lost (the process died after the
     # commit, Redis refused the message) are looked for and sent.
     confirmation_catch_up_interval_seconds: float = Field(default=300, gt=0, le=86400)
+    # How often cancelled events whose paid orders are not all refunded (the refund job
+    # was lost, or the provider refused a refund) get their refund job again.
+    refund_catch_up_interval_seconds: float = Field(default=600, gt=0, le=86400)
     # Test-only hook: while this file exists, jobs that honour it wait (env=test only).
     jobs_test_pause_file: Path | None = None
 

@@ -315,9 +315,9 @@ def publish_event(
     "/{event_id}/cancel", summary="Cancel a draft or published event", responses=WRITE_ERRORS
 )
 def cancel_event(
-    event_id: EventId, access: ManageAccess, session: SessionDep, settings: SettingsDep
+    event_id: EventId, access: ManageAccess, session: SessionDep
 ) -> DataResponse[EventOut]:
-    event = service.cancel_event(session, access=access, event_id=event_id, settings=settings)
+    event = service.cancel_event(session, access=access, event_id=event_id)
     return DataResponse(data=event_out(event, organization_slug=access.organization.slug))
 
 

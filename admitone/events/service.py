@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from admitone.config import Settings
 from admitone.db import utcnow
 from admitone.errors import InvalidInput
 from admitone.events import images, queries, validators
@@ -36,7 +35,7 @@ from admitone.events.errors import (
     TicketTypeNotFound,
 )
 from admitone.events.models import Category, Event, EventStatus, TicketType
-from admitone.orders.service import refund_event_orders
+from admitone.orders.service import cancel_event_orders
 from admitone.organizations.service import OrgAccess
 
 SLUG_MAX = 80
@@ -319,9 +318,7 @@ def publish_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -
     return get_event(session, access=access, event_id=event.id)
 
 
-def cancel_event(
-    session: Session, *, access: OrgAccess, event_id: uuid.UUID, settings: Settings
-) -> Event:
+def cancel_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -> Event:
     """draft or published -> cancelled (once: a concurrent second cancel gets a 409)."""
     event = get_event(session, access=access, event_id=event_id)
     now = utcnow()
@@ -336,10 +333,9 @@ def cancel_event(
     )
     if cancelled.rowcount != 1:
         raise EventAlreadyCancelled()
-    # Paid orders are refunded, pending ones cancelled (their holds released).
-    refund_event_orders(
-        session, event_id=event.id, reason="event_cancelled", now=now, settings=settings
-    )
+    # Pending orders are cancelled now (their holds released); paid ones are refunded
+    # by a job, and their buyers told once refunded.
+    cancel_event_orders(session, event_id=event.id, now=now)
     return get_event(session, access=access, event_id=event.id)
 
 

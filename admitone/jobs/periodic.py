@@ -24,6 +24,7 @@ def schedule(settings: Settings) -> dict[str, float]:
     return {
         "notifications.send_event_reminders": settings.reminder_interval_seconds,
         "notifications.catch_up_confirmations": settings.confirmation_catch_up_interval_seconds,
+        "orders.catch_up_cancelled_refunds": settings.refund_catch_up_interval_seconds,
     }
 
 

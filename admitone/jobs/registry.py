@@ -21,7 +21,7 @@ from admitone.errors import Busy
 log = structlog.get_logger(__name__)
 
 # Modules whose import registers jobs (the ``@job`` decorator).
-JOB_MODULES = ("admitone.jobs.periodic", "admitone.notifications.tasks")
+JOB_MODULES = ("admitone.jobs.periodic", "admitone.notifications.tasks", "admitone.orders.tasks")
 _PENDING_KEY = "admitone.jobs.pending"
 
 
@@ -112,25 +112,35 @@ def _check_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def enqueue_after_commit(session: Session, name: str, **kwargs: Any) -> None:
     """Ask for job ``name`` once this session's transaction commits (never before)."""
+    session.info.setdefault(_PENDING_KEY, []).append((name, _checked(name, kwargs)))
+
+
+def enqueue(name: str, **kwargs: Any) -> None:
+    """Ask for job ``name`` now: a job's follow-up that no unit of work carries."""
+    _submit(name, _checked(name, kwargs))
+
+
+def _checked(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     if name not in registered_jobs():
         raise LookupError(f"unknown job {name!r}")
-    session.info.setdefault(_PENDING_KEY, []).append((name, _check_kwargs(kwargs)))
+    return _check_kwargs(kwargs)
+
+
+def _submit(name: str, kwargs: dict[str, Any]) -> None:
+    runner = _runner
+    if runner is None:
+        log.warning("job dropped: no job runner installed", job=name, **kwargs)
+        return
+    try:
+        runner.submit(name, kwargs)
+    except Exception:  # the commit stands; a lost job is logged, never a 500
+        log.exception("job could not be enqueued", job=name, **kwargs)
 
 
 @event.listens_for(Session, "after_commit")
 def _dispatch_after_commit(session: Session) -> None:
-    pending = session.info.pop(_PENDING_KEY, None)
-    if not pending:
-        return
-    runner = _runner
-    for name, kwargs in pending:
-        if runner is None:
-            log.warning("job dropped: no job runner installed", job=name, **kwargs)
-            continue
-        try:
-            runner.submit(name, kwargs)
-        except Exception:  # the commit stands; a lost job is logged, never a 500
-            log.exception("job could not be enqueued", job=name, **kwargs)
+    for name, kwargs in session.info.pop(_PENDING_KEY, None) or ():
+        _submit(name, kwargs)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -508,13 +508,15 @@ def unconfirmed_orders(
 
 
 def orders_to_tell_of_cancellation(session: Session, event_id: uuid.UUID) -> list[uuid.UUID]:
-    """Orders of an event that hold (or held) tickets: every holder hears of it."""
+    """Orders of an event that held tickets and are refunded: the message says so. An
+    order whose refund is still to come hears of it once refunded (the refund job asks
+    again)."""
     return list(
         session.scalars(
             select(Order.id)
             .where(
                 Order.event_id == event_id,
-                Order.status.in_([OrderStatus.paid, OrderStatus.refunded]),
+                Order.status == OrderStatus.refunded,
                 Order.paid_at.is_not(None),
             )
             .order_by(Order.id)

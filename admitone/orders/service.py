@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from admitone import locking
 from admitone.accounts.service import normalize_email
 from admitone.config import Settings
-from admitone.db import execute_direct, insert_new, load_direct, utcnow
+from admitone.db import execute_direct, insert_new, load_direct
 from admitone.errors import Busy
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
@@ -92,12 +92,6 @@ class CreatedOrder:
     details: OrderDetails
     access_token: str  # the guest's secret: only its SHA-256 is stored
     replayed: bool  # an Idempotency-Key retry: the order made by the first request
-
-
-@dataclass(frozen=True)
-class EventRefunds:
-    refunded_orders: int
-    cancelled_orders: int
 
 
 def hash_access_token(token: str) -> str:
@@ -925,54 +919,91 @@ def refund_order(
     return _reload(session, order.id)
 
 
-def refund_event_orders(
-    session: Session,
-    *,
-    event_id: uuid.UUID,
-    reason: str,
-    settings: Settings,
-    now: datetime | None = None,
-) -> EventRefunds:
-    """A cancelled event: refund every paid order, cancel every pending one (holds released).
+def cancel_event_orders(session: Session, *, event_id: uuid.UUID, now: datetime) -> int:
+    """A cancelled event: every pending order is cancelled now (its hold released), and
+    every paid one is refunded by the job ``orders.refund_cancelled_event``, each in a
+    unit of work of its own. Returns the orders cancelled.
 
-    Lock: all the event's pending and paid order rows in id order (``FOR UPDATE``), then
-    payments, then every ticket type of the event in id order.
+    The refunds are a job because each is a call to the payment provider: a large event
+    would keep the organizer's request waiting for minutes, and one refused refund would
+    undo the whole cancellation. Lock: the event's pending order rows in id order, then
+    its ticket types in id order.
     """
-    now = now or utcnow()
-    enqueue_after_commit(session, "notifications.send_event_cancelled", event_id=str(event_id))
-    rows = session.execute(
-        select(Order.id, Order.status)
-        .where(
-            Order.event_id == event_id,
-            Order.status.in_([OrderStatus.pending, OrderStatus.paid]),
-        )
+    enqueue_after_commit(session, "orders.refund_cancelled_event", event_id=str(event_id))
+    pending = session.scalars(
+        select(Order.id)
+        .where(Order.event_id == event_id, Order.status == OrderStatus.pending)
         .order_by(Order.id)
         .with_for_update(of=Order)
     ).all()
-    if not rows:
-        return EventRefunds(refunded_orders=0, cancelled_orders=0)
+    if not pending:
+        return 0
     locking.lock_event_ticket_types(session, event_id)
-    pending = [order_id for order_id, status in rows if status == OrderStatus.pending]
-    cancelled: list[uuid.UUID] = []
-    if pending:
-        cancelled = list(
-            session.scalars(
-                update(Order)
-                .where(Order.id.in_(pending), queries.status_guard(OrderStatus.pending))
-                .values(status=OrderStatus.cancelled, cancelled_at=now, updated_at=now)
-                .returning(Order.id)
-                .execution_options(synchronize_session=False)
-            )
+    cancelled = list(
+        session.scalars(
+            update(Order)
+            .where(Order.id.in_(pending), queries.status_guard(OrderStatus.pending))
+            .values(status=OrderStatus.cancelled, cancelled_at=now, updated_at=now)
+            .returning(Order.id)
+            .execution_options(synchronize_session=False)
         )
-        locking.release_held(session, _items_quantities(session, cancelled))
-    refunded = _refund_paid_orders(
-        session,
-        order_ids=[order_id for order_id, status in rows if status == OrderStatus.paid],
-        reason=reason,
-        now=now,
-        settings=settings,
     )
-    return EventRefunds(refunded_orders=len(refunded), cancelled_orders=len(cancelled))
+    locking.release_held(session, _items_quantities(session, cancelled))
+    return len(cancelled)
+
+
+def paid_orders_of_cancelled_event(session: Session, event_id: uuid.UUID) -> list[uuid.UUID]:
+    """The paid orders still to refund of a cancelled event (none if it is not cancelled)."""
+    return list(
+        session.scalars(
+            select(Order.id)
+            .join(Event, Event.id == Order.event_id)
+            .where(
+                Order.event_id == event_id,
+                Order.status == OrderStatus.paid,
+                Event.status == EventStatus.cancelled,
+            )
+            .order_by(Order.id)
+        )
+    )
+
+
+def cancelled_events_with_paid_orders(
+    session: Session, *, cancelled_after: datetime, cancelled_before: datetime
+) -> list[uuid.UUID]:
+    """Events cancelled in this window that still have paid orders to refund."""
+    return list(
+        session.scalars(
+            select(Event.id)
+            .where(
+                Event.status == EventStatus.cancelled,
+                Event.cancelled_at > cancelled_after,
+                Event.cancelled_at <= cancelled_before,
+                select(Order.id)
+                .where(Order.event_id == Event.id, Order.status == OrderStatus.paid)
+                .exists(),
+            )
+            .order_by(Event.cancelled_at)
+        )
+    )
+
+
+def refund_cancelled_event_order(
+    session: Session, *, order_id: uuid.UUID, now: datetime, settings: Settings
+) -> bool:
+    """Refund one paid order of a cancelled event in full; False if it is not paid any
+    more (refunded meanwhile). Lock: the order row, its payments, its ticket types."""
+    locked = session.scalar(
+        select(Order.id)
+        .where(Order.id == order_id, Order.status == OrderStatus.paid)
+        .with_for_update()
+    )
+    if locked is None:
+        return False
+    refunded = _refund_paid_orders(
+        session, order_ids=[order_id], reason="event_cancelled", now=now, settings=settings
+    )
+    return bool(refunded)
 
 
 def record_provider_refund(

@@ -1,4 +1,5 @@
-"""Jobs of the orders domain. ``orders.expire_holds``: the periodic hold sweep.
+"""Jobs of the orders domain. ``orders.expire_holds``: the periodic hold sweep;
+``orders.refund_cancelled_event``: the refunds of a cancelled event.
 
 In the embedded mode the app runs it in-process every ``hold_sweep_interval_seconds``
 (``run_hold_sweeper``, started by the app's lifespan); ``admitone expire-holds`` runs it
@@ -10,14 +11,81 @@ the event releases them), so a missed or doubled run is harmless.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import timedelta
 
 import structlog
 from anyio import to_thread
 
 from admitone.db import Database, utcnow
+from admitone.jobs.registry import JobContext, TransientJobError, enqueue, job
 from admitone.orders import service
+from admitone.payments.errors import PaymentProviderError
 
 log = structlog.get_logger(__name__)
+
+# The refund job of a cancellation has had its chance (and its retries) after this long;
+# events cancelled longer ago than CATCH_UP_WITHIN are left to the organizer.
+CATCH_UP_SETTLED_FOR = timedelta(minutes=10)
+CATCH_UP_WITHIN = timedelta(days=3)
+
+
+@job("orders.refund_cancelled_event")
+def refund_cancelled_event(context: JobContext, *, event_id: str) -> int:
+    """Refund every paid order of a cancelled event, each in a unit of work of its own,
+    then tell the buyers (one message per refunded order, once). Returns orders refunded.
+
+    A refund the provider refuses leaves its order paid and the others go on; the job
+    then fails as transient, so the runner tries again later, and a retry refunds only
+    what is still paid (each refund's idempotency key comes from its payment's state).
+    """
+    refunded, refused = 0, 0
+    with context.database.session(write=False) as session:
+        order_ids = service.paid_orders_of_cancelled_event(session, uuid.UUID(event_id))
+    for order_id in order_ids:
+        try:
+            with context.database.session() as session:
+                refunded += service.refund_cancelled_event_order(
+                    session, order_id=order_id, now=utcnow(), settings=context.settings
+                )
+        except PaymentProviderError as exc:
+            refused += 1
+            log.warning("refund refused", order_id=str(order_id), error=str(exc))
+    enqueue("notifications.send_event_cancelled", event_id=event_id)
+    if refused:
+        raise TransientJobError(f"{refused} refunds of cancelled event {event_id} refused")
+    return refunded
+
+
+@job("orders.catch_up_cancelled_refunds")
+def catch_up_cancelled_refunds(
+    context: JobContext, *, settled_for_seconds: int | None = None
+) -> int:
+    """Periodic: run the refund job again for events cancelled within CATCH_UP_WITHIN,
+    at least CATCH_UP_SETTLED_FOR ago, that still have paid orders: their job was lost
+    (the process died after the commit, Redis refused the message) or gave up on a
+    refused refund. ``settled_for_seconds`` overrides CATCH_UP_SETTLED_FOR (tests).
+    Returns the orders this run refunded; one event's refusals do not hold up the others.
+    """
+    settled_for = (
+        CATCH_UP_SETTLED_FOR
+        if settled_for_seconds is None
+        else timedelta(seconds=settled_for_seconds)
+    )
+    now = utcnow()
+    with context.database.session(write=False) as session:
+        event_ids = service.cancelled_events_with_paid_orders(
+            session, cancelled_after=now - CATCH_UP_WITHIN, cancelled_before=now - settled_for
+        )
+    refunded = 0
+    for event_id in event_ids:
+        try:
+            refunded += refund_cancelled_event(context, event_id=str(event_id))
+        except TransientJobError as exc:  # refused refunds: the next run asks again
+            log.warning("cancelled event refunds still refused", error=str(exc))
+    if refunded:
+        log.warning("refunds of cancelled events made by the catch-up", count=refunded)
+    return refunded
 
 
 def expire_holds(database: Database) -> int:

@@ -6,6 +6,7 @@ SQLite, the up-front write lock) switched off, the same crowd oversells or colli
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -271,3 +272,38 @@ def test_the_same_refund_asked_for_at_once_refunds_once(live_server, clean_datab
     with clean_database.session(write=False) as session:
         assert session.scalars(select(Ticket.status)).all() == [TicketStatus.revoked]
         assert session.scalars(select(Order.status)).all() == [OrderStatus.refunded]
+
+
+def test_payments_racing_the_event_cancellation_all_end_refunded(live_server, clean_database):
+    """Approvals at the instant the event is cancelled: an order paid first is refunded by
+    the cancellation's refund job, one cancelled first refunds its late payment. Either
+    way no order stays paid and no seat stays sold or held."""
+    with httpx.Client(base_url=live_server) as http:
+        owner = register(http)
+        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=CAPACITY)
+        payment_ids = []
+        for index in range(8):
+            order = http.post("/api/v1/orders", json=body(shop, name=f"B{index}")).json()["data"]
+            token = {"X-Order-Token": order["access_token"]}
+            payment = http.post(f"/api/v1/orders/{order['id']}/pay", headers=token).json()
+            payment_ids.append(payment["data"]["id"])
+    cancel = f"/api/v1/organizations/{shop.org_slug}/events/{shop.event_id}/cancel"
+
+    def act(http: httpx.Client, index: int) -> int:
+        if index == len(payment_ids):
+            return http.post(cancel, headers=owner["headers"]).status_code
+        # Spread over the cancellation's few milliseconds: some before, some after.
+        time.sleep(index * 0.004)
+        return http.post(f"/api/v1/payments/test/{payment_ids[index]}/approve").status_code
+
+    statuses = run_at_once(live_server, len(payment_ids) + 1, act)
+    assert statuses == [200] * (len(payment_ids) + 1)
+    assert assert_stock_consistent(clean_database, shop.ticket_type_id) == (0, 0)
+    with clean_database.session(write=False) as session:
+        order_statuses = session.scalars(select(Order.status)).all()
+        valid_tickets = session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.valid)
+        )
+    assert order_statuses == [OrderStatus.refunded] * len(payment_ids)
+    assert count(clean_database, Refund) == len(payment_ids)
+    assert valid_tickets == 0

@@ -78,7 +78,7 @@ def test_services_validate_what_the_schemas_validate(session):
         assert raised.value.details["errors"][0]["field"] == field
 
 
-def test_other_organizations_rows_are_not_found(session, settings):
+def test_other_organizations_rows_are_not_found(session):
     access_a = _access(session, "org-a")
     access_b = _access(session, "org-b")
     event = _event(session, access_a)
@@ -88,7 +88,7 @@ def test_other_organizations_rows_are_not_found(session, settings):
     with pytest.raises(EventNotFound):
         service.get_event(session, access=access_b, event_id=event.id)
     with pytest.raises(EventNotFound):
-        service.cancel_event(session, access=access_b, event_id=event.id, settings=settings)
+        service.cancel_event(session, access=access_b, event_id=event.id)
     with pytest.raises(Exception) as raised:
         service.get_ticket_type(
             session, access=access_b, event_id=event.id, ticket_type_id=ticket_type.id
@@ -96,14 +96,14 @@ def test_other_organizations_rows_are_not_found(session, settings):
     assert raised.value.status == 404
 
 
-def test_cancel_event_once(session, settings):
+def test_cancel_event_once(session):
     access = _access(session)
     event = _event(session, access)
-    cancelled = service.cancel_event(session, access=access, event_id=event.id, settings=settings)
+    cancelled = service.cancel_event(session, access=access, event_id=event.id)
     assert cancelled.status == EventStatus.cancelled
     assert cancelled.cancelled_at is not None
     with pytest.raises(EventAlreadyCancelled):
-        service.cancel_event(session, access=access, event_id=event.id, settings=settings)
+        service.cancel_event(session, access=access, event_id=event.id)
 
 
 def test_capacity_check_sees_a_sale_that_lands_after_the_read(session):

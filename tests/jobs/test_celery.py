@@ -129,6 +129,7 @@ def test_celery_settings_make_jobs_survive_a_dead_worker(
         "orders.expire_holds",
         "notifications.send_event_reminders",
         "notifications.catch_up_confirmations",
+        "orders.catch_up_cancelled_refunds",
     }
 
 

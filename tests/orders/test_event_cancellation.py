@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from admitone.db import utcnow
+from admitone.events.models import Event, EventStatus
+from admitone.jobs import JobContext, run_job
 from admitone.payments.models import Payment, PaymentStatus, Refund
 from admitone.tickets.models import Ticket, TicketStatus
 from tests.factories import add_ticket_type, counters, make_shop
@@ -83,3 +87,41 @@ def test_cancelling_an_event_refunds_paid_and_cancels_pending(client, shop, owne
 def test_cancelling_an_event_without_orders(client, shop, owner):
     response = client.post(cancel_url(shop), headers=owner["headers"])
     assert response.status_code == 200
+
+
+def test_a_lost_refund_job_is_caught_up(client, shop, settings, clean_database):
+    """The cancellation committed but its refund job never ran (the process died, Redis
+    refused it): the periodic catch-up refunds the paid orders, once."""
+    paid = [buy(client, shop, quantity=2), buy(client, shop, quantity=1)]
+    recent = make_shop(clean_database, capacity=5)
+    recent_order = buy(client, recent, quantity=1)
+    old = make_shop(clean_database, capacity=5)
+    old_order = buy(client, old, quantity=1)
+    now = utcnow()
+    for cancelled, ago in (
+        (shop, timedelta(minutes=30)),
+        (recent, timedelta(0)),
+        (old, timedelta(days=4)),
+    ):
+        with clean_database.session() as session:
+            session.execute(
+                update(Event)
+                .where(Event.id == cancelled.event_id)
+                .values(status=EventStatus.cancelled, cancelled_at=now - ago)
+            )
+    context = JobContext(settings=settings, database=clean_database)
+
+    assert run_job(context, "orders.catch_up_cancelled_refunds", {}) == 2
+    for order in paid:
+        assert read_order(client, order)["status"] == "refunded"
+    assert counters(clean_database, shop.ticket_type_id).sold == 0
+    # Cancelled a moment ago: its own job still has its chance. Four days ago: left to
+    # the organizer.
+    assert read_order(client, recent_order)["status"] == "paid"
+    assert read_order(client, old_order)["status"] == "paid"
+    # A second run finds nothing more to refund.
+    assert run_job(context, "orders.catch_up_cancelled_refunds", {}) == 0
+    assert count(clean_database, Refund) == 2
+    # Without the settling time (a manual run), the recent event is refunded too.
+    assert run_job(context, "orders.catch_up_cancelled_refunds", {"settled_for_seconds": 0}) == 1
+    assert read_order(client, recent_order)["status"] == "refunded"

@@ -12,11 +12,15 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from admitone.config import Settings
+from admitone.errors import Busy
+from admitone.jobs import JobContext, run_job
+from admitone.orders import service as orders_service
 from admitone.orders.models import Order
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
 from admitone.payments.stripe_provider import session_expiry
 from admitone.tickets.models import Ticket, TicketStatus
-from tests.factories import counters
+from tests.factories import counters, make_shop
+from tests.helpers import register
 from tests.orders.helpers import count, read_order
 from tests.payments.fake_stripe import card_declined
 from tests.payments.stripe_helpers import (
@@ -448,31 +452,61 @@ class TestRefunds:
         assert call.params["reverse_transfer"] == "true"
         assert call.params["refund_application_fee"] == "true"
 
-    def test_a_cancellation_retried_after_a_refused_refund_refunds_each_charge_once(
-        self, stripe_client, shop, fake_stripe, owner, clean_database
+    def test_a_refund_rolled_back_after_stripe_made_it_is_made_once_on_retry(
+        self, stripe_client, shop, fake_stripe, owner, clean_database, monkeypatch
     ):
+        order, payment, checkout = stripe_checkout(stripe_client, shop, fake_stripe, quantity=2)
+        pay(stripe_client, fake_stripe, checkout)
+        # The unit of work fails after Stripe made the refund: a lock not taken in time.
+        revoke_tickets = orders_service.revoke_tickets
+
+        def busy_once(*args, **kwargs):
+            monkeypatch.setattr(orders_service, "revoke_tickets", revoke_tickets)
+            raise Busy()
+
+        monkeypatch.setattr(orders_service, "revoke_tickets", busy_once)
+        before = money_snapshot(clean_database)
+        failed = stripe_client.post(refund_url(shop, order["id"]), headers=owner["headers"])
+        assert failed.status_code == 503, failed.text
+        assert money_snapshot(clean_database) == before
+        assert len(fake_stripe.refunds) == 1  # made at Stripe, rolled back here
+
+        retried = stripe_client.post(refund_url(shop, order["id"]), headers=owner["headers"])
+        assert retried.status_code == 200, retried.text
+        # The retry asked with the same key and got Stripe's refund back: a new refund
+        # would have been refused as beyond the charge.
+        [made] = fake_stripe.refunds
+        with clean_database.session(write=False) as session:
+            assert session.scalars(select(Refund.provider_ref)).all() == [made]
+        row = payment_row(clean_database, payment["id"])
+        assert (row.status, row.refunded_minor) == (PaymentStatus.refunded, 5000)
+
+    def test_a_cancelled_events_refund_refused_is_made_when_the_job_runs_again(
+        self, stripe_client, fake_stripe, clean_database
+    ):
+        # The owner registers through the Stripe app: the job runs with its settings.
+        owner = register(stripe_client, full_name="Olive Owner")
+        shop = make_shop(clean_database, owner_id=owner["user"]["id"], capacity=10)
         paid = [stripe_checkout(stripe_client, shop, fake_stripe) for _ in range(2)]
         for _order, _payment, checkout in paid:
             pay(stripe_client, fake_stripe, checkout)
-        cancel = f"/api/v1/organizations/{shop.org_slug}/events/{shop.event_id}/cancel"
-        # The event's orders are refunded one after the other in one transaction: Stripe
-        # makes the first refund and refuses the second, and everything is rolled back here.
+        # The refunds are a job, one order at a time: Stripe refunds the first order and
+        # refuses the second, which stays paid.
         fake_stripe.fail_after["/v1/refunds"] = 1
         fake_stripe.fail_next["/v1/refunds"] = card_declined()
-        before = money_snapshot(clean_database)
-        refused = stripe_client.post(cancel, headers=owner["headers"])
-        assert refused.status_code == 502, refused.text
-        assert money_snapshot(clean_database) == before
-        assert len(fake_stripe.refunds) == 1, (
-            refused.text,
-            [(r.path, r.params.get("amount")) for r in fake_stripe.requests],
-        )
+        cancel = f"/api/v1/organizations/{shop.org_slug}/events/{shop.event_id}/cancel"
+        response = stripe_client.post(cancel, headers=owner["headers"])
+        assert response.status_code == 200, response.text
+        assert response.json()["data"]["status"] == "cancelled"
+        with clean_database.session(write=False) as session:
+            statuses = session.scalars(select(Order.status).order_by(Order.id)).all()
+        assert sorted(status.value for status in statuses) == ["paid", "refunded"]
+        assert len(fake_stripe.refunds) == 1
 
-        retried = stripe_client.post(cancel, headers=owner["headers"])
-        assert retried.status_code == 200, retried.text
-        assert retried.json()["data"]["status"] == "cancelled"
-        # Stripe refunded each charge once (a second refund of the first would have been
-        # refused as beyond the charge), and our refunds are Stripe's.
+        # The runner's retry: only the order still paid is refunded.
+        context = JobContext(settings=stripe_client.app.state.settings, database=clean_database)
+        event_id = str(shop.event_id)
+        assert run_job(context, "orders.refund_cancelled_event", {"event_id": event_id}) == 1
         intents = sorted(checkout["payment_intent"] for _o, _p, checkout in paid)
         assert sorted(r["payment_intent"] for r in fake_stripe.refunds.values()) == intents
         with clean_database.session(write=False) as session:
@@ -484,6 +518,9 @@ class TestRefunds:
         for _order, payment, _checkout in paid:
             row = payment_row(clean_database, payment["id"])
             assert (row.status, row.refunded_minor) == (PaymentStatus.refunded, 2500)
+        # Nothing is left to refund: another run makes no call.
+        assert run_job(context, "orders.refund_cancelled_event", {"event_id": event_id}) == 0
+        assert len(fake_stripe.calls("POST", "/v1/refunds")) == 3
 
     def test_stripe_refusing_the_refund_changes_nothing(
         self, stripe_client, shop, fake_stripe, owner, clean_database

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from admitone.deps import SessionDep, SettingsDep
+from admitone.deps import SessionDep
 from admitone.errors import DomainError, InvalidInput
 from admitone.events import service as events
 from admitone.events.errors import EventSlugTaken
@@ -409,13 +409,9 @@ def cancel_event_page(
 
 @router.post("/organizer/{org}/events/{event_id}/cancel")
 def cancel_event(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    access: ManageAccess,
-    event_id: EventId,
+    request: Request, session: SessionDep, access: ManageAccess, event_id: EventId
 ) -> Response:
-    events.cancel_event(session, access=access, event_id=event_id, settings=settings)
+    events.cancel_event(session, access=access, event_id=event_id)
     return redirect(
         f"/organizer/{access.organization.slug}/events/{event_id}", flash="event_cancelled"
     )
