@@ -158,6 +158,7 @@ def test_cancel_asks_for_confirmation_first(client: TestClient) -> None:
     confirm = get_page(client, f"{base}/cancel")
     assert confirm.status_code == 200
     assert "Yes, cancel the event" in confirm.text
+    assert "Every paid order is refunded in full" in confirm.text
     assert get_page(client, f"/events/{event['slug']}").status_code == 200
     done = post_form(client, f"{base}/cancel", {})
     assert done.status_code == 303
