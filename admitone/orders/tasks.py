@@ -1,11 +1,13 @@
-"""Jobs of the orders domain. ``orders.expire_holds``: the periodic hold sweep;
-``orders.refund_cancelled_event``: the refunds of a cancelled event.
+"""Jobs of the orders domain: the hold sweep, and the refunds of a cancelled event.
 
-In the embedded mode the app runs it in-process every ``hold_sweep_interval_seconds``
-(``run_hold_sweeper``, started by the app's lifespan); ``admitone expire-holds`` runs it
-once. A job queue takes it over in a later issue: the job stays this plain function.
-Correctness never depends on it (expired holds stop counting at once; the next write on
-the event releases them), so a missed or doubled run is harmless.
+The hold sweep (``orders.expire_holds``): in the embedded mode the app runs it
+in-process every ``hold_sweep_interval_seconds`` (``run_hold_sweeper``, started by the
+app's lifespan), with Redis Celery beat runs it, and ``admitone expire-holds`` runs it
+once. Correctness never depends on it (expired holds stop counting at once; the next
+write on the event releases them), so a missed or doubled run is harmless.
+
+The refunds of a cancelled event (``orders.refund_cancelled_event``), asked for by the
+cancellation, and their periodic catch-up (``orders.catch_up_cancelled_refunds``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import structlog
 from anyio import to_thread
 
 from admitone.db import Database, utcnow
-from admitone.jobs.registry import JobContext, TransientJobError, enqueue, job
+from admitone.jobs.registry import TRANSIENT_ERRORS, JobContext, TransientJobError, enqueue, job
 from admitone.orders import service
 from admitone.payments.errors import PaymentProviderError
 
@@ -39,7 +41,7 @@ def refund_cancelled_event(context: JobContext, *, event_id: str) -> int:
     then fails as transient, so the runner tries again later, and a retry refunds only
     what is still paid (each refund's idempotency key comes from its payment's state).
     """
-    refunded, refused = 0, 0
+    refunded, left = 0, 0
     with context.database.session(write=False) as session:
         order_ids = service.paid_orders_of_cancelled_event(session, uuid.UUID(event_id))
     for order_id in order_ids:
@@ -49,11 +51,16 @@ def refund_cancelled_event(context: JobContext, *, event_id: str) -> int:
                     session, order_id=order_id, now=utcnow(), settings=context.settings
                 )
         except PaymentProviderError as exc:
-            refused += 1
+            left += 1
             log.warning("refund refused", order_id=str(order_id), error=str(exc))
+        except TRANSIENT_ERRORS:
+            raise  # the database is away: the whole job is retried later
+        except Exception:  # this order only: the others are still refunded
+            left += 1
+            log.exception("refund failed", order_id=str(order_id))
     enqueue("notifications.send_event_cancelled", event_id=event_id)
-    if refused:
-        raise TransientJobError(f"{refused} refunds of cancelled event {event_id} refused")
+    if left:
+        raise TransientJobError(f"{left} orders of cancelled event {event_id} not refunded")
     return refunded
 
 
@@ -81,8 +88,12 @@ def catch_up_cancelled_refunds(
     for event_id in event_ids:
         try:
             refunded += refund_cancelled_event(context, event_id=str(event_id))
-        except TransientJobError as exc:  # refused refunds: the next run asks again
+        except TransientJobError as exc:  # orders left paid: the next run tries again
             log.warning("cancelled event refunds still refused", error=str(exc))
+        except TRANSIENT_ERRORS:
+            raise  # the database is away: the whole run is retried later
+        except Exception:  # this event only
+            log.exception("cancelled event refunds failed", event_id=str(event_id))
     if refunded:
         log.warning("refunds of cancelled events made by the catch-up", count=refunded)
     return refunded

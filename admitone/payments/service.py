@@ -523,8 +523,8 @@ def refund_payment_amount(
 
     The provider call's idempotency key is derived from the payment's refunded amount
     before this refund, not from a fresh id: when the unit of work is rolled back after
-    the call (an event's cancellation whose next refund failed, a failed commit), its
-    retry sends the same key and the provider answers the refund it already made,
+    the call (a lock not taken in time, a lost connection, a failed commit), its retry
+    sends the same key and the provider answers the refund it already made,
     instead of refunding twice or refusing a refund beyond the charge.
     """
     payment = lock_payment(session, payment_id)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from admitone.db import utcnow
 from admitone.events.models import Event, EventStatus
-from admitone.jobs import JobContext, run_job
+from admitone.jobs import JobContext, TransientJobError, run_job
+from admitone.orders import service as orders_service
 from admitone.payments.models import Payment, PaymentStatus, Refund
 from admitone.tickets.models import Ticket, TicketStatus
 from tests.factories import add_ticket_type, counters, make_shop
@@ -125,3 +127,35 @@ def test_a_lost_refund_job_is_caught_up(client, shop, settings, clean_database):
     # Without the settling time (a manual run), the recent event is refunded too.
     assert run_job(context, "orders.catch_up_cancelled_refunds", {"settled_for_seconds": 0}) == 1
     assert read_order(client, recent_order)["status"] == "refunded"
+
+
+def test_one_orders_failed_refund_does_not_hold_up_the_others(
+    client, shop, settings, clean_database, monkeypatch
+):
+    first, second = buy(client, shop, quantity=1), buy(client, shop, quantity=1)
+    with clean_database.session() as session:
+        session.execute(
+            update(Event)
+            .where(Event.id == shop.event_id)
+            .values(status=EventStatus.cancelled, cancelled_at=utcnow())
+        )
+    refund_one = orders_service.refund_cancelled_event_order
+    broken = uuid.UUID(min(first["id"], second["id"]))
+
+    def fails_for_one(session, *, order_id, **kwargs):
+        if order_id == broken:
+            raise RuntimeError("a bug in one order")
+        return refund_one(session, order_id=order_id, **kwargs)
+
+    monkeypatch.setattr(orders_service, "refund_cancelled_event_order", fails_for_one)
+    context = JobContext(settings=settings, database=clean_database)
+    event = {"event_id": str(shop.event_id)}
+    with pytest.raises(TransientJobError):  # the runner retries it later
+        run_job(context, "orders.refund_cancelled_event", event)
+    statuses = {order["id"]: read_order(client, order)["status"] for order in (first, second)}
+    assert statuses[str(broken)] == "paid"
+    assert sorted(statuses.values()) == ["paid", "refunded"]
+
+    monkeypatch.setattr(orders_service, "refund_cancelled_event_order", refund_one)
+    assert run_job(context, "orders.refund_cancelled_event", event) == 1
+    assert read_order(client, first)["status"] == read_order(client, second)["status"] == "refunded"
