@@ -919,10 +919,10 @@ def refund_order(
     return _reload(session, order.id)
 
 
-def cancel_event_orders(session: Session, *, event_id: uuid.UUID, now: datetime) -> int:
+def cancel_event_orders(session: Session, *, event_id: uuid.UUID, now: datetime) -> None:
     """A cancelled event: every pending order is cancelled now (its hold released), and
     every paid one is refunded by the job ``orders.refund_cancelled_event``, each in a
-    unit of work of its own. Returns the orders cancelled.
+    unit of work of its own.
 
     The refunds are a job because each is a call to the payment provider: a large event
     would keep the organizer's request waiting for minutes, and one refused refund would
@@ -937,7 +937,7 @@ def cancel_event_orders(session: Session, *, event_id: uuid.UUID, now: datetime)
         .with_for_update(of=Order)
     ).all()
     if not pending:
-        return 0
+        return
     locking.lock_event_ticket_types(session, event_id)
     cancelled = list(
         session.scalars(
@@ -949,7 +949,6 @@ def cancel_event_orders(session: Session, *, event_id: uuid.UUID, now: datetime)
         )
     )
     locking.release_held(session, _items_quantities(session, cancelled))
-    return len(cancelled)
 
 
 def paid_orders_of_cancelled_event(session: Session, event_id: uuid.UUID) -> list[uuid.UUID]:
@@ -992,14 +991,7 @@ def refund_cancelled_event_order(
     session: Session, *, order_id: uuid.UUID, now: datetime, settings: Settings
 ) -> bool:
     """Refund one paid order of a cancelled event in full; False if it is not paid any
-    more (refunded meanwhile). Lock: the order row, its payments, its ticket types."""
-    locked = session.scalar(
-        select(Order.id)
-        .where(Order.id == order_id, Order.status == OrderStatus.paid)
-        .with_for_update()
-    )
-    if locked is None:
-        return False
+    more (refunded meanwhile: the paid -> refunded update finds nothing to move)."""
     refunded = _refund_paid_orders(
         session, order_ids=[order_id], reason="event_cancelled", now=now, settings=settings
     )
