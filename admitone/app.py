@@ -30,6 +30,7 @@ from admitone.notifications.api import router as notifications_router
 from admitone.orders.api import organizer_router as orders_organizer_router
 from admitone.orders.api import router as orders_router
 from admitone.orders.tasks import run_hold_sweeper
+from admitone.organizations.api import platform_router
 from admitone.organizations.api import router as organizations_router
 from admitone.payments.api import router as payments_router
 from admitone.payments.pages import router as payments_pages_router
@@ -65,6 +66,7 @@ def api_routers() -> list[APIRouter]:
         events_organizer_router,
         orders_organizer_router,
         notifications_router,
+        platform_router,
     ]
 
 

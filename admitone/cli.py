@@ -1,4 +1,5 @@
-"""The `admitone` command: serve, migrate, create-user, expire-holds, worker."""
+"""The `admitone` command: serve, migrate, create-user, verify-organization, expire-holds,
+worker."""
 
 from __future__ import annotations
 
@@ -100,6 +101,32 @@ def create_user(
             typer.echo(f"Created {user.email}{' (platform admin)' if platform_admin else ''}.")
     except DomainError as exc:
         typer.echo(f"Error: {exc.message} {exc.details or ''}", err=True)
+        raise typer.Exit(code=1) from exc
+    finally:
+        database.dispose()
+
+
+@app.command("verify-organization")
+def verify_organization(
+    slug: Annotated[str, typer.Argument(help="The organization's short address")],
+    undo: Annotated[bool, typer.Option("--undo", help="Take the verification back")] = False,
+) -> None:
+    """Mark an organization as verified by the platform (its mail may reach anyone)."""
+    from admitone.db import Database, utcnow
+    from admitone.errors import DomainError
+    from admitone.organizations import service
+
+    settings = get_settings()
+    database = Database(settings.database_url, pool_size=1)
+    try:
+        with database.session() as session:
+            organization = service.set_verified(
+                session, actor=None, slug=slug, verified=not undo, now=utcnow()
+            )
+            state = "verified" if organization.verified else "no longer verified"
+            typer.echo(f"{organization.slug} is {state}.")
+    except DomainError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
         raise typer.Exit(code=1) from exc
     finally:
         database.dispose()

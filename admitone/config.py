@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     # without credentials for a local relay); otherwise each message is an .eml in outbox_dir.
     smtp_url: SecretStr | None = None
     mail_from: str = "Admit One <tickets@localhost>"
+    # An organization the platform has not verified (`admitone verify-organization`)
+    # mails at most this many confirmations of free orders a day: anyone can place a
+    # free order with any address (docs/mail.md).
+    unverified_organizer_free_mails_per_day: int = Field(default=20, ge=0, le=100_000)
     outbox_dir: Path = Path("./var/outbox")
     # Jobs (docs/jobs.md): Celery on this Redis when set; in-process threads otherwise.
     redis_url: str | None = None

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    model_validator,
+)
 from starlette.responses import Response
 
 T = TypeVar("T")
@@ -71,7 +80,23 @@ StrictInt = Annotated[int, Strict()]
 # Minor units (cents); a ceiling keeps sums far from any integer overflow.
 MoneyMinor = Annotated[int, Strict(), Field(ge=0, le=100_000_000)]
 Quantity = Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+# Characters that break a line or control the terminal: none of them means anything in a
+# name or a title, and in a mail header a line break would end the header (the mail
+# library then refuses the whole message).
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+ONE_LINE_MESSAGE = "must be on one line, without line breaks or control characters"
+
+
+def one_line(value: str) -> str:
+    """Refuse line breaks and control characters in a one-line text (a name, a title)."""
+    if _LINE_BREAKING.search(value):
+        raise ValueError(ONE_LINE_MESSAGE)
+    return value
+
+
+OneLine = AfterValidator(one_line)
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200), OneLine]
 LongText = Annotated[str, StringConstraints(max_length=20_000)]
 Slug = Annotated[
     str,

@@ -36,12 +36,19 @@ class Shop:
 
 
 def make_organization(
-    database: Database, *, owner_id: str | uuid.UUID | None = None, slug: str | None = None
+    database: Database,
+    *,
+    owner_id: str | uuid.UUID | None = None,
+    slug: str | None = None,
+    verified: bool = True,
 ) -> tuple[uuid.UUID, str]:
-    """An organization, owned by ``owner_id`` if given; returns (id, slug)."""
+    """An organization, owned by ``owner_id`` if given, verified by the platform unless
+    told otherwise (docs/mail.md); returns (id, slug)."""
     slug = slug or f"org-{uuid.uuid4().hex[:10]}"
     with database.session() as session:
-        organization = Organization(name=f"Org {slug}", slug=slug)
+        organization = Organization(
+            name=f"Org {slug}", slug=slug, verified_at=utcnow() if verified else None
+        )
         session.add(organization)
         session.flush()
         if owner_id is not None:
@@ -111,10 +118,11 @@ def make_shop(
     price_minor: int = 2500,
     currency: str = "EUR",
     status: EventStatus = EventStatus.published,
+    verified: bool = True,
     **ticket_type_fields: Any,
 ) -> Shop:
     """An organization (owned by ``owner_id``), a published event and one ticket type."""
-    organization_id, slug = make_organization(database, owner_id=owner_id)
+    organization_id, slug = make_organization(database, owner_id=owner_id, verified=verified)
     event_id = make_event(
         database, organization_id=organization_id, status=status, currency=currency
     )

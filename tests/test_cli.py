@@ -185,3 +185,45 @@ def test_serve_pins_its_single_process_to_a_cpu(tmp_path):
 
     with _serving(tmp_path, ADMITONE_PIN_WORKERS="false") as (server, _):
         assert os.sched_getaffinity(server.pid) == allowed
+
+
+def test_verify_organization_marks_it_verified_and_back(tmp_path):
+    import sqlite3
+    import uuid
+
+    env = _env(tmp_path)
+    migrated = subprocess.run(
+        [ADMITONE, "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    with sqlite3.connect(tmp_path / "cli.db") as connection:
+        connection.execute(
+            "INSERT INTO organizations (id, name, slug, created_at, updated_at) "
+            "VALUES (?, 'Nightfall', 'nightfall', '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            (uuid.uuid4().hex,),
+        )
+
+    def verified_at() -> str | None:
+        with sqlite3.connect(tmp_path / "cli.db") as connection:
+            return connection.execute(
+                "SELECT verified_at FROM organizations WHERE slug = 'nightfall'"
+            ).fetchone()[0]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [ADMITONE, "verify-organization", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert verified_at() is None
+    done = run("nightfall")
+    assert done.returncode == 0, done.stderr
+    assert "nightfall is verified" in done.stdout
+    assert verified_at() is not None
+    undone = run("nightfall", "--undo")
+    assert undone.returncode == 0 and verified_at() is None
+    missing = run("no-such-org")
+    assert missing.returncode == 1 and "No such organization" in missing.stderr

@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, StringConstraints
 
-from admitone.schemas import InputModel, OutputModel
+from admitone.schemas import InputModel, OneLine, OutputModel
 
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256, strip_whitespace=False)]
-FullName = Annotated[str, StringConstraints(max_length=200)]
+FullName = Annotated[str, StringConstraints(max_length=200), OneLine]
 Locale = Literal["en", "fr"]
 
 

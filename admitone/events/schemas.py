@@ -23,6 +23,7 @@ from admitone.schemas import (
     InputModel,
     LongText,
     MoneyMinor,
+    OneLine,
     OutputModel,
     ShortText,
     Slug,
@@ -40,8 +41,8 @@ EventTime = Annotated[
     BeforeValidator(validators.iso_string),
     AfterValidator(validators.aware_datetime),
 ]
-VenueAddress = Annotated[str, Str(max_length=300)]
-City = Annotated[str, Str(min_length=1, max_length=100)]
+VenueAddress = Annotated[str, Str(max_length=300), OneLine]
+City = Annotated[str, Str(min_length=1, max_length=100), OneLine]
 Capacity = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 PerOrder = Annotated[StrictInt, Field(ge=1, le=100)]
 Position = Annotated[StrictInt, Field(ge=0, le=10_000)]

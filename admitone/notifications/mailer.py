@@ -24,6 +24,24 @@ from admitone.config import Settings
 log = structlog.get_logger(__name__)
 
 SMTP_TIMEOUT_SECONDS = 30
+# A subject longer than this is cut: mail clients show about 60 characters anyway.
+MAX_HEADER_TEXT = 200
+_HEADER_BREAKING = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def header_text(value: str) -> str:
+    """Text fit for a mail header (a subject, a display name): line breaks and control
+    characters become one space, and it is cut to a sane length.
+
+    The inputs refuse line breaks in names and titles (admitone.schemas.one_line), but a
+    row written before that rule, or by another path, must never stop a message: the
+    mail library refuses a header with a line break, so every message of an event
+    whose title had one failed.
+    """
+    text = " ".join(_HEADER_BREAKING.sub(" ", value).split())
+    if len(text) > MAX_HEADER_TEXT:
+        text = text[: MAX_HEADER_TEXT - 1].rstrip() + "\u2026"
+    return text
 
 
 class Mailer(Protocol):

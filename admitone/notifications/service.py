@@ -30,7 +30,7 @@ from admitone.db import Database, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.notifications import documents
 from admitone.notifications.errors import DocumentNotFound
-from admitone.notifications.mailer import get_mailer
+from admitone.notifications.mailer import get_mailer, header_text
 from admitone.notifications.models import Delivery
 from admitone.notifications.queries import readable_orders
 from admitone.notifications.texts import LABELS, language
@@ -54,6 +54,16 @@ class Kind:
     event_reminder = "event_reminder"
 
 
+def withheld(kind: str) -> str:
+    """The marker kind of a message decided against (mail_permission): recorded like a
+    delivery, so that no catch-up or re-run looks at it again."""
+    return f"withheld.{kind}"
+
+
+# How far back the daily bound on an unverified organizer's free-order mail looks.
+STRANGER_MAIL_WINDOW = timedelta(days=1)
+
+
 @lru_cache(maxsize=1)
 def _templates() -> Environment:
     return Environment(
@@ -75,18 +85,20 @@ class OrderBundle:
     lines: list[tuple[OrderItem, TicketType]]
     tickets: list[tuple[Ticket, TicketType]]
     locale: str
+    # Verified by the platform: its own words (the event's title) may go in subjects.
+    organizer_verified: bool = False
 
 
 def load_order(session: Session, order_id: uuid.UUID) -> OrderBundle | None:
     row = session.execute(
-        select(Order, Event, Organization.name)
+        select(Order, Event, Organization.name, Organization.verified_at)
         .join(Event, Event.id == Order.event_id)
         .join(Organization, Organization.id == Order.organization_id)
         .where(Order.id == order_id)
     ).first()
     if row is None:
         return None
-    order, event, organizer = row
+    order, event, organizer, verified_at = row
     lines = [
         (item, ticket_type)
         for item, ticket_type in session.execute(
@@ -109,7 +121,9 @@ def load_order(session: Session, order_id: uuid.UUID) -> OrderBundle | None:
     locale = language(order.locale)
     if order.locale is None and order.user_id is not None:
         locale = language(session.scalar(select(User.locale).where(User.id == order.user_id)))
-    return OrderBundle(order, event, organizer, lines, tickets, locale)
+    return OrderBundle(
+        order, event, organizer, lines, tickets, locale, organizer_verified=verified_at is not None
+    )
 
 
 # --- documents -------------------------------------------------------------------------
@@ -256,6 +270,8 @@ def _compose(
         "order": order,
         "event": event,
         "organizer": bundle.organizer,
+        # Subjects name the event only for a verified organizer (docs/mail.md).
+        "organizer_verified": bundle.organizer_verified,
         "locale": locale,
         "when": documents.local_time(event.starts_at, event.timezone, locale),
         "venue": _venue(event),
@@ -266,11 +282,11 @@ def _compose(
     }
     text_template = environment.get_template(f"{locale}/{kind}.txt")
     html_template = environment.get_template(f"{locale}/{kind}.html")
-    subject = str(text_template.make_module(values).subject).strip()
+    subject = str(text_template.make_module(values).subject)
     message = EmailMessage()
-    message["Subject"] = subject
+    message["Subject"] = header_text(subject)
     message["From"] = settings.mail_from
-    message["To"] = formataddr((order.buyer_name, order.buyer_email))
+    message["To"] = formataddr((header_text(order.buyer_name), order.buyer_email))
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = _message_id(settings, kind, object_id or order.id)
     message.set_content(text_template.render(values))
@@ -408,11 +424,86 @@ def payment_returned_message(
 
 
 def already_delivered(session: Session, *, kind: str, object_id: uuid.UUID) -> bool:
+    """Whether the ``kind`` message about ``object_id`` went out, or was withheld."""
     return (
         session.scalar(
-            select(Delivery.id).where(Delivery.kind == kind, Delivery.object_id == object_id)
+            select(Delivery.id).where(
+                Delivery.kind.in_((kind, withheld(kind))), Delivery.object_id == object_id
+            )
         )
         is not None
+    )
+
+
+def _buyer_owns_address(session: Session, order: Order) -> bool:
+    """The order was placed from an account whose own address it is mailed to."""
+    if order.user_id is None:
+        return False
+    email = session.scalar(select(User.email).where(User.id == order.user_id))
+    return email is not None and email == order.buyer_email.strip().lower()
+
+
+def mail_permission(
+    session: Session, bundle: OrderBundle, *, kind: str, settings: Settings, now: datetime
+) -> bool:
+    """May this message about an order go to its buyer's address?
+
+    Anyone can place a free order with any e-mail address, so an organizer the platform
+    does not know could make it mail strangers. A message goes out when the organizer is
+    verified, when money was paid (the order has a total), or when the buyer mails
+    themself (an account ordering for its own address). Otherwise: a free order's
+    confirmation goes out while the organizer has mailed fewer than
+    ``unverified_organizer_free_mails_per_day`` such confirmations in the last 24 hours,
+    and later messages about that order only if its confirmation went out. Two jobs
+    running at the same instant may each take the last place (a bound, not a quota).
+    """
+    order = bundle.order
+    if bundle.organizer_verified or order.total_minor > 0 or _buyer_owns_address(session, order):
+        return True
+    if kind != Kind.order_confirmation:
+        return (
+            session.scalar(
+                select(Delivery.id).where(
+                    Delivery.kind == Kind.order_confirmation, Delivery.object_id == order.id
+                )
+            )
+            is not None
+        )
+    sent = session.scalar(
+        select(func.count())
+        .select_from(Delivery)
+        .join(Order, Order.id == Delivery.object_id)
+        .where(
+            Delivery.kind == Kind.order_confirmation,
+            Delivery.sent_at >= now - STRANGER_MAIL_WINDOW,
+            Order.organization_id == order.organization_id,
+            Order.total_minor == 0,
+        )
+    )
+    return (sent or 0) < settings.unverified_organizer_free_mails_per_day
+
+
+def _record_withheld(
+    database: Database, *, kind: str, marker_id: uuid.UUID, bundle: OrderBundle
+) -> None:
+    with database.session() as session:
+        locking.insert_once(
+            session,
+            Delivery,
+            {
+                "id": uuid.uuid4(),
+                "kind": withheld(kind),
+                "object_id": marker_id,
+                "recipient": bundle.order.buyer_email,
+                "message_id": "",
+                "sent_at": utcnow(),
+            },
+        )
+    log.warning(
+        "mail withheld: an unverified organizer's free order",
+        kind=kind,
+        order_id=str(bundle.order.id),
+        organization_id=str(bundle.order.organization_id),
     )
 
 
@@ -430,8 +521,9 @@ def send_once(
 
     The marker is keyed by ``object_id``: the order (one message of this kind per
     order), or another object when an order has several (a refund notice per refund).
-    ``build`` re-checks the state and may return None (nothing to send). Returns True
-    when this call sent it. The marker is written after the send (see module doc).
+    ``build`` re-checks the state and may return None (nothing to send). A message that
+    ``mail_permission`` refuses is not built; its refusal is recorded instead. Returns
+    True when this call sent it. The marker is written after the send (module doc).
     """
     marker_id = object_id or order_id
     with database.session(write=False) as session:
@@ -440,7 +532,11 @@ def send_once(
         bundle = load_order(session, order_id)
         if bundle is None:
             return False
-        message = build(session, bundle)
+        permitted = mail_permission(session, bundle, kind=kind, settings=settings, now=utcnow())
+        message = build(session, bundle) if permitted else None
+    if not permitted:
+        _record_withheld(database, kind=kind, marker_id=marker_id, bundle=bundle)
+        return False
     if message is None:
         return False
     if before_send is not None:
@@ -476,7 +572,10 @@ def reminder_orders(session: Session, *, now: datetime, within: timedelta) -> li
                 Event.starts_at <= now + within,
                 Order.status == OrderStatus.paid,
                 ~select(Delivery.id)
-                .where(Delivery.kind == Kind.event_reminder, Delivery.object_id == Order.id)
+                .where(
+                    Delivery.kind.in_((Kind.event_reminder, withheld(Kind.event_reminder))),
+                    Delivery.object_id == Order.id,
+                )
                 .exists(),
             )
             .order_by(Order.id)
@@ -498,7 +597,10 @@ def unconfirmed_orders(
                 Order.paid_at >= now - within,
                 Order.paid_at <= now - settled_for,
                 ~select(Delivery.id)
-                .where(Delivery.kind == Kind.order_confirmation, Delivery.object_id == Order.id)
+                .where(
+                    Delivery.kind.in_((Kind.order_confirmation, withheld(Kind.order_confirmation))),
+                    Delivery.object_id == Order.id,
+                )
                 .exists(),
             )
             .order_by(Order.paid_at, Order.id)

@@ -10,11 +10,12 @@ from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from admitone.orders.models import OrderStatus
 from admitone.orders.service import OrderDetails, effective_status
-from admitone.schemas import InputModel, OutputModel, StrictInt
+from admitone.schemas import InputModel, OneLine, OutputModel, StrictInt
 
 # PostgreSQL refuses NUL in text: refuse it here rather than fail in the database.
 NO_NUL = r"^[^\x00]*$"
-BuyerName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+# A name goes into the mail's To header: one line (admitone.schemas.one_line).
+BuyerName = Annotated[str, StringConstraints(min_length=1, max_length=200), OneLine]
 SeatCount = Annotated[StrictInt, Field(ge=1, le=1000)]
 Reason = Annotated[str, StringConstraints(max_length=100, pattern=NO_NUL)]
 SearchText = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Path, Response, status
 
+from admitone.db import utcnow
 from admitone.deps import CurrentUser, SessionDep, org_access
 from admitone.errors import error_responses
 from admitone.organizations import service
@@ -19,6 +20,7 @@ from admitone.organizations.schemas import (
     OrganizationIn,
     OrganizationOut,
     OrganizationPatch,
+    VerificationIn,
 )
 from admitone.organizations.service import OrgAccess
 from admitone.schemas import DataResponse, ListResponse
@@ -126,3 +128,27 @@ def change_member_role(
 def remove_member(member_id: uuid.UUID, access: MembersAccess, session: SessionDep) -> Response:
     service.remove_member(session, access=access, membership_id=member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# --- the platform's own acts -----------------------------------------------------------
+
+platform_router = APIRouter(prefix="/platform", tags=["platform (admins)"])
+
+
+@platform_router.put(
+    "/organizations/{org}/verification",
+    summary="Verify an organization (or take it back): platform admins only",
+    description="A verified organization's events name themselves in mail subjects and "
+    "may mail any number of buyers of free orders (docs/mail.md).",
+    responses=error_responses(401, 403, 404, 422),
+)
+def set_organization_verification(
+    body: VerificationIn,
+    user: CurrentUser,
+    session: SessionDep,
+    org: Annotated[str, Path(max_length=80, description="Organization slug")],
+) -> DataResponse[OrganizationOut]:
+    organization = service.set_verified(
+        session, actor=user, slug=org, verified=body.verified, now=utcnow()
+    )
+    return DataResponse(data=OrganizationOut.model_validate(organization))

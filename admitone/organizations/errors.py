@@ -24,3 +24,8 @@ class OwnerRequired(PermissionDenied):
 class UserNotFound(NotFound):
     code = "USER_NOT_FOUND"
     message = "No account uses this e-mail; ask the person to register first."
+
+
+class PlatformAdminRequired(PermissionDenied):
+    code = "PLATFORM_ADMIN_REQUIRED"
+    message = "Only a platform admin can do this."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
@@ -25,6 +26,13 @@ class Organization(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     stripe_account_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Set by a platform admin once the organizer is known. Until then its mail to
+    # strangers is restrained (notifications.service.mail_permission, docs/mail.md).
+    verified_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def verified(self) -> bool:
+        return self.verified_at is not None
 
 
 class Membership(IdMixin, TimestampMixin, Base):

@@ -23,7 +23,14 @@ class OrganizationOut(OutputModel):
     id: uuid.UUID
     name: str
     slug: str
+    verified: bool = Field(
+        description="Verified by the platform: its events may mail anyone (docs/mail.md)"
+    )
     created_at: datetime
+
+
+class VerificationIn(InputModel):
+    verified: bool = Field(strict=True)
 
 
 class MyOrganizationOut(OrganizationOut):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -16,6 +17,7 @@ from admitone.organizations.errors import (
     AlreadyMember,
     LastOwner,
     OwnerRequired,
+    PlatformAdminRequired,
     SlugTaken,
     UserNotFound,
 )
@@ -60,6 +62,34 @@ def resolve_access(session: Session, *, slug: str, user: User, permission: Permi
     if not access.allows(permission):
         raise PermissionDenied(f"Your role ({role}) does not allow this.", required=str(permission))
     return access
+
+
+def require_platform_admin(user: User) -> None:
+    """The platform's own acts (verifying an organizer) are for platform admins alone."""
+    if not user.is_platform_admin:
+        raise PlatformAdminRequired()
+
+
+def set_verified(
+    session: Session, *, actor: User | None, slug: str, verified: bool, now: datetime
+) -> Organization:
+    """Mark an organization as verified by the platform (or take it back).
+
+    ``actor`` None is the operator at the command line; otherwise a platform admin. A
+    verified organization's mail may name its events in subjects and mail strangers
+    without the daily bound (notifications.service.mail_permission).
+    """
+    if actor is not None:
+        require_platform_admin(actor)
+    organization = session.scalar(select(Organization).where(Organization.slug == slug))
+    if organization is None:
+        raise NotFound("No such organization.")
+    if verified and organization.verified_at is None:
+        organization.verified_at = now
+    elif not verified:
+        organization.verified_at = None
+    session.flush()
+    return organization
 
 
 def create_organization(session: Session, *, user: User, name: str, slug: str) -> Organization:

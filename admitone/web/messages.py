@@ -120,6 +120,8 @@ def _pydantic_message(error: Mapping[str, Any]) -> str:
     if kind in ("less_than_equal", "less_than"):
         return _("Enter a number of at most %(n)s.") % {"n": ctx.get("le", ctx.get("lt", 0))}
     message = str(error.get("msg", "")).lower()
+    if kind == "value_error" and "one line" in message:
+        return _("Use one line, without line breaks.")
     if kind == "value_error" and "time zone" in message:
         return _("Choose a valid time zone, such as Europe/Paris.")
     if kind == "value_error" and "currency" in message:
