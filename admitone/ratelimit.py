@@ -1,7 +1,8 @@
 """Rate limits on sensitive endpoints (login, register, payments), by the `limits` library.
 
-In memory by default; ``ADMITONE_RATE_LIMIT_STORAGE_URL=redis://...`` shares the
-counters between processes in production.
+In memory in the embedded mode; on the Redis of ``ADMITONE_REDIS_URL`` when there is one,
+or on ``ADMITONE_RATE_LIMIT_STORAGE_URL``, so that every process of a deployment counts
+against the same limits (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -27,11 +28,10 @@ class RateLimiter:
             "payment": parse_many(settings.rate_limit_payment),
             "order": parse_many(settings.rate_limit_order),
         }
-        self._limiter = MovingWindowRateLimiter(
-            storage_from_string(settings.rate_limit_storage_url)
-        )
+        storage_url = settings.rate_limit_storage
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))
         # In-memory counters are plain CPU work; a shared store (Redis) is network I/O.
-        self.does_io = self.enabled and not settings.rate_limit_storage_url.startswith("memory")
+        self.does_io = self.enabled and not storage_url.startswith("memory")
 
     def hit(self, name: str, key: str) -> None:
         """Count one request of ``name`` for ``key``; RateLimited once a limit is spent."""
