@@ -29,13 +29,15 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     ADMITONE_* settings; ``extra`` overrides (a PostgreSQL URL, limits)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADMITONE_")}
     env.update(
-        ADMITONE_ENV="test",
-        ADMITONE_DATABASE_URL=f"sqlite:///{tmp_path / 'serve.db'}",
-        ADMITONE_MEDIA_DIR=str(tmp_path / "media"),
-        ADMITONE_OUTBOX_DIR=str(tmp_path / "outbox"),
-        ADMITONE_LOG_LEVEL="WARNING",
-        ADMITONE_HOLD_SWEEP_ENABLED="false",
-        **extra,
+        {
+            "ADMITONE_ENV": "test",
+            "ADMITONE_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+            "ADMITONE_MEDIA_DIR": str(tmp_path / "media"),
+            "ADMITONE_OUTBOX_DIR": str(tmp_path / "outbox"),
+            "ADMITONE_LOG_LEVEL": "WARNING",
+            "ADMITONE_HOLD_SWEEP_ENABLED": "false",
+            **extra,
+        }
     )
     return env
 
