@@ -67,9 +67,9 @@ def serve(
         # server (a deploy) lets the requests in flight finish, then cuts the rest.
         timeout_keep_alive=settings.http_keep_alive_seconds,
         timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
-        # Request bodies are bounded by the app (request_limits.py); the headers by the
-        # HTTP parser (uvicorn's h11 limit, 16 KiB, made explicit here).
-        h11_max_incomplete_event_size=16 * 1024,
+        # uvicorn's fast parser (httptools), with a bound on the request head that it
+        # lacks (http_protocol.py); request bodies are bounded by the app (request_limits.py).
+        http="admitone.http_protocol:BoundedHttpToolsProtocol",
     )
 
 
