@@ -57,7 +57,8 @@ def serving(tmp_path: Path, *args: str, **env: str) -> Iterator[tuple[subprocess
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        # Generous: two workers importing the app on a loaded 2-core machine took 40 s.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 pytest.fail(f"the server stopped: {(tmp_path / 'serve.log').read_text()}")
