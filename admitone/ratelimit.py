@@ -10,12 +10,17 @@ from __future__ import annotations
 import math
 import time
 
+import redis.exceptions
 from limits import parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from admitone.config import Settings
-from admitone.errors import RateLimited
+from admitone.errors import RateLimited, ServiceUnavailable
+
+# The shared store cannot be reached: the request is refused as "retry shortly" rather
+# than let through uncounted (a login limit that vanishes with Redis protects nothing).
+_STORE_UNREACHABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 class RateLimiter:
@@ -38,7 +43,11 @@ class RateLimiter:
         if not self.enabled:
             return
         for limit in self._limits[name]:
-            if not self._limiter.hit(limit, name, key):
+            try:
+                allowed = self._limiter.hit(limit, name, key)
+            except _STORE_UNREACHABLE as exc:
+                raise ServiceUnavailable(retry_after=2) from exc
+            if not allowed:
                 reset_at, _remaining = self._limiter.get_window_stats(limit, name, key)
                 retry_after = max(1, math.ceil(reset_at - time.time()))
                 raise RateLimited(retry_after=retry_after, limit=str(limit))

@@ -90,3 +90,16 @@ def test_the_rate_limit_storage_follows_redis_unless_set() -> None:
     explicit = settings(redis_url=REDIS_URL, rate_limit_storage_url="memory://")
     assert explicit.rate_limit_storage == "memory://"
     assert settings(rate_limits_enabled=False).rate_limits_shared
+
+
+def test_an_unreachable_rate_limit_store_is_a_503_not_a_500(make_app) -> None:
+    from fastapi.testclient import TestClient
+
+    app = make_app(rate_limit_storage_url="redis://127.0.0.1:1/0")  # nothing listens
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.post(
+            "/api/v1/auth/login", json={"email": "a@example.com", "password": "x" * 12}
+        )
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert answer.headers["Retry-After"] == "2"
