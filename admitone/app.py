@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,7 @@ from admitone.config import Environment, Settings, get_settings
 from admitone.db import Database
 from admitone.deps import close_unit_of_work_threads
 from admitone.error_handlers import install_error_handlers
+from admitone.events.api import MULTIPART_OVERHEAD
 from admitone.events.api import organizer_router as events_organizer_router
 from admitone.events.api import public_router as events_public_router
 from admitone.jobs import install_runner
@@ -35,6 +37,7 @@ from admitone.organizations.api import router as organizations_router
 from admitone.payments.api import router as payments_router
 from admitone.payments.pages import router as payments_pages_router
 from admitone.ratelimit import RateLimiter
+from admitone.request_limits import BodyLimit, RequestBodyLimitMiddleware
 from admitone.routing import move_routes_first
 from admitone.tickets.api import router as tickets_router
 from admitone.web import install_web
@@ -116,13 +119,25 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if owns_database:
             database.dispose()
 
-    app = FastAPIOffline(
-        title="Admit One",
-        version="0.1.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-        openapi_url="/openapi.json",
-    )
+    if settings.api_docs_on:
+        app = FastAPIOffline(
+            title="Admit One",
+            version="0.1.0",
+            description=DESCRIPTION,
+            lifespan=lifespan,
+            openapi_url="/openapi.json",
+        )
+    else:
+        # ADMITONE_API_DOCS_ENABLED=false (the production default): /docs, /redoc and
+        # /openapi.json are not routes at all, so they answer 404 like any unknown path.
+        app = FastAPI(
+            title="Admit One",
+            version="0.1.0",
+            lifespan=lifespan,
+            openapi_url=None,
+            docs_url=None,
+            redoc_url=None,
+        )
     app.state.settings = settings
     app.state.db = database
     app.state.rate_limiter = RateLimiter(settings)
@@ -130,6 +145,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     install_error_handlers(app)
     # Added first, so innermost: the access log still times the wait at the gate.
     app.add_middleware(ConcurrencyGateMiddleware, limit=settings.worker_threads)
+    # Outside the gate: an oversized body is refused without waiting for a slot. Inside
+    # the request context: the refusal has its request id, headers and access-log line.
+    app.add_middleware(
+        RequestBodyLimitMiddleware,
+        max_bytes=settings.max_request_body_bytes,
+        timeout_seconds=settings.request_body_timeout_seconds,
+        route_limits=upload_body_limits(settings),
+    )
     app.add_middleware(RequestContextMiddleware, hsts=settings.env == Environment.production)
 
     for router in api_routers():
@@ -144,6 +167,19 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.mount("/media", StaticFiles(directory=settings.media_dir), name="media")
     _api_routes_first(app)
     return app
+
+
+def upload_body_limits(settings: Settings) -> list[BodyLimit]:
+    """The routes that take a larger body than ADMITONE_MAX_REQUEST_BODY_BYTES: the image
+    uploads (the image plus its multipart envelope; the route checks the image itself)."""
+    image_upload_limit = settings.max_image_bytes + MULTIPART_OVERHEAD
+    return [
+        BodyLimit(
+            method="PUT",
+            path=re.compile(rf"^{API_PREFIX}/organizations/[^/]+/events/[^/]+/image$"),
+            max_bytes=max(image_upload_limit, settings.max_request_body_bytes),
+        )
+    ]
 
 
 def _api_routes_first(app: FastAPI) -> None:

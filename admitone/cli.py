@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from admitone.config import get_settings
+from admitone.config import Environment, Settings, get_settings
 
 app = typer.Typer(help="Admit One: event ticketing and festival platform.", no_args_is_help=True)
 
@@ -42,6 +42,7 @@ def serve(
     from admitone.migrate import upgrade_database
 
     settings = get_settings()
+    _check_rate_limits_are_shared(settings, workers=workers)
     if settings.is_sqlite:
         upgrade_database(settings.database_url)
     if demo:
@@ -63,7 +64,33 @@ def serve(
         reload=reload,
         access_log=False,
         log_config=None,
+        # An idle keep-alive connection costs a socket and a little memory; a stopping
+        # server (a deploy) lets the requests in flight finish, then cuts the rest.
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+        # uvicorn's fast parser (httptools), with a bound on the request head that it
+        # lacks (http_protocol.py); request bodies are bounded by the app (request_limits.py).
+        http="admitone.http_protocol:BoundedHttpToolsProtocol",
     )
+
+
+def _check_rate_limits_are_shared(settings: Settings, *, workers: int) -> None:
+    """Several worker processes counting rate limits in memory each let ``workers`` times
+    every limit through: say so at start-up, and refuse in production unless allowed."""
+    if workers <= 1 or settings.rate_limits_shared:
+        return
+    message = (
+        f"{workers} workers count the rate limits in memory, each on its own: every limit "
+        "lets up to {workers} times its requests through. Set ADMITONE_REDIS_URL or "
+        "ADMITONE_RATE_LIMIT_STORAGE_URL=redis://... to share them."
+    ).replace("{workers}", str(workers))
+    if settings.env == Environment.production and not settings.allow_unshared_rate_limits:
+        typer.echo(
+            f"Refusing to start: {message} (ADMITONE_ALLOW_UNSHARED_RATE_LIMITS=true accepts it.)",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    typer.echo(f"WARNING: {message}", err=True)
 
 
 @app.command()

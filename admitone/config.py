@@ -62,7 +62,14 @@ class Settings(BaseSettings):
     platform_fee_percent: Decimal = Field(default=Decimal(5), ge=0, le=100, decimal_places=2)
 
     rate_limits_enabled: bool = True
-    rate_limit_storage_url: str = "memory://"
+    # Where the rate-limit counters live. Unset: the Redis of ADMITONE_REDIS_URL when
+    # there is one (every process of the deployment counts together), else memory (one
+    # process; `admitone serve --workers N` warns, and refuses in production). See
+    # `rate_limit_storage` and docs/operations.md.
+    rate_limit_storage_url: str | None = None
+    # Production refuses several workers counting rate limits in memory each (every
+    # worker would let the whole limit through); this accepts it knowingly.
+    allow_unshared_rate_limits: bool = False
     rate_limit_login: str = "10/minute"
     rate_limit_register: str = "5/minute"
     rate_limit_refresh: str = "30/minute"
@@ -100,6 +107,20 @@ class Settings(BaseSettings):
 
     media_dir: Path = Path("./var/media")
     max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # Request bodies (docs/operations.md): refused with 413 past this size, counted while
+    # they stream in, before they are held in memory. The image upload routes allow
+    # max_image_bytes plus the multipart overhead instead.
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # The whole body must arrive within this many seconds of the app starting to read
+    # it; a slower sender gets a 408 and its connection is closed.
+    request_body_timeout_seconds: float = Field(default=60, gt=0, le=3600)
+    # uvicorn (`admitone serve`): an idle keep-alive connection is closed after this many
+    # seconds, and a stopping server waits this long for the requests in flight.
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    graceful_shutdown_seconds: int = Field(default=30, ge=1, le=600)
+    # /docs, /redoc and /openapi.json. Unset: on in development and test, off (404) in
+    # production, where the API reference is published with the documentation instead.
+    api_docs_enabled: bool | None = None
     public_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     log_json: bool = True
@@ -202,6 +223,29 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def rate_limit_storage(self) -> str:
+        """The `limits` storage URL in effect: the explicit setting, else the Redis of
+        the jobs (shared by every process), else this process's memory."""
+        if self.rate_limit_storage_url:
+            return self.rate_limit_storage_url
+        if self.redis_url:
+            if self.redis_url.startswith("unix://"):
+                return "redis+unix://" + self.redis_url.removeprefix("unix://")
+            return self.redis_url
+        return "memory://"
+
+    @property
+    def rate_limits_shared(self) -> bool:
+        """Whether every process of the deployment counts against the same limits."""
+        return not self.rate_limits_enabled or not self.rate_limit_storage.startswith("memory")
+
+    @property
+    def api_docs_on(self) -> bool:
+        if self.api_docs_enabled is not None:
+            return self.api_docs_enabled
+        return self.env != Environment.production
 
 
 @functools.lru_cache

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from admitone.errors import Busy, Conflict, DomainError
+from admitone.errors import Busy, Conflict, DomainError, ServiceUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +29,38 @@ HTTP_CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
     429: "RATE_LIMITED",
 }
+
+# How long a client waits before sending again a request the database could not serve:
+# a PostgreSQL restart or fail-over takes a few seconds.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+# PostgreSQL's answers that mean "not now" rather than "not this request": the server is
+# shutting down or starting (57P01-57P03), has no connection slot left (53300), or the
+# connection itself failed (class 08).
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot serve anyone right now (refused or lost
+    connection, server restarting), as opposed to a problem of this request.
+
+    Such a request did nothing durable (its transaction is gone with its connection), so
+    a 503 with Retry-After is the honest answer; the pool replaces the connections. One
+    exception: a connection lost during COMMIT leaves the outcome unknown, which is why
+    the writes a client may resend are idempotent (Idempotency-Key, conditional updates);
+    the server itself never resends a write.
+    """
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig if exc.orig is not None else exc
+    if isinstance(exc, psycopg.InterfaceError):
+        return True  # the connection is closed: there is nothing to send a statement on
+    if isinstance(exc, psycopg.OperationalError):
+        sqlstate = exc.sqlstate
+        # No SQLSTATE: the failure is the client's connection (refused, reset, closed).
+        return sqlstate is None or sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
+    return False
 
 
 def error_response(
@@ -92,13 +125,24 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     return _respond(request, exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
-async def _operational_error(request: Request, exc: OperationalError) -> Response:
-    # Lock timeouts (PostgreSQL lock_timeout, SQLite "database is locked") are retryable,
-    # and so is a lost connection (the pool replaces it; the transaction did not happen).
-    text = str(exc.orig).lower() if exc.orig else str(exc).lower()
-    if exc.connection_invalidated:
-        log.warning("database_connection_lost", error=text[:200])
-    if exc.connection_invalidated or "lock" in text or "timeout" in text:
+async def _database_error(request: Request, exc: Exception) -> Response:
+    if database_unavailable(exc):
+        log.warning("database_unavailable", error=str(exc).splitlines()[0][:200])
+        unavailable = ServiceUnavailable(retry_after=DATABASE_RETRY_AFTER_SECONDS)
+        return _respond(
+            request,
+            unavailable.status,
+            unavailable.code,
+            unavailable.message,
+            unavailable.details,
+            {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+    # Lock timeouts (PostgreSQL lock_timeout, SQLite "database is locked") are retryable.
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).lower()
+    if isinstance(exc, OperationalError | psycopg.OperationalError) and (
+        "lock" in text or "timeout" in text
+    ):
         busy = Busy(retry_after=1)
         return _respond(
             request, busy.status, busy.code, busy.message, busy.details, {"Retry-After": "1"}
@@ -129,7 +173,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(OperationalError, _operational_error)
+    # Every database error but the integrity races (below): unavailable, busy, or a bug.
+    # The driver's own errors too, should one escape SQLAlchemy's wrapping.
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(psycopg.Error, _database_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(PoolTimeout, _pool_timeout)
     app.add_exception_handler(Exception, _unhandled_error)

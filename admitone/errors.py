@@ -92,6 +92,15 @@ class Busy(DomainError):
     message = "The system is busy, please retry."
 
 
+class ServiceUnavailable(DomainError):
+    """The database cannot be reached right now (restarting, connection lost): the
+    request did nothing that needs undoing, and may be sent again after Retry-After."""
+
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+    message = "The service is briefly unavailable, please retry."
+
+
 # Shapes used in OpenAPI ``responses=`` declarations.
 ERROR_EXAMPLE = {
     "error": {"code": "NOT_FOUND", "message": "Not found.", "details": {}},
@@ -112,7 +121,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         415: "Unsupported media type",
         422: "Invalid input",
         429: "Rate limited",
-        503: "Busy, retry",
+        503: "Busy or briefly unavailable, retry after Retry-After",
     }
     return {
         status: {"model": ErrorResponse, "description": descriptions.get(status, "Error")}

@@ -89,6 +89,9 @@ def make_settings(database_url: str, media_dir: Path) -> Callable[..., Settings]
             "log_json": True,
             "migrate_on_start": False,
             "log_level": "WARNING",
+            # Each test's own counters, also when a test sets ADMITONE_REDIS_URL (the
+            # limits would otherwise follow it into the Redis shared by every run).
+            "rate_limit_storage_url": "memory://",
             "rate_limit_login": "1000/minute",
             "rate_limit_register": "1000/minute",
             "rate_limit_refresh": "1000/minute",

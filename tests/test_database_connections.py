@@ -98,8 +98,71 @@ def test_a_connection_lost_while_in_use_is_a_retryable_503(
         _terminate(pid)  # lost within the no-ping window: the next use finds out
         lost = client.get("/query")
         assert lost.status_code == 503
-        assert lost.json()["error"]["code"] == "BUSY"
-        assert lost.headers["Retry-After"] == "1"
+        assert lost.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+        assert lost.headers["Retry-After"] == "2"
         again = client.get("/query")
         assert again.status_code == 200
         assert again.json()["pid"] != pid
+
+
+def test_a_database_that_refuses_connections_is_a_retryable_503_not_a_500() -> None:
+    # What the pool meets while PostgreSQL restarts: nothing listens on the port.
+    down = Database("postgresql+psycopg://nobody@127.0.0.1:1/nothing", pool_size=1)
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/query")
+    def query() -> dict[str, int]:
+        return {"pid": _backend_pid(down)}
+
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            refused = client.get("/query")
+    finally:
+        down.dispose()
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert refused.headers["Retry-After"] == "2"
+
+
+def test_a_closed_driver_connection_is_a_retryable_503(postgres: Database) -> None:
+    # psycopg raises InterfaceError ("the connection is closed") on a connection closed
+    # under it; whether SQLAlchemy wraps it or it escapes raw, the answer is a 503.
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/raw")
+    def raw() -> None:
+        connection = psycopg.connect(f"{POSTGRES_SERVER}/postgres")
+        connection.close()
+        connection.execute("SELECT 1")
+
+    @app.get("/wrapped")
+    def wrapped() -> None:
+        with postgres.engine.connect() as connection:
+            connection.connection.dbapi_connection.close()
+            connection.execute(text("SELECT 1"))
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for path in ("/raw", "/wrapped"):
+            answer = client.get(path)
+            assert answer.status_code == 503, (path, answer.text)
+            assert answer.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+            assert answer.headers["Retry-After"] == "2"
+
+
+def test_a_lock_timeout_stays_a_busy_503() -> None:
+    from sqlalchemy.exc import OperationalError as SAOperationalError
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/locked")
+    def locked() -> None:
+        orig = psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+        raise SAOperationalError("UPDATE ticket_types ...", {}, orig)
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/locked")
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "BUSY"

@@ -56,6 +56,9 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     ),
     "LOGIN_REQUIRED": lambda: _("Please log in to see this page."),
     "BUSY": lambda: _("We are very busy right now; please try again in a moment."),
+    "SERVICE_UNAVAILABLE": lambda: _(
+        "The service is briefly unavailable; please try again in a few seconds."
+    ),
     "CONFLICT": lambda: _("This changed in the meantime; reload the page and try again."),
     "VALIDATION_ERROR": lambda: _("Some fields are invalid."),
     "SOLD_OUT": lambda: _("Sorry, there are not enough tickets left."),
