@@ -189,17 +189,18 @@ def identity_login_callback(
 ) -> Response:
     try:
         configured = _configured(settings, provider)
+        # An error ends the attempt whatever its state: it logs nobody in, and some
+        # providers leave the state out of error answers.
+        if error:
+            raise IdentityLoginCancelled(error=error)
         pending = _pending_login(request, settings)
-        # The state first: an answer to a login this browser did not start is refused,
-        # whatever it says (even an error).
+        # A code is used only with the state of the login started in this browser.
         if (
             pending.provider != configured.name
             or not state
             or not hmac.compare_digest(state.encode(), pending.state.encode())
         ):
             raise IdentityLoginStateInvalid()
-        if error:
-            raise IdentityLoginCancelled(error=error)
         if not code:
             raise IdentityProviderInvalidResponse(reason="no code in the callback")
         identity = oidc_client.complete_login(
