@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+import structlog
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
@@ -33,7 +34,7 @@ from admitone.accounts.oidc.errors import (
     IdentityProviderUnknown,
 )
 from admitone.config import OidcProvider, Settings
-from admitone.deps import SessionDep, SettingsDep
+from admitone.deps import SessionDep, SettingsDep, rate_limit
 from admitone.web.deps import page_router
 from admitone.web.i18n import _
 from admitone.web.pages.accounts import redirect, safe_next
@@ -41,6 +42,7 @@ from admitone.web.security import WebLogin, log_in, secure_cookies
 from admitone.web.templating import render
 
 router = page_router()
+log = structlog.get_logger(__name__)
 
 STATE_COOKIE = "admitone_oidc"
 STATE_COOKIE_PATH = "/auth/oidc/"
@@ -123,6 +125,13 @@ def _redirect_uri(settings: Settings, provider: OidcProvider) -> str:
 
 
 def _failure_page(request: Request, error: IdentityLoginFailed) -> Response:
+    # The details (the provider's error, which check failed) are for the operator only.
+    log.warning(
+        "oidc.login_failed",
+        code=error.code,
+        provider=request.path_params.get("provider"),
+        details=error.details,
+    )
     text = FAILURE_TEXTS.get(error.code, FAILURE_TEXTS["IDENTITY_PROVIDER_INVALID_RESPONSE"])
     response = render(
         request,
@@ -177,7 +186,9 @@ def identity_login_start(
     return response
 
 
-@router.get("/auth/oidc/{provider}/callback")
+# Counted with the password logins: each callback with a valid state costs calls to
+# the provider.
+@router.get("/auth/oidc/{provider}/callback", dependencies=[Depends(rate_limit("login"))])
 def identity_login_callback(
     request: Request,
     session: SessionDep,

@@ -230,3 +230,17 @@ def test_odd_callback_input_is_a_4xx_page_never_a_500(
     for query in ("", "?state=", "?code=" + "x" * 5000, "?error=" + "e" * 300, "?code=a&state=b"):
         response = client.get(f"/auth/oidc/mock/callback{query}", headers=HTML)
         assert 400 <= response.status_code < 500, (query, response.status_code)
+
+
+def test_callbacks_count_against_the_login_rate_limit(
+    make_app: Callable[..., FastAPI], oidc_provider: FakeProvider
+) -> None:
+    app = make_app(
+        oidc_providers=[provider_settings(oidc_provider.url)], rate_limit_login="2/minute"
+    )
+    with TestClient(app, raise_server_exceptions=False) as client:
+        statuses = [
+            client.get("/auth/oidc/mock/callback?code=a&state=b", headers=HTML).status_code
+            for _ in range(3)
+        ]
+    assert statuses == [400, 400, 429]
