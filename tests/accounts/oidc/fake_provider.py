@@ -38,10 +38,14 @@ class PkceCheck:
     challenges: dict[str, str | None] = field(default_factory=dict)
     # (code, verified) of each token request, for the tests to look at.
     exchanges: list[tuple[str, bool]] = field(default_factory=list)
+    # The path of every request, in order.
+    paths: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         path = environ.get("PATH_INFO", "")
+        with self.lock:
+            self.paths.append(path)
         if path == "/oauth2/authorize" and environ["REQUEST_METHOD"] == "POST":
             return self._authorize(environ, start_response)
         if path == "/oauth2/token" and environ["REQUEST_METHOD"] == "POST":

@@ -244,3 +244,24 @@ def test_callbacks_count_against_the_login_rate_limit(
             for _ in range(3)
         ]
     assert statuses == [400, 400, 429]
+
+
+DISCOVERY = "/.well-known/openid-configuration"
+
+
+@pytest.mark.parametrize(("cache_seconds", "fetches"), [(3600, 1), (0, 2)])
+def test_discovery_is_cached_for_the_configured_time(
+    make_app: Callable[..., FastAPI],
+    oidc_provider: FakeProvider,
+    cache_seconds: int,
+    fetches: int,
+) -> None:
+    app = make_app(
+        oidc_providers=[provider_settings(oidc_provider.url)],
+        oidc_discovery_cache_seconds=cache_seconds,
+    )
+    before = oidc_provider.pkce.paths.count(DISCOVERY)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        _start(client)
+        _start(client)
+    assert oidc_provider.pkce.paths.count(DISCOVERY) - before == fetches
