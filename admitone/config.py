@@ -8,7 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets that ship in the code: fine on a laptop, refused in production.
@@ -19,6 +19,43 @@ class Environment(StrEnum):
     development = "development"
     test = "test"
     production = "production"
+
+
+class OidcProvider(BaseModel):
+    """One OpenID Connect identity provider people may sign in with (docs/oidc.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The provider's key in URLs (/auth/oidc/<name>/start) and in the identity links:
+    # renaming it later orphans the links made under the old name.
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    # Shown on the login page: "Sign in with <display_name>".
+    display_name: str = Field(min_length=1, max_length=80)
+    # The issuer URL; its /.well-known/openid-configuration is discovered (and cached).
+    issuer: str = Field(min_length=8, max_length=500)
+    client_id: str = Field(min_length=1, max_length=500)
+    # None: a public client (PKCE alone, no client authentication at the token endpoint).
+    client_secret: SecretStr | None = None
+    scopes: str = Field(default="openid email profile", max_length=500)
+
+    @field_validator("issuer")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("the issuer must be an http(s):// URL")
+        if parts.query or parts.fragment:
+            raise ValueError("the issuer must have no query or fragment")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, value: str) -> str:
+        if "openid" not in value.split():
+            raise ValueError("the scopes must include 'openid'")
+        return value
 
 
 class Settings(BaseSettings):
@@ -122,6 +159,15 @@ class Settings(BaseSettings):
     # production, where the API reference is published with the documentation instead.
     api_docs_enabled: bool | None = None
     public_url: str = "http://127.0.0.1:8000"
+    # Sign in with OpenID Connect providers (docs/oidc.md): a JSON list of objects with
+    # name, display_name, issuer, client_id, client_secret (optional) and scopes
+    # (optional). Empty: the login page shows no provider button.
+    oidc_providers: list[OidcProvider] = Field(default_factory=list)
+    # How long a provider's discovery document and signing keys (JWKS) are reused; an
+    # ID token signed by an unknown key id fetches the keys again at once.
+    oidc_discovery_cache_seconds: int = Field(default=3600, ge=0, le=86400)
+    # Each call to a provider (discovery, keys, token, userinfo) gives up after this.
+    oidc_http_timeout_seconds: float = Field(default=10, gt=0, le=60)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -219,6 +265,24 @@ class Settings(BaseSettings):
         ):
             raise ValueError("ADMITONE_STRIPE_API_BASE must be an http(s):// URL")
         return self
+
+    @model_validator(mode="after")
+    def _oidc_providers_are_sound(self) -> Settings:
+        names = [provider.name for provider in self.oidc_providers]
+        if len(names) != len(set(names)):
+            raise ValueError("ADMITONE_OIDC_PROVIDERS: each provider needs a name of its own")
+        if self.env == Environment.production:
+            for provider in self.oidc_providers:
+                if not provider.issuer.startswith("https://"):
+                    # Tokens and keys fetched over plain HTTP could be swapped on the way.
+                    raise ValueError(
+                        f"ADMITONE_OIDC_PROVIDERS: the issuer of {provider.name!r} must be "
+                        "https:// in production"
+                    )
+        return self
+
+    def oidc_provider(self, name: str) -> OidcProvider | None:
+        return next((p for p in self.oidc_providers if p.name == name), None)
 
     @property
     def is_sqlite(self) -> bool:

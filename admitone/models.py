@@ -1,6 +1,7 @@
 """Every table, imported in one place so metadata is complete (Alembic, tests)."""
 
 from admitone.accounts.models import AuthSession, RefreshToken, User
+from admitone.accounts.oidc.models import IdentityLink
 from admitone.checkin.models import CheckIn
 from admitone.db import Base
 from admitone.events.models import Event, TicketType
@@ -18,6 +19,7 @@ __all__ = [
     "Event",
     "EventSigningKey",
     "IdempotencyRecord",
+    "IdentityLink",
     "Membership",
     "Order",
     "OrderItem",

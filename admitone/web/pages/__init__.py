@@ -11,6 +11,7 @@ def page_routers() -> list[APIRouter]:
         catalogue,
         checkout,
         downloads,
+        oidc,
         organizer,
         organizer_sales,
         scanner,
@@ -26,4 +27,5 @@ def page_routers() -> list[APIRouter]:
         # After organizer.router: its /events/new must match before /events/{event_id}.
         organizer_sales.router,
         scanner.router,
+        oidc.router,
     ]
