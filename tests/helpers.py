@@ -7,9 +7,8 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from admitone.config import Settings
 from admitone.db import Database
