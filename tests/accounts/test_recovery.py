@@ -231,3 +231,42 @@ def test_a_password_change_on_the_page_ends_the_api_logins(client):
     with client.app.state.db.session(write=False) as session:
         reasons = session.scalars(select(AuthSession.revoked_reason)).all()
     assert "password_changed" in reasons
+
+
+def test_two_uses_of_one_link_at_the_same_instant_succeed_once(client, outbox, clean_database):
+    """Real commits, two threads: the conditional UPDATE lets exactly one through."""
+    import threading
+
+    from admitone.accounts import recovery
+    from admitone.accounts.errors import ResetTokenInvalid
+    from admitone.errors import Busy
+
+    email = register(client)["email"]
+    token = reset_token(client, outbox, email)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def use(password: str) -> None:
+        try:
+            with clean_database.session() as session:
+                barrier.wait(timeout=10)
+                recovery.reset_password(session, token=token, new_password=password)
+            outcomes.append("reset")
+        except (ResetTokenInvalid, Busy) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [
+        threading.Thread(target=use, args=(password,))
+        for password in ("first-new-passphrase", "second-new-passphrase")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["ResetTokenInvalid", "reset"]
+    worked = [
+        password
+        for password in ("first-new-passphrase", "second-new-passphrase")
+        if login(client, email, password).status_code == 200
+    ]
+    assert len(worked) == 1
