@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     ticket_key_secret: SecretStr | None = None
     access_token_minutes: int = Field(default=15, ge=1, le=60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
+    # Account mails (accounts/recovery.py, accounts/verification.py): how long a mailed
+    # link works, and how many of one kind an address receives per hour at most (so the
+    # "forgot password" form cannot be used to mail-bomb someone).
+    password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    email_verification_hours: int = Field(default=48, ge=1, le=30 * 24)
+    account_mails_per_hour: int = Field(default=3, ge=1, le=100)
+    # "Your logins": a login's last use is written at most this often (at token refresh
+    # and page loads), never on every request.
+    login_seen_interval_seconds: int = Field(default=300, ge=1, le=86400)
     # The embedded SQLite mode migrates itself on start; PostgreSQL runs `admitone migrate`.
     migrate_on_start: bool = True
     hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
@@ -110,6 +119,9 @@ class Settings(BaseSettings):
     rate_limit_login: str = "10/minute"
     rate_limit_register: str = "5/minute"
     rate_limit_refresh: str = "30/minute"
+    # Per IP: asking for a reset link or a new verification link, and using such a link.
+    rate_limit_account_mail: str = "5/minute"
+    rate_limit_account_token: str = "20/minute"  # noqa: S105 (a rate, not a secret)
     rate_limit_payment: str = "30/minute"
     # Creating orders holds stock: a bot must not hold a whole sale.
     rate_limit_order: str = "30/minute"
@@ -187,6 +199,8 @@ class Settings(BaseSettings):
         "rate_limit_login",
         "rate_limit_register",
         "rate_limit_refresh",
+        "rate_limit_account_mail",
+        "rate_limit_account_token",
         "rate_limit_payment",
         "rate_limit_order",
     )

@@ -1,6 +1,6 @@
 """Every table, imported in one place so metadata is complete (Alembic, tests)."""
 
-from admitone.accounts.models import AuthSession, RefreshToken, User
+from admitone.accounts.models import AccountToken, AuthSession, RefreshToken, User
 from admitone.accounts.oidc.models import IdentityLink
 from admitone.checkin.models import CheckIn
 from admitone.db import Base
@@ -12,6 +12,7 @@ from admitone.payments.models import Payment, PaymentNotification, Refund
 from admitone.tickets.models import EventSigningKey, Ticket
 
 __all__ = [
+    "AccountToken",
     "AuthSession",
     "Base",
     "CheckIn",

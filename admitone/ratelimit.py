@@ -30,6 +30,8 @@ class RateLimiter:
             "login": parse_many(settings.rate_limit_login),
             "register": parse_many(settings.rate_limit_register),
             "refresh": parse_many(settings.rate_limit_refresh),
+            "account_mail": parse_many(settings.rate_limit_account_mail),
+            "account_token": parse_many(settings.rate_limit_account_token),
             "payment": parse_many(settings.rate_limit_payment),
             "order": parse_many(settings.rate_limit_order),
         }

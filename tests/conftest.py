@@ -95,6 +95,8 @@ def make_settings(database_url: str, media_dir: Path) -> Callable[..., Settings]
             "rate_limit_login": "1000/minute",
             "rate_limit_register": "1000/minute",
             "rate_limit_refresh": "1000/minute",
+            "rate_limit_account_mail": "1000/minute",
+            "rate_limit_account_token": "1000/minute",
             "rate_limit_payment": "1000/minute",
             "rate_limit_order": "1000/minute",
         }

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from admitone.config import Settings
 from admitone.db import Database
 from tests.factories import Shop, make_shop
 
@@ -24,8 +27,10 @@ def register(
     *,
     password: str = PASSWORD,
     full_name: str = "Test User",
+    verify: bool = True,
 ) -> dict[str, Any]:
-    """Register an account; returns {"user", "tokens", "token", "headers"}."""
+    """Register an account, its address verified through a real link unless ``verify``
+    is False; returns {"user", "tokens", "token", "headers", "email"}."""
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
     response = client.post(
         "/api/v1/auth/register", json={"email": email, "password": password, "full_name": full_name}
@@ -33,7 +38,38 @@ def register(
     assert response.status_code == 201, response.text
     data = response.json()["data"]
     token = data["tokens"]["access_token"]
+    if verify:
+        verify_email(client, data["user"]["email"])
+        data["user"]["email_verified"] = True
     return {**data, "token": token, "headers": auth(token), "email": email}
+
+
+def verification_token(database: Database, settings: Settings, email: str) -> str:
+    """A fresh verification link's token for ``email``, issued by the service as for the
+    mail (which went to the outbox or the SMTP server)."""
+    from admitone.accounts import account_tokens
+    from admitone.accounts.models import AccountTokenPurpose, User
+
+    with database.session() as session:
+        user = session.scalar(select(User).where(User.email == email.lower()))
+        assert user is not None, email
+        token = account_tokens.issue(
+            session,
+            user=user,
+            purpose=AccountTokenPurpose.email_verification,
+            lifetime=timedelta(hours=1),
+            settings=settings,
+        )
+        assert token is not None, "the per-address mail limit was reached"
+        return account_tokens.token_text(settings, token.id)
+
+
+def verify_email(client: TestClient, email: str) -> None:
+    """Verify ``email`` the way its owner does: POST a verification link's token."""
+    state = client.app.state  # type: ignore[attr-defined]
+    token = verification_token(state.db, state.settings, email)
+    response = client.post("/api/v1/auth/verify-email", json={"token": token})
+    assert response.status_code == 204, response.text
 
 
 def create_org(

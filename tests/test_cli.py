@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -57,6 +58,10 @@ def test_migrate_and_create_platform_admin(tmp_path):
     )
     assert created.returncode == 0, created.stderr
     assert "root@example.com (platform admin)" in created.stdout
+    # The operator vouches for the address: verified, no verification mail.
+    with sqlite3.connect(tmp_path / "cli.db") as database:
+        [(verified_at,)] = database.execute("SELECT email_verified_at FROM users").fetchall()
+    assert verified_at is not None
     weak = subprocess.run(
         [ADMITONE, "create-user", "--email", "x@example.com", "--password", "short"],
         env=env,

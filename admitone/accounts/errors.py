@@ -1,4 +1,12 @@
-from admitone.errors import Conflict, DomainError, InvalidInput, InvalidToken
+from admitone.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    InvalidInput,
+    InvalidToken,
+    NotFound,
+    PermissionDenied,
+)
 
 
 class EmailTaken(Conflict):
@@ -24,3 +32,35 @@ class RefreshTokenReused(InvalidToken):
     code = "REFRESH_TOKEN_REUSED"
     message = "This refresh token was already used; the session has been revoked."
     keep_changes = True
+
+
+class AccountTokenInvalid(BadRequest):
+    """A mailed link that is unknown, already used, expired or for an older address."""
+
+    code = "ACCOUNT_TOKEN_INVALID"
+    message = "This link is invalid, already used or expired; ask for a new one."
+
+
+class ResetTokenInvalid(AccountTokenInvalid):
+    code = "RESET_TOKEN_INVALID"
+    message = "This password-reset link is invalid, already used or expired; ask for a new one."
+
+
+class VerificationTokenInvalid(AccountTokenInvalid):
+    code = "VERIFICATION_TOKEN_INVALID"
+    message = "This verification link is invalid, already used or expired; ask for a new one."
+
+
+class EmailNotVerified(PermissionDenied):
+    code = "EMAIL_NOT_VERIFIED"
+    message = "Confirm your e-mail address first: open the link we sent you, or ask for a new one."
+
+
+class EmailAlreadyVerified(Conflict):
+    code = "EMAIL_ALREADY_VERIFIED"
+    message = "This e-mail address is already verified."
+
+
+class LoginNotFound(NotFound):
+    code = "LOGIN_NOT_FOUND"
+    message = "No such login (or not yours, or already ended)."

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admitone.db import Base, IdMixin, TimestampMixin, utcnow
@@ -21,6 +22,14 @@ class User(IdMixin, TimestampMixin, Base):
     locale: Mapped[str] = mapped_column(String(10), default="en")
     is_active: Mapped[bool] = mapped_column(default=True)
     is_platform_admin: Mapped[bool] = mapped_column(default=False)
+    # When the owner proved they read mail at ``email`` (accounts/verification.py); None
+    # until then, and again after a change of address. Unverified accounts can buy but
+    # not create an organization.
+    email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class AuthSession(IdMixin, Base):
@@ -38,6 +47,10 @@ class AuthSession(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+    # For "Your logins" (accounts/logins.py): the browser or app that opened it, and when
+    # it was last seen, recorded at most every few minutes (never per API request).
+    user_agent: Mapped[str | None] = mapped_column(String(300), default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class RefreshToken(IdMixin, Base):
@@ -47,6 +60,36 @@ class RefreshToken(IdMixin, Base):
         ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True
     )
     # SHA-256 of the token: a database leak gives no usable token.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AccountTokenPurpose(StrEnum):
+    password_reset = "password_reset"  # noqa: S105 (a purpose, not a password)
+    email_verification = "email_verification"
+
+
+class AccountToken(IdMixin, Base):
+    """A single-use token mailed to ``email``: a password reset or an address check.
+
+    Only its SHA-256 is stored; the token itself is derived from the row id and the
+    secret key (accounts/account_tokens.py), so the mail job can rebuild it from the id.
+    """
+
+    __tablename__ = "account_tokens"
+    # The per-address mail limit counts a user's recent tokens of one purpose.
+    __table_args__ = (
+        Index("ix_account_tokens_user_purpose_created", "user_id", "purpose", "created_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[AccountTokenPurpose] = mapped_column(
+        Enum(AccountTokenPurpose, native_enum=False, length=30)
+    )
+    # The address it was sent to: a verification proves this address, not a later one.
+    email: Mapped[str] = mapped_column(String(320))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]

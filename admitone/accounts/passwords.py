@@ -23,7 +23,43 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
-def password_problems(password: str, *, email: str | None = None) -> list[str]:
+# Shorter parts of an address or a name (``al``, ``jo``) would refuse too many passwords.
+MIN_PERSONAL_PART = 3
+# zxcvbn refuses longer input; the first characters are where a name would be anyway.
+ZXCVBN_MAX_LENGTH = 72
+
+
+def _personal_words(email: str | None, full_name: str | None) -> list[str]:
+    """The e-mail, its local part and the name (whole and word by word), lower-cased."""
+    words = []
+    if email:
+        email = email.lower()
+        words += [email, email.partition("@")[0]]
+    if full_name:
+        name = full_name.lower()
+        words += [name, *name.replace("-", " ").split()]
+    return sorted({word for word in words if len(word) >= MIN_PERSONAL_PART})
+
+
+def _contains_personal_word(password: str, words: list[str]) -> bool:
+    lowered = password.lower()
+    if any(word in lowered for word in words):
+        return True
+    # zxcvbn's user_inputs dictionary also finds them reversed or in l33t ("4d4").
+    from zxcvbn import zxcvbn
+
+    sequence = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=words)["sequence"]
+    return any(
+        match["pattern"] == "dictionary"
+        and match.get("dictionary_name") == "user_inputs"
+        and len(match["token"]) >= MIN_PERSONAL_PART
+        for match in sequence
+    )
+
+
+def password_problems(
+    password: str, *, email: str | None = None, full_name: str | None = None
+) -> list[str]:
     """What is wrong with a new password; an empty list when it is acceptable."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -33,8 +69,14 @@ def password_problems(password: str, *, email: str | None = None) -> list[str]:
     lowered = password.lower()
     if lowered in _common_passwords():
         problems.append("is a commonly used password")
+    if not password.strip():
+        problems.append("must not be only spaces")
+    elif len(set(password)) == 1:
+        problems.append("must not be one repeated character")
     if email and lowered == email.lower():
         problems.append("must not be your e-mail address")
+    elif _contains_personal_word(password, _personal_words(email, full_name)):
+        problems.append("must not contain your e-mail address or your name")
     return problems
 
 

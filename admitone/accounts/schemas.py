@@ -31,8 +31,37 @@ class RefreshIn(InputModel):
 class ProfilePatch(InputModel):
     full_name: FullName | None = None
     locale: Locale | None = None
+    # A new address needs current_password and is verified again (a link is mailed).
+    email: EmailStr | None = Field(default=None, max_length=320)
     current_password: Password | None = None
     new_password: Password | None = None
+
+
+# Mailed tokens are 43 characters; the bound only keeps odd input cheap.
+MailedToken = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class PasswordResetIn(InputModel):
+    email: EmailStr = Field(max_length=320)
+
+
+class PasswordResetConfirmIn(InputModel):
+    token: MailedToken
+    new_password: Password
+
+
+class VerifyEmailIn(InputModel):
+    token: MailedToken
+
+
+class LoginOut(OutputModel):
+    """One open login of the account ("Your logins")."""
+
+    id: uuid.UUID
+    device: str = Field(description="Browser and system, from the User-Agent")
+    created_at: datetime
+    last_used_at: datetime = Field(description="Recorded at most every few minutes")
+    current: bool = Field(description="The login making this request")
 
 
 class UserOut(OutputModel):
@@ -41,6 +70,7 @@ class UserOut(OutputModel):
     full_name: str
     locale: str
     is_platform_admin: bool
+    email_verified: bool
     created_at: datetime
 
 

@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from admitone.accounts import passwords, tokens
+from admitone.accounts import logins, passwords, tokens
 from admitone.accounts.errors import (
     EmailTaken,
     InvalidCredentials,
@@ -43,8 +43,10 @@ def get_user_by_email(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def check_password_policy(password: str, *, email: str | None = None) -> None:
-    problems = passwords.password_problems(password, email=email)
+def check_password_policy(
+    password: str, *, email: str | None = None, full_name: str | None = None
+) -> None:
+    problems = passwords.password_problems(password, email=email, full_name=full_name)
     if problems:
         raise WeakPassword(problems=problems)
 
@@ -64,7 +66,7 @@ def register_user(
         validate_email(email, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidInput("The e-mail address is not valid.", email=str(exc)) from exc
-    check_password_policy(password, email=email)
+    check_password_policy(password, email=email, full_name=full_name)
     if get_user_by_email(session, email) is not None:
         raise EmailTaken()
     user = User(
@@ -118,9 +120,20 @@ def _token_pair(
     )
 
 
-def start_session(session: Session, *, user: User, settings: Settings) -> TokenPair:
-    """Open a login (a new refresh-token family) and return its first tokens."""
-    auth_session = AuthSession(user_id=user.id)
+def start_session(
+    session: Session, *, user: User, settings: Settings, user_agent: str | None = None
+) -> TokenPair:
+    """Open a login (a new refresh-token family) and return its first tokens.
+
+    ``user_agent`` (the client's header) names the device in "Your logins".
+    """
+    now = utcnow()
+    auth_session = AuthSession(
+        user_id=user.id,
+        created_at=now,
+        last_used_at=now,
+        user_agent=logins.clip_user_agent(user_agent),
+    )
     session.add(auth_session)
     session.flush()
     refresh = _issue_refresh_token(session, auth_session_id=auth_session.id, settings=settings)
@@ -167,6 +180,8 @@ def rotate_refresh_token(session: Session, *, refresh_token: str, settings: Sett
         session.flush()
         raise RefreshTokenReused()
     refresh = _issue_refresh_token(session, auth_session_id=auth_session.id, settings=settings)
+    # A refresh is a use of the login ("Your logins"), recorded at most every few minutes.
+    logins.seen(session, login_id=auth_session.id, settings=settings)
     session.flush()
     return _token_pair(
         user_id=user.id, auth_session_id=auth_session.id, refresh=refresh, settings=settings
@@ -223,15 +238,24 @@ def update_profile(
     locale: str | None = None,
     current_password: str | None = None,
     new_password: str | None = None,
+    current_login_id: uuid.UUID | None = None,
 ) -> User:
-    """Change the profile; a new password needs the current one."""
+    """Change the profile; a new password needs the current one.
+
+    A new password ends every other login of the account (API tokens, web sessions):
+    whoever knew the old one is out. ``current_login_id``, the login making the change,
+    stays open; None ends them all.
+    """
     if new_password is not None:
         if current_password is None or not passwords.verify_password(
             user.password_hash, current_password
         ):
             raise InvalidCredentials("The current password is incorrect.")
-        check_password_policy(new_password, email=user.email)
+        check_password_policy(new_password, email=user.email, full_name=user.full_name)
         user.password_hash = passwords.hash_password(new_password)
+        logins.end_other_logins(
+            session, user_id=user.id, keep=current_login_id, reason="password_changed"
+        )
     if full_name is not None:
         user.full_name = full_name
     if locale is not None:

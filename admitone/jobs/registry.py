@@ -21,7 +21,12 @@ from admitone.errors import Busy
 log = structlog.get_logger(__name__)
 
 # Modules whose import registers jobs (the ``@job`` decorator).
-JOB_MODULES = ("admitone.jobs.periodic", "admitone.notifications.tasks", "admitone.orders.tasks")
+JOB_MODULES = (
+    "admitone.accounts.tasks",
+    "admitone.jobs.periodic",
+    "admitone.notifications.tasks",
+    "admitone.orders.tasks",
+)
 _PENDING_KEY = "admitone.jobs.pending"
 
 

@@ -36,7 +36,7 @@ ORG_ERRORS = error_responses(401, 403, 404, 422)
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create an organization (you become its owner)",
-    responses=error_responses(401, 409, 422),
+    responses=error_responses(401, 403, 409, 422),
 )
 def create_organization(
     body: OrganizationIn, user: CurrentUser, session: SessionDep

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from admitone.accounts.models import User
 from admitone.accounts.service import get_user_by_email
+from admitone.accounts.verification import require_verified_email
 from admitone.errors import NotFound, PermissionDenied
 from admitone.organizations import queries
 from admitone.organizations.errors import (
@@ -93,7 +94,12 @@ def set_verified(
 
 
 def create_organization(session: Session, *, user: User, name: str, slug: str) -> Organization:
-    """Create an organization; its creator becomes its owner."""
+    """Create an organization; its creator becomes its owner.
+
+    The creator's address must be verified (EmailNotVerified otherwise): an organizer
+    mails buyers and gets paid, so the platform must be able to reach them.
+    """
+    require_verified_email(user)
     if session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
         raise SlugTaken(slug=slug)
     organization = Organization(name=name, slug=slug)

@@ -31,6 +31,18 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "member_removed": lambda: _("Member removed."),
     "org_created": lambda: _("Organization created."),
     "order_cancelled": lambda: _("Order cancelled; the seats are released."),
+    "password_reset": lambda: _("Your password is changed. Log in with the new one."),
+    "password_changed": lambda: _("Your password is changed. Your other logins are ended."),
+    "email_verified": lambda: _("Your e-mail address is confirmed."),
+    "email_changed": lambda: _(
+        "Your e-mail address is changed. Open the link we sent to it to confirm it."
+    ),
+    "verification_sent": lambda: _("We sent you a new link. Check your mailbox."),
+    "verification_limited": lambda: _(
+        "We already sent several links in the last hour. Check your mailbox (and spam)."
+    ),
+    "login_ended": lambda: _("That login is ended."),
+    "logged_out_everywhere": lambda: _("You are logged out on every device."),
 }
 
 
@@ -81,6 +93,19 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     "ALREADY_REFUNDED": lambda: _("This order was already refunded."),
     "REFUND_TOO_LARGE": lambda: _("The refund is larger than what was paid."),
     "CAPACITY_BELOW_SOLD": lambda: _("The capacity cannot be lower than the tickets already sold."),
+    "EMAIL_NOT_VERIFIED": lambda: _(
+        "Confirm your e-mail address first: open the link we sent you, or ask for a new one."
+    ),
+    "RESET_TOKEN_INVALID": lambda: _(
+        "This link is invalid, already used or expired. Ask for a new one below."
+    ),
+    "VERIFICATION_TOKEN_INVALID": lambda: _(
+        "This link is invalid, already used or expired. Log in and ask for a new one on your "
+        "account page."
+    ),
+    "ACCOUNT_TOKEN_INVALID": lambda: _("This link is invalid, already used or expired."),
+    "EMAIL_ALREADY_VERIFIED": lambda: _("Your e-mail address is confirmed."),
+    "LOGIN_NOT_FOUND": lambda: _("We could not find what you are looking for."),
 }
 
 STATUS_TEXT: Mapping[int, Callable[[], str]] = {

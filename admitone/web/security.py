@@ -25,20 +25,24 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from admitone.accounts import logins, tokens
 from admitone.accounts import service as accounts
-from admitone.accounts import tokens
 from admitone.accounts.models import AuthSession, User
 from admitone.config import Environment, Settings
 from admitone.db import utcnow
-from admitone.errors import NotAuthenticated, PermissionDenied
+from admitone.errors import DomainError, NotAuthenticated, PermissionDenied
+
+log = structlog.get_logger(__name__)
 
 SESSION_COOKIE = "admitone_session"
 CSRF_COOKIE = "admitone_csrf"
@@ -112,8 +116,8 @@ def load_login(request: Request, session: Session, settings: Settings) -> WebLog
     claims = _cookie_claims(request, settings)
     if claims is not None:
         user_id, auth_session_id = claims
-        user = session.scalar(
-            select(User)
+        row = session.execute(
+            select(User, AuthSession.last_used_at)
             .join(AuthSession, AuthSession.user_id == User.id)
             .where(
                 User.id == user_id,
@@ -121,18 +125,51 @@ def load_login(request: Request, session: Session, settings: Settings) -> WebLog
                 AuthSession.revoked_at.is_(None),
                 User.is_active.is_(True),
             )
-        )
-        if user is not None:
+        ).first()
+        if row is not None:
+            user, last_used_at = row
             login = WebLogin(user=user, auth_session_id=auth_session_id)
+            _record_use(request, session, auth_session_id, last_used_at, settings)
     request.state.web_login = login
     return login
+
+
+def _record_use(
+    request: Request,
+    session: Session,
+    auth_session_id: uuid.UUID,
+    last_used_at: datetime | None,
+    settings: Settings,
+) -> None:
+    """Note the login's last use for "Your logins", at most every few minutes.
+
+    A form post writes it in its own unit of work (which holds SQLite's write lock
+    already); a page load's session is a read one, so it gets a short write unit of work
+    of its own, best effort: this note must never fail the page.
+    """
+    interval = timedelta(seconds=settings.login_seen_interval_seconds)
+    if last_used_at is not None and utcnow() - last_used_at < interval:
+        return
+    if request.method not in SAFE_METHODS:
+        logins.seen(session, login_id=auth_session_id, settings=settings)
+        return
+    database = getattr(request.app.state, "db", None)
+    if database is None:
+        return
+    try:
+        with database.session() as write_session:
+            logins.seen(write_session, login_id=auth_session_id, settings=settings)
+    except (SQLAlchemyError, DomainError):
+        log.warning("login.last_use_not_recorded", auth_session_id=str(auth_session_id))
 
 
 def log_in(
     response: Response, request: Request, *, session: Session, user: User, settings: Settings
 ) -> WebLogin:
     """Open a login for ``user`` and put it in the cookie (with a fresh CSRF nonce)."""
-    pair = accounts.start_session(session, user=user, settings=settings)
+    pair = accounts.start_session(
+        session, user=user, settings=settings, user_agent=request.headers.get("user-agent")
+    )
     _user_id, auth_session_id = tokens.decode_access_token(
         pair.access_token, secret=settings.secret_key.get_secret_value()
     )

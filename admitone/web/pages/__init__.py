@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 def page_routers() -> list[APIRouter]:
     from admitone.web.pages import (
+        account_security,
         accounts,
         catalogue,
         checkout,
@@ -20,6 +21,7 @@ def page_routers() -> list[APIRouter]:
     return [
         checkout.test_provider,
         accounts.router,
+        account_security.router,
         catalogue.router,
         checkout.router,
         downloads.router,

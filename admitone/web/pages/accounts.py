@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from admitone.accounts import service as accounts
+from admitone.accounts import verification
 from admitone.accounts.errors import EmailTaken, InvalidCredentials, WeakPassword
 from admitone.accounts.schemas import LoginIn, ProfilePatch, RegisterIn
 from admitone.deps import SessionDep, SettingsDep, rate_limit
@@ -39,12 +40,16 @@ def redirect(url: str, *, flash: str | None = None) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _password_message(problems: list[str]) -> str:
+def password_message(problems: list[str]) -> str:
     text = " ".join(problems).lower()
     if "at least" in text:
         return _("Use at least 10 characters.")
     if "common" in text:
         return _("This password is too common; choose another one.")
+    if "repeated" in text or "spaces" in text:
+        return _("Do not use one repeated character or only spaces.")
+    if "contain" in text:
+        return _("Do not put your e-mail address or your name in your password.")
     if "e-mail" in text or "email" in text:
         return _("Do not use your e-mail address as your password.")
     return _("This password is too weak.")
@@ -120,9 +125,11 @@ def register_submit(
     except ValidationError as exc:
         errors = field_errors(exc)
     except WeakPassword as exc:
-        errors = {"password": _password_message(list(exc.details.get("problems", [])))}
+        errors = {"password": password_message(list(exc.details.get("problems", [])))}
     except EmailTaken:
         errors = {"email": _("An account with this e-mail already exists.")}
+    if not errors:
+        verification.send_verification(session, user=user, settings=settings)
     if errors:
         return render(
             request,
@@ -169,9 +176,19 @@ def language_submit(
     return response
 
 
+# The profile page's forms: name, e-mail (web/pages/account_security.py), password.
+PROFILE_FORMS = {
+    "errors": {},
+    "saved": False,
+    "email_errors": {},
+    "password_errors": {},
+    "new_email": "",
+}
+
+
 @router.get("/account")
 def account_page(request: Request, login: RequiredLogin) -> Response:
-    return render(request, "account/profile.html", {"errors": {}, "saved": False})
+    return render(request, "account/profile.html", PROFILE_FORMS)
 
 
 @router.post("/account")
@@ -188,6 +205,6 @@ def account_submit(
     return render(
         request,
         "account/profile.html",
-        {"errors": errors, "saved": not errors},
+        {**PROFILE_FORMS, "errors": errors, "saved": not errors},
         status_code=422 if errors else 200,
     )

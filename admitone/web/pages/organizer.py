@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from admitone.accounts.errors import EmailNotVerified
 from admitone.deps import SessionDep
 from admitone.errors import DomainError, InvalidInput
 from admitone.events import service as events
@@ -128,6 +129,7 @@ def create_organization(
 ) -> Response:
     values = {"name": form_str(form, "name"), "slug": form_str(form, "slug").lower()}
     errors: dict[str, str] = {}
+    status_code = 422
     try:
         body = OrganizationIn(**values)
         organization = organizations.create_organization(
@@ -138,13 +140,17 @@ def create_organization(
     except SlugTaken:
         session.rollback()
         errors = {"slug": _("This address is already taken.")}
+    except EmailNotVerified as exc:
+        # The page shows why, with "send the link again" (account/_verify_notice.html).
+        errors = {"__all__": domain_error_text(exc)}
+        status_code = exc.status
     if errors:
         rows = organizations.list_user_organizations(session, user=user)
         return render(
             request,
             "organizer/organizations.html",
             {"rows": rows, "errors": errors, "values": values, "role_label": role_label},
-            status_code=422,
+            status_code=status_code,
         )
     return redirect(f"/organizer/{organization.slug}", flash="org_created")
 

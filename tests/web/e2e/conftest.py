@@ -77,6 +77,8 @@ def live_server(make_app: Callable[..., FastAPI]) -> Iterator[LiveServer]:
 def api(live_server: LiveServer) -> Iterator[httpx.Client]:
     """An HTTP client of the live server, for setting data up through the JSON API."""
     with httpx.Client(base_url=live_server.url, timeout=20) as client:
+        # tests.helpers.register verifies an address through the app's database.
+        client.app = live_server.server.config.app  # type: ignore[attr-defined]
         yield client
 
 
