@@ -436,10 +436,12 @@ def already_delivered(session: Session, *, kind: str, object_id: uuid.UUID) -> b
 
 
 def _buyer_owns_address(session: Session, order: Order) -> bool:
-    """The order was placed from an account whose own address it is mailed to."""
+    """The order was placed from an account whose own, verified address it is mailed to."""
     if order.user_id is None:
         return False
-    email = session.scalar(select(User.email).where(User.id == order.user_id))
+    email = session.scalar(
+        select(User.email).where(User.id == order.user_id, User.email_verified_at.is_not(None))
+    )
     return email is not None and email == order.buyer_email.strip().lower()
 
 
@@ -451,7 +453,7 @@ def mail_permission(
     Anyone can place a free order with any e-mail address, so an organizer the platform
     does not know could make it mail strangers. A message goes out when the organizer is
     verified, when money was paid (the order has a total), or when the buyer mails
-    themself (an account ordering for its own address). Otherwise: a free order's
+    themself (an account ordering for its own verified address). Otherwise: a free order's
     confirmation goes out while the organizer has mailed fewer than
     ``unverified_organizer_free_mails_per_day`` such confirmations in the last 24 hours,
     and later messages about that order only if its confirmation went out. Two jobs

@@ -21,6 +21,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from admitone.accounts.logins import end_other_logins
 from admitone.accounts.models import User
 from admitone.accounts.oidc.errors import (
     IdentityAccountDisabled,
@@ -100,12 +101,21 @@ def sign_in_with_identity(session: Session, *, identity: ProviderIdentity) -> Id
             email=email,
             password_hash=unusable_password_hash(),
             full_name=identity.full_name[:200],
+            # The provider verified the address (_verified_email): so has the platform.
+            email_verified_at=utcnow(),
         )
         session.add(user)
         session.flush()
         found_by = "created"
     elif not user.is_active:
         raise IdentityAccountDisabled()
+    elif user.email_verified_at is None:
+        # Whoever registered this account never proved the address; the provider's user
+        # just did. The registrant's password and logins must not survive into the
+        # owner's account (a pre-registered account taken over): both end here.
+        user.email_verified_at = utcnow()
+        user.password_hash = unusable_password_hash()
+        end_other_logins(session, user_id=user.id, keep=None, reason="address_claimed")
     session.add(
         IdentityLink(
             provider=identity.provider,

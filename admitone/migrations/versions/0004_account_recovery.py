@@ -75,8 +75,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_account_tokens_user_purpose_created", table_name="account_tokens")
     op.drop_table("account_tokens")
-    with op.batch_alter_table("auth_sessions") as batch_op:
-        batch_op.drop_column("last_used_at")
-        batch_op.drop_column("user_agent")
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("email_verified_at")
+    # Columns dropped in place (SQLite 3.35+): a batch rebuild of users or auth_sessions
+    # would break the foreign keys that point at them.
+    op.drop_column("auth_sessions", "last_used_at")
+    op.drop_column("auth_sessions", "user_agent")
+    op.drop_column("users", "email_verified_at")

@@ -7,7 +7,7 @@ number of strangers a day (docs/mail.md). Organizations that exist before this r
 were accepted by the operator under the old rules: they start verified.
 
 Revision ID: 0008_organization_verification
-Revises: 0002
+Revises: 0006_identity_providers
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from alembic import op
 import admitone.db
 
 revision: str = "0008_organization_verification"
-down_revision: str | None = "0002"
+down_revision: str | None = "0006_identity_providers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

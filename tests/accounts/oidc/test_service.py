@@ -19,6 +19,9 @@ from admitone.accounts.oidc.errors import (
 from admitone.accounts.oidc.models import IdentityLink
 from admitone.accounts.oidc.service import ProviderIdentity, sign_in_with_identity
 from admitone.accounts.passwords import verify_password
+from admitone.accounts.verification import mark_email_verified
+from admitone.config import Settings
+from admitone.errors import InvalidToken
 from tests.helpers import PASSWORD
 
 
@@ -62,6 +65,7 @@ def test_a_new_person_gets_an_account_without_a_usable_password(session: Session
 
 def test_a_verified_email_links_the_existing_account(session: Session) -> None:
     existing = accounts.register_user(session, email="ada@example.com", password=PASSWORD)
+    mark_email_verified(existing)
 
     result = sign_in_with_identity(session, identity=_identity("ADA@example.com"))
 
@@ -70,6 +74,26 @@ def test_a_verified_email_links_the_existing_account(session: Session) -> None:
     assert _count(session, User) == 1
     # The password still works: linking adds a way in, it does not replace one.
     assert accounts.authenticate(session, email="ada@example.com", password=PASSWORD) == existing
+
+
+def test_an_account_registered_by_someone_else_loses_their_password_and_logins(
+    session: Session, settings: Settings
+) -> None:
+    """Someone registers the victim's address first (never verified), keeps a login
+    open, then the owner signs in through a provider that verified the address: the
+    registrant's password and login end, the address is now verified."""
+    squatted = accounts.register_user(session, email="ada@example.com", password=PASSWORD)
+    tokens = accounts.start_session(session, user=squatted, settings=settings)
+    assert squatted.email_verified_at is None
+
+    result = sign_in_with_identity(session, identity=_identity("ada@example.com"))
+
+    assert result.user.id == squatted.id and result.found_by == "email"
+    assert result.user.email_verified_at is not None
+    with pytest.raises(InvalidCredentials):
+        accounts.authenticate(session, email="ada@example.com", password=PASSWORD)
+    with pytest.raises(InvalidToken):
+        accounts.user_for_access_token(session, token=tokens.access_token, settings=settings)
 
 
 def test_an_unverified_email_never_links_an_existing_account(session: Session) -> None:
