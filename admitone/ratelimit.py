@@ -26,6 +26,7 @@ class RateLimiter:
             "refresh": parse_many(settings.rate_limit_refresh),
             "payment": parse_many(settings.rate_limit_payment),
             "order": parse_many(settings.rate_limit_order),
+            "second_factor": parse_many(settings.rate_limit_second_factor),
         }
         self._limiter = MovingWindowRateLimiter(
             storage_from_string(settings.rate_limit_storage_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admitone.db import Base, IdMixin, TimestampMixin, utcnow
@@ -21,6 +21,9 @@ class User(IdMixin, TimestampMixin, Base):
     locale: Mapped[str] = mapped_column(String(10), default="en")
     is_active: Mapped[bool] = mapped_column(default=True)
     is_platform_admin: Mapped[bool] = mapped_column(default=False)
+    # A confirmed authenticator app or a passkey (admitone/twofactor): on this row so that
+    # the access checks, which load the user anyway, need no query to require it.
+    two_factor_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class AuthSession(IdMixin, Base):

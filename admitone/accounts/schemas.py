@@ -41,6 +41,7 @@ class UserOut(OutputModel):
     full_name: str
     locale: str
     is_platform_admin: bool
+    two_factor_enabled: bool
     created_at: datetime
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from admitone.accounts.models import User
@@ -25,6 +25,9 @@ class Organization(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     stripe_account_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Members without a second factor are refused on this organization's routes
+    # (organizations.service.check_two_factor); the owner alone changes it.
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Membership(IdMixin, TimestampMixin, Base):
