@@ -159,6 +159,20 @@ def start_totp_setup(session: Session, *, user: User, settings: Settings) -> Tot
         )
     )
     session.flush()
+    return _setup_of(secret, user)
+
+
+def pending_totp_setup(session: Session, *, user: User, settings: Settings) -> TotpSetup:
+    """The set-up started and not yet confirmed, shown again (a mistyped first code)."""
+    current = _totp_of(session, user.id)
+    if current is None:
+        raise TotpNotStarted()
+    if current.confirmed_at is not None:
+        raise TotpAlreadyEnabled()
+    return _setup_of(_decrypt(current.secret_encrypted, user_id=user.id, settings=settings), user)
+
+
+def _setup_of(secret: str, user: User) -> TotpSetup:
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER_NAME)
     # White behind the modules: the pages have a dark theme, and scanners need contrast.
     qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2, light="white")

@@ -14,11 +14,13 @@ def page_routers() -> list[APIRouter]:
         organizer,
         organizer_sales,
         scanner,
+        security,
     )
 
     return [
         checkout.test_provider,
         accounts.router,
+        security.router,
         catalogue.router,
         checkout.router,
         downloads.router,
