@@ -41,6 +41,8 @@ class VerificationRequired(BadRequest):
 class PasskeyInvalid(BadRequest):
     code = "PASSKEY_INVALID"
     message = "The passkey could not be verified."
+    # The challenge's deletion stays: a challenge answers one response, right or wrong.
+    keep_changes = True
 
 
 class PasskeyChallengeInvalid(BadRequest):
