@@ -270,16 +270,31 @@ def register_passkey(
     return DataResponse(data=PasskeyOut.model_validate(passkey))
 
 
-@router.delete(
-    "/me/passkeys/{passkey_id}",
+@router.post(
+    "/me/passkeys/{passkey_id}/remove",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Remove one of my passkeys",
-    responses=error_responses(401, 404),
+    summary="Remove one of my passkeys (needs a code or the password)",
+    responses=error_responses(400, 401, 404, 422, 429),
+    dependencies=SECOND_FACTOR_LIMIT,
 )
 def remove_passkey(
-    passkey_id: uuid.UUID, user: CurrentUserBeforeSecondFactor, session: SessionDep
+    passkey_id: uuid.UUID,
+    body: VerificationIn,
+    request: Request,
+    user: CurrentUserBeforeSecondFactor,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> Response:
-    passkeys.remove_passkey(session, user=user, passkey_id=passkey_id)
+    count_attempt(request, user.id)
+    passkeys.remove_passkey(
+        session,
+        user=user,
+        passkey_id=passkey_id,
+        settings=settings,
+        code=body.code,
+        recovery_code=body.recovery_code,
+        password=body.password,
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -46,7 +46,7 @@ from admitone.twofactor.errors import (
     PasskeyInvalid,
 )
 from admitone.twofactor.models import Passkey, WebAuthnChallenge
-from admitone.twofactor.service import refresh_enabled_flag, user_of_login_token
+from admitone.twofactor.service import refresh_enabled_flag, user_of_login_token, verify_user
 
 CHALLENGE_MINUTES = 5
 REGISTER = "register"
@@ -175,12 +175,31 @@ def register_passkey(
     return passkey
 
 
-def remove_passkey(session: Session, *, user: User, passkey_id: uuid.UUID) -> None:
+def remove_passkey(
+    session: Session,
+    *,
+    user: User,
+    passkey_id: uuid.UUID,
+    settings: Settings,
+    code: str | None = None,
+    recovery_code: str | None = None,
+    password: str | None = None,
+) -> None:
+    """Remove one of the user's passkeys; like turning the app off, it needs a code or
+    the password (it may be the account's last factor)."""
     passkey = session.scalar(
         select(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id)
     )
     if passkey is None:
         raise NotFound("No such passkey.")
+    verify_user(
+        session,
+        user=user,
+        settings=settings,
+        code=code,
+        recovery_code=recovery_code,
+        password=password,
+    )
     session.delete(passkey)
     refresh_enabled_flag(session, user=user)
 

@@ -104,3 +104,33 @@ def test_a_challenge_is_used_once(session, settings):
         passkeys._use_challenge(
             session, challenge_id=options.challenge_id, purpose=passkeys.AUTHENTICATE, user_id=None
         )
+
+
+def test_removing_a_passkey_needs_the_password_and_may_turn_two_factor_off(site, clean_database):
+    from admitone.accounts.models import User
+    from admitone.twofactor.models import Passkey
+    from admitone.twofactor.service import refresh_enabled_flag
+    from tests.helpers import PASSWORD
+
+    account = register(site)
+    user_id = uuid.UUID(account["user"]["id"])
+    with clean_database.session() as session:
+        # A stored passkey row (its creation by a browser is the e2e test's business).
+        session.add(Passkey(user_id=user_id, credential_id=b"cred", public_key=b"key"))
+        refresh_enabled_flag(session, user=session.get(User, user_id))
+    passkey_id = site.get("/api/v1/me/two-factor", headers=account["headers"]).json()["data"][
+        "passkeys"
+    ][0]["id"]
+    url = f"/api/v1/me/passkeys/{passkey_id}/remove"
+    refused = site.post(url, json={}, headers=account["headers"])
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "VERIFICATION_REQUIRED"
+    wrong = site.post(url, json={"password": "wrong-password-here"}, headers=account["headers"])
+    assert wrong.status_code == 401
+    stranger = register(site)
+    hidden = site.post(url, json={"password": PASSWORD}, headers=stranger["headers"])
+    assert hidden.status_code == 404
+    removed = site.post(url, json={"password": PASSWORD}, headers=account["headers"])
+    assert removed.status_code == 204
+    status = site.get("/api/v1/me/two-factor", headers=account["headers"]).json()["data"]
+    assert status["passkeys"] == [] and status["enabled"] is False

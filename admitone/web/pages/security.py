@@ -374,11 +374,36 @@ def passkey_register(
     return JSONResponse({"redirect": "/account/security?flash=passkey_added"}, status_code=201)
 
 
-@router.post("/account/security/passkeys/{passkey_id}/remove")
+@router.post(
+    "/account/security/passkeys/{passkey_id}/remove",
+    dependencies=[Depends(rate_limit("second_factor"))],
+)
 def passkey_remove(
-    passkey_id: uuid.UUID, session: SessionDep, login: LoginBeforeSecondFactor
+    request: Request,
+    passkey_id: uuid.UUID,
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: LoginBeforeSecondFactor,
 ) -> Response:
-    passkeys.remove_passkey(session, user=login.user, passkey_id=passkey_id)
+    count_attempt(request, login.user.id)
+    proof = _verification(form)
+    if proof is None:
+        return _security_error(request, session, login.user, None)
+    try:
+        passkeys.remove_passkey(
+            session,
+            user=login.user,
+            passkey_id=passkey_id,
+            settings=settings,
+            code=proof.code,
+            recovery_code=proof.recovery_code,
+            password=proof.password,
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return _security_error(request, session, login.user, exc)
     return redirect("/account/security", flash="passkey_removed")
 
 

@@ -166,6 +166,7 @@ def test_passkey_registered_then_used_to_sign_in_and_as_second_factor(
 
     # Removed, the passkey no longer signs in.
     page.goto("/account/security")
+    page.get_by_label("Your password, to remove the passkey Test laptop").fill(PASSWORD)
     page.get_by_role("button", name="Remove the passkey Test laptop").click()
     expect(page.get_by_text("Passkey removed.")).to_be_visible()
     log_out(page)
