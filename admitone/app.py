@@ -40,6 +40,7 @@ from admitone.ratelimit import RateLimiter
 from admitone.request_limits import BodyLimit, RequestBodyLimitMiddleware
 from admitone.routing import move_routes_first
 from admitone.tickets.api import router as tickets_router
+from admitone.twofactor.api import router as two_factor_router
 from admitone.web import install_web
 
 API_PREFIX = "/api/v1"
@@ -65,6 +66,7 @@ def api_routers() -> list[APIRouter]:
         tickets_router,
         events_public_router,
         accounts_router,
+        two_factor_router,
         organizations_router,
         events_organizer_router,
         orders_organizer_router,

@@ -125,6 +125,9 @@ class Settings(BaseSettings):
     rate_limit_payment: str = "30/minute"
     # Creating orders holds stock: a bot must not hold a whole sale.
     rate_limit_order: str = "30/minute"
+    # Second-factor attempts, counted per account and per client IP: 6-digit codes must
+    # not be guessable by trying (3 codes valid at a time: 30 tries an hour is 1 in 11 000).
+    rate_limit_second_factor: str = "5/minute;30/hour"
 
     # Mail (docs/mail.md): SMTP when set (smtp:// STARTTLS, smtps:// TLS, plain smtp://host:port
     # without credentials for a local relay); otherwise each message is an .eml in outbox_dir.
@@ -180,6 +183,9 @@ class Settings(BaseSettings):
     oidc_discovery_cache_seconds: int = Field(default=3600, ge=0, le=86400)
     # Each call to a provider (discovery, keys, token, userinfo) gives up after this.
     oidc_http_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    # Passkeys (docs/two-factor.md): the relying party's name shown by the browser; its id
+    # and origin are public_url's host and origin (a passkey works on that site only).
+    webauthn_rp_name: str = Field(default="Admit One", min_length=1, max_length=100)
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -203,6 +209,7 @@ class Settings(BaseSettings):
         "rate_limit_account_token",
         "rate_limit_payment",
         "rate_limit_order",
+        "rate_limit_second_factor",
     )
     @classmethod
     def _valid_rate_limit(cls, value: str) -> str:

@@ -23,6 +23,7 @@ from admitone.errors import NotAuthenticated
 from admitone.organizations import service as organizations
 from admitone.organizations.permissions import Permission
 from admitone.ratelimit import RateLimiter
+from admitone.twofactor.errors import TwoFactorSetupRequired
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -75,14 +76,22 @@ def caller_of(
     request: Request,
     settings: Settings,
     credentials: HTTPAuthorizationCredentials | None,
+    *,
+    before_second_factor: bool = False,
 ) -> User | None:
-    """The logged-in caller behind the bearer token, None without one; 401 for a bad one."""
+    """The logged-in caller behind the bearer token, None without one; 401 for a bad one.
+
+    A platform admin without a second factor may do nothing but set one up (403
+    ``TWO_FACTOR_SETUP_REQUIRED``), unless ``before_second_factor`` (those routes).
+    """
     if credentials is None:
         return None
     user, auth_session_id = accounts.user_for_access_token(
         session, token=credentials.credentials, settings=settings
     )
     request.state.auth_session_id = auth_session_id
+    if user.is_platform_admin and not user.two_factor_enabled and not before_second_factor:
+        raise TwoFactorSetupRequired()
     return user
 
 
@@ -112,8 +121,20 @@ def _require_user(user: Annotated[User | None, Depends(_caller)]) -> User:
     return user
 
 
+def _require_user_before_second_factor(
+    request: Request, session: SessionDep, settings: SettingsDep, credentials: BearerCredentials
+) -> User:
+    user = caller_of(session, request, settings, credentials, before_second_factor=True)
+    if user is None:
+        raise NotAuthenticated()
+    return user
+
+
 OptionalUser = Annotated[User | None, Depends(_caller)]
 CurrentUser = Annotated[User, Depends(_require_user)]
+# The caller even if a platform admin without a second factor: for the routes that set
+# one up, read the profile, or log out (twofactor/api.py).
+CurrentUserBeforeSecondFactor = Annotated[User, Depends(_require_user_before_second_factor)]
 
 
 def org_access(permission: Permission) -> Callable[..., organizations.OrgAccess]:

@@ -10,6 +10,7 @@ from admitone.orders.models import IdempotencyRecord, Order, OrderItem
 from admitone.organizations.models import Membership, Organization
 from admitone.payments.models import Payment, PaymentNotification, Refund
 from admitone.tickets.models import EventSigningKey, Ticket
+from admitone.twofactor.models import Passkey, RecoveryCode, TotpCredential, WebAuthnChallenge
 
 __all__ = [
     "AccountToken",
@@ -25,11 +26,15 @@ __all__ = [
     "Order",
     "OrderItem",
     "Organization",
+    "Passkey",
     "Payment",
     "PaymentNotification",
+    "RecoveryCode",
     "RefreshToken",
     "Refund",
     "Ticket",
     "TicketType",
+    "TotpCredential",
     "User",
+    "WebAuthnChallenge",
 ]

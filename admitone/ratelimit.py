@@ -34,6 +34,7 @@ class RateLimiter:
             "account_token": parse_many(settings.rate_limit_account_token),
             "payment": parse_many(settings.rate_limit_payment),
             "order": parse_many(settings.rate_limit_order),
+            "second_factor": parse_many(settings.rate_limit_second_factor),
         }
         storage_url = settings.rate_limit_storage
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))

@@ -99,6 +99,7 @@ def make_settings(database_url: str, media_dir: Path) -> Callable[..., Settings]
             "rate_limit_account_token": "1000/minute",
             "rate_limit_payment": "1000/minute",
             "rate_limit_order": "1000/minute",
+            "rate_limit_second_factor": "1000/minute",
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

@@ -29,6 +29,7 @@ from tests.helpers import (
     register,
     ticket_type_payload,
 )
+from tests.twofactor.helpers import enable_totp
 
 PREFIX = "/api/v1/organizations/{org}"
 
@@ -36,6 +37,7 @@ PREFIX = "/api/v1/organizations/{org}"
 READ, WRITE, MEMBERS = "view_events", "manage_events", "manage_members"
 ORDERS, REFUNDS, CHECK_IN = "view_orders", "refund_orders", "check_in"
 PAYOUTS = "manage_payouts"  # where the money goes: the owner alone
+SECURITY = "manage_security"  # requiring two-factor of the members: the owner alone
 # To add a route: a MATRIX row with the permission its org_access asks for and a
 # ``prepare`` that creates fresh rows of organization A for one call (a write may
 # consume them), then run this file.
@@ -138,6 +140,9 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("PUT", "/stripe-account"): Route(
         PAYOUTS, lambda ctx: Call({}, json={"stripe_account_id": "acct_Matrix1"})
     ),
+    ("PUT", "/two-factor-requirement"): Route(
+        SECURITY, lambda ctx: Call({}, json={"require_two_factor": False})
+    ),
     ("GET", "/events/{event_id}/orders"): Route(ORDERS, _event_params),
     ("GET", "/events/{event_id}/orders/{order_id}"): Route(ORDERS, _paid_order_params),
     ("POST", "/events/{event_id}/orders/{order_id}/refund"): Route(
@@ -146,14 +151,14 @@ MATRIX: dict[tuple[str, str], Route] = {
 }
 
 # Actor -> the status (200 meaning any 2xx) they get for a route needing a permission.
-ALL = (READ, WRITE, MEMBERS, ORDERS, REFUNDS, CHECK_IN, PAYOUTS)
+ALL = (READ, WRITE, MEMBERS, ORDERS, REFUNDS, CHECK_IN, PAYOUTS, SECURITY)
 EXPECTED = {
     "anonymous": dict.fromkeys(ALL, 401),
     "buyer": dict.fromkeys(ALL, 404),
     "owner_b": dict.fromkeys(ALL, 404),
     # Gate staff read events and scan tickets; nothing else.
     "staff_a": {**dict.fromkeys(ALL, 403), READ: 200, CHECK_IN: 200},
-    "admin_a": {**dict.fromkeys(ALL, 200), PAYOUTS: 403},
+    "admin_a": {**dict.fromkeys(ALL, 200), PAYOUTS: 403, SECURITY: 403},
     "owner_a": dict.fromkeys(ALL, 200),
     "platform_admin": dict.fromkeys(ALL, 200),
 }
@@ -199,6 +204,9 @@ def ctx(client, clean_database, media_dir) -> Context:
         "/api/v1/auth/login", json={"email": "root@example.com", "password": PASSWORD}
     )
     assert login.status_code == 200
+    platform_admin = auth(login.json()["data"]["tokens"]["access_token"])
+    # Platform admins act only once they have a second factor (tests/twofactor).
+    enable_totp(client, platform_admin)
     # B owns an event too, so that "not found" is never just "B has no events".
     create_event(client, owner_b["headers"], org_b)
     return Context(
@@ -215,7 +223,7 @@ def ctx(client, clean_database, media_dir) -> Context:
             "staff_a": staff_a["headers"],
             "admin_a": admin_a["headers"],
             "owner_a": owner_a["headers"],
-            "platform_admin": auth(login.json()["data"]["tokens"]["access_token"]),
+            "platform_admin": platform_admin,
         },
     )
 

@@ -21,9 +21,18 @@ from admitone.accounts.schemas import (
     UserOut,
     VerifyEmailIn,
 )
-from admitone.deps import CurrentUser, SessionDep, SettingsDep, rate_limit
+from admitone.deps import (
+    CurrentUser,
+    CurrentUserBeforeSecondFactor,
+    SessionDep,
+    SettingsDep,
+    rate_limit,
+)
 from admitone.errors import error_responses
 from admitone.schemas import DataResponse
+from admitone.twofactor import service as two_factor
+from admitone.twofactor.api import second_factor_needed
+from admitone.twofactor.schemas import SecondFactorNeededOut
 
 router = APIRouter(tags=["accounts"])
 
@@ -53,13 +62,19 @@ def register(
 @router.post(
     "/auth/login",
     summary="Log in with e-mail and password",
+    description="An account with two-factor answers a second-factor token instead of "
+    "tokens: finish with POST /auth/login/second-factor.",
     responses=error_responses(400, 401, 422, 429),
     dependencies=[Depends(rate_limit("login"))],
 )
 def login(
     request: Request, body: LoginIn, session: SessionDep, settings: SettingsDep
-) -> DataResponse[SessionOut]:
+) -> DataResponse[SessionOut] | DataResponse[SecondFactorNeededOut]:
     user = service.authenticate(session, email=body.email, password=body.password)
+    # Two-factor accounts: no login yet, a short-lived token for the second step.
+    pending = two_factor.login_challenge(user=user, settings=settings)
+    if pending is not None:
+        return second_factor_needed(session, user=user, token=pending)
     tokens = service.start_session(
         session, user=user, settings=settings, user_agent=request.headers.get("user-agent")
     )
@@ -87,13 +102,13 @@ def refresh(body: RefreshIn, session: SessionDep, settings: SettingsDep) -> Data
     summary="End this login: its access and refresh tokens stop working",
     responses=error_responses(401),
 )
-def logout(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+def logout(request: Request, user: CurrentUserBeforeSecondFactor, session: SessionDep) -> Response:
     service.logout(session, auth_session_id=request.state.auth_session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", summary="The current user", responses=error_responses(401))
-def me(user: CurrentUser) -> DataResponse[UserOut]:
+def me(user: CurrentUserBeforeSecondFactor) -> DataResponse[UserOut]:
     return DataResponse(data=UserOut.model_validate(user))
 
 

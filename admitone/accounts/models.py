@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index, String
+from sqlalchemy import Enum, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admitone.db import Base, IdMixin, TimestampMixin, utcnow
@@ -30,6 +30,10 @@ class User(IdMixin, TimestampMixin, Base):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    # A confirmed authenticator app or a passkey (admitone/twofactor): on this row so that
+    # the access checks, which load the user anyway, need no query to require it.
+    two_factor_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class AuthSession(IdMixin, Base):

@@ -71,6 +71,7 @@ class UserOut(OutputModel):
     locale: str
     is_platform_admin: bool
     email_verified: bool
+    two_factor_enabled: bool
     created_at: datetime
 
 

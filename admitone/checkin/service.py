@@ -27,7 +27,7 @@ from admitone.errors import InvalidToken, PermissionDenied
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.organizations.models import Membership, Organization, Role
 from admitone.organizations.permissions import Permission, role_allows
-from admitone.organizations.service import OrgAccess
+from admitone.organizations.service import OrgAccess, check_two_factor
 from admitone.tickets import signing
 from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.signing import EventKey, KeyRing
@@ -135,6 +135,7 @@ def _checked_access(
 ) -> EventAccess:
     if role is None:  # not a member: the event does not exist for them
         raise EventNotFound()
+    check_two_factor(organization=organization, user=user)
     access = OrgAccess(organization=organization, role=role, user=user)
     if not access.allows(permission):
         raise PermissionDenied(f"Your role ({role}) does not allow this.", required=str(permission))

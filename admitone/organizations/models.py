@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from admitone.accounts.models import User
@@ -33,6 +33,10 @@ class Organization(IdMixin, TimestampMixin, Base):
     @property
     def verified(self) -> bool:
         return self.verified_at is not None
+
+    # Members without a second factor are refused on this organization's routes
+    # (organizations.service.check_two_factor); the owner alone changes it.
+    require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Membership(IdMixin, TimestampMixin, Base):

@@ -17,11 +17,13 @@ class Permission(StrEnum):
     sell_at_stand = "sell_at_stand"
     # Where the money goes (the Stripe connected account): the owner alone.
     manage_payouts = "manage_payouts"
+    # Security settings (requiring two-factor of the members): the owner alone.
+    manage_security = "manage_security"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.owner: frozenset(Permission),
-    Role.admin: frozenset(Permission) - {Permission.manage_payouts},
+    Role.admin: frozenset(Permission) - {Permission.manage_payouts, Permission.manage_security},
     Role.staff: frozenset({Permission.view_events, Permission.check_in}),
     Role.cashier: frozenset({Permission.view_events, Permission.sell_at_stand}),
 }

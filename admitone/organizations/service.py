@@ -24,6 +24,7 @@ from admitone.organizations.errors import (
 )
 from admitone.organizations.models import Membership, Organization, Role
 from admitone.organizations.permissions import Permission, role_allows
+from admitone.twofactor.errors import TwoFactorRequired, TwoFactorSetupRequired
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,9 @@ class OrgAccess:
 def resolve_access(session: Session, *, slug: str, user: User, permission: Permission) -> OrgAccess:
     """The caller's access to the organization ``slug``, checked for ``permission``.
 
-    Not a member: 404 (the organization's existence is not revealed). Member without the
-    permission: 403. Platform admins act as owners everywhere.
+    Not a member: 404 (the organization's existence is not revealed). A member without
+    the second factor the organization requires: 403 ``TWO_FACTOR_REQUIRED``. Member
+    without the permission: 403. Platform admins act as owners everywhere.
     """
     row = session.execute(
         select(Organization, Membership.role)
@@ -59,6 +61,7 @@ def resolve_access(session: Session, *, slug: str, user: User, permission: Permi
         role = Role.owner
     if role is None:
         raise NotFound("No such organization.")
+    check_two_factor(organization=organization, user=user)
     access = OrgAccess(organization=organization, role=role, user=user)
     if not access.allows(permission):
         raise PermissionDenied(f"Your role ({role}) does not allow this.", required=str(permission))
@@ -91,6 +94,37 @@ def set_verified(
         organization.verified_at = None
     session.flush()
     return organization
+
+
+def check_two_factor(*, organization: Organization, user: User) -> None:
+    """The second-factor rules of acting for an organization, once membership is known.
+
+    Both read columns of rows the resolvers load anyway (no query): a platform admin
+    without a second factor acts for no one (``TWO_FACTOR_SETUP_REQUIRED``), and an
+    organization may require one of its members (``TWO_FACTOR_REQUIRED``).
+    """
+    if user.two_factor_enabled:
+        return
+    if user.is_platform_admin:
+        raise TwoFactorSetupRequired()
+    if organization.require_two_factor:
+        raise TwoFactorRequired(organization=organization.slug)
+
+
+def set_two_factor_requirement(
+    session: Session, *, access: OrgAccess, required: bool
+) -> Organization:
+    """Require (or stop requiring) a second factor of every member; owners only (the
+    route asks for ``manage_security``). An owner cannot require what they lack: they
+    would lock themselves out."""
+    if required and not access.user.two_factor_enabled:
+        raise TwoFactorRequired(
+            "Set up two-factor authentication for your own account first.",
+            organization=access.organization.slug,
+        )
+    access.organization.require_two_factor = required
+    session.flush()
+    return access.organization
 
 
 def create_organization(session: Session, *, user: User, name: str, slug: str) -> Organization:

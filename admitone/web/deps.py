@@ -13,6 +13,7 @@ from admitone.accounts.models import User
 from admitone.deps import SessionDep, SettingsDep
 from admitone.organizations import service as organizations
 from admitone.organizations.permissions import Permission
+from admitone.twofactor.errors import TwoFactorSetupRequired
 from admitone.web.security import LoginRequired, WebLogin, load_login, verify_csrf
 
 
@@ -31,9 +32,18 @@ def _optional_login(
     return load_login(request, session, settings)
 
 
-def _required_login(login: Annotated[WebLogin | None, Depends(_optional_login)]) -> WebLogin:
+def _login_before_second_factor(
+    login: Annotated[WebLogin | None, Depends(_optional_login)],
+) -> WebLogin:
     if login is None:
         raise LoginRequired()
+    return login
+
+
+def _required_login(login: Annotated[WebLogin, Depends(_login_before_second_factor)]) -> WebLogin:
+    # A platform admin without a second factor is sent to set one up (web/errors.py).
+    if login.user.is_platform_admin and not login.user.two_factor_enabled:
+        raise TwoFactorSetupRequired()
     return login
 
 
@@ -47,6 +57,8 @@ async def _form(request: Request) -> FormData:
 
 OptionalLogin = Annotated[WebLogin | None, Depends(_optional_login)]
 RequiredLogin = Annotated[WebLogin, Depends(_required_login)]
+# The account's security pages: reachable by a platform admin who has yet to set up 2FA.
+LoginBeforeSecondFactor = Annotated[WebLogin, Depends(_login_before_second_factor)]
 PageUser = Annotated[User, Depends(_required_user)]
 Form = Annotated[FormData, Depends(_form)]
 

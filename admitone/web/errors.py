@@ -52,6 +52,8 @@ def render_error_page(
         return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     if status == 401:
         return RedirectResponse("/login", status_code=303)
+    if code == "TWO_FACTOR_SETUP_REQUIRED":  # platform admins: set it up before anything else
+        return RedirectResponse("/account/security?flash=two_factor_admin", status_code=303)
     title_factory = TITLES.get(status)
     title = title_factory() if title_factory else _("We could not do that")
     try:

@@ -43,6 +43,16 @@ FLASH: Mapping[str, Callable[[], str]] = {
     ),
     "login_ended": lambda: _("That login is ended."),
     "logged_out_everywhere": lambda: _("You are logged out on every device."),
+    "two_factor_admin": lambda: _(
+        "Platform administrators must set up two-factor authentication before anything else."
+    ),
+    "second_factor_expired": lambda: _(
+        "The sign-in step has expired; log in again with your password."
+    ),
+    "totp_disabled": lambda: _("The authenticator app is turned off."),
+    "passkey_added": lambda: _("Passkey added."),
+    "passkey_removed": lambda: _("Passkey removed."),
+    "two_factor_requirement_saved": lambda: _("Two-factor requirement saved."),
 }
 
 
@@ -106,6 +116,26 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     "ACCOUNT_TOKEN_INVALID": lambda: _("This link is invalid, already used or expired."),
     "EMAIL_ALREADY_VERIFIED": lambda: _("Your e-mail address is confirmed."),
     "LOGIN_NOT_FOUND": lambda: _("We could not find what you are looking for."),
+    "SECOND_FACTOR_INVALID": lambda: _("The code is incorrect or was already used."),
+    "SECOND_FACTOR_TOKEN_INVALID": lambda: _(
+        "The sign-in step has expired; log in again with your password."
+    ),
+    "TOTP_ALREADY_ENABLED": lambda: _("An authenticator app is already set up."),
+    "TOTP_NOT_STARTED": lambda: _("Start the authenticator app setup first."),
+    "TOTP_NOT_ENABLED": lambda: _("No authenticator app is set up."),
+    "VERIFICATION_REQUIRED": lambda: _(
+        "Give a code from your authenticator app, a recovery code or your password."
+    ),
+    "PASSKEY_INVALID": lambda: _("The passkey could not be verified."),
+    "PASSKEY_CHALLENGE_INVALID": lambda: _("This passkey request has expired; try again."),
+    "PASSKEY_ALREADY_REGISTERED": lambda: _("This passkey is already registered."),
+    "TWO_FACTOR_SETUP_REQUIRED": lambda: _(
+        "Platform administrators must set up two-factor authentication before anything else."
+    ),
+    "TWO_FACTOR_REQUIRED": lambda: _(
+        "This organization requires two-factor authentication of its members. "
+        "Set it up on your account's security page, then come back."
+    ),
 }
 
 STATUS_TEXT: Mapping[int, Callable[[], str]] = {

@@ -4,7 +4,7 @@ One table, ``identity_links``: a provider's subject (provider, sub) bound to an 
 unique per (provider, subject). New and empty: nothing is rewritten.
 
 Revision ID: 0006_identity_providers
-Revises: 0004_account_recovery
+Revises: 0005_two_factor
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import admitone.db
 
 revision: str = "0006_identity_providers"
 # 0002_event_search.py's revision id is "0002" (the lead re-chains the revisions at merge).
-down_revision: str | None = "0004_account_recovery"
+down_revision: str | None = "0005_two_factor"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

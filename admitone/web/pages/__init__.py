@@ -16,12 +16,14 @@ def page_routers() -> list[APIRouter]:
         organizer,
         organizer_sales,
         scanner,
+        security,
     )
 
     return [
         checkout.test_provider,
         accounts.router,
         account_security.router,
+        security.router,
         catalogue.router,
         checkout.router,
         downloads.router,

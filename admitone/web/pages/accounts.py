@@ -14,8 +14,16 @@ from admitone.accounts import verification
 from admitone.accounts.errors import EmailTaken, InvalidCredentials, WeakPassword
 from admitone.accounts.schemas import LoginIn, ProfilePatch, RegisterIn
 from admitone.deps import SessionDep, SettingsDep, rate_limit
+from admitone.twofactor import service as two_factor
 from admitone.web import i18n
-from admitone.web.deps import Form, OptionalLogin, RequiredLogin, form_str, page_router
+from admitone.web.deps import (
+    Form,
+    LoginBeforeSecondFactor,
+    OptionalLogin,
+    RequiredLogin,
+    form_str,
+    page_router,
+)
 from admitone.web.i18n import _
 from admitone.web.messages import field_errors
 from admitone.web.security import log_in, log_out, secure_cookies
@@ -88,6 +96,14 @@ def login_submit(
             {"errors": errors, "email": email, "next_url": target},
             status_code=422,
         )
+    # Two-factor accounts: no login yet; the second step page finishes it.
+    pending = two_factor.login_challenge(user=user, settings=settings)
+    if pending is not None:
+        from admitone.web.pages.security import second_step_url, start_second_step
+
+        response = redirect(second_step_url(target))
+        start_second_step(response, token=pending, settings=settings)
+        return response
     response = redirect(target, flash="logged_in")
     log_in(response, request, session=session, user=user, settings=settings)
     return response
@@ -187,7 +203,7 @@ PROFILE_FORMS = {
 
 
 @router.get("/account")
-def account_page(request: Request, login: RequiredLogin) -> Response:
+def account_page(request: Request, login: LoginBeforeSecondFactor) -> Response:
     return render(request, "account/profile.html", PROFILE_FORMS)
 
 

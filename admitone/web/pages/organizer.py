@@ -102,6 +102,7 @@ def _org_context(access: OrgAccess, **extra: Any) -> dict[str, Any]:
         "can_manage": access.allows(Permission.manage_events),
         "can_view_orders": access.allows(Permission.view_orders),
         "can_manage_members": access.allows(Permission.manage_members),
+        "can_manage_security": access.allows(Permission.manage_security),
         "can_check_in": access.allows(Permission.check_in),
         "status_label": status_label,
         "role_label": role_label,
