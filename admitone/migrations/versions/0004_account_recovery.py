@@ -3,7 +3,7 @@ the user agent and last use of each login
 
 Existing accounts are marked verified: they predate the rule that an organization needs
 a verified address. Operations note: the users and auth_sessions ALTERs add nullable
-columns (no table rewrite on PostgreSQL; SQLite's batch mode copies the two tables).
+columns (no table rewrite on either database).
 
 Revision ID: 0004_account_recovery
 Revises: 0002
@@ -23,18 +23,19 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.add_column(
-            sa.Column("email_verified_at", admitone.db.UTCDateTime(timezone=True), nullable=True)
-        )
+    # Plain ADD COLUMNs (no table rebuild on SQLite, which would break foreign keys).
+    op.add_column(
+        "users",
+        sa.Column("email_verified_at", admitone.db.UTCDateTime(timezone=True), nullable=True),
+    )
     # Accounts made before verification existed keep what they could do.
     op.execute("UPDATE users SET email_verified_at = created_at")
 
-    with op.batch_alter_table("auth_sessions") as batch_op:
-        batch_op.add_column(sa.Column("user_agent", sa.String(length=300), nullable=True))
-        batch_op.add_column(
-            sa.Column("last_used_at", admitone.db.UTCDateTime(timezone=True), nullable=True)
-        )
+    op.add_column("auth_sessions", sa.Column("user_agent", sa.String(length=300), nullable=True))
+    op.add_column(
+        "auth_sessions",
+        sa.Column("last_used_at", admitone.db.UTCDateTime(timezone=True), nullable=True),
+    )
 
     op.create_table(
         "account_tokens",

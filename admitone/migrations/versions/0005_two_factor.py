@@ -26,14 +26,16 @@ def _when() -> admitone.db.UTCDateTime:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.add_column(
-            sa.Column("two_factor_enabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-    with op.batch_alter_table("organizations") as batch_op:
-        batch_op.add_column(
-            sa.Column("require_two_factor", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # Plain ADD COLUMN on both databases: a batch rebuild of users or organizations on
+    # SQLite would break the foreign keys that point at them.
+    op.add_column(
+        "users",
+        sa.Column("two_factor_enabled", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column(
+        "organizations",
+        sa.Column("require_two_factor", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "totp_credentials",
         sa.Column("user_id", sa.Uuid(), nullable=False),
