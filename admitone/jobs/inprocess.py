@@ -40,11 +40,12 @@ class InProcessRunner:
         self._futures: set[Future[None]] = set()
         self._lock = threading.Lock()
 
-    def submit(self, name: str, kwargs: dict[str, Any]) -> None:
+    def submit(self, name: str, kwargs: dict[str, Any]) -> Future[None]:
         future = self._executor.submit(self._run, name, kwargs)
         with self._lock:
             self._futures.add(future)
         future.add_done_callback(self._forget)
+        return future
 
     def _forget(self, future: Future[None]) -> None:
         with self._lock:

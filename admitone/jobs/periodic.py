@@ -10,6 +10,7 @@ Redis the app's lifespan submits each with ``run_periodically``.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import Future
 
 import structlog
 
@@ -51,11 +52,16 @@ async def run_periodically(runner: Runner, name: str, *, interval_seconds: float
     """Embedded mode's stand-in for beat: submit job ``name`` every ``interval_seconds``.
 
     Started by the app's lifespan only when no Redis is configured (beat schedules the
-    same job then); cancelled at shutdown. The job itself is idempotent.
+    same job then); cancelled at shutdown. A tick whose previous run is still going is
+    skipped: two runs at once could both send a message before either recorded it (a
+    slow mail server made the confirmations' catch-up send twice).
     """
+    previous: Future[None] | None = None
     while True:
         await asyncio.sleep(interval_seconds)
+        if previous is not None and not previous.done():
+            continue
         try:
-            await asyncio.to_thread(runner.submit, name, {})
+            previous = await asyncio.to_thread(runner.submit, name, {})
         except Exception:  # the next tick tries again
             log.exception("periodic job could not be submitted", job=name)

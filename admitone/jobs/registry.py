@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 import importlib
 import smtplib
 import time
@@ -84,7 +86,9 @@ def run_job(context: JobContext, name: str, kwargs: dict[str, Any]) -> Any:
 
 
 class Runner(Protocol):
-    def submit(self, name: str, kwargs: dict[str, Any]) -> None: ...
+    # The in-process runner answers the job's Future (the embedded periodic loops wait
+    # for it); the runners that hand jobs on answer None.
+    def submit(self, name: str, kwargs: dict[str, Any]) -> Future[None] | None: ...
 
     def close(self) -> None: ...
 
