@@ -94,8 +94,7 @@ class CreatedOrder:
     replayed: bool  # an Idempotency-Key retry: the order made by the first request
 
 
-def hash_access_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+hash_access_token = queries.hash_access_token
 
 
 def effective_status(order: Order, *, now: datetime) -> OrderStatus:

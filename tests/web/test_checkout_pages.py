@@ -231,3 +231,31 @@ def test_cancel_a_hold_releases_the_seats(client: TestClient) -> None:
     assert "Order cancelled" in cancelled.text
     availability = client.get(f"/api/v1/events/{event['slug']}").json()["data"]
     assert availability["ticket_types"][0]["available"] == 100
+
+
+def test_only_the_buyers_browser_reaches_the_test_payment(client: TestClient) -> None:
+    # Issue 13: the test provider's page and buttons answer the order's own buyer only
+    # (their login, or the order's secret remembered by their browser).
+    event = _event(client)
+    order_path = buy(client, event, 1, approve=False)  # declined: still payable
+    order_page = get_page(client, order_path)
+    paying = client.post(
+        f"{order_path}/pay",
+        data={"csrf_token": csrf_from(order_page.text)},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    provider_path = _path(paying.headers["location"])
+    with TestClient(client.app, raise_server_exceptions=False) as stranger:
+        page = get_page(stranger, f"/events/{event['slug']}")
+        assert stranger.get(provider_path, headers=HTML).status_code == 404
+        pressed = stranger.post(
+            f"{provider_path}/approve", data={"csrf_token": csrf_from(page.text)}, headers=HTML
+        )
+        assert pressed.status_code == 404
+        assert stranger.get(f"{provider_path}/done", headers=HTML).status_code == 404
+    provider = get_page(client, provider_path)
+    done = client.post(
+        f"{provider_path}/approve", data={"csrf_token": csrf_from(provider.text)}, headers=HTML
+    )
+    assert done.status_code == 200 and "Payment approved" in done.text

@@ -40,7 +40,7 @@ def _paid_ticket_payload(api: httpx.Client, event: dict, buyer: dict | None = No
     paying = api.post(f"/api/v1/orders/{order_id}/pay", headers=buyer["headers"])
     assert paying.status_code in (200, 201), paying.text
     payment_id = paying.json()["data"]["id"]
-    approved = api.post(f"/api/v1/payments/test/{payment_id}/approve")
+    approved = api.post(f"/api/v1/payments/test/{payment_id}/approve", headers=buyer["headers"])
     assert approved.status_code == 200, approved.text
     mine = api.get("/api/v1/me/tickets", headers=buyer["headers"]).json()["data"]
     return mine[0]["qr_payload"]
