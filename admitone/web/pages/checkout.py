@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 
 from admitone.config import Settings
 from admitone.db import utcnow
-from admitone.deps import SessionDep, SettingsDep, rate_limit
+from admitone.deps import SessionDep, SettingsDep, client_ip, rate_limit
 from admitone.errors import DomainError
 from admitone.events import catalogue
 from admitone.events.models import Event, TicketType
@@ -183,7 +183,8 @@ def checkout_details(
     return _details_page(request, entry.event, chosen, values=values, errors={})
 
 
-@router.post("/checkout/reserve", dependencies=[Depends(rate_limit("payment"))])
+# Counted with the API's orders: the same rate limit and hold limits per client.
+@router.post("/checkout/reserve", dependencies=[Depends(rate_limit("order"))])
 def checkout_reserve(
     request: Request,
     form: Form,
@@ -216,6 +217,7 @@ def checkout_reserve(
             now=utcnow(),
             settings=settings,
             locale=current_locale(),  # the page's language: the order's mails use it
+            client_ip=client_ip(request),
         )
     except DomainError as exc:
         session.rollback()
