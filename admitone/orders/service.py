@@ -451,11 +451,13 @@ def _enforce_hold_limits(
     held_by_buyer = sum(int(row.held_by_buyer) for row in rows)
     limit = settings.max_held_seats_per_client
     if limit and held_by_buyer + requested > limit:
-        raise HoldLimitReached(limit=limit, held=held_by_buyer, requested=requested)
+        raise HoldLimitReached(scope="buyer", limit=limit, held=held_by_buyer, requested=requested)
     held_from_address = sum(int(row.held_from_address) for row in rows)
     limit = settings.max_held_seats_per_address
     if limit and client.client_ip and held_from_address + requested > limit:
-        raise HoldLimitReached(limit=limit, held=held_from_address, requested=requested)
+        raise HoldLimitReached(
+            scope="address", limit=limit, held=held_from_address, requested=requested
+        )
 
 
 def _client_seats_parameters(

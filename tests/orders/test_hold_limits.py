@@ -47,7 +47,7 @@ class TestHeldSeatsPerClient:
             create_order(client, shop, quantity=4)
             before = db_snapshot(clean_database)
             details = assert_refused(hold(client, shop, quantity=1), "HOLD_LIMIT_REACHED")
-            assert details == {"limit": 10, "held": 10, "requested": 1}
+            assert details == {"scope": "buyer", "limit": 10, "held": 10, "requested": 1}
             # Refused: nothing changed, the seats are still on sale.
             assert db_snapshot(clean_database) == before
             assert counters(clean_database, shop.ticket_type_id).held == 10
@@ -150,7 +150,7 @@ class TestTrustedProxy:
             create_order(client, shop, quantity=10, buyer=buyer(1))
             forged = {"X-Forwarded-For": "203.0.113.50"}
             response = hold(client, shop, quantity=1, headers=forged, buyer=buyer(2))
-            assert_refused(response, "HOLD_LIMIT_REACHED")
+            assert assert_refused(response, "HOLD_LIMIT_REACHED")["scope"] == "address"
 
     def test_behind_a_trusted_proxy_each_client_has_its_own_bound(
         self, make_app, clean_database, owner
