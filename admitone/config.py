@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -92,7 +93,22 @@ class Settings(BaseSettings):
     login_seen_interval_seconds: int = Field(default=300, ge=1, le=86400)
     # The embedded SQLite mode migrates itself on start; PostgreSQL runs `admitone migrate`.
     migrate_on_start: bool = True
+    # How long an order holds its seats once the buyer starts paying (POST .../pay
+    # extends the hold to created_at + hold_minutes, never further: docs/locking.md).
     hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # How long a new order holds its seats before the buyer starts paying: short, so that
+    # abandoned or scripted orders give their seats back soon (issue 13).
+    # Capped by hold_minutes (``unpaid_hold``).
+    unpaid_hold_minutes: int = Field(default=5, ge=1, le=24 * 60)
+    # Seats one client may hold at once (unpaid orders of one event) by account or
+    # e-mail, and by network address (larger: buyers behind one NAT share an address).
+    # 0 turns the bound off (docs/locking.md, "Hold limits").
+    max_held_seats_per_client: int = Field(default=10, ge=0, le=100_000)
+    max_held_seats_per_address: int = Field(default=50, ge=0, le=100_000)
+    # Reverse proxies in front of the app that append the client's address to
+    # X-Forwarded-For. 0: the header is ignored (anyone can write it) and the TCP peer is
+    # the client; N: the N-th address from the right is the client (deps.client_ip).
+    trusted_proxy_count: int = Field(default=0, ge=0, le=10)
     # The in-app sweep that moves expired holds to `expired` (embedded mode). Correctness
     # never depends on it: an expired hold stops counting at once (docs/locking.md).
     hold_sweep_enabled: bool = True
@@ -100,6 +116,9 @@ class Settings(BaseSettings):
     # "test" is the built-in provider that works offline; "stripe" needs the two keys
     # below (docs/payments.md).
     payment_provider: Literal["test", "stripe"] = "test"
+    # The test provider lets any buyer approve their own payment: no money moves. In
+    # production it is refused unless this is set (a staging site, say): the name says why.
+    unsafe_allow_test_payments_in_production: bool = False
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     # Another API address for Stripe (a local fake in the tests); None is api.stripe.com.
@@ -267,6 +286,16 @@ class Settings(BaseSettings):
                 raise ValueError("ADMITONE_SECRET_KEY must be set in production")
             if len(self.secret_key.get_secret_value()) < 32:
                 raise ValueError("ADMITONE_SECRET_KEY must be at least 32 characters")
+            if (
+                self.payment_provider == "test"
+                and not self.unsafe_allow_test_payments_in_production
+            ):
+                raise ValueError(
+                    "ADMITONE_PAYMENT_PROVIDER is 'test' (the default) in production: "
+                    "buyers would get tickets without paying. Set ADMITONE_PAYMENT_PROVIDER"
+                    "=stripe with its keys, or, on a site that must never sell for real, "
+                    "ADMITONE_UNSAFE_ALLOW_TEST_PAYMENTS_IN_PRODUCTION=true"
+                )
         if self.jobs_test_pause_file is not None and self.env != Environment.test:
             raise ValueError("ADMITONE_JOBS_TEST_PAUSE_FILE is for tests only (ADMITONE_ENV=test)")
         return self
@@ -304,6 +333,11 @@ class Settings(BaseSettings):
 
     def oidc_provider(self, name: str) -> OidcProvider | None:
         return next((p for p in self.oidc_providers if p.name == name), None)
+
+    @property
+    def unpaid_hold(self) -> timedelta:
+        """The hold of an order not yet at the payment step (never longer than the full one)."""
+        return timedelta(minutes=min(self.unpaid_hold_minutes, self.hold_minutes))
 
     @property
     def is_sqlite(self) -> bool:

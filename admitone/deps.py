@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ipaddress
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -151,7 +152,28 @@ def org_access(permission: Permission) -> Callable[..., organizations.OrgAccess]
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's network address: for the rate limits and the hold limits.
+
+    ``X-Forwarded-For`` is read only behind ``ADMITONE_TRUSTED_PROXY_COUNT`` proxies
+    (anyone can write the header, so otherwise a bot would be a new client on every
+    request): each trusted proxy appends the address it saw, so the client is the N-th
+    from the right. A missing or malformed entry falls back to the TCP peer.
+    """
+    peer = request.client.host if request.client else "unknown"
+    proxies = request.app.state.settings.trusted_proxy_count
+    if proxies:
+        forwarded = [
+            entry.strip()
+            for header in request.headers.getlist("x-forwarded-for")
+            for entry in header.split(",")
+            if entry.strip()
+        ]
+        if len(forwarded) >= proxies:
+            try:
+                return str(ipaddress.ip_address(forwarded[-proxies]))
+            except ValueError:
+                pass
+    return peer[:45]
 
 
 def rate_limit(name: str) -> Callable[[Request], Awaitable[None]]:

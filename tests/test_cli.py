@@ -85,6 +85,21 @@ def test_production_refuses_the_default_secret(tmp_path):
     assert "ADMITONE_SECRET_KEY" in result.stderr
 
 
+def test_production_serve_refuses_the_test_provider(tmp_path):
+    # Issue 13: with a real secret but no real payment provider, `serve` does not start.
+    result = subprocess.run(
+        [ADMITONE, "serve", "--port", str(_free_port())],
+        env=_env(tmp_path, ADMITONE_ENV="production", ADMITONE_SECRET_KEY="k" * 40),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "ADMITONE_PAYMENT_PROVIDER is 'test'" in result.stderr
+    assert "buyers would get tickets without paying" in result.stderr
+    assert "Admit One on http" not in result.stdout
+
+
 @contextmanager
 def _serving(tmp_path: Path, *args: str, **env: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`admitone serve` running on a free port until the block ends; the process and its URL."""

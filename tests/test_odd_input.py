@@ -80,7 +80,7 @@ def _world(client: TestClient) -> dict[str, Any]:
     order = client.post(f"{API}/orders", json=order_body).json()["data"]
     buyer = {"X-Order-Token": order["access_token"]}
     payment = client.post(f"{API}/orders/{order['id']}/pay", headers=buyer).json()["data"]
-    client.post(f"{API}/payments/test/{payment['id']}/approve")
+    client.post(f"{API}/payments/test/{payment['id']}/approve", headers=buyer)
     tickets = client.get(f"{API}/orders/{order['id']}/tickets", headers=buyer).json()["data"]
     return {
         "owner": owner["headers"],

@@ -93,6 +93,7 @@ def ticket_type_out(ticket_type: TicketType, zone: ZoneInfo) -> TicketTypeOut:
         sales_end=_local(ticket_type.sales_end, zone),
         min_per_order=ticket_type.min_per_order,
         max_per_order=ticket_type.max_per_order,
+        max_per_buyer=ticket_type.max_per_buyer,
         is_active=ticket_type.is_active,
         position=ticket_type.position,
         created_at=ticket_type.created_at,

@@ -102,6 +102,9 @@ class TicketType(IdMixin, TimestampMixin, Base):
     sales_end: Mapped[datetime | None] = mapped_column(default=None)
     min_per_order: Mapped[int] = mapped_column(default=1)
     max_per_order: Mapped[int] = mapped_column(default=10)
+    # Tickets of this type one buyer (account or e-mail) may have across all their orders,
+    # paid and held; None: only the per-order limit applies (docs/locking.md).
+    max_per_buyer: Mapped[int | None] = mapped_column(default=None)
     is_active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
 

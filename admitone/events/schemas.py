@@ -45,6 +45,8 @@ VenueAddress = Annotated[str, Str(max_length=300), OneLine]
 City = Annotated[str, Str(min_length=1, max_length=100), OneLine]
 Capacity = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 PerOrder = Annotated[StrictInt, Field(ge=1, le=100)]
+# Tickets of a type one buyer may have across orders (paid and held); null: no limit.
+PerBuyer = Annotated[StrictInt, Field(ge=1, le=10_000)]
 Position = Annotated[StrictInt, Field(ge=0, le=10_000)]
 # VAT included in the price, in basis points: 2000 is 20 %, 550 is 5.5 %.
 VatRate = Annotated[StrictInt, Field(ge=0, le=10_000)]
@@ -187,6 +189,7 @@ class TicketTypeOut(OutputModel):
     sales_end: datetime | None
     min_per_order: int
     max_per_order: int
+    max_per_buyer: int | None
     is_active: bool
     position: int
     created_at: datetime
@@ -229,6 +232,11 @@ class TicketTypeIn(EventsInput):
     sales_end: EventTime | None = None
     min_per_order: PerOrder = 1
     max_per_order: PerOrder = 10
+    max_per_buyer: PerBuyer | None = Field(
+        default=None,
+        description="Tickets of this type one buyer (account or e-mail) may have across "
+        "orders, paid and held; null: no limit beyond max_per_order",
+    )
     is_active: StrictBool = True
     position: Position = 0
 
@@ -241,7 +249,7 @@ class TicketTypeIn(EventsInput):
 
 
 class TicketTypePatch(PatchModel):
-    nullable: ClassVar[frozenset[str]] = frozenset({"sales_start", "sales_end"})
+    nullable: ClassVar[frozenset[str]] = frozenset({"sales_start", "sales_end", "max_per_buyer"})
 
     name: ShortText | None = None
     description: LongText | None = None
@@ -252,6 +260,7 @@ class TicketTypePatch(PatchModel):
     sales_end: EventTime | None = None
     min_per_order: PerOrder | None = None
     max_per_order: PerOrder | None = None
+    max_per_buyer: PerBuyer | None = None
     is_active: StrictBool | None = None
     position: Position | None = None
 

@@ -67,6 +67,7 @@ TICKET_TYPE_FIELDS = frozenset(
         "sales_end",
         "min_per_order",
         "max_per_order",
+        "max_per_buyer",
         "is_active",
         "position",
     }
@@ -434,6 +435,7 @@ def create_ticket_type(
     sales_end: datetime | None = None,
     min_per_order: int = 1,
     max_per_order: int = 10,
+    max_per_buyer: int | None = None,
     is_active: bool = True,
     position: int = 0,
 ) -> TicketType:
@@ -461,6 +463,7 @@ def create_ticket_type(
         sales_end=sales_end,
         min_per_order=min_per_order,
         max_per_order=max_per_order,
+        max_per_buyer=max_per_buyer,
         is_active=is_active,
         position=position,
     )

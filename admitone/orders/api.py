@@ -86,7 +86,8 @@ RefundAccess = Annotated[OrgAccess, Depends(org_access(Permission.refund_orders)
         "same key with another body is refused (422 `IDEMPOTENCY_KEY_REUSED`)."
     ),
     responses=error_responses(400, 401, 404, 409, 422, 429, 503),
-    # A bot must not hold the whole stock (ADMITONE_RATE_LIMIT_ORDER).
+    # A bot must not hold the whole stock (ADMITONE_RATE_LIMIT_ORDER, and the hold limits:
+    # 409 HOLD_LIMIT_REACHED, BUYER_LIMIT_REACHED).
     dependencies=[Depends(rate_limit("order"))],
 )
 async def create_order(
@@ -121,6 +122,7 @@ async def create_order(
                 accept_language=request.headers.get("accept-language"),
                 account_locale=user.locale if user else None,
             ),
+            client_ip=client_ip(request),
         )
         return data_response(
             CreatedOrderOut.build(created.details, now=now, access_token=created.access_token),

@@ -40,6 +40,21 @@ class LimitExceeded(InvalidInput):
     message = "The quantity is outside the limits per order."
 
 
+class HoldLimitReached(Conflict):
+    """One client (account, e-mail or network address) holds as many unpaid seats of the
+    event as it may at once: pay or cancel an order first, or wait for a hold to expire."""
+
+    code = "HOLD_LIMIT_REACHED"
+    message = "You already hold as many unpaid tickets for this event as allowed at once."
+
+
+class BuyerLimitReached(Conflict):
+    """The organizer's limit of tickets of a type per buyer, across orders."""
+
+    code = "BUYER_LIMIT_REACHED"
+    message = "This order would exceed the number of tickets of this type allowed per buyer."
+
+
 class SoldOut(Conflict):
     code = "SOLD_OUT"
     message = "Not enough tickets left."

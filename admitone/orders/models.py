@@ -24,6 +24,9 @@ class Order(IdMixin, TimestampMixin, Base):
     __tablename__ = "orders"
     __table_args__ = (
         Index("ix_orders_status_expires_at", "status", "expires_at"),
+        # The hold limits' sum reads a client's orders of an event (docs/locking.md).
+        Index("ix_orders_event_id_buyer_email", "event_id", "buyer_email"),
+        Index("ix_orders_event_id_client_ip", "event_id", "client_ip"),
         CheckConstraint("total_minor >= 0", name="total_positive"),
     )
 
@@ -35,9 +38,12 @@ class Order(IdMixin, TimestampMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
     )
     buyer_name: Mapped[str] = mapped_column(String(200))
-    # Not indexed: the organizer's search matches it by substring (orders.queries.matching),
-    # which a b-tree cannot serve, and each index costs every order's INSERT and status change.
+    # The organizer's search matches it by substring (orders.queries.matching), which no
+    # b-tree serves; it is indexed with event_id for the hold limits only.
     buyer_email: Mapped[str] = mapped_column(String(320))
+    # The network address the order came from (deps.client_ip): the hold limits count a
+    # client's seats by it too. None for orders made before it was recorded, or by the CLI.
+    client_ip: Mapped[str | None] = mapped_column(String(45), default=None)
     # SHA-256 of the guest's secret link token.
     access_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[OrderStatus] = mapped_column(

@@ -7,6 +7,8 @@ resolved by ``org_access``. Anything else is not found (404), so ids do not leak
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -36,6 +38,21 @@ BUYER_ORDER = {
     for user in (False, True)
     for token in (False, True)
 }
+
+
+def hash_access_token(token: str) -> str:
+    """What an order stores of its guest's secret (``orders.access_token_hash``)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def opened_by(order: Order, *, user_id: uuid.UUID | None, access_token: str | None) -> bool:
+    """Whether these credentials reach ``order`` as its buyer: the rule of ``buyer_order``,
+    applied to an order already loaded (its account, or its secret token)."""
+    if user_id is not None and order.user_id == user_id:
+        return True
+    return access_token is not None and hmac.compare_digest(
+        order.access_token_hash, hash_access_token(access_token)
+    )
 
 
 def buyer_order(

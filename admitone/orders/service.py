@@ -18,6 +18,8 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -25,22 +27,37 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, Uuid, and_, bindparam, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from admitone import locking
 from admitone.accounts.service import normalize_email
-from admitone.config import Settings
+from admitone.config import Environment, Settings
 from admitone.db import execute_direct, insert_new, load_direct
 from admitone.errors import Busy
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
 from admitone.orders import queries
 from admitone.orders.errors import (
+    BuyerLimitReached,
     DuplicateTicketType,
     EventNotFound,
     EventNotPublished,
     HoldExpired,
+    HoldLimitReached,
     IdempotencyKeyReused,
     LimitExceeded,
     OrderNotFound,
@@ -94,8 +111,7 @@ class CreatedOrder:
     replayed: bool  # an Idempotency-Key retry: the order made by the first request
 
 
-def hash_access_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+hash_access_token = queries.hash_access_token
 
 
 def effective_status(order: Order, *, now: datetime) -> OrderStatus:
@@ -248,6 +264,7 @@ class TicketTypeOnSale:
     sales_end: datetime | None
     min_per_order: int
     max_per_order: int
+    max_per_buyer: int | None
 
 
 @functools.lru_cache(maxsize=32)
@@ -349,6 +366,151 @@ def _check_on_sale(
     return total
 
 
+# --- hold limits (issue 13: nobody can hold the whole stock) ----------------------------
+
+_orders = Order.__table__
+_items = OrderItem.__table__
+_live_hold = and_(_orders.c.status == OrderStatus.pending, _orders.c.expires_at > bindparam("now"))
+_same_buyer = or_(
+    _orders.c.user_id == bindparam("user_id"), _orders.c.buyer_email == bindparam("buyer_email")
+)
+_same_address = _orders.c.client_ip == bindparam("client_ip")
+_this_event = _orders.c.event_id == bindparam("event_id")
+
+
+def _seats_where(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, _items.c.quantity), else_=0)), 0)
+
+
+# Built once (it runs on every order of a sale). Per ticket type, the seats of the
+# client's other orders of the event: held (live pending) by the same account or
+# e-mail, held from the same address, and paid or held by the same account or e-mail.
+# The OR of three (event, client) pairs lets each be read through its own index.
+_CLIENT_SEATS = (
+    select(
+        _items.c.ticket_type_id,
+        _seats_where(and_(_live_hold, _same_buyer)).label("held_by_buyer"),
+        _seats_where(and_(_live_hold, _same_address)).label("held_from_address"),
+        _seats_where(_same_buyer).label("bought_by_buyer"),
+    )
+    .select_from(_items.join(_orders, _orders.c.id == _items.c.order_id))
+    .where(
+        or_(
+            and_(_this_event, _orders.c.buyer_email == bindparam("buyer_email")),
+            and_(_this_event, _same_address),
+            and_(_this_event, _orders.c.user_id == bindparam("user_id")),
+        ),
+        or_(_orders.c.status == OrderStatus.paid, _live_hold),
+        _orders.c.id != bindparam("order_id"),
+    )
+    .group_by(_items.c.ticket_type_id)
+)
+
+
+@dataclass(frozen=True)
+class _Client:
+    """Who is ordering, as the hold limits count them."""
+
+    user_id: uuid.UUID | None
+    buyer_email: str
+    client_ip: str | None
+
+
+def _limits_apply(
+    settings: Settings,
+    client: _Client,
+    ticket_types: dict[uuid.UUID, TicketTypeOnSale],
+) -> bool:
+    return bool(
+        settings.max_held_seats_per_client
+        or (settings.max_held_seats_per_address and client.client_ip)
+        or any(ticket_type.max_per_buyer is not None for ticket_type in ticket_types.values())
+    )
+
+
+def _enforce_hold_limits(
+    rows: Sequence[Any],
+    *,
+    quantities: dict[uuid.UUID, int],
+    ticket_types: dict[uuid.UUID, TicketTypeOnSale],
+    client: _Client,
+    settings: Settings,
+) -> None:
+    """Raise when this order, added to the client's other orders (``rows`` of
+    ``_CLIENT_SEATS``), goes beyond a limit: the organizer's per buyer first (it does not
+    pass with time), then the seats held at once per account/e-mail and per address."""
+    bought = {row.ticket_type_id: int(row.bought_by_buyer) for row in rows}
+    for ticket_type_id in sorted(ticket_types.keys() & quantities.keys()):
+        limit = ticket_types[ticket_type_id].max_per_buyer
+        already = bought.get(ticket_type_id, 0)
+        if limit is not None and already + quantities[ticket_type_id] > limit:
+            raise BuyerLimitReached(
+                ticket_type_id=str(ticket_type_id), max_per_buyer=limit, already=already
+            )
+    requested = sum(quantities.values())
+    held_by_buyer = sum(int(row.held_by_buyer) for row in rows)
+    limit = settings.max_held_seats_per_client
+    if limit and held_by_buyer + requested > limit:
+        raise HoldLimitReached(scope="buyer", limit=limit, held=held_by_buyer, requested=requested)
+    held_from_address = sum(int(row.held_from_address) for row in rows)
+    limit = settings.max_held_seats_per_address
+    if limit and client.client_ip and held_from_address + requested > limit:
+        raise HoldLimitReached(
+            scope="address", limit=limit, held=held_from_address, requested=requested
+        )
+
+
+def _client_seats_parameters(
+    *, event_id: uuid.UUID, order_id: uuid.UUID, client: _Client, now: datetime
+) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "order_id": order_id,
+        "user_id": client.user_id,
+        "buyer_email": client.buyer_email,
+        "client_ip": client.client_ip,
+        "now": now,
+    }
+
+
+class _UnsafeHoldCheck:
+    """The switch of the hold limits' negative-control race test: never on otherwise."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.window_seconds = 0.0
+        self.lock = threading.Lock()
+
+
+_UNSAFE_HOLD_CHECK = _UnsafeHoldCheck()
+
+
+def enable_unsafe_hold_check(settings: Settings, *, window_seconds: float = 0.05) -> None:
+    """TEST ONLY: count the client's seats before taking any lock (on a connection of its
+    own, then a pause), as a naive implementation would: the race test shows that
+    concurrent orders of one client then all pass. Refused unless ``settings.env`` is test.
+    """
+    if settings.env != Environment.test:
+        raise RuntimeError("the unsafe hold check exists for the race tests only")
+    with _UNSAFE_HOLD_CHECK.lock:
+        _UNSAFE_HOLD_CHECK.enabled = True
+        _UNSAFE_HOLD_CHECK.window_seconds = window_seconds
+
+
+def disable_unsafe_hold_check() -> None:
+    with _UNSAFE_HOLD_CHECK.lock:
+        _UNSAFE_HOLD_CHECK.enabled = False
+
+
+def _check_limits_without_lock(session: Session, parameters: dict[str, Any], **limits: Any) -> None:
+    bind = session.get_bind()
+    connection: Connection
+    with bind.connect().execution_options(sqlite_begin_immediate=False) as connection:
+        rows = connection.execute(_CLIENT_SEATS, parameters).all()
+    _enforce_hold_limits(rows, **limits)
+    time.sleep(_UNSAFE_HOLD_CHECK.window_seconds)
+
+
 def create_order(
     session: Session,
     *,
@@ -362,8 +524,10 @@ def create_order(
     idempotency_scope: str | None = None,
     idempotency_key: str | None = None,
     locale: str | None = None,
+    client_ip: str | None = None,
 ) -> CreatedOrder:
-    """Hold seats for a new pending order that expires after ``settings.hold_minutes``.
+    """Hold seats for a new pending order that expires after ``settings.unpaid_hold``
+    (paying extends it: ``pay_order``).
 
     Invariant: sold + held never exceeds capacity — seats are taken only by
     ``locking.take_seats`` (a conditional UPDATE per ticket type, in id order, inside this
@@ -371,6 +535,13 @@ def create_order(
     seats taken again. Prices and the total come from the ticket types, never from the
     caller. With an idempotency key, a retry of the same request returns the same order;
     a different request with the key is refused.
+
+    Hold limits (docs/locking.md): once the seats are taken, so under the ticket-type row
+    locks until COMMIT, one query sums the seats the same account or e-mail (and the same
+    ``client_ip``) holds for the event, and the buyer's paid and held seats of each type
+    with a ``max_per_buyer``; beyond a limit, HoldLimitReached or BuyerLimitReached and
+    the whole order rolls back. A concurrent order of the same ticket types waits for
+    this one's commit, so it counts it.
     """
     quantities = _quantities(items)
     buyer_email = normalize_email(buyer_email)
@@ -403,8 +574,25 @@ def create_order(
     else:
         access_token = secrets.token_urlsafe(32)
 
+    client = _Client(user_id=user_id, buyer_email=buyer_email, client_ip=client_ip)
+    limits_parameters = _client_seats_parameters(
+        event_id=event_id, order_id=order_id, client=client, now=now
+    )
+    unsafe_check = _UNSAFE_HOLD_CHECK.enabled
+    if unsafe_check:
+        # The negative control: counted before this transaction takes any lock.
+        _check_limits_without_lock(
+            session,
+            limits_parameters,
+            quantities=quantities,
+            ticket_types={},
+            client=client,
+            settings=settings,
+        )
+
     event, ticket_types = _load_for_sale(session, event_id=event_id, quantities=quantities)
     total = _check_on_sale(event, ticket_types, quantities, now=now)
+    check_limits = not unsafe_check and _limits_apply(settings, client, ticket_types)
 
     order = Order(
         id=order_id,
@@ -418,8 +606,9 @@ def create_order(
         status=OrderStatus.pending,
         currency=event.currency,
         total_minor=total,
-        expires_at=now + timedelta(minutes=settings.hold_minutes),
+        expires_at=now + settings.unpaid_hold,
         locale=locale,  # the buyer's language: the mails about this order use it
+        client_ip=client_ip,
     )
     lines = [
         OrderLine(
@@ -449,6 +638,12 @@ def create_order(
         raise SoldOut(
             ticket_type_id=str(short),
             available={str(tid): available.get(tid, 0) for tid in sorted(quantities)},
+        )
+    if check_limits:
+        # Under the ticket-type locks just taken: the one statement this adds to an order.
+        rows = execute_direct(session, _CLIENT_SEATS, limits_parameters).all()
+        _enforce_hold_limits(
+            rows, quantities=quantities, ticket_types=ticket_types, client=client, settings=settings
         )
     return CreatedOrder(
         details=OrderDetails(order=order, lines=lines), access_token=access_token, replayed=False
@@ -541,6 +736,31 @@ def cancel_order(
     return _reload(session, order.id)
 
 
+_EXTEND_HOLD = (
+    update(_orders)
+    .where(
+        _orders.c.id == bindparam("order_id"),
+        queries.status_guard(OrderStatus.pending),
+        _orders.c.expires_at > bindparam("now"),
+    )
+    .values(expires_at=bindparam("new_expires_at"), updated_at=bindparam("now"))
+)
+
+
+def _extend_hold(session: Session, order: Order, *, now: datetime, settings: Settings) -> None:
+    """The payment step's full hold; one statement, only when the hold is still short."""
+    full_hold = order.created_at + timedelta(minutes=settings.hold_minutes)
+    if order.expires_at >= full_hold:
+        return  # extended already (a second checkout), or made with the full hold
+    extended = execute_direct(
+        session, _EXTEND_HOLD, {"order_id": order.id, "now": now, "new_expires_at": full_hold}
+    )
+    if extended.rowcount != 1:
+        # Paid, cancelled or expired since it was read: let the buyer reload.
+        raise OrderNotPending(status="changed")
+    set_committed_value(order, "expires_at", full_hold)
+
+
 # Paying reads the buyer's order and what its checkout needs in one round trip: the
 # buyer's statements extended once each (payments.with_checkout_facts).
 _BUYER_ORDER_TO_PAY = {
@@ -560,7 +780,10 @@ def pay_order(
     """Start paying a pending order with the configured provider; (payment, created).
 
     No stock lock: the seats are already held; what a payment may change is decided when
-    it succeeds (payments.service.payment_succeeded).
+    it succeeds (payments.service.payment_succeeded). The short hold of an order not yet
+    at this step is extended to ``created_at + hold_minutes`` (never further, so that
+    paying again and again cannot keep seats forever), by a conditional UPDATE of the
+    order row that only a live pending hold matches.
     """
     statement, parameters = queries.buyer_order(
         order_id=order_id,
@@ -576,6 +799,7 @@ def pay_order(
     _expire_if_due(session, order, now=now)
     if order.status != OrderStatus.pending:
         raise OrderNotPending(status=str(order.status))
+    _extend_hold(session, order, now=now, settings=settings)
     return payments.create_payment(
         session, order=order, facts=payments.checkout_facts(rows), settings=settings
     )

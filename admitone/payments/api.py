@@ -1,7 +1,9 @@
 """Payments API: the built-in test provider's approve and decline (what its page posts).
 
 They enter the same service functions a provider webhook will: approving twice is one
-notification delivered twice, and changes nothing the second time.
+notification delivered twice, and changes nothing the second time. Only the order's own
+buyer may press them: its account (bearer token) or its secret (``X-Order-Token`` or
+``?token=``), as for reading the order; anyone else gets 404.
 """
 
 from __future__ import annotations
@@ -15,9 +17,17 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy.orm import Session
 
 from admitone.db import utcnow
-from admitone.deps import SessionDep, SettingsDep, org_access, run_unit_of_work
+from admitone.deps import (
+    BearerCredentials,
+    SessionDep,
+    SettingsDep,
+    caller_of,
+    org_access,
+    run_unit_of_work,
+)
 from admitone.errors import BadRequest, NotFound, error_responses
 from admitone.orders import service as orders_service
+from admitone.orders.api import Buyer, OrderTokenHeader, OrderTokenQuery, buyer_credentials
 from admitone.organizations.permissions import Permission
 from admitone.organizations.service import OrgAccess
 from admitone.payments import service, stripe_provider, stripe_webhooks
@@ -52,15 +62,29 @@ test_router = APIRouter(
     "/{payment_id}/approve",
     response_model=DataResponse[PaymentResultOut],
     summary="Approve a test payment (as its checkout page does): pays the order once",
-    responses=error_responses(404, 409, 422, 503),
+    description="The order's buyer only: logged in, or with the order's access token.",
+    responses=error_responses(401, 404, 409, 422, 503),
 )
 async def approve_test_payment(
-    payment_id: uuid.UUID, request: Request, settings: SettingsDep
+    payment_id: uuid.UUID,
+    request: Request,
+    settings: SettingsDep,
+    credentials: BearerCredentials,
+    token: OrderTokenQuery = None,
+    x_order_token: OrderTokenHeader = None,
 ) -> Response:
-    # A hot route: one unit-of-work hop (deps.run_unit_of_work).
+    # A hot route: one unit-of-work hop (deps.run_unit_of_work). The buyer is checked on
+    # the order row the payment is loaded with: a token costs no query of its own.
     def work(session: Session) -> Response:
+        buyer = buyer_credentials(
+            caller_of(session, request, settings, credentials), token, x_order_token
+        )
         result = service.approve_test_payment(
-            session, payment_id=payment_id, now=utcnow(), settings=settings
+            session,
+            payment_id=payment_id,
+            buyer=service.BuyerProof(user_id=buyer.user_id, access_token=buyer.access_token),
+            now=utcnow(),
+            settings=settings,
         )
         return data_response(PaymentResultOut.build(result))
 
@@ -71,10 +95,16 @@ async def approve_test_payment(
     "/{payment_id}/decline",
     response_model=DataResponse[PaymentResultOut],
     summary="Decline a test payment: it fails, the order stays pending",
-    responses=error_responses(404, 409, 422, 503),
+    description="The order's buyer only: logged in, or with the order's access token.",
+    responses=error_responses(401, 404, 409, 422, 503),
 )
-def decline_test_payment(payment_id: uuid.UUID, session: SessionDep) -> Response:
-    result = service.decline_test_payment(session, payment_id=payment_id, now=utcnow())
+def decline_test_payment(payment_id: uuid.UUID, session: SessionDep, buyer: Buyer) -> Response:
+    result = service.decline_test_payment(
+        session,
+        payment_id=payment_id,
+        buyer=service.BuyerProof(user_id=buyer.user_id, access_token=buyer.access_token),
+        now=utcnow(),
+    )
     return data_response(PaymentResultOut.build(result))
 
 

@@ -2,15 +2,19 @@
 
 Deliberately bare, self-contained HTML (no inline style or script, so the default CSP
 holds); the web front restyles it. The buttons call the same service functions as the
-API routes in ``payments/api.py``, with the same inbox keys.
+API routes in ``payments/api.py``, with the same inbox keys, and like them answer only
+the order's own buyer: this bare page knows no login, so the buyer opens it with the
+order's secret (``?token=``), which the buttons carry on; anyone else gets 404.
 """
 
 from __future__ import annotations
 
 import uuid
 from html import escape
+from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from admitone.db import utcnow
@@ -27,6 +31,17 @@ router = APIRouter(
 
 # ISO 4217 currencies without minor units (the others shown here have two).
 ZERO_DECIMAL_CURRENCIES = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW"})
+
+# The order's secret access token (orders: the guest's key to their order).
+TokenQuery = Annotated[str | None, Query(min_length=1, max_length=128)]
+
+
+def _buyer(token: str | None) -> service.BuyerProof:
+    return service.BuyerProof(user_id=None, access_token=token)
+
+
+def _with_token(path: str, token: str | None) -> str:
+    return f"{path}?token={quote(token, safe='')}" if token else path
 
 
 def format_amount(amount_minor: int, currency: str) -> str:
@@ -46,8 +61,12 @@ def _page(title: str, body: str, *, status_code: int = 200) -> HTMLResponse:
 
 
 @router.get("/{payment_id}", response_class=HTMLResponse)
-def checkout_page(payment_id: uuid.UUID, session: SessionDep) -> HTMLResponse:
-    result = service.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
+def checkout_page(
+    payment_id: uuid.UUID, session: SessionDep, token: TokenQuery = None
+) -> HTMLResponse:
+    result = service.get_buyer_payment(
+        session, payment_id=payment_id, provider=TEST_PROVIDER, buyer=_buyer(token)
+    )
     payment, order = result.payment, result.order
     summary = (
         "<p>This is the built-in test payment provider: no money moves.</p>\n"
@@ -58,31 +77,47 @@ def checkout_page(payment_id: uuid.UUID, session: SessionDep) -> HTMLResponse:
         return _page(
             "Test payment", summary + f"<p>This payment is {escape(payment.status)}.</p>\n"
         )
+    approve_url = escape(_with_token(f"/pay/test/{payment.id}/approve", token))
+    decline_url = escape(_with_token(f"/pay/test/{payment.id}/decline", token))
     buttons = (
-        f'<form method="post" action="/pay/test/{payment.id}/approve">'
+        f'<form method="post" action="{approve_url}">'
         '<button type="submit">Approve payment</button></form>\n'
-        f'<form method="post" action="/pay/test/{payment.id}/decline">'
+        f'<form method="post" action="{decline_url}">'
         '<button type="submit">Decline payment</button></form>\n'
     )
     return _page("Test payment", summary + buttons)
 
 
 @router.post("/{payment_id}/approve")
-def approve(payment_id: uuid.UUID, session: SessionDep, settings: SettingsDep) -> RedirectResponse:
-    service.approve_test_payment(session, payment_id=payment_id, now=utcnow(), settings=settings)
+def approve(
+    payment_id: uuid.UUID, session: SessionDep, settings: SettingsDep, token: TokenQuery = None
+) -> RedirectResponse:
+    service.approve_test_payment(
+        session, payment_id=payment_id, buyer=_buyer(token), now=utcnow(), settings=settings
+    )
     # Post/redirect/get: a reload of the confirmation does not post again.
-    return RedirectResponse(f"/pay/test/{payment_id}/done", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(
+        _with_token(f"/pay/test/{payment_id}/done", token), status.HTTP_303_SEE_OTHER
+    )
 
 
 @router.post("/{payment_id}/decline")
-def decline(payment_id: uuid.UUID, session: SessionDep) -> RedirectResponse:
-    service.decline_test_payment(session, payment_id=payment_id, now=utcnow())
-    return RedirectResponse(f"/pay/test/{payment_id}/done", status.HTTP_303_SEE_OTHER)
+def decline(
+    payment_id: uuid.UUID, session: SessionDep, token: TokenQuery = None
+) -> RedirectResponse:
+    service.decline_test_payment(session, payment_id=payment_id, buyer=_buyer(token), now=utcnow())
+    return RedirectResponse(
+        _with_token(f"/pay/test/{payment_id}/done", token), status.HTTP_303_SEE_OTHER
+    )
 
 
 @router.get("/{payment_id}/done", response_class=HTMLResponse)
-def confirmation(payment_id: uuid.UUID, session: SessionDep) -> HTMLResponse:
-    result = service.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
+def confirmation(
+    payment_id: uuid.UUID, session: SessionDep, token: TokenQuery = None
+) -> HTMLResponse:
+    result = service.get_buyer_payment(
+        session, payment_id=payment_id, provider=TEST_PROVIDER, buyer=_buyer(token)
+    )
     payment, order = result.payment, result.order
     code = escape(order.code)
     messages = {

@@ -37,7 +37,7 @@ from admitone.db import execute_direct, insert_new, load_direct, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
 from admitone.orders.models import Order, OrderItem, OrderStatus
-from admitone.orders.queries import status_guard
+from admitone.orders.queries import opened_by, status_guard
 from admitone.organizations.models import Organization
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending, RefundTooLarge
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
@@ -64,6 +64,26 @@ class LineSeats(NamedTuple):
     id: uuid.UUID
     ticket_type_id: uuid.UUID
     quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class BuyerProof:
+    """Who presses a checkout button: a logged-in account and/or an order's secret token."""
+
+    user_id: uuid.UUID | None
+    access_token: str | None
+
+
+def require_buyer(order: Order, buyer: BuyerProof | None) -> None:
+    """PaymentNotFound unless ``buyer`` reaches ``order`` (no check when None: a provider's
+    verified notification)."""
+    # Checked on the order row the notification loads anyway: no extra round trip. A
+    # stranger gets the 404 of a payment that does not exist (ids do not leak); the unit
+    # of work rolls back the inbox row already inserted, so nothing changes.
+    if buyer is not None and not opened_by(
+        order, user_id=buyer.user_id, access_token=buyer.access_token
+    ):
+        raise PaymentNotFound()
 
 
 @dataclass(frozen=True)
@@ -363,6 +383,7 @@ def payment_succeeded(
     settings: Settings,
     payment_id: uuid.UUID | None = None,
     provider_ref: str | None = None,
+    buyer: BuyerProof | None = None,
 ) -> PaymentResult:
     """Handle a "payment succeeded" notification: pay the order and issue its tickets once.
 
@@ -370,7 +391,8 @@ def payment_succeeded(
     nothing is ever oversold (a late payment takes seats only through
     ``locking.take_seats``, otherwise it is refunded); an event no longer on sale sells
     nothing (the payment is refunded). Lock: the inbox key, the payment row, the order
-    row, then the ticket types in id order.
+    row, then the ticket types in id order. With ``buyer`` (the test provider's buttons),
+    only the order's own buyer may send it; anyone else gets PaymentNotFound.
     """
     fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.succeeded", now=now
@@ -378,6 +400,7 @@ def payment_succeeded(
     payment, order, event_on_sale, items = _load_payment(
         session, provider=provider, payment_id=payment_id, provider_ref=provider_ref
     )
+    require_buyer(order, buyer)
     if not fresh:
         return PaymentResult(outcome=PaymentOutcome.duplicate, payment=payment, order=order)
     succeeded = execute_direct(session, _PAYMENT_SUCCEEDED, {"payment_id": payment.id, "now": now})
@@ -459,11 +482,13 @@ def payment_failed(
     now: datetime,
     payment_id: uuid.UUID | None = None,
     provider_ref: str | None = None,
+    buyer: BuyerProof | None = None,
 ) -> PaymentResult:
     """Handle a "payment failed" notification: the payment fails, the order stays pending.
 
     The buyer may pay again until the hold expires. A succeeded payment never goes back
-    to failed (PaymentNotPending). Lock: the inbox key, then the payment row.
+    to failed (PaymentNotPending). Lock: the inbox key, then the payment row. With
+    ``buyer``, only the order's own buyer may send it (PaymentNotFound otherwise).
     """
     fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.failed", now=now
@@ -471,6 +496,7 @@ def payment_failed(
     payment, order, _on_sale, _items = _load_payment(
         session, provider=provider, payment_id=payment_id, provider_ref=provider_ref
     )
+    require_buyer(order, buyer)
     if not fresh:
         return PaymentResult(outcome=PaymentOutcome.duplicate, payment=payment, order=order)
     failed = session.execute(
@@ -704,10 +730,16 @@ def payout_summary(session: Session, *, event: Event) -> PayoutSummary:
 
 
 def approve_test_payment(
-    session: Session, *, payment_id: uuid.UUID, now: datetime, settings: Settings
+    session: Session,
+    *,
+    payment_id: uuid.UUID,
+    buyer: BuyerProof,
+    now: datetime,
+    settings: Settings,
 ) -> PaymentResult:
     """What the test provider's "approve" does (its API, its page, the site's checkout):
-    the same "payment succeeded" notification a provider webhook delivers."""
+    the same "payment succeeded" notification a provider webhook delivers, sent only by
+    the order's own buyer (its account or its secret token; PaymentNotFound otherwise)."""
     return payment_succeeded(
         session,
         provider=BuiltInTestProvider.name,
@@ -715,17 +747,30 @@ def approve_test_payment(
         payment_id=payment_id,
         now=now,
         settings=settings,
+        buyer=buyer,
     )
 
 
 def decline_test_payment(
-    session: Session, *, payment_id: uuid.UUID, now: datetime
+    session: Session, *, payment_id: uuid.UUID, buyer: BuyerProof, now: datetime
 ) -> PaymentResult:
-    """What the test provider's "decline" does: a "payment failed" notification."""
+    """What the test provider's "decline" does: a "payment failed" notification, sent
+    only by the order's own buyer (PaymentNotFound otherwise)."""
     return payment_failed(
         session,
         provider=BuiltInTestProvider.name,
         external_id=BuiltInTestProvider.notification_id(payment_id, "failed"),
         payment_id=payment_id,
         now=now,
+        buyer=buyer,
     )
+
+
+def get_buyer_payment(
+    session: Session, *, payment_id: uuid.UUID, provider: str, buyer: BuyerProof
+) -> PaymentResult:
+    """A payment of ``provider`` and its order, for the order's own buyer only (the
+    provider's checkout page); PaymentNotFound for anyone else."""
+    result = get_payment(session, payment_id=payment_id, provider=provider)
+    require_buyer(result.order, buyer)
+    return result

@@ -84,6 +84,13 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     "CONFLICT": lambda: _("This changed in the meantime; reload the page and try again."),
     "VALIDATION_ERROR": lambda: _("Some fields are invalid."),
     "SOLD_OUT": lambda: _("Sorry, there are not enough tickets left."),
+    "HOLD_LIMIT_REACHED": lambda: _(
+        "You already hold as many unpaid tickets for this event as allowed at once. "
+        "Pay or cancel your pending order first, or wait a few minutes."
+    ),
+    "BUYER_LIMIT_REACHED": lambda: _(
+        "This would go beyond the number of tickets of this type allowed per buyer."
+    ),
     "NOT_ENOUGH_TICKETS": lambda: _("Sorry, there are not enough tickets left."),
     "INSUFFICIENT_STOCK": lambda: _("Sorry, there are not enough tickets left."),
     "HOLD_EXPIRED": lambda: _("Your reservation has expired; please start again."),

@@ -18,7 +18,9 @@ def _pay(client: TestClient, order: dict[str, Any]) -> None:
     token = {"X-Order-Token": order["access_token"]}
     payment = client.post(f"/api/v1/orders/{order['id']}/pay", headers=token)
     assert payment.status_code == 201, payment.text
-    approved = client.post(f"/api/v1/payments/test/{payment.json()['data']['id']}/approve")
+    approved = client.post(
+        f"/api/v1/payments/test/{payment.json()['data']['id']}/approve", headers=token
+    )
     assert approved.status_code == 200, approved.text
     assert approved.json()["data"]["outcome"] == "paid"
 

@@ -50,7 +50,9 @@ def order_then_pay(http: httpx.Client, shop, index: int) -> tuple[int, str]:
     token = {"X-Order-Token": order["access_token"]}
     payment = http.post(f"/api/v1/orders/{order['id']}/pay", headers=token)
     assert payment.status_code == 201, payment.text
-    approved = http.post(f"/api/v1/payments/test/{payment.json()['data']['id']}/approve")
+    approved = http.post(
+        f"/api/v1/payments/test/{payment.json()['data']['id']}/approve", headers=token
+    )
     assert approved.status_code == 200, approved.text
     return 201, approved.json()["data"]["outcome"]
 
@@ -152,7 +154,10 @@ def test_the_same_success_notification_at_once_issues_tickets_once(live_server, 
         ).json()["data"]
 
     def deliver(http: httpx.Client, index: int) -> str:
-        response = http.post(f"/api/v1/payments/test/{payment['id']}/approve")
+        response = http.post(
+            f"/api/v1/payments/test/{payment['id']}/approve",
+            headers={"X-Order-Token": order["access_token"]},
+        )
         assert response.status_code == 200, response.text
         return response.json()["data"]["outcome"]
 
@@ -204,8 +209,11 @@ def test_late_payments_race_for_the_last_seats(live_server, clean_database):
         assert third.status_code == 201
 
     def deliver(http: httpx.Client, index: int) -> str:
-        payment = made[index][1]
-        response = http.post(f"/api/v1/payments/test/{payment['id']}/approve")
+        order, payment = made[index]
+        response = http.post(
+            f"/api/v1/payments/test/{payment['id']}/approve",
+            headers={"X-Order-Token": order["access_token"]},
+        )
         assert response.status_code == 200, response.text
         return response.json()["data"]["outcome"]
 
@@ -231,7 +239,7 @@ def test_cancel_and_payment_at_the_same_instant(live_server, clean_database):
         order, token, payment_id = pairs[index // 2]
         if index % 2:
             return http.post(f"/api/v1/orders/{order['id']}/cancel", headers=token).status_code
-        return http.post(f"/api/v1/payments/test/{payment_id}/approve").status_code
+        return http.post(f"/api/v1/payments/test/{payment_id}/approve", headers=token).status_code
 
     statuses = run_at_once(live_server, 16, act)
     assert set(statuses) <= {200, 409}
@@ -286,7 +294,7 @@ def test_payments_racing_the_event_cancellation_all_end_refunded(live_server, cl
             order = http.post("/api/v1/orders", json=body(shop, name=f"B{index}")).json()["data"]
             token = {"X-Order-Token": order["access_token"]}
             payment = http.post(f"/api/v1/orders/{order['id']}/pay", headers=token).json()
-            payment_ids.append(payment["data"]["id"])
+            payment_ids.append((payment["data"]["id"], token))
     cancel = f"/api/v1/organizations/{shop.org_slug}/events/{shop.event_id}/cancel"
 
     def act(http: httpx.Client, index: int) -> int:
@@ -294,7 +302,8 @@ def test_payments_racing_the_event_cancellation_all_end_refunded(live_server, cl
             return http.post(cancel, headers=owner["headers"]).status_code
         # Spread over the cancellation's few milliseconds: some before, some after.
         time.sleep(index * 0.004)
-        return http.post(f"/api/v1/payments/test/{payment_ids[index]}/approve").status_code
+        payment_id, token = payment_ids[index]
+        return http.post(f"/api/v1/payments/test/{payment_id}/approve", headers=token).status_code
 
     statuses = run_at_once(live_server, len(payment_ids) + 1, act)
     assert statuses == [200] * (len(payment_ids) + 1)

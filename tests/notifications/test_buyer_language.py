@@ -32,7 +32,7 @@ def _locale(database: Database, order_id: str) -> str | None:
 
 def _pay(client: TestClient, order: dict) -> None:
     payment = start_payment(client, order)
-    assert approve(client, payment["id"])["outcome"] == "paid"
+    assert approve(client, payment)["outcome"] == "paid"
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,7 @@ def test_vat_rate_is_an_api_field_and_reaches_the_receipt(
                 "buyer": dict(BUYER),
             },
         ).json()["data"]
-        approve(client, start_payment(client, order)["id"])
+        approve(client, start_payment(client, order))
         receipt = client.get(
             f"/api/v1/orders/{order['id']}/receipt.pdf",
             headers={"X-Order-Token": order["access_token"]},

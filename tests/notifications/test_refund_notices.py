@@ -183,7 +183,7 @@ def test_a_late_payment_refunded_automatically_is_told_once_with_its_reason(
         payment = start_payment(client, late)
         expire_hold(clean_database, late["id"])
         buy(client, shop, quantity=4)  # the released seats are sold to someone else
-        assert approve(client, payment["id"])["outcome"] == "refunded"
+        assert approve(client, payment)["outcome"] == "refunded"
         inbox.wait_for(2)  # the other buyer's confirmation and the returned payment
     [notice] = _returned_notices(inbox)
     assert notice["To"].addresses[0].addr_spec == "larry@example.com"
@@ -228,8 +228,8 @@ def test_a_second_payment_of_a_paid_order_is_returned_in_french(
                 .values(status="failed")
             )
         second = start_payment(client, order)
-        assert approve(client, second["id"])["outcome"] == "paid"
-        assert approve(client, first["id"])["outcome"] == "refunded"
+        assert approve(client, second)["outcome"] == "paid"
+        assert approve(client, first)["outcome"] == "refunded"
         inbox.wait_for(2)
     [notice] = [m for m in inbox.messages if m["Subject"].startswith("Votre paiement de")]
     text = body(notice, "plain")

@@ -53,17 +53,25 @@ def start_payment(
         f"/api/v1/orders/{order['id']}/pay", headers=token_headers(order["access_token"])
     )
     assert response.status_code == expect, response.text
-    return response.json()["data"]
+    # The order's secret goes along: only the buyer may press the test provider's buttons.
+    return {**response.json()["data"], "order_token": order["access_token"]}
 
 
-def approve(client: TestClient, payment_id: str, *, expect: int = 200) -> dict[str, Any]:
-    response = client.post(f"/api/v1/payments/test/{payment_id}/approve")
+def approve(client: TestClient, payment: dict[str, Any], *, expect: int = 200) -> dict[str, Any]:
+    """The buyer approves a payment of ``start_payment`` (with their order's secret)."""
+    response = client.post(
+        f"/api/v1/payments/test/{payment['id']}/approve",
+        headers=token_headers(payment["order_token"]),
+    )
     assert response.status_code == expect, response.text
     return response.json()["data"]
 
 
-def decline(client: TestClient, payment_id: str, *, expect: int = 200) -> dict[str, Any]:
-    response = client.post(f"/api/v1/payments/test/{payment_id}/decline")
+def decline(client: TestClient, payment: dict[str, Any], *, expect: int = 200) -> dict[str, Any]:
+    response = client.post(
+        f"/api/v1/payments/test/{payment['id']}/decline",
+        headers=token_headers(payment["order_token"]),
+    )
     assert response.status_code == expect, response.text
     return response.json()["data"]
 
@@ -72,7 +80,7 @@ def buy(client: TestClient, shop: Shop, **body: Any) -> dict[str, Any]:
     """A paid order: created, paid and approved through the API; the order as the buyer sees it."""
     order = create_order(client, shop, **body)
     payment = start_payment(client, order)
-    assert approve(client, payment["id"])["outcome"] == "paid"
+    assert approve(client, payment)["outcome"] == "paid"
     response = client.get(
         f"/api/v1/orders/{order['id']}", headers=token_headers(order["access_token"])
     )
@@ -110,5 +118,5 @@ def paid_order_through_api(
     assert response.status_code == 201, response.text
     order = response.json()["data"]
     payment = start_payment(client, order)
-    assert approve(client, payment["id"])["outcome"] == "paid"
+    assert approve(client, payment)["outcome"] == "paid"
     return event["id"], order["id"]

@@ -44,8 +44,9 @@ class TestCreate:
                 "total_minor": 7500,
             }
         ]
+        # Not at the payment step yet: the short hold (ADMITONE_UNPAID_HOLD_MINUTES).
         expires_at = datetime.fromisoformat(order["expires_at"])
-        assert before + timedelta(minutes=15) <= expires_at <= utcnow() + timedelta(minutes=15)
+        assert before + timedelta(minutes=5) <= expires_at <= utcnow() + timedelta(minutes=5)
         assert counters(clean_database, shop.ticket_type_id).held == 3
         row = load_order(clean_database, order["id"])
         assert row.user_id is None

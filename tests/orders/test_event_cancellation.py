@@ -67,7 +67,7 @@ def test_cancelling_an_event_refunds_paid_and_cancels_pending(client, shop, owne
     assert payment_statuses[uuid.UUID(open_checkout["id"])] == PaymentStatus.pending
 
     # The buyer who was still paying: the payment goes through and is refunded at once.
-    result = approve(client, open_checkout["id"])
+    result = approve(client, open_checkout)
     assert result["outcome"] == "refunded"
     assert counters(clean_database, shop.ticket_type_id).sold == 0
     # A second cancel changes nothing more.

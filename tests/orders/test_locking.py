@@ -63,7 +63,9 @@ def test_insert_once(clean_database):
 
 @pytest.mark.parametrize("env", ["development", "production"])
 def test_the_unsafe_switch_exists_only_in_tests(make_settings, clean_database, env):
-    settings: Settings = make_settings(env=env, secret_key="x" * 40)
+    settings: Settings = make_settings(
+        env=env, secret_key="x" * 40, unsafe_allow_test_payments_in_production=True
+    )
     locking.disable_unsafe_stock_check()
     with pytest.raises(RuntimeError):
         locking.enable_unsafe_stock_check(settings)

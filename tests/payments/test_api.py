@@ -106,7 +106,7 @@ class TestApprove:
     def test_approval_pays_sells_and_issues_tickets(self, client, shop, clean_database):
         order = create_order(client, shop, quantity=3)
         payment = start_payment(client, order)
-        result = approve(client, payment["id"])
+        result = approve(client, payment)
         assert result["outcome"] == "paid"
         assert result["order_status"] == "paid"
         assert result["payment"]["status"] == "succeeded"
@@ -120,9 +120,9 @@ class TestApprove:
     def test_the_same_notification_twice_issues_tickets_once(self, client, shop, clean_database):
         order = create_order(client, shop, quantity=2)
         payment = start_payment(client, order)
-        assert approve(client, payment["id"])["outcome"] == "paid"
+        assert approve(client, payment)["outcome"] == "paid"
         before = db_snapshot(clean_database)
-        replay = approve(client, payment["id"])
+        replay = approve(client, payment)
         assert replay["outcome"] == "duplicate"
         assert replay["order_status"] == "paid"
         assert db_snapshot(clean_database) == before
@@ -136,7 +136,7 @@ class TestApprove:
         # A provider may report one success twice under two event ids.
         order = create_order(client, shop, quantity=2)
         payment = start_payment(client, order)
-        approve(client, payment["id"])
+        approve(client, payment)
         before = db_snapshot(clean_database)
         result = notify_success(
             clean_database,
@@ -153,11 +153,83 @@ class TestApprove:
     def test_unknown_payment(self, client, clean_database):
         before = db_snapshot(clean_database)
         for action in ("approve", "decline"):
-            response = client.post(f"/api/v1/payments/test/{uuid.uuid4()}/{action}")
+            response = client.post(
+                f"/api/v1/payments/test/{uuid.uuid4()}/{action}", headers=token_headers("x")
+            )
             assert response.status_code == 404
             assert response.json()["error"]["code"] == "NOT_FOUND"
-            response = client.post(f"/api/v1/payments/test/nope/{action}")
+            response = client.post(
+                f"/api/v1/payments/test/nope/{action}", headers=token_headers("x")
+            )
             assert response.status_code == 422
+        assert db_snapshot(clean_database) == before
+
+
+class TestOnlyTheBuyerPays:
+    """Issue 13: the test provider's buttons answer the order's own buyer only."""
+
+    @pytest.mark.parametrize("action", ["approve", "decline"])
+    def test_a_stranger_changes_nothing(self, client, shop, clean_database, action):
+        order = create_order(client, shop, quantity=2)
+        payment = start_payment(client, order)
+        stranger = register(client, email="mallory@example.com")
+        before = db_snapshot(clean_database)
+        url = f"/api/v1/payments/test/{payment['id']}/{action}"
+        attempts = {
+            "nobody": ({}, 401, "NOT_AUTHENTICATED"),
+            "another account": (stranger["headers"], 404, "NOT_FOUND"),
+            "a wrong secret": (token_headers("not-the-secret"), 404, "NOT_FOUND"),
+            "a wrong secret in the query": ({}, 404, "NOT_FOUND"),
+        }
+        for name, (headers, status, code) in attempts.items():
+            params = {"token": "not-the-secret"} if "query" in name else None
+            response = client.post(url, headers=headers, params=params)
+            assert (response.status_code, response.json()["error"]["code"]) == (status, code), name
+        assert db_snapshot(clean_database) == before
+        assert count(clean_database, PaymentNotification) == 0
+        # The buyer still pays (or declines) with the order's secret.
+        pressed = client.post(url, params={"token": order["access_token"]})
+        assert pressed.status_code == 200
+        assert pressed.json()["data"]["outcome"] == ("paid" if action == "approve" else "failed")
+
+    def test_the_buyers_account_pays(self, client, shop, clean_database):
+        buyer = register(client, email="bea@example.com")
+        response = client.post(
+            "/api/v1/orders",
+            json={
+                "event_id": str(shop.event_id),
+                "items": [{"ticket_type_id": str(shop.ticket_type_id), "quantity": 1}],
+                "buyer": {"name": "Bea", "email": "bea@example.com"},
+            },
+            headers=buyer["headers"],
+        )
+        order = response.json()["data"]
+        payment = client.post(f"/api/v1/orders/{order['id']}/pay", headers=buyer["headers"])
+        payment_id = payment.json()["data"]["id"]
+        stranger = register(client, email="mallory@example.com")
+        refused = client.post(
+            f"/api/v1/payments/test/{payment_id}/approve", headers=stranger["headers"]
+        )
+        assert refused.status_code == 404
+        assert counters(clean_database, shop.ticket_type_id).sold == 0
+        approved = client.post(
+            f"/api/v1/payments/test/{payment_id}/approve", headers=buyer["headers"]
+        )
+        assert approved.status_code == 200 and approved.json()["data"]["outcome"] == "paid"
+        assert tickets_of(clean_database, order["id"]) == 1
+
+    def test_the_bare_page_needs_the_secret(self, bare_client, shop, clean_database):
+        order = create_order(bare_client, shop)
+        payment = start_payment(bare_client, order)
+        before = db_snapshot(clean_database)
+        for path in ("", "/done"):
+            assert bare_client.get(f"/pay/test/{payment['id']}{path}").status_code == 404
+            wrong = bare_client.get(f"/pay/test/{payment['id']}{path}?token=wrong")
+            assert wrong.status_code == 404
+        for action in ("approve", "decline"):
+            response = bare_client.post(f"/pay/test/{payment['id']}/{action}?token=wrong")
+            assert response.status_code == 404
+            assert bare_client.post(f"/pay/test/{payment['id']}/{action}").status_code == 404
         assert db_snapshot(clean_database) == before
 
 
@@ -165,31 +237,34 @@ class TestDecline:
     def test_decline_keeps_the_order_pending_and_payable(self, client, shop, clean_database):
         order = create_order(client, shop, quantity=2)
         payment = start_payment(client, order)
-        result = decline(client, payment["id"])
+        result = decline(client, payment)
         assert result["outcome"] == "failed"
         assert result["payment"]["status"] == "failed"
         assert result["order_status"] == "pending"
         assert counters(clean_database, shop.ticket_type_id).held == 2
-        assert decline(client, payment["id"])["outcome"] == "duplicate"
+        assert decline(client, payment)["outcome"] == "duplicate"
         # The buyer tries again: a new checkout, approved this time.
         retry = start_payment(client, order)
         assert retry["id"] != payment["id"]
-        assert approve(client, retry["id"])["outcome"] == "paid"
+        assert approve(client, retry)["outcome"] == "paid"
         assert tickets_of(clean_database, order["id"]) == 2
 
     def test_a_declined_payment_may_still_succeed(self, client, shop, clean_database):
         order = create_order(client, shop)
         payment = start_payment(client, order)
-        decline(client, payment["id"])
-        assert approve(client, payment["id"])["outcome"] == "paid"
+        decline(client, payment)
+        assert approve(client, payment)["outcome"] == "paid"
         assert tickets_of(clean_database, order["id"]) == 1
 
     def test_decline_after_success_is_refused(self, client, shop, clean_database):
         order = create_order(client, shop)
         payment = start_payment(client, order)
-        approve(client, payment["id"])
+        approve(client, payment)
         before = db_snapshot(clean_database)
-        response = client.post(f"/api/v1/payments/test/{payment['id']}/decline")
+        response = client.post(
+            f"/api/v1/payments/test/{payment['id']}/decline",
+            headers=token_headers(order["access_token"]),
+        )
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "PAYMENT_NOT_PENDING"
         assert db_snapshot(clean_database) == before
@@ -203,7 +278,7 @@ class TestLatePayment:
         sweep_expired_holds(clean_database)
         create_order(client, shop, quantity=1)
         assert counters(clean_database, shop.ticket_type_id).held == 1
-        result = approve(client, payment["id"])
+        result = approve(client, payment)
         assert result["outcome"] == "paid"
         assert result["order_status"] == "paid"
         c = counters(clean_database, shop.ticket_type_id)
@@ -215,7 +290,7 @@ class TestLatePayment:
         payment = start_payment(client, order)
         expire_hold(clean_database, order["id"])
         resold = buy(client, shop, quantity=8)  # takes the released seats: 2 left
-        result = approve(client, payment["id"])
+        result = approve(client, payment)
         assert result["outcome"] == "refunded"
         assert result["payment"]["status"] == "refunded"
         assert result["order_status"] == "refunded"
@@ -231,7 +306,7 @@ class TestLatePayment:
         seen = read_order(client, order)
         assert seen["status"] == "refunded" and seen["refunded_minor"] == 10000
         # Delivered again later: still nothing more.
-        assert approve(client, payment["id"])["outcome"] == "duplicate"
+        assert approve(client, payment)["outcome"] == "duplicate"
         assert count(clean_database, Refund) == 1
 
     def test_expired_but_not_yet_released_hold_keeps_its_seats(self, client, shop, clean_database):
@@ -239,7 +314,7 @@ class TestLatePayment:
         order = create_order(client, shop, quantity=10)
         payment = start_payment(client, order)
         expire_hold(clean_database, order["id"])
-        assert approve(client, payment["id"])["outcome"] == "paid"
+        assert approve(client, payment)["outcome"] == "paid"
         assert counters(clean_database, shop.ticket_type_id).sold == 10
 
     def test_event_cancelled_after_expiry_refunds(self, client, shop, clean_database):
@@ -248,7 +323,7 @@ class TestLatePayment:
         expire_hold(clean_database, order["id"])
         sweep_expired_holds(clean_database)
         set_event_status(clean_database, shop.event_id, EventStatus.cancelled)
-        assert approve(client, payment["id"])["outcome"] == "refunded"
+        assert approve(client, payment)["outcome"] == "refunded"
         assert counters(clean_database, shop.ticket_type_id).sold == 0
 
     def test_a_hold_that_escaped_the_event_cancellation_is_refunded_when_paid(
@@ -258,7 +333,7 @@ class TestLatePayment:
         order = create_order(client, shop, quantity=2)
         payment = start_payment(client, order)
         set_event_status(clean_database, shop.event_id, EventStatus.cancelled)
-        result = approve(client, payment["id"])
+        result = approve(client, payment)
         assert result["outcome"] == "refunded"
         assert result["payment"]["status"] == "refunded"
         assert result["order_status"] == "refunded"
@@ -275,7 +350,7 @@ class TestLatePayment:
         client.post(
             f"/api/v1/orders/{order['id']}/cancel", headers=token_headers(order["access_token"])
         )
-        result = approve(client, payment["id"])
+        result = approve(client, payment)
         assert result["outcome"] == "refunded"
         assert result["order_status"] == "refunded"
         assert counters(clean_database, shop.ticket_type_id).sold == 0
@@ -285,11 +360,11 @@ class TestLatePayment:
     def test_an_order_paid_twice_refunds_the_second_payment(self, client, shop, clean_database):
         order = create_order(client, shop, quantity=2)
         first = start_payment(client, order)
-        decline(client, first["id"])
+        decline(client, first)
         second = start_payment(client, order)  # the first is no longer open
-        assert approve(client, second["id"])["outcome"] == "paid"
+        assert approve(client, second)["outcome"] == "paid"
         # The first checkout succeeds after all (the buyer retried at the provider).
-        result = approve(client, first["id"])
+        result = approve(client, first)
         assert result["outcome"] == "refunded"
         assert result["order_status"] == "paid"
         assert tickets_of(clean_database, order["id"]) == 2
@@ -326,34 +401,37 @@ class TestCheckoutPage:
         client = bare_client
         order = create_order(client, shop, quantity=2)
         payment = start_payment(client, order)
-        page = client.get(f"/pay/test/{payment['id']}")
+        secret = f"?token={order['access_token']}"
+        page = client.get(f"/pay/test/{payment['id']}{secret}")
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
         assert "50.00 EUR" in page.text and order["code"] in page.text
         actions = re.findall(r'<form method="post" action="([^"]+)"', page.text)
         assert actions == [
-            f"/pay/test/{payment['id']}/approve",
-            f"/pay/test/{payment['id']}/decline",
+            f"/pay/test/{payment['id']}/approve{secret}",
+            f"/pay/test/{payment['id']}/decline{secret}",
         ]
         # Nothing inline: the default Content-Security-Policy holds.
         assert "style=" not in page.text and "<script" not in page.text
         assert "script-src 'self'" in page.headers["content-security-policy"]
         done = client.post(actions[0], follow_redirects=False)
         assert done.status_code == 303
-        assert done.headers["location"] == f"/pay/test/{payment['id']}/done"
+        assert done.headers["location"] == f"/pay/test/{payment['id']}/done{secret}"
         confirmation = client.get(done.headers["location"])
         assert "Payment approved" in confirmation.text
         assert read_order(client, order)["status"] == "paid"
         assert tickets_of(clean_database, order["id"]) == 2
         # The API approval after the page's is the same notification: a duplicate.
-        assert approve(client, payment["id"])["outcome"] == "duplicate"
+        assert approve(client, payment)["outcome"] == "duplicate"
         # Once paid, the page offers no buttons any more.
-        assert "<form" not in client.get(f"/pay/test/{payment['id']}").text
+        assert "<form" not in client.get(f"/pay/test/{payment['id']}{secret}").text
 
     def test_page_decline(self, bare_client, shop):
         order = create_order(bare_client, shop)
         payment = start_payment(bare_client, order)
-        done = bare_client.post(f"/pay/test/{payment['id']}/decline")
+        done = bare_client.post(
+            f"/pay/test/{payment['id']}/decline", params={"token": order["access_token"]}
+        )
         assert done.status_code == 200  # after the redirect
         assert "Payment declined" in done.text
         assert read_order(bare_client, order)["status"] == "pending"
@@ -363,7 +441,10 @@ class TestCheckoutPage:
             bare_client, shop, buyer={"name": "<b>x</b>", "email": "x@example.com"}
         )
         payment = start_payment(bare_client, order)
-        assert "<b>" not in bare_client.get(f"/pay/test/{payment['id']}").text
+        page = bare_client.get(
+            f"/pay/test/{payment['id']}", params={"token": order["access_token"]}
+        )
+        assert page.status_code == 200 and "<b>" not in page.text
         assert bare_client.get(f"/pay/test/{uuid.uuid4()}").status_code == 404
 
     def test_amounts(self):
@@ -375,7 +456,8 @@ class TestCheckoutPage:
         # With the web front installed its styled page answers at the same address.
         order = create_order(client, shop)
         payment = start_payment(client, order)
-        assert client.get(f"/pay/test/{payment['id']}").status_code == 200
+        page = client.get(f"/pay/test/{payment['id']}", params={"token": order["access_token"]})
+        assert page.status_code == 200
 
 
 class TestNotificationsByProviderReference:

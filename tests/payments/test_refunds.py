@@ -221,7 +221,8 @@ def test_two_concurrent_refunds_of_one_ticket_one_wins(live_server, clean_databa
         order = http.post("/api/v1/orders", json=order_body(shop, quantity=2)).json()["data"]
         token = {"X-Order-Token": order["access_token"]}
         payment = http.post(f"/api/v1/orders/{order['id']}/pay", headers=token).json()["data"]
-        assert http.post(f"/api/v1/payments/test/{payment['id']}/approve").status_code == 200
+        approved = http.post(f"/api/v1/payments/test/{payment['id']}/approve", headers=token)
+        assert approved.status_code == 200
     target = ticket_ids(clean_database, order["id"])[0]
     url = (
         f"/api/v1/organizations/{shop.org_slug}/events/{shop.event_id}/orders/{order['id']}/refund"

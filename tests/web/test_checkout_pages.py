@@ -231,3 +231,103 @@ def test_cancel_a_hold_releases_the_seats(client: TestClient) -> None:
     assert "Order cancelled" in cancelled.text
     availability = client.get(f"/api/v1/events/{event['slug']}").json()["data"]
     assert availability["ticket_types"][0]["available"] == 100
+
+
+def test_only_the_buyers_browser_reaches_the_test_payment(client: TestClient) -> None:
+    # Issue 13: the test provider's page and buttons answer the order's own buyer only
+    # (their login, or the order's secret remembered by their browser).
+    event = _event(client)
+    order_path = buy(client, event, 1, approve=False)  # declined: still payable
+    order_page = get_page(client, order_path)
+    paying = client.post(
+        f"{order_path}/pay",
+        data={"csrf_token": csrf_from(order_page.text)},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    provider_path = _path(paying.headers["location"])
+    with TestClient(client.app, raise_server_exceptions=False) as stranger:
+        page = get_page(stranger, f"/events/{event['slug']}")
+        assert stranger.get(provider_path, headers=HTML).status_code == 404
+        pressed = stranger.post(
+            f"{provider_path}/approve", data={"csrf_token": csrf_from(page.text)}, headers=HTML
+        )
+        assert pressed.status_code == 404
+        assert stranger.get(f"{provider_path}/done", headers=HTML).status_code == 404
+    provider = get_page(client, provider_path)
+    done = client.post(
+        f"{provider_path}/approve", data={"csrf_token": csrf_from(provider.text)}, headers=HTML
+    )
+    assert done.status_code == 200 and "Payment approved" in done.text
+
+
+def test_the_web_form_counts_against_the_apis_hold_limits(make_app) -> None:
+    # Issue 13: a hold made through the API and one through the pages are one client's.
+    with TestClient(make_app(max_held_seats_per_client=3), raise_server_exceptions=False) as client:
+        event = _event(client)
+        ticket_type = event["ticket_types"][0]["id"]
+        held = client.post(
+            "/api/v1/orders",
+            json={
+                "event_id": event["id"],
+                "items": [{"ticket_type_id": ticket_type, "quantity": 3}],
+                "buyer": {"name": "Guest Person", "email": "guest@example.com"},
+            },
+        )
+        assert held.status_code == 201
+        for language, text in (
+            ("en", "You already hold as many unpaid tickets for this event as allowed at once."),
+            ("fr", "Vous avez déjà autant de billets non payés pour cet événement"),
+        ):
+            page = get_page(client, f"/events/{event['slug']}")
+            refused = client.post(
+                "/checkout/reserve",
+                data={
+                    "csrf_token": csrf_from(page.text),
+                    "event": event["slug"],
+                    f"qty-{ticket_type}": "1",
+                    "buyer_name": "Guest Person",
+                    "buyer_email": "guest@example.com",
+                },
+                headers={**HTML, "accept-language": language},
+                follow_redirects=False,
+            )
+            assert refused.status_code == 409
+            assert text in refused.text
+
+
+def test_the_organizer_form_sets_the_limit_per_buyer(client: TestClient) -> None:
+    from tests.web.helpers import post_form
+
+    event = _event(client)
+    owner = event["owner"]
+    web_login(client, owner["email"])
+    ticket_type = event["ticket_types"][0]
+    path = f"/organizer/{event['org']}/events/{event['id']}/ticket-types/{ticket_type['id']}/edit"
+    form = get_page(client, path)
+    assert 'name="max_per_buyer"' in form.text
+    values = {
+        "name": ticket_type["name"],
+        "price": "25.00",
+        "capacity": str(ticket_type["capacity"]),
+        "min_per_order": "1",
+        "max_per_order": "10",
+        "max_per_buyer": "4",
+        "position": "0",
+        "is_active": "on",
+    }
+    saved = post_form(client, path, values)
+    assert saved.status_code == 303, saved.text
+    api = client.get(
+        f"/api/v1/organizations/{event['org']}/events/{event['id']}/ticket-types/{ticket_type['id']}",
+        headers=owner["headers"],
+    )
+    assert api.json()["data"]["max_per_buyer"] == 4
+    assert 'value="4"' in get_page(client, path).text
+    cleared = post_form(client, path, {**values, "max_per_buyer": ""})
+    assert cleared.status_code == 303
+    api = client.get(
+        f"/api/v1/organizations/{event['org']}/events/{event['id']}/ticket-types/{ticket_type['id']}",
+        headers=owner["headers"],
+    )
+    assert api.json()["data"]["max_per_buyer"] is None

@@ -101,7 +101,9 @@ def test_register_sets_an_httponly_samesite_cookie_and_logs_in(client: TestClien
 
 
 def test_cookies_are_secure_in_production(make_app: Callable[..., FastAPI]) -> None:
-    app = make_app(env="production", secret_key="p" * 40)
+    app = make_app(
+        env="production", secret_key="p" * 40, unsafe_allow_test_payments_in_production=True
+    )
     with TestClient(app, base_url="https://testserver") as client:
         page = get_page(client, "/login")
         cookie = next(

@@ -6,7 +6,7 @@ a verified address. Operations note: the users and auth_sessions ALTERs add null
 columns (no table rewrite on either database).
 
 Revision ID: 0004_account_recovery
-Revises: 0002
+Revises: 0003_hold_limits
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from alembic import op
 import admitone.db
 
 revision: str = "0004_account_recovery"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_hold_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -23,7 +23,7 @@ from starlette.datastructures import FormData
 
 from admitone.config import Settings
 from admitone.db import utcnow
-from admitone.deps import SessionDep, SettingsDep, rate_limit
+from admitone.deps import SessionDep, SettingsDep, client_ip, rate_limit
 from admitone.errors import DomainError
 from admitone.events import catalogue
 from admitone.events.models import Event, TicketType
@@ -183,7 +183,8 @@ def checkout_details(
     return _details_page(request, entry.event, chosen, values=values, errors={})
 
 
-@router.post("/checkout/reserve", dependencies=[Depends(rate_limit("payment"))])
+# Counted with the API's orders: the same rate limit and hold limits per client.
+@router.post("/checkout/reserve", dependencies=[Depends(rate_limit("order"))])
 def checkout_reserve(
     request: Request,
     form: Form,
@@ -216,6 +217,7 @@ def checkout_reserve(
             now=utcnow(),
             settings=settings,
             locale=current_locale(),  # the page's language: the order's mails use it
+            client_ip=client_ip(request),
         )
     except DomainError as exc:
         session.rollback()
@@ -357,12 +359,39 @@ test_provider = page_router()
 test_provider.dependencies.append(Depends(require_test_provider))
 
 
+PaymentId = Annotated[uuid.UUID, Path()]
+
+
+def _buyers_test_payment(
+    request: Request,
+    session: Any,
+    settings: Settings,
+    login: Any,
+    payment_id: uuid.UUID,
+    token: str | None,
+) -> tuple[payments.PaymentResult, payments.BuyerProof]:
+    """The test payment and the proof that the caller is its order's buyer (their login,
+    the order's secret from ``?token=`` or this browser's cookie); 404 for anyone else."""
+    result = payments.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
+    buyer = payments.BuyerProof(
+        user_id=login.user.id if login else None,
+        access_token=remembered_order_token(request, settings, result.order.id, token),
+    )
+    payments.require_buyer(result.order, buyer)
+    return result, buyer
+
+
 @test_provider.get("/pay/test/{payment_id}")
 def test_payment_page(
-    request: Request, session: SessionDep, payment_id: Annotated[uuid.UUID, Path()]
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: OptionalLogin,
+    payment_id: PaymentId,
+    token: TokenQuery = None,
 ) -> Response:
-    result = payments.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
-    return render(
+    result, _buyer = _buyers_test_payment(request, session, settings, login, payment_id, token)
+    response = render(
         request,
         "checkout/test_provider.html",
         {
@@ -372,27 +401,50 @@ def test_payment_page(
             "done": False,
         },
     )
+    if token:
+        # Opened with the order's secret (an API client's checkout_url): the buttons post
+        # from this browser, which now remembers it.
+        _remember(response, request, settings, result.order.id, token)
+    return response
 
 
 @test_provider.post("/pay/test/{payment_id}/approve")
 def test_payment_approve(
-    session: SessionDep, settings: SettingsDep, payment_id: Annotated[uuid.UUID, Path()]
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: OptionalLogin,
+    payment_id: PaymentId,
 ) -> Response:
-    payments.approve_test_payment(session, payment_id=payment_id, now=utcnow(), settings=settings)
+    _result, buyer = _buyers_test_payment(request, session, settings, login, payment_id, None)
+    payments.approve_test_payment(
+        session, payment_id=payment_id, buyer=buyer, now=utcnow(), settings=settings
+    )
     return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
 
 
 @test_provider.post("/pay/test/{payment_id}/decline")
-def test_payment_decline(session: SessionDep, payment_id: Annotated[uuid.UUID, Path()]) -> Response:
-    payments.decline_test_payment(session, payment_id=payment_id, now=utcnow())
+def test_payment_decline(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: OptionalLogin,
+    payment_id: PaymentId,
+) -> Response:
+    _result, buyer = _buyers_test_payment(request, session, settings, login, payment_id, None)
+    payments.decline_test_payment(session, payment_id=payment_id, buyer=buyer, now=utcnow())
     return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
 
 
 @test_provider.get("/pay/test/{payment_id}/done")
 def test_payment_done(
-    request: Request, session: SessionDep, payment_id: Annotated[uuid.UUID, Path()]
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: OptionalLogin,
+    payment_id: PaymentId,
 ) -> Response:
-    result = payments.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
+    result, _buyer = _buyers_test_payment(request, session, settings, login, payment_id, None)
     return render(
         request,
         "checkout/test_provider.html",

@@ -435,6 +435,7 @@ def _ticket_type_values(form: FormData) -> dict[str, Any]:
         "capacity",
         "min_per_order",
         "max_per_order",
+        "max_per_buyer",
         "sales_start",
         "sales_end",
         "position",
@@ -459,6 +460,10 @@ def _ticket_type_payload(
         "capacity": lambda: whole_number(form, "capacity"),
         "min_per_order": lambda: whole_number(form, "min_per_order", 1),
         "max_per_order": lambda: whole_number(form, "max_per_order", 10),
+        # Empty: no limit per buyer across orders.
+        "max_per_buyer": lambda: (
+            whole_number(form, "max_per_buyer") if form_str(form, "max_per_buyer") else None
+        ),
         "position": lambda: whole_number(form, "position", 0),
         "sales_start": lambda: local_datetime(form, "sales_start", zone, required=False),
         "sales_end": lambda: local_datetime(form, "sales_end", zone, required=False),
@@ -505,6 +510,9 @@ def _ticket_type_form_values(ticket_type: TicketType, event: Event) -> dict[str,
         "capacity": str(ticket_type.capacity),
         "min_per_order": str(ticket_type.min_per_order),
         "max_per_order": str(ticket_type.max_per_order),
+        "max_per_buyer": ""
+        if ticket_type.max_per_buyer is None
+        else str(ticket_type.max_per_buyer),
         "sales_start": input_datetime(ticket_type.sales_start, event.timezone),
         "sales_end": input_datetime(ticket_type.sales_end, event.timezone),
         "position": str(ticket_type.position),
@@ -542,6 +550,7 @@ def new_ticket_type_page(
         "capacity": "",
         "min_per_order": "1",
         "max_per_order": "10",
+        "max_per_buyer": "",
         "sales_start": "",
         "sales_end": "",
         "position": str(len(event.ticket_types)),
