@@ -71,7 +71,7 @@ def test_a_line_break_in_a_title_or_a_name_does_not_stop_the_confirmation(
                 .values(buyer_name="Ada\nCc: mallory@example.com")
             )
         payment = start_payment(client, order)
-        approve(client, payment["id"])
+        approve(client, payment)
         wait_for_jobs()
         [message] = inbox.wait_for(1)
 
