@@ -28,13 +28,14 @@ from typing import Any
 from sqlalchemy import Select, Uuid, and_, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from admitone import locking
+from admitone import locking, metrics
 from admitone.accounts.service import normalize_email
 from admitone.config import Settings
 from admitone.db import execute_direct, insert_new, load_direct
 from admitone.errors import Busy
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
+from admitone.metrics import count_after_commit
 from admitone.orders import queries
 from admitone.orders.errors import (
     DuplicateTicketType,
@@ -450,6 +451,7 @@ def create_order(
             ticket_type_id=str(short),
             available={str(tid): available.get(tid, 0) for tid in sorted(quantities)},
         )
+    count_after_commit(session, metrics.ORDERS_CREATED)
     return CreatedOrder(
         details=OrderDetails(order=order, lines=lines), access_token=access_token, replayed=False
     )
