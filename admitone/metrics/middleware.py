@@ -39,17 +39,24 @@ class MetricsMiddleware:
             return
         started = time.perf_counter()
         status = 500  # what the client gets if the app raises before answering
+        observed = False
 
         async def send_with_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, observed
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Counted before the last bytes go: a client that has its answer finds it
+                # counted in the next scrape (another worker may answer that scrape).
+                observed = True
+                self._observe(scope, status, time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            self._observe(scope, status, time.perf_counter() - started)
+            if not observed:  # no complete answer: the app raised, or the client left
+                self._observe(scope, status, time.perf_counter() - started)
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")
