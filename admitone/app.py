@@ -27,6 +27,7 @@ from admitone.jobs import install_runner
 from admitone.jobs.periodic import start_embedded_schedule
 from admitone.jobs.runners import make_runner
 from admitone.logging_config import configure_logging
+from admitone.metrics.api import install_metrics, start_gauge_sampler
 from admitone.middleware import ConcurrencyGateMiddleware, RequestContextMiddleware
 from admitone.notifications.api import router as notifications_router
 from admitone.orders.api import organizer_router as orders_organizer_router
@@ -104,7 +105,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         # The other periodic jobs (reminders, lost confirmations): beat runs them with
         # Redis, these loops without (jobs/periodic.py).
         periodic_loops = start_embedded_schedule(runner, settings)
+        # Several serving processes: each writes its gauges for the scraped one (metrics).
+        gauge_sampler = start_gauge_sampler(settings, database)
         yield
+        if gauge_sampler is not None:
+            await asyncio.to_thread(gauge_sampler.stop, settings)
         for loop in periodic_loops:
             loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -155,6 +160,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         timeout_seconds=settings.request_body_timeout_seconds,
         route_limits=upload_body_limits(settings),
     )
+    # GET /metrics and the request counts, outside the gate (their time includes the wait)
+    # and the body limit (its refusals are counted too).
+    install_metrics(app, settings)
     app.add_middleware(RequestContextMiddleware, hsts=settings.env == Environment.production)
 
     for router in api_routers():

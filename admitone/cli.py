@@ -3,6 +3,10 @@ worker."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -56,22 +60,52 @@ def serve(
         from admitone.cpu_affinity import pin_worker_to_cpu
 
         pin_worker_to_cpu()
-    uvicorn.run(
-        "admitone.main:app",
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        access_log=False,
-        log_config=None,
-        # An idle keep-alive connection costs a socket and a little memory; a stopping
-        # server (a deploy) lets the requests in flight finish, then cuts the rest.
-        timeout_keep_alive=settings.http_keep_alive_seconds,
-        timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
-        # uvicorn's fast parser (httptools), with a bound on the request head that it
-        # lacks (http_protocol.py); request bodies are bounded by the app (request_limits.py).
-        http="admitone.http_protocol:BoundedHttpToolsProtocol",
-    )
+    metrics_dir, made_here = _multiprocess_metrics_dir(workers=1 if reload else workers)
+    try:
+        uvicorn.run(
+            "admitone.main:app",
+            host=host,
+            port=port,
+            workers=None if reload else workers,
+            reload=reload,
+            access_log=False,
+            log_config=None,
+            # An idle keep-alive connection costs a socket and a little memory; a stopping
+            # server (a deploy) lets the requests in flight finish, then cuts the rest.
+            timeout_keep_alive=settings.http_keep_alive_seconds,
+            timeout_graceful_shutdown=settings.graceful_shutdown_seconds,
+            # uvicorn's fast parser (httptools), with a bound on the request head that it
+            # lacks (http_protocol.py); request bodies are bounded by the app
+            # (request_limits.py).
+            http="admitone.http_protocol:BoundedHttpToolsProtocol",
+        )
+    finally:
+        if made_here and metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _multiprocess_metrics_dir(*, workers: int) -> tuple[Path | None, bool]:
+    """The folder of prometheus_client's multiprocess mode for the serving processes,
+    emptied, and whether it was made here (then removed when serving ends).
+
+    Several workers each count in files there, and /metrics sums them (docs/metrics.md).
+    A folder given by PROMETHEUS_MULTIPROC_DIR is used, emptied of a previous run's
+    files (they would add up again); otherwise, with more than one worker, a temporary
+    one is made. prometheus_client reads the variable in each worker process as it is
+    imported, which is why it is set in this process's environment (the workers inherit
+    it) rather than passed as a setting.
+    """
+    configured = get_settings().prometheus_multiproc_dir
+    if configured is not None:
+        configured.mkdir(parents=True, exist_ok=True)
+        for stale in configured.glob("*.db"):
+            stale.unlink()
+        return configured, False
+    if workers <= 1:
+        return None, False  # one process: its own in-memory counters are all there is
+    made = Path(tempfile.mkdtemp(prefix="admitone-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(made)
+    return made, True
 
 
 def _check_rate_limits_are_shared(settings: Settings, *, workers: int) -> None:

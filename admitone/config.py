@@ -6,11 +6,20 @@ import functools
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Secrets that ship in the code: fine on a laptop, refused in production.
 DEVELOPMENT_SECRET = "admitone-development-secret-change-me"  # noqa: S105
@@ -208,6 +217,19 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # GET /metrics (docs/metrics.md). A bearer token the scraper sends, and/or the networks
+    # it may come from (comma-separated CIDRs, "10.0.0.0/8,127.0.0.1"); with both set,
+    # both are required. With neither: off (404) in production, loopback only elsewhere.
+    metrics_token: SecretStr | None = None
+    metrics_allowed_networks: Annotated[list[IPv4Network | IPv6Network], NoDecode] = []
+    # Where prometheus_client's multiprocess mode keeps each process's counters: set by
+    # `admitone serve --workers N` (a fresh temporary folder) for its worker processes,
+    # or by whoever runs several app processes another way. Its usual name, unprefixed.
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"),
+    )
+
     @field_validator("database_url")
     @classmethod
     def _supported_database(cls, value: str) -> str:
@@ -268,6 +290,28 @@ class Settings(BaseSettings):
         _name, address = parseaddr(value)
         if "@" not in address or any(char in value for char in "\r\n\x00"):
             raise ValueError("must be an address like 'Admit One <tickets@example.com>'")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_or_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # an empty variable means "no token", not "the empty token"
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("metrics_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            try:
+                # strict=False: "10.0.0.1/8" means its network, as an operator would mean it
+                return [ip_network(str(part), strict=False) for part in value]
+            except ValueError as exc:
+                raise ValueError(f"not a network like 10.0.0.0/8: {exc}") from exc
         return value
 
     @field_validator("redis_url")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
-from admitone import locking
+from admitone import locking, metrics
 from admitone.accounts.models import User
 from admitone.accounts.service import ACTIVE_USER_OF_SESSION
 from admitone.checkin.errors import EventNotFound, NonceReused, ScanInProgress
@@ -25,6 +25,7 @@ from admitone.checkin.models import CheckIn, ScanResult
 from admitone.db import execute_direct, load_direct, utcnow
 from admitone.errors import InvalidToken, PermissionDenied
 from admitone.events.models import Event, EventStatus, TicketType
+from admitone.metrics import count_after_commit
 from admitone.organizations.models import Membership, Organization, Role
 from admitone.organizations.permissions import Permission, role_allows
 from admitone.organizations.service import OrgAccess, check_two_factor
@@ -383,6 +384,7 @@ def scan_ticket(
         if stored is None or (stored.payload_hash == qr_hash and result == ScanResult.admitted):
             raise ScanInProgress(retry_after=1)  # defensive: roll back and let it retry
         return _replay(session, stored, qr_hash)
+    count_after_commit(session, metrics.SCANS_BY_RESULT[result])
     return ScanOutcome(
         checkin_id=checkin_id, result=result, scanned_at=now, gate=gate, ticket=ticket
     )

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from admitone.jobs.registry import TRANSIENT_ERRORS, JobContext, run_job
+from admitone.metrics import JOB_FAILURES
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +60,7 @@ class InProcessRunner:
             except TRANSIENT_ERRORS as exc:
                 if attempt == self.max_retries or self._stopping.is_set():
                     log.error("job failed for good", job=name, error=repr(exc), **kwargs)
+                    JOB_FAILURES.labels(job=name).inc()
                     return
                 delay = min(self.backoff_seconds * 2**attempt, BACKOFF_MAX_SECONDS)
                 log.warning("job failed, retrying", job=name, delay=delay, error=repr(exc))
@@ -66,7 +68,14 @@ class InProcessRunner:
                     return
             except Exception:
                 log.exception("job failed", job=name, **kwargs)
+                JOB_FAILURES.labels(job=name).inc()
                 return
+
+    def pending_jobs(self) -> int:
+        """Jobs submitted and not finished: waiting for a thread, running, or waiting
+        out a retry delay (the metrics' in-process queue depth)."""
+        with self._lock:
+            return len(self._futures)
 
     def wait_idle(self, timeout: float = 30) -> bool:
         """Wait until no job is queued or running (tests, shutdown); False on timeout."""
@@ -102,6 +111,7 @@ class EagerRunner:
             run_job(self.context, name, kwargs)
         except Exception:
             log.exception("job failed", job=name, **kwargs)
+            JOB_FAILURES.labels(job=name).inc()
 
     def wait_idle(self, timeout: float = 30) -> bool:
         return True

@@ -43,13 +43,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from admitone import locking
+from admitone import locking, metrics
 from admitone.accounts.service import normalize_email
 from admitone.config import Environment, Settings
 from admitone.db import execute_direct, insert_new, load_direct
 from admitone.errors import Busy
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
+from admitone.metrics import count_after_commit
 from admitone.orders import queries
 from admitone.orders.errors import (
     BuyerLimitReached,
@@ -645,6 +646,7 @@ def create_order(
         _enforce_hold_limits(
             rows, quantities=quantities, ticket_types=ticket_types, client=client, settings=settings
         )
+    count_after_commit(session, metrics.ORDERS_CREATED)
     return CreatedOrder(
         details=OrderDetails(order=order, lines=lines), access_token=access_token, replayed=False
     )

@@ -31,11 +31,12 @@ from sqlalchemy import Row, Select, Update, bindparam, case, func, or_, select, 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from admitone import locking
+from admitone import locking, metrics
 from admitone.config import Settings
 from admitone.db import execute_direct, insert_new, load_direct, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
+from admitone.metrics import count_after_commit
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.orders.queries import opened_by, status_guard
 from admitone.organizations.models import Organization
@@ -408,6 +409,7 @@ def payment_succeeded(
         session.refresh(payment)
         return PaymentResult(outcome=PaymentOutcome.already_processed, payment=payment, order=order)
     _set_loaded(payment, status=PaymentStatus.succeeded, succeeded_at=now, updated_at=now)
+    count_after_commit(session, metrics.PAYMENTS_SUCCEEDED)
     quantities = locking.sum_quantities((item.ticket_type_id, item.quantity) for item in items)
 
     if event_on_sale and _transition(
@@ -417,6 +419,7 @@ def payment_succeeded(
         enqueue_after_commit(
             session, "notifications.send_order_confirmation", order_id=str(order.id)
         )
+        count_after_commit(session, metrics.ORDERS_PAID)
         # The hot stock rows last: locked only from here to the commit.
         locking.convert_held_to_sold(session, quantities)
         return PaymentResult(outcome=PaymentOutcome.paid, payment=payment, order=order)
@@ -448,6 +451,7 @@ def payment_succeeded(
                     enqueue_after_commit(
                         session, "notifications.send_order_confirmation", order_id=str(order.id)
                     )
+                    count_after_commit(session, metrics.ORDERS_PAID)
                     return PaymentResult(outcome=PaymentOutcome.paid, payment=payment, order=order)
                 # Another payment of this order won the same seats first: give ours back.
                 locking.release_sold(session, quantities)
@@ -513,6 +517,7 @@ def payment_failed(
             )
         raise PaymentNotPending(status=str(payment.status))
     _set_loaded(payment, status=PaymentStatus.failed, updated_at=now)
+    count_after_commit(session, metrics.PAYMENTS_FAILED)
     return PaymentResult(outcome=PaymentOutcome.failed, payment=payment, order=order)
 
 
