@@ -8,7 +8,13 @@ from fastapi.testclient import TestClient
 from admitone.config import Settings
 
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json", "/static-offline-docs/swagger-ui-bundle.js")
-PRODUCTION = {"env": "production", "secret_key": "a-production-secret-of-at-least-32-characters"}
+PRODUCTION = {
+    "env": "production",
+    "secret_key": "a-production-secret-of-at-least-32-characters",
+    "payment_provider": "stripe",
+    "stripe_secret_key": "sk_test_x",
+    "stripe_webhook_secret": "whsec_x",
+}
 
 
 def _statuses(make_app, **settings: object) -> list[int]:

@@ -6,11 +6,15 @@ watch for an answer before sending it, nor send a body slowly on purpose.
 
 from __future__ import annotations
 
+import email as email_module
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
+from email.policy import default as default_policy
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,8 +29,14 @@ BODY_TIMEOUT_SECONDS = 2
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
-    tmp_path = tmp_path_factory.mktemp("request-limits")
+def server_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's folder: its SQLite file, media and mail outbox."""
+    return tmp_path_factory.mktemp("request-limits")
+
+
+@pytest.fixture(scope="module")
+def server(server_home: Path) -> Iterator[tuple[int, str]]:
+    tmp_path = server_home
     with serving(
         tmp_path,
         ADMITONE_REQUEST_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT_SECONDS),
@@ -185,7 +195,26 @@ def test_a_slow_sender_is_cut_after_the_body_timeout(server: tuple[int, str]) ->
     assert BODY_TIMEOUT_SECONDS - 0.5 <= waited < BODY_TIMEOUT_SECONDS + 5
 
 
-def test_an_image_upload_within_its_limit_still_works(server: tuple[int, str]) -> None:
+def _verify_from_the_outbox(client: httpx.Client, outbox: Path, email: str) -> None:
+    """Open the verification link mailed to ``email`` (the server's outbox)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for path in outbox.glob("*.eml"):
+            message = email_module.message_from_bytes(path.read_bytes(), policy=default_policy)
+            if message["To"] and email in str(message["To"]):
+                text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+                token = re.search(r"verify-email\?token=([A-Za-z0-9_-]+)", text)
+                assert token is not None, text
+                answer = client.post("/api/v1/auth/verify-email", json={"token": token[1]})
+                assert answer.status_code == 204, answer.text
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"no verification mail to {email}")
+
+
+def test_an_image_upload_within_its_limit_still_works(
+    server: tuple[int, str], server_home: Path
+) -> None:
     _pid, base = server
     from io import BytesIO
 
@@ -197,7 +226,8 @@ def test_an_image_upload_within_its_limit_still_works(server: tuple[int, str]) -
     image = buffer.getvalue()
     assert MiB < len(image) < 5 * MiB
     with httpx.Client(base_url=base, timeout=30) as client:
-        owner = register(client)  # type: ignore[arg-type]
+        owner = register(client, verify=False)  # type: ignore[arg-type]
+        _verify_from_the_outbox(client, server_home / "outbox", owner["email"])
         org = create_org(client, owner["headers"])["slug"]  # type: ignore[arg-type]
         event = create_event(client, owner["headers"], org)  # type: ignore[arg-type]
         uploaded = client.put(

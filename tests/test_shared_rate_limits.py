@@ -64,6 +64,9 @@ def test_production_refuses_several_workers_with_unshared_rate_limits(tmp_path: 
         "ADMITONE_ENV": "production",
         "ADMITONE_SECRET_KEY": "a-production-secret-of-at-least-32-characters",
         "ADMITONE_REDIS_URL": "",
+        "ADMITONE_PAYMENT_PROVIDER": "stripe",
+        "ADMITONE_STRIPE_SECRET_KEY": "sk_test_x",
+        "ADMITONE_STRIPE_WEBHOOK_SECRET": "whsec_x",
     }
     refused = subprocess.run(
         [ADMITONE, "serve", "--workers", "2", "--port", "1"],

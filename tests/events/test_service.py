@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 
 import admitone.events
 from admitone.accounts import service as accounts
+from admitone.accounts.verification import mark_email_verified
 from admitone.db import utcnow
 from admitone.errors import InvalidInput
 from admitone.events import service
@@ -29,6 +30,7 @@ from tests.helpers import PASSWORD
 
 def _access(session, slug="org-a"):
     user = accounts.register_user(session, email=f"{slug}@example.com", password=PASSWORD)
+    mark_email_verified(user)  # an organization needs a verified address
     organizations.create_organization(session, user=user, name=slug, slug=slug)
     return organizations.resolve_access(
         session, slug=slug, user=user, permission=Permission.manage_events

@@ -34,6 +34,7 @@ from tests.helpers import (
 )
 from tests.notifications.conftest import Inbox, read_outbox, wait_for_jobs
 from tests.orders.helpers import approve, buy, create_order, start_payment
+from tests.tickets.factories import make_platform_admin
 
 
 def test_header_text_makes_one_line_of_anything() -> None:
@@ -245,8 +246,6 @@ def test_the_bound_does_not_touch_verified_organizers(
 def test_only_a_platform_admin_verifies_an_organization(
     client: TestClient, clean_database: Database
 ) -> None:
-    from admitone.accounts import service as accounts
-
     owner = register(client)
     org = create_org(client, owner["headers"])
     assert org["verified"] is False
@@ -260,8 +259,7 @@ def test_only_a_platform_admin_verifies_an_organization(
     assert db_snapshot(clean_database) == before
 
     admin = register(client)
-    with clean_database.session() as session:
-        accounts.get_user_by_email(session, admin["email"]).is_platform_admin = True  # type: ignore[union-attr]
+    make_platform_admin(clean_database, admin["user"]["id"])
     done = client.put(url, json={"verified": True}, headers=admin["headers"])
     assert done.status_code == 200, done.text
     assert done.json()["data"]["verified"] is True
