@@ -8,11 +8,14 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from admitone.accounts import service as accounts
 from admitone.accounts import verification
 from admitone.accounts.errors import EmailTaken, InvalidCredentials, WeakPassword
+from admitone.accounts.models import User
 from admitone.accounts.schemas import LoginIn, ProfilePatch, RegisterIn
+from admitone.config import Settings
 from admitone.deps import SessionDep, SettingsDep, rate_limit
 from admitone.twofactor import service as two_factor
 from admitone.web import i18n
@@ -96,7 +99,22 @@ def login_submit(
             {"errors": errors, "email": email, "next_url": target},
             status_code=422,
         )
-    # Two-factor accounts: no login yet; the second step page finishes it.
+    return finish_login(
+        request, session=session, user=user, settings=settings, target=target, flash="logged_in"
+    )
+
+
+def finish_login(
+    request: Request,
+    *,
+    session: Session,
+    user: User,
+    settings: Settings,
+    target: str,
+    flash: str,
+) -> Response:
+    """Where a first step (a password, an identity provider) becomes a web login: at
+    once, or, for a two-factor account, after the second step page (no login yet)."""
     pending = two_factor.login_challenge(user=user, settings=settings)
     if pending is not None:
         from admitone.web.pages.security import second_step_url, start_second_step
@@ -104,7 +122,7 @@ def login_submit(
         response = redirect(second_step_url(target))
         start_second_step(response, token=pending, settings=settings)
         return response
-    response = redirect(target, flash="logged_in")
+    response = redirect(target, flash=flash)
     log_in(response, request, session=session, user=user, settings=settings)
     return response
 

@@ -21,9 +21,7 @@ import structlog
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy.orm import Session
 
-from admitone.accounts.models import User
 from admitone.accounts.oidc import client as oidc_client
 from admitone.accounts.oidc import service as oidc_service
 from admitone.accounts.oidc.errors import (
@@ -37,8 +35,8 @@ from admitone.config import OidcProvider, Settings
 from admitone.deps import SessionDep, SettingsDep, rate_limit
 from admitone.web.deps import page_router
 from admitone.web.i18n import _
-from admitone.web.pages.accounts import redirect, safe_next
-from admitone.web.security import WebLogin, log_in, secure_cookies
+from admitone.web.pages.accounts import finish_login, redirect, safe_next
+from admitone.web.security import secure_cookies
 from admitone.web.templating import render
 
 router = page_router()
@@ -144,14 +142,6 @@ def _failure_page(request: Request, error: IdentityLoginFailed) -> Response:
     return response
 
 
-def open_web_login(
-    response: Response, request: Request, *, session: Session, user: User, settings: Settings
-) -> WebLogin:
-    """Where a provider sign-in becomes a web login: the one place a later second
-    factor would be asked for before ``log_in``."""
-    return log_in(response, request, session=session, user=user, settings=settings)
-
-
 @router.get("/auth/oidc/{provider}/start")
 def identity_login_start(
     request: Request,
@@ -227,8 +217,14 @@ def identity_login_callback(
         signed_in = oidc_service.sign_in_with_identity(session, identity=identity)
     except IdentityLoginFailed as exc:
         return _failure_page(request, exc)
-    flash = "welcome" if signed_in.found_by == "created" else "logged_in"
-    response = redirect(pending.next_url, flash=flash)
-    open_web_login(response, request, session=session, user=signed_in.user, settings=settings)
+    # The account's second factor, if it has one, is asked for as after a password.
+    response = finish_login(
+        request,
+        session=session,
+        user=signed_in.user,
+        settings=settings,
+        target=pending.next_url,
+        flash="welcome" if signed_in.found_by == "created" else "logged_in",
+    )
     response.delete_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH)
     return response

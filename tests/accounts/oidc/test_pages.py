@@ -265,3 +265,23 @@ def test_discovery_is_cached_for_the_configured_time(
         _start(client)
         _start(client)
     assert oidc_provider.pkce.paths.count(DISCOVERY) - before == fetches
+
+
+def test_an_account_with_a_second_factor_is_asked_for_it_after_the_provider(
+    client: TestClient, oidc_provider: FakeProvider, clean_database: Database
+) -> None:
+    subject, email = _new_subject(oidc_provider)
+    register(client, email)
+    with clean_database.session() as session:
+        user = session.scalar(select(User).where(User.email == email))
+        assert user is not None
+        user.two_factor_enabled = True
+    redirect = oidc_provider.authorize(_start(client, "/account/tickets"), subject)
+
+    response = _callback(client, redirect)
+
+    assert response.status_code == 303, response.text
+    assert response.headers["location"].startswith("/login/second-factor")
+    # No login yet: the second step opens it.
+    assert not client.cookies.get(SESSION_COOKIE)
+    assert get_page(client, "/account", follow_redirects=False).status_code in (303, 401)

@@ -59,6 +59,8 @@ def checked_site(browser: Browser, localhost_server: LiveServer) -> Iterator[Bro
 @pytest.fixture
 def api(localhost_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=localhost_server.url, timeout=20) as client:
+        # tests.helpers.register verifies an address through the app's database.
+        client.app = localhost_server.server.config.app  # type: ignore[attr-defined]
         yield client
 
 
