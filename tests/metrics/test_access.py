@@ -15,7 +15,13 @@ from admitone.config import Settings
 from admitone.metrics.middleware import MetricsMiddleware
 from tests.metrics.conftest import TOKEN, parse
 
-PRODUCTION = {"env": "production", "secret_key": "s" * 40}
+PRODUCTION = {
+    "env": "production",
+    "secret_key": "s" * 40,
+    "payment_provider": "stripe",
+    "stripe_secret_key": "sk_test_x",
+    "stripe_webhook_secret": "whsec_x",
+}
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 

@@ -75,13 +75,17 @@ def test_orders_and_payments_are_counted_once_committed(
     assert client.post("/api/v1/orders", json=body).status_code == 409
     pay_headers = {"X-Order-Token": order["access_token"]}
     declined = client.post(f"/api/v1/orders/{order['id']}/pay", headers=pay_headers).json()
-    decline = client.post(f"/api/v1/payments/test/{declined['data']['id']}/decline")
+    decline = client.post(
+        f"/api/v1/payments/test/{declined['data']['id']}/decline", headers=pay_headers
+    )
     assert decline.json()["data"]["outcome"] == "failed"
     paying = client.post(f"/api/v1/orders/{order['id']}/pay", headers=pay_headers).json()
-    approve = client.post(f"/api/v1/payments/test/{paying['data']['id']}/approve")
+    approve = client.post(
+        f"/api/v1/payments/test/{paying['data']['id']}/approve", headers=pay_headers
+    )
     assert approve.json()["data"]["outcome"] == "paid"
     # A second delivery of the same approval changes nothing, and counts nothing.
-    client.post(f"/api/v1/payments/test/{paying['data']['id']}/approve")
+    client.post(f"/api/v1/payments/test/{paying['data']['id']}/approve", headers=pay_headers)
     after = scrape(client)
 
     def delta(name: str, **labels: str) -> float:
