@@ -36,6 +36,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    literal,
     or_,
     select,
     update,
@@ -383,29 +384,51 @@ def _seats_where(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, _items.c.quantity), else_=0)), 0)
 
 
-# Built once (it runs on every order of a sale). Per ticket type, the seats of the
-# client's other orders of the event: held (live pending) by the same account or
-# e-mail, held from the same address, and paid or held by the same account or e-mail.
-# The OR of three (event, client) pairs lets each be read through its own index.
-_CLIENT_SEATS = (
-    select(
-        _items.c.ticket_type_id,
-        _seats_where(and_(_live_hold, _same_buyer)).label("held_by_buyer"),
-        _seats_where(and_(_live_hold, _same_address)).label("held_from_address"),
-        _seats_where(_same_buyer).label("bought_by_buyer"),
+def _client_seats_statement(*, by_address: bool) -> Select[Any]:
+    """Per ticket type, the seats of the client's other orders of the event: held (live
+    pending) by the same account or e-mail, held from the same address (only
+    ``by_address``), and paid or held by the same account or e-mail.
+
+    Each branch of the WHERE reads through its own index: (event, e-mail), (event,
+    address) and the account's. The address branch is left out when its bound is off or
+    the address unknown: every buyer behind one proxy (a load test's one host) would
+    make each order read all the others, and counts only live holds.
+    """
+    from_address = (
+        _seats_where(and_(_live_hold, _same_address)) if by_address else literal(0)
+    ).label("held_from_address")
+    whose = [
+        and_(_this_event, _orders.c.buyer_email == bindparam("buyer_email")),
+        and_(_this_event, _orders.c.user_id == bindparam("user_id")),
+    ]
+    if by_address:
+        whose.append(and_(_this_event, _same_address, _live_hold))
+    return (
+        select(
+            _items.c.ticket_type_id,
+            _seats_where(and_(_live_hold, _same_buyer)).label("held_by_buyer"),
+            from_address,
+            _seats_where(_same_buyer).label("bought_by_buyer"),
+        )
+        .select_from(_items.join(_orders, _orders.c.id == _items.c.order_id))
+        .where(
+            or_(*whose),
+            or_(_orders.c.status == OrderStatus.paid, _live_hold),
+            _orders.c.id != bindparam("order_id"),
+        )
+        .group_by(_items.c.ticket_type_id)
     )
-    .select_from(_items.join(_orders, _orders.c.id == _items.c.order_id))
-    .where(
-        or_(
-            and_(_this_event, _orders.c.buyer_email == bindparam("buyer_email")),
-            and_(_this_event, _same_address),
-            and_(_this_event, _orders.c.user_id == bindparam("user_id")),
-        ),
-        or_(_orders.c.status == OrderStatus.paid, _live_hold),
-        _orders.c.id != bindparam("order_id"),
+
+
+# Built once each (one runs on every order of a sale).
+_CLIENT_SEATS = _client_seats_statement(by_address=True)
+_BUYER_SEATS = _client_seats_statement(by_address=False)
+
+
+def _seats_statement(settings: Settings, client: _Client) -> Select[Any]:
+    return (
+        _CLIENT_SEATS if settings.max_held_seats_per_address and client.client_ip else _BUYER_SEATS
     )
-    .group_by(_items.c.ticket_type_id)
-)
 
 
 @dataclass(frozen=True)
@@ -507,7 +530,7 @@ def _check_limits_without_lock(session: Session, parameters: dict[str, Any], **l
     bind = session.get_bind()
     connection: Connection
     with bind.connect().execution_options(sqlite_begin_immediate=False) as connection:
-        rows = connection.execute(_CLIENT_SEATS, parameters).all()
+        rows = connection.execute(_CLIENT_SEATS, parameters).all()  # every branch: a test
     _enforce_hold_limits(rows, **limits)
     time.sleep(_UNSAFE_HOLD_CHECK.window_seconds)
 
@@ -642,7 +665,7 @@ def create_order(
         )
     if check_limits:
         # Under the ticket-type locks just taken: the one statement this adds to an order.
-        rows = execute_direct(session, _CLIENT_SEATS, limits_parameters).all()
+        rows = execute_direct(session, _seats_statement(settings, client), limits_parameters).all()
         _enforce_hold_limits(
             rows, quantities=quantities, ticket_types=ticket_types, client=client, settings=settings
         )
