@@ -16,14 +16,17 @@ from urllib.parse import urlencode
 import structlog
 from sqlalchemy.orm import Session
 
-from admitone import locking
 from admitone.accounts.account_tokens import token_text
 from admitone.accounts.models import AccountToken, AccountTokenPurpose, User
 from admitone.config import Settings
 from admitone.db import Database, utcnow
-from admitone.notifications.mailer import get_mailer
-from admitone.notifications.models import Delivery
-from admitone.notifications.service import _message_id, _templates, already_delivered
+from admitone.notifications.mailer import get_mailer, header_text
+from admitone.notifications.service import (
+    _message_id,
+    _templates,
+    already_delivered,
+    record_delivery,
+)
 from admitone.notifications.texts import language
 
 log = structlog.get_logger(__name__)
@@ -60,9 +63,9 @@ def account_message(
     text_template = environment.get_template(f"{locale}/{kind}.txt")
     html_template = environment.get_template(f"{locale}/{kind}.html")
     message = EmailMessage()
-    message["Subject"] = str(text_template.make_module(values).subject).strip()
+    message["Subject"] = header_text(str(text_template.make_module(values).subject))
     message["From"] = settings.mail_from
-    message["To"] = formataddr((user.full_name, token.email))
+    message["To"] = formataddr((header_text(user.full_name), token.email))
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = _message_id(settings, kind, token.id)
     message.set_content(text_template.render(values))
@@ -92,19 +95,13 @@ def send_token_mail_once(
             settings=settings, token=token, user=user, minutes_valid=minutes_valid(settings)
         )
     get_mailer(settings).send(message)
-    with database.session() as session:
-        recorded = locking.insert_once(
-            session,
-            Delivery,
-            {
-                "id": uuid.uuid4(),
-                "kind": kind,
-                "object_id": token.id,
-                "recipient": token.email,
-                "message_id": str(message["Message-ID"]),
-                "sent_at": utcnow(),
-            },
-        )
+    recorded = record_delivery(
+        database,
+        kind=kind,
+        object_id=token.id,
+        recipient=token.email,
+        message_id=str(message["Message-ID"]),
+    )
     if not recorded:
         log.warning("mail sent twice (a concurrent run)", kind=kind, object_id=str(token.id))
     return True

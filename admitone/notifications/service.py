@@ -488,19 +488,13 @@ def mail_permission(
 def _record_withheld(
     database: Database, *, kind: str, marker_id: uuid.UUID, bundle: OrderBundle
 ) -> None:
-    with database.session() as session:
-        locking.insert_once(
-            session,
-            Delivery,
-            {
-                "id": uuid.uuid4(),
-                "kind": withheld(kind),
-                "object_id": marker_id,
-                "recipient": bundle.order.buyer_email,
-                "message_id": "",
-                "sent_at": utcnow(),
-            },
-        )
+    record_delivery(
+        database,
+        kind=withheld(kind),
+        object_id=marker_id,
+        recipient=bundle.order.buyer_email,
+        message_id="",
+    )
     log.warning(
         "mail withheld: an unverified organizer's free order",
         kind=kind,
@@ -544,22 +538,36 @@ def send_once(
     if before_send is not None:
         before_send()
     get_mailer(settings).send(message)
+    recorded = record_delivery(
+        database,
+        kind=kind,
+        object_id=marker_id,
+        recipient=bundle.order.buyer_email,
+        message_id=str(message["Message-ID"]),
+    )
+    if not recorded:
+        log.warning("mail sent twice (a concurrent run)", kind=kind, object_id=str(marker_id))
+    return True
+
+
+def record_delivery(
+    database: Database, *, kind: str, object_id: uuid.UUID, recipient: str, message_id: str
+) -> bool:
+    """Write the (kind, object) marker in a unit of work of its own; False when a
+    concurrent run wrote it first (its unique key)."""
     with database.session() as session:
-        recorded = locking.insert_once(
+        return locking.insert_once(
             session,
             Delivery,
             {
                 "id": uuid.uuid4(),
                 "kind": kind,
-                "object_id": marker_id,
-                "recipient": bundle.order.buyer_email,
-                "message_id": str(message["Message-ID"]),
+                "object_id": object_id,
+                "recipient": recipient,
+                "message_id": message_id,
                 "sent_at": utcnow(),
             },
         )
-    if not recorded:
-        log.warning("mail sent twice (a concurrent run)", kind=kind, object_id=str(marker_id))
-    return True
 
 
 def reminder_orders(session: Session, *, now: datetime, within: timedelta) -> list[uuid.UUID]:
