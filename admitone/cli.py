@@ -19,10 +19,21 @@ app = typer.Typer(help="Admit One: event ticketing and festival platform.", no_a
 @app.callback()
 def _check_settings() -> None:
     """Validate the configuration before any command, naming each wrong setting."""
+    import re
+
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
     try:
         get_settings()
+    except SettingsError as exc:
+        # A value that is not even of its shape (JSON expected): the source names the field.
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = f"ADMITONE_{found[1].upper()}" if found else "configuration"
+        typer.echo(
+            f"Configuration error:\n  {name}: cannot be read ({exc.__cause__ or exc})", err=True
+        )
+        raise typer.Exit(code=2) from None
     except ValidationError as exc:
         typer.echo("Configuration error:", err=True)
         for error in exc.errors():

@@ -247,3 +247,17 @@ def test_verify_organization_marks_it_verified_and_back(tmp_path):
     assert undone.returncode == 0 and verified_at() is None
     missing = run("no-such-org")
     assert missing.returncode == 1 and "No such organization" in missing.stderr
+
+
+def test_a_setting_that_cannot_be_read_stops_the_start_naming_it(tmp_path):
+    # Not JSON where JSON is expected: no traceback, the variable named, exit 2.
+    result = subprocess.run(
+        [ADMITONE, "expire-holds"],
+        env=_env(tmp_path, ADMITONE_OIDC_PROVIDERS="not json"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "ADMITONE_OIDC_PROVIDERS: cannot be read" in result.stderr
+    assert "Traceback" not in result.stderr
