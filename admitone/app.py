@@ -9,39 +9,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi_offline import FastAPIOffline
 
-from admitone import health
-from admitone.accounts.api import router as accounts_router
-from admitone.checkin.api import router as checkin_router
+from admitone import domains, health
+from admitone.api_docs import install_api_docs
 from admitone.config import Environment, Settings, get_settings
 from admitone.db import Database
 from admitone.deps import close_unit_of_work_threads
 from admitone.error_handlers import install_error_handlers
 from admitone.events.api import MULTIPART_OVERHEAD
-from admitone.events.api import organizer_router as events_organizer_router
-from admitone.events.api import public_router as events_public_router
 from admitone.jobs import install_runner
 from admitone.jobs.periodic import start_embedded_schedule
 from admitone.jobs.runners import make_runner
 from admitone.logging_config import configure_logging
 from admitone.metrics.api import install_metrics, start_gauge_sampler
 from admitone.middleware import ConcurrencyGateMiddleware, RequestContextMiddleware
-from admitone.notifications.api import router as notifications_router
-from admitone.orders.api import organizer_router as orders_organizer_router
-from admitone.orders.api import router as orders_router
-from admitone.orders.tasks import run_hold_sweeper
-from admitone.organizations.api import platform_router
-from admitone.organizations.api import router as organizations_router
-from admitone.payments.api import router as payments_router
-from admitone.payments.pages import router as payments_pages_router
 from admitone.ratelimit import RateLimiter
 from admitone.request_limits import BodyLimit, RequestBodyLimitMiddleware
-from admitone.routing import move_routes_first
-from admitone.tickets.api import router as tickets_router
-from admitone.twofactor.api import router as two_factor_router
 from admitone.web import install_web
 
 API_PREFIX = "/api/v1"
@@ -55,25 +40,6 @@ Admit One sells tickets and admits people at the gate.
   `Authorization: Bearer ...`) and a refresh token that works once.
 * **Money** is in integer minor units (cents) beside the event's ISO currency.
 """
-
-
-def api_routers() -> list[APIRouter]:
-    # Routes are matched in this order, one pattern after another: the buying and
-    # scanning routes, the busiest by far, come first. No two routes share a pattern.
-    return [
-        orders_router,
-        payments_router,
-        checkin_router,
-        tickets_router,
-        events_public_router,
-        accounts_router,
-        two_factor_router,
-        organizations_router,
-        events_organizer_router,
-        orders_organizer_router,
-        notifications_router,
-        platform_router,
-    ]
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
@@ -95,14 +61,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         # Committed jobs go to Celery (ADMITONE_REDIS_URL) or to in-process threads.
         runner = make_runner(settings, database)
         previous_runner = install_runner(runner)
-        # Embedded mode: expired holds are swept in-process (orders/tasks.py); with Redis,
-        # Celery beat runs orders.expire_holds instead (docs/jobs.md).
-        sweeper = None
-        if settings.hold_sweep_enabled and not settings.redis_url:
-            sweeper = asyncio.create_task(
-                run_hold_sweeper(database, interval_seconds=settings.hold_sweep_interval_seconds)
-            )
-        # The other periodic jobs (reminders, lost confirmations): beat runs them with
+        # The domains' periodic jobs (hold sweep, reminders, catch-ups): beat runs them with
         # Redis, these loops without (jobs/periodic.py).
         periodic_loops = start_embedded_schedule(runner, settings)
         # Several serving processes: each writes its gauges for the scraped one (metrics).
@@ -114,10 +73,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await loop
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
         # Units of work in flight first (they may still enqueue jobs), then the runner:
         # it finishes in-process jobs in flight, or sends the queued ones to Redis.
         await asyncio.to_thread(close_unit_of_work_threads, app)
@@ -126,30 +81,25 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if owns_database:
             database.dispose()
 
-    if settings.api_docs_on:
-        app = FastAPIOffline(
-            title="Admit One",
-            version="0.1.0",
-            description=DESCRIPTION,
-            lifespan=lifespan,
-            openapi_url="/openapi.json",
-        )
-    else:
-        # ADMITONE_API_DOCS_ENABLED=false (the production default): /docs, /redoc and
-        # /openapi.json are not routes at all, so they answer 404 like any unknown path.
-        app = FastAPI(
-            title="Admit One",
-            version="0.1.0",
-            lifespan=lifespan,
-            openapi_url=None,
-            docs_url=None,
-            redoc_url=None,
-        )
+    # FastAPI's own documentation routes are off: install_api_docs adds them last, when on.
+    app = FastAPI(
+        title="Admit One",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.db = database
     app.state.rate_limiter = RateLimiter(settings)
 
     install_error_handlers(app)
+    # The domains' JSON routes first (admitone/domains.py): Starlette tries routes in the
+    # order they were added, and these are the busiest. The order is for speed only.
+    for router in domains.api_routers():
+        app.include_router(router, prefix=API_PREFIX)
     # Added first, so innermost: the access log still times the wait at the gate.
     app.add_middleware(ConcurrencyGateMiddleware, limit=settings.worker_threads)
     # Outside the gate: an oversized body is refused without waiting for a slot. Inside
@@ -165,17 +115,19 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     install_metrics(app, settings)
     app.add_middleware(RequestContextMiddleware, hsts=settings.env == Environment.production)
 
-    for router in api_routers():
-        app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)
-    # The test payment provider's own checkout page.
-    app.include_router(payments_pages_router)
-    # The web front: pages, /static, the language middleware and HTML error pages.
+    # The web front (/static, the language middleware, HTML error pages), then the
+    # domains' pages.
     install_web(app)
+    for router in domains.page_routers():
+        app.include_router(router)
 
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     app.mount("/media", StaticFiles(directory=settings.media_dir), name="media")
-    _api_routes_first(app)
+    if settings.api_docs_on:
+        # ADMITONE_API_DOCS_ENABLED=false (the production default): /docs, /redoc and
+        # /openapi.json are not routes at all, so they answer 404 like any unknown path.
+        install_api_docs(app)
     return app
 
 
@@ -190,15 +142,3 @@ def upload_body_limits(settings: Settings) -> list[BodyLimit]:
             max_bytes=max(image_upload_limit, settings.max_request_body_bytes),
         )
     ]
-
-
-def _api_routes_first(app: FastAPI) -> None:
-    """Match the API's routes before the docs and the pages (paths under /api/v1 and
-    the others never overlap): every route tried before the right one costs a few
-    microseconds, and the buying and scanning routes are the busiest by far."""
-
-    def is_api(route: object) -> bool:
-        prefix = getattr(getattr(route, "include_context", None), "prefix", "")
-        return (prefix or getattr(route, "path", "")).startswith(API_PREFIX)
-
-    move_routes_first(app, is_api)

@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from admitone.accounts import service as accounts
 from admitone.accounts import verification
 from admitone.accounts.models import User
+from admitone.authorization import OrgAccess, Permission, resolve_access
 from admitone.db import utcnow
 from admitone.events import service as events
 from admitone.events.models import Category
 from admitone.organizations import service as organizations
 from admitone.organizations.models import Role
-from admitone.organizations.permissions import Permission
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -118,7 +118,7 @@ def _at(days: int, hour: int) -> datetime:
 
 def _add_event(
     session: Session,
-    access: organizations.OrgAccess,
+    access: OrgAccess,
     spec: tuple,
     *,
     publish: bool,
@@ -172,7 +172,7 @@ def load_demo(session: Session) -> dict[str, tuple[str, str]] | None:
     organizations.set_verified(
         session, actor=None, slug=organization.slug, verified=True, now=utcnow()
     )
-    access = organizations.resolve_access(
+    access = resolve_access(
         session,
         slug=organization.slug,
         user=users["organizer"],

@@ -1,4 +1,5 @@
-"""FastAPI dependencies shared by every router: session, settings, caller, organization."""
+"""FastAPI dependencies shared by every router: session, settings, caller, organization,
+buyer."""
 
 from __future__ import annotations
 
@@ -12,19 +13,25 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, TypeVar
 
 import anyio
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from admitone.accounts import service as accounts
 from admitone.accounts.models import User
+from admitone.authorization import (
+    ORDER_TOKEN_MAX_LENGTH,
+    BuyerProof,
+    OrgAccess,
+    Permission,
+    check_platform_admin_second_factor,
+    resolve_access,
+)
 from admitone.config import Settings
 from admitone.db import Database
 from admitone.errors import NotAuthenticated
-from admitone.organizations import service as organizations
-from admitone.organizations.permissions import Permission
 from admitone.ratelimit import RateLimiter
-from admitone.twofactor.errors import TwoFactorSetupRequired
+from admitone.tickets.signing import KeyRing
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -66,6 +73,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
+
+async def get_keyring(request: Request) -> KeyRing:
+    """The ticket signing keys (tickets/signing.py): the ticket, check-in and event routes
+    and the pages that show a QR code sign or verify with them."""
+    return KeyRing(settings=request.app.state.settings, database=request.app.state.db)
+
+
+KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
+
 bearer_scheme = HTTPBearer(auto_error=False, description="Access token from /auth/login")
 
 
@@ -91,8 +107,8 @@ def caller_of(
         session, token=credentials.credentials, settings=settings
     )
     request.state.auth_session_id = auth_session_id
-    if user.is_platform_admin and not user.two_factor_enabled and not before_second_factor:
-        raise TwoFactorSetupRequired()
+    if not before_second_factor:
+        check_platform_admin_second_factor(user)
     return user
 
 
@@ -138,17 +154,57 @@ CurrentUser = Annotated[User, Depends(_require_user)]
 CurrentUserBeforeSecondFactor = Annotated[User, Depends(_require_user_before_second_factor)]
 
 
-def org_access(permission: Permission) -> Callable[..., organizations.OrgAccess]:
+def org_access(permission: Permission) -> Callable[..., OrgAccess]:
     """A dependency resolving ``{org}`` in the path to the caller's checked access."""
 
     def dependency(
         session: SessionDep,
         user: CurrentUser,
         org: Annotated[str, Path(max_length=80, description="Organization slug")],
-    ) -> organizations.OrgAccess:
-        return organizations.resolve_access(session, slug=org, user=user, permission=permission)
+    ) -> OrgAccess:
+        return resolve_access(session, slug=org, user=user, permission=permission)
 
     return dependency
+
+
+# The order token (authorization.BuyerProof), as the API takes it: the ``X-Order-Token``
+# header, or ``?token=`` (the guest's link); the header wins when both are sent.
+OrderTokenQuery = Annotated[
+    str | None,
+    Query(
+        alias="token",
+        min_length=1,
+        max_length=ORDER_TOKEN_MAX_LENGTH,
+        description="The order token (the guest's link to the order)",
+    ),
+]
+OrderTokenHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Order-Token",
+        min_length=1,
+        max_length=ORDER_TOKEN_MAX_LENGTH,
+        description="The order token, as a header",
+    ),
+]
+
+
+def order_token_of(query: str | None, header: str | None) -> str | None:
+    """The order token a request carries (``OrderTokenQuery``, ``OrderTokenHeader``)."""
+    return header or query
+
+
+def buyer_proof(
+    user: OptionalUser, token: OrderTokenQuery = None, x_order_token: OrderTokenHeader = None
+) -> BuyerProof:
+    """The buyer: a logged-in account and/or the holder of an order token; 401 with neither."""
+    order_token = order_token_of(token, x_order_token)
+    if user is None and order_token is None:
+        raise NotAuthenticated("Log in, or give the order token.")
+    return BuyerProof(user_id=user.id if user else None, order_token=order_token)
+
+
+Buyer = Annotated[BuyerProof, Depends(buyer_proof)]
 
 
 def client_ip(request: Request) -> str:
@@ -217,7 +273,8 @@ async def run_unit_of_work(request: Request, work: Callable[[Session], T]) -> T:
         _unit_of_work_threads(request.app), context.run, in_thread
     )
     with anyio.CancelScope(shield=True):  # a client gone away still waits for the commit
-        return await future
+        result = await future
+    return result
 
 
 def _unit_of_work_threads(app: Any) -> ThreadPoolExecutor:

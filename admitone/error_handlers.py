@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import psycopg
 import structlog
@@ -170,13 +171,24 @@ async def _unhandled_error(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    _handle(app, DomainError, _domain_error)
+    _handle(app, RequestValidationError, _validation_error)
+    _handle(app, StarletteHTTPException, _http_error)
     # Every database error but the integrity races (below): unavailable, busy, or a bug.
     # The driver's own errors too, should one escape SQLAlchemy's wrapping.
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(psycopg.Error, _database_error)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(PoolTimeout, _pool_timeout)
-    app.add_exception_handler(Exception, _unhandled_error)
+    _handle(app, DBAPIError, _database_error)
+    _handle(app, psycopg.Error, _database_error)
+    _handle(app, IntegrityError, _integrity_error)
+    _handle(app, PoolTimeout, _pool_timeout)
+    _handle(app, Exception, _unhandled_error)
+
+
+E = TypeVar("E", bound=Exception)
+
+
+def _handle(
+    app: FastAPI, error: type[E], handler: Callable[[Request, E], Awaitable[Response]]
+) -> None:
+    # Starlette types a handler as taking any Exception, yet calls it only with instances
+    # of the class it is registered for: the handler's narrower parameter is safe.
+    app.add_exception_handler(error, handler)  # type: ignore[arg-type]

@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 class DomainError(Exception):
     code: ClassVar[str] = "ERROR"
     status: ClassVar[int] = 400
-    message: ClassVar[str] = "The request could not be processed."
+    # A default per class; an instance may carry a more precise one.
+    message: str = "The request could not be processed."
     # When True the unit of work still commits what was flushed before the error.
     keep_changes: ClassVar[bool] = False
 

@@ -10,7 +10,6 @@ from alembic.migration import MigrationContext
 from admitone.db import Database
 from admitone.migrate import upgrade_database
 from admitone.models import Base
-from tests.events.test_search_migration import fresh_url  # noqa: F401  (fixture)
 
 
 def _differences(url: str) -> list[object]:
@@ -31,6 +30,6 @@ def _differences(url: str) -> list[object]:
     return [difference for difference in found if ours(difference)]
 
 
-def test_head_matches_the_models(fresh_url: str) -> None:  # noqa: F811
+def test_head_matches_the_models(fresh_url: str) -> None:
     upgrade_database(fresh_url, "head")
     assert _differences(fresh_url) == []

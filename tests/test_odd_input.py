@@ -110,7 +110,9 @@ def _refusal_problem(response: Any) -> str | None:
 
 def _api_routes(app: Any) -> Iterator[tuple[str, str, APIRoute]]:
     for context in iter_route_contexts(app.routes):
-        path = context.path or ""
+        # The template without converters ("{ticket_id:uuid}" -> "{ticket_id}"), as in
+        # the OpenAPI paths.
+        path = context.path_format or ""
         if isinstance(context.route, APIRoute) and path.startswith(API + "/"):
             for method in context.methods or ():
                 if method != "HEAD":

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from admitone.accounts.service import access_token_claims
+from admitone.authorization import BuyerProof, Permission
 from admitone.checkin import service as checkin
 from admitone.checkin.models import CheckIn, ScanResult
 from admitone.config import Settings
@@ -26,7 +27,6 @@ from admitone.db import Database, utcnow
 from admitone.events.models import TicketType
 from admitone.orders import service as orders
 from admitone.orders.models import Order, OrderStatus
-from admitone.organizations.permissions import Permission
 from admitone.payments import service as payments
 from admitone.tickets.models import Ticket
 from admitone.tickets.service import ticket_payload
@@ -104,7 +104,7 @@ def test_a_paid_and_scanned_order_in_few_round_trips(
             session,
             order_id=order.id,
             user_id=None,
-            access_token=created.access_token,
+            order_token=created.order_token,
             now=utcnow(),
             settings=settings,
         )
@@ -114,7 +114,7 @@ def test_a_paid_and_scanned_order_in_few_round_trips(
         result = payments.approve_test_payment(
             session,
             payment_id=payment.id,
-            buyer=payments.BuyerProof(user_id=None, access_token=created.access_token),
+            buyer=BuyerProof(user_id=None, order_token=created.order_token),
             now=utcnow(),
             settings=settings,
         )

@@ -16,8 +16,9 @@ import hashlib
 import hmac
 import uuid
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts import tokens
@@ -97,11 +98,14 @@ def find_usable(
 
 def spend(session: Session, row: AccountToken, *, error: type[AccountTokenInvalid]) -> None:
     """Mark the token used, once: a concurrent use of the same link gets ``error``."""
-    spent = session.execute(
-        update(AccountToken)
-        .where(AccountToken.id == row.id, AccountToken.used_at.is_(None))
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
+    spent = cast(
+        CursorResult[Any],
+        session.execute(
+            update(AccountToken)
+            .where(AccountToken.id == row.id, AccountToken.used_at.is_(None))
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     )
     if spent.rowcount != 1:
         raise error()

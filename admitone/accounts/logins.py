@@ -11,8 +11,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, Select, func, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts.errors import LoginNotFound
@@ -55,7 +56,7 @@ def describe_device(user_agent: str | None) -> str:
     return browser or system or user_agent[:60]
 
 
-def _open_logins(user_id: uuid.UUID, since: datetime):
+def _open_logins(user_id: uuid.UUID, since: datetime) -> Select[AuthSession]:
     last_use = func.coalesce(AuthSession.last_used_at, AuthSession.created_at)
     return (
         select(AuthSession)
@@ -91,15 +92,18 @@ def list_logins(
 
 def end_login(session: Session, *, user_id: uuid.UUID, login_id: uuid.UUID) -> None:
     """End one of the user's logins; LoginNotFound for another user's or an ended one."""
-    ended = session.execute(
-        update(AuthSession)
-        .where(
-            AuthSession.id == login_id,
-            AuthSession.user_id == user_id,
-            AuthSession.revoked_at.is_(None),
-        )
-        .values(revoked_at=utcnow(), revoked_reason="logged_out_remotely")
-        .execution_options(synchronize_session=False)
+    ended = cast(
+        CursorResult[Any],
+        session.execute(
+            update(AuthSession)
+            .where(
+                AuthSession.id == login_id,
+                AuthSession.user_id == user_id,
+                AuthSession.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow(), revoked_reason="logged_out_remotely")
+            .execution_options(synchronize_session=False)
+        ),
     )
     if ended.rowcount != 1:
         raise LoginNotFound()
@@ -112,11 +116,14 @@ def end_other_logins(
     conditions = [AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)]
     if keep is not None:
         conditions.append(AuthSession.id != keep)
-    ended = session.execute(
-        update(AuthSession)
-        .where(*conditions)
-        .values(revoked_at=utcnow(), revoked_reason=reason)
-        .execution_options(synchronize_session=False)
+    ended = cast(
+        CursorResult[Any],
+        session.execute(
+            update(AuthSession)
+            .where(*conditions)
+            .values(revoked_at=utcnow(), revoked_reason=reason)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return ended.rowcount
 
@@ -130,14 +137,17 @@ def seen(session: Session, *, login_id: uuid.UUID, settings: Settings) -> bool:
     """
     now = utcnow()
     stale_before = now - timedelta(seconds=settings.login_seen_interval_seconds)
-    touched = session.execute(
-        update(AuthSession)
-        .where(
-            AuthSession.id == login_id,
-            AuthSession.revoked_at.is_(None),
-            (AuthSession.last_used_at.is_(None)) | (AuthSession.last_used_at < stale_before),
-        )
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
+    touched = cast(
+        CursorResult[Any],
+        session.execute(
+            update(AuthSession)
+            .where(
+                AuthSession.id == login_id,
+                AuthSession.revoked_at.is_(None),
+                (AuthSession.last_used_at.is_(None)) | (AuthSession.last_used_at < stale_before),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return touched.rowcount == 1

@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import CursorResult, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts import logins, passwords, tokens
@@ -169,11 +170,14 @@ def rotate_refresh_token(session: Session, *, refresh_token: str, settings: Sett
     now = utcnow()
     if auth_session.revoked_at is not None or not user.is_active or token.expires_at <= now:
         raise InvalidToken()
-    spent = session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
+    spent = cast(
+        CursorResult[Any],
+        session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if spent.rowcount != 1:
         _revoke_session(session, auth_session.id, "refresh_token_reused")

@@ -9,12 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy.orm import Session
 
+from admitone.authorization import Permission
 from admitone.checkin import service
 from admitone.checkin.schemas import CheckinKeyOut, CheckinStatsOut, ScanIn, ScanOut
 from admitone.checkin.service import EventAccess
 from admitone.deps import (
     BearerCredentials,
     CurrentUser,
+    KeyRingDep,
     OptionalUser,
     SessionDep,
     SettingsDep,
@@ -22,9 +24,7 @@ from admitone.deps import (
     run_unit_of_work,
 )
 from admitone.errors import error_responses
-from admitone.organizations.permissions import Permission
 from admitone.schemas import DataResponse, data_response
-from admitone.tickets.api import KeyRingDep
 
 router = APIRouter(prefix="/events/{event_id}", tags=["check-in"])
 

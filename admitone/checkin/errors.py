@@ -1,9 +1,14 @@
-from admitone.errors import Busy, Conflict, NotFound
+"""Check-in: the errors its service raises (codes are part of the scanners' API)."""
+
+from admitone.errors import Busy, Conflict
+from admitone.events.errors import EventNotFound
 
 
-class EventNotFound(NotFound):
+class CheckinEventNotFound(EventNotFound):
+    """The events domain's "no such event" (or not yours), under the code the check-in
+    API has always answered: scanners in the field read ``EVENT_NOT_FOUND``."""
+
     code = "EVENT_NOT_FOUND"
-    message = "No such event."
 
 
 class NonceReused(Conflict):

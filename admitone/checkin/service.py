@@ -12,26 +12,34 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from admitone import locking, metrics
 from admitone.accounts.models import User
 from admitone.accounts.service import ACTIVE_USER_OF_SESSION
-from admitone.checkin.errors import EventNotFound, NonceReused, ScanInProgress
+from admitone.authorization import (
+    OrgAccess,
+    Permission,
+    acting_role,
+    checked_access,
+    role_allows,
+)
+from admitone.checkin.errors import CheckinEventNotFound, NonceReused, ScanInProgress
 from admitone.checkin.models import CheckIn, ScanResult
 from admitone.db import execute_direct, load_direct, utcnow
-from admitone.errors import InvalidToken, PermissionDenied
+from admitone.errors import InvalidToken
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.metrics import count_after_commit
 from admitone.organizations.models import Membership, Organization, Role
-from admitone.organizations.permissions import Permission, role_allows
-from admitone.organizations.service import OrgAccess, check_two_factor
 from admitone.tickets import signing
 from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.signing import EventKey, KeyRing
+
+# One metrics child per result, made once: the scan path only looks one up in a dict.
+SCANS_BY_RESULT = {result: metrics.SCANS.labels(result=result.value) for result in ScanResult}
 
 
 @dataclass(frozen=True)
@@ -73,14 +81,10 @@ def _event_with_role(
     if user is None:
         row = session.execute(_EVENT_WITH_ORGANIZATION, {"event_id": event_id}).first()
         return None if row is None else (row[0], row[1], None)
-    row = session.execute(
+    with_role = session.execute(
         _EVENT_WITH_CALLER_ROLE, {"event_id": event_id, "user_id": user.id}
     ).first()
-    if row is None:
-        return None
-    event, organization, role = row
-    # Platform admins act as owners everywhere (organizations.service.resolve_access).
-    return event, organization, Role.owner if user.is_platform_admin else role
+    return None if with_role is None else (with_role[0], with_role[1], with_role[2])
 
 
 def resolve_event_access(
@@ -88,14 +92,15 @@ def resolve_event_access(
 ) -> EventAccess:
     """The caller's access to an event through its organization, checked for ``permission``.
 
-    The same rules as ``organizations.service.resolve_access``, reached from an event id
-    in one query: not a member of the event's organization (or no such event) is a 404,
-    a member without the permission a 403, platform admins act as owners.
+    The rules of ``authorization.checked_access``, reached from an event id in one
+    query: not a member of the event's organization (or no such event) is a 404, a
+    member without the permission a 403, platform admins act as owners.
     """
     found = _event_with_role(session, event_id=event_id, user=user)
     if found is None:
-        raise EventNotFound()
-    return _checked_access(*found, user=user, permission=permission)
+        raise CheckinEventNotFound()
+    event, organization, member_role = found
+    return _event_access(event, organization, member_role, user=user, permission=permission)
 
 
 def resolve_caller_event_access(
@@ -118,28 +123,24 @@ def resolve_caller_event_access(
     )
     if not rows:
         raise InvalidToken()
-    user, event, organization, role = rows[0]
+    user, event, organization, member_role = rows[0]
     if event is None:
-        raise EventNotFound()
-    # Platform admins act as owners everywhere (organizations.service.resolve_access).
-    role = Role.owner if user.is_platform_admin else role
-    return _checked_access(event, organization, role, user=user, permission=permission)
+        raise CheckinEventNotFound()
+    return _event_access(event, organization, member_role, user=user, permission=permission)
 
 
-def _checked_access(
+def _event_access(
     event: Event,
     organization: Organization,
-    role: Role | None,
+    member_role: Role | None,
     *,
     user: User,
     permission: Permission,
 ) -> EventAccess:
-    if role is None:  # not a member: the event does not exist for them
-        raise EventNotFound()
-    check_two_factor(organization=organization, user=user)
-    access = OrgAccess(organization=organization, role=role, user=user)
-    if not access.allows(permission):
-        raise PermissionDenied(f"Your role ({role}) does not allow this.", required=str(permission))
+    # Not a member: the event does not exist for them.
+    access = checked_access(
+        organization, member_role, user=user, permission=permission, not_found=CheckinEventNotFound
+    )
     return EventAccess(event=event, org=access)
 
 
@@ -153,11 +154,12 @@ def get_checkin_key(
     """
     found = _event_with_role(session, event_id=event_id, user=user)
     if found is None:
-        raise EventNotFound()
-    event, _organization, role = found
+        raise CheckinEventNotFound()
+    event, _organization, member_role = found
+    role = None if user is None else acting_role(user, member_role)
     member_may_scan = role is not None and role_allows(role, Permission.check_in)
     if event.status != EventStatus.published and not member_may_scan:
-        raise EventNotFound()
+        raise CheckinEventNotFound()
     return keys.get_or_create(session, event_id)
 
 
@@ -193,7 +195,7 @@ def payload_hash(qr: str) -> str:
 
 
 # What a scan shows about a ticket; RETURNING gives the same columns as a SELECT.
-_tickets = Ticket.__table__
+_tickets = cast(Table, Ticket.__table__)  # a declarative model's table is a Table
 _TICKET_COLUMNS = (
     _tickets.c.id,
     _tickets.c.holder_name,
@@ -384,7 +386,7 @@ def scan_ticket(
         if stored is None or (stored.payload_hash == qr_hash and result == ScanResult.admitted):
             raise ScanInProgress(retry_after=1)  # defensive: roll back and let it retry
         return _replay(session, stored, qr_hash)
-    count_after_commit(session, metrics.SCANS_BY_RESULT[result])
+    count_after_commit(session, SCANS_BY_RESULT[result])
     return ScanOutcome(
         checkin_id=checkin_id, result=result, scanned_at=now, gate=gate, ticket=ticket
     )

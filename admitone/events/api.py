@@ -18,7 +18,8 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request as StarletteRequest
 from starlette.types import Message
 
-from admitone.deps import SessionDep, SettingsDep, org_access
+from admitone.authorization import OrgAccess, Permission
+from admitone.deps import KeyRingDep, SessionDep, SettingsDep, org_access
 from admitone.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, error_responses
 from admitone.events import catalogue, service, validators
 from admitone.events.models import Category, Event, EventStatus, TicketType
@@ -37,10 +38,7 @@ from admitone.events.schemas import (
     TicketTypePatch,
     VenueOut,
 )
-from admitone.organizations.permissions import Permission
-from admitone.organizations.service import OrgAccess
 from admitone.schemas import DataResponse, ListResponse, page_meta
-from admitone.tickets.api import KeyRingDep
 
 organizer_router = APIRouter(prefix="/organizations/{org}/events", tags=["events (organizer)"])
 public_router = APIRouter(prefix="/events", tags=["catalogue"])

@@ -11,9 +11,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnExpressionArgument, Select, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from admitone import locking
@@ -21,6 +21,9 @@ from admitone.db import utcnow
 from admitone.events import queries, search
 from admitone.events.errors import EventNotFound
 from admitone.events.models import Category, Event, EventStatus, TicketType
+
+# The columns of a statement, kept through the catalogue filters.
+Columns = TypeVarTuple("Columns")
 
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -91,7 +94,7 @@ def _conditions(
     return conditions
 
 
-def _order_by(sort: CatalogueSort, price_from: Any) -> list[ColumnElement[Any]]:
+def _order_by(sort: CatalogueSort, price_from: Any) -> list[ColumnExpressionArgument[Any]]:
     if sort == CatalogueSort.date_desc:
         return [Event.starts_at.desc(), Event.id]
     if sort == CatalogueSort.price:
@@ -121,7 +124,7 @@ def search_catalogue(
     prices = queries.cheapest_active_prices().subquery()
     price_from = prices.c.price_from
 
-    def scoped(statement: Select[Any], ignore: str | None = None) -> Select[Any]:
+    def scoped(statement: Select[*Columns], ignore: str | None = None) -> Select[*Columns]:
         return statement.outerjoin(prices, prices.c.event_id == Event.id).where(
             *_conditions(
                 filters, terms=terms, dialect=dialect, price_from=price_from, now=now, ignore=ignore

@@ -8,7 +8,7 @@ class EventNotFound(NotFound):
 
 
 class TicketTypeNotFound(NotFound):
-    message = "No such ticket type."
+    message = "No such ticket type for this event."
 
 
 class EventSlugTaken(Conflict):

@@ -19,11 +19,11 @@ from admitone.orders.models import Order, OrderItem
 PUBLIC_STATUSES = (EventStatus.published, EventStatus.cancelled)
 
 
-def events_of(organization_id: uuid.UUID) -> Select[tuple[Event]]:
+def events_of(organization_id: uuid.UUID) -> Select[Event]:
     return select(Event).where(Event.organization_id == organization_id)
 
 
-def ticket_types_of(organization_id: uuid.UUID, event_id: uuid.UUID) -> Select[tuple[TicketType]]:
+def ticket_types_of(organization_id: uuid.UUID, event_id: uuid.UUID) -> Select[TicketType]:
     return (
         select(TicketType)
         .join(Event, Event.id == TicketType.event_id)
@@ -31,19 +31,19 @@ def ticket_types_of(organization_id: uuid.UUID, event_id: uuid.UUID) -> Select[t
     )
 
 
-def public_events() -> Select[tuple[Event]]:
+def public_events() -> Select[Event]:
     return select(Event).where(Event.status.in_(PUBLIC_STATUSES))
 
 
-def event_has_orders(event_id: uuid.UUID) -> Select[tuple[bool]]:
+def event_has_orders(event_id: uuid.UUID) -> Select[bool]:
     return select(exists().where(Order.event_id == event_id))
 
 
-def ticket_type_has_orders(ticket_type_id: uuid.UUID) -> Select[tuple[bool]]:
+def ticket_type_has_orders(ticket_type_id: uuid.UUID) -> Select[bool]:
     return select(exists().where(OrderItem.ticket_type_id == ticket_type_id))
 
 
-def cheapest_active_prices() -> Select[tuple[uuid.UUID, int]]:
+def cheapest_active_prices() -> Select[uuid.UUID, int]:
     """(event id, lowest active price): the price a catalogue shows and filters on."""
     return (
         select(TicketType.event_id, func.min(TicketType.price_minor).label("price_from"))

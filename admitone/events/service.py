@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from admitone.authorization import OrgAccess
 from admitone.db import utcnow
 from admitone.errors import InvalidInput
 from admitone.events import images, queries, validators
@@ -36,7 +37,6 @@ from admitone.events.errors import (
 )
 from admitone.events.models import Category, Event, EventStatus, TicketType
 from admitone.orders.service import cancel_event_orders
-from admitone.organizations.service import OrgAccess
 
 SLUG_MAX = 80
 # Attributes a PATCH may change, with the check each value must pass.
@@ -308,11 +308,14 @@ def publish_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -
         reasons.append("starts_in_the_past")
     if reasons:
         raise EventNotPublishable(reasons=reasons)
-    published = session.execute(
-        update(Event)
-        .where(Event.id == event.id, Event.status == EventStatus.draft)
-        .values(status=EventStatus.published, published_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
+    published = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Event)
+            .where(Event.id == event.id, Event.status == EventStatus.draft)
+            .values(status=EventStatus.published, published_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if published.rowcount != 1:
         raise EventNotDraft()
@@ -323,14 +326,17 @@ def cancel_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) ->
     """draft or published -> cancelled (once: a concurrent second cancel gets a 409)."""
     event = get_event(session, access=access, event_id=event_id)
     now = utcnow()
-    cancelled = session.execute(
-        update(Event)
-        .where(
-            Event.id == event.id,
-            Event.status.in_([EventStatus.draft, EventStatus.published]),
-        )
-        .values(status=EventStatus.cancelled, cancelled_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
+    cancelled = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Event)
+            .where(
+                Event.id == event.id,
+                Event.status.in_([EventStatus.draft, EventStatus.published]),
+            )
+            .values(status=EventStatus.cancelled, cancelled_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if cancelled.rowcount != 1:
         raise EventAlreadyCancelled()
@@ -512,14 +518,17 @@ def update_ticket_type(
     session.flush()
     if "capacity" in changes and changes["capacity"] != ticket_type.capacity:
         capacity = changes["capacity"]
-        resized = session.execute(
-            update(TicketType)
-            .where(
-                TicketType.id == ticket_type.id,
-                TicketType.quantity_sold + TicketType.quantity_held <= capacity,
-            )
-            .values(capacity=capacity, updated_at=utcnow())
-            .execution_options(synchronize_session=False)
+        resized = cast(
+            CursorResult[Any],
+            session.execute(
+                update(TicketType)
+                .where(
+                    TicketType.id == ticket_type.id,
+                    TicketType.quantity_sold + TicketType.quantity_held <= capacity,
+                )
+                .values(capacity=capacity, updated_at=utcnow())
+                .execution_options(synchronize_session=False)
+            ),
         )
         if resized.rowcount != 1:
             current = get_ticket_type(
@@ -539,15 +548,18 @@ def delete_ticket_type(
         session, access=access, event_id=event_id, ticket_type_id=ticket_type_id
     )
     # Conditional on the counters, so a hold taken meanwhile keeps the row.
-    deleted = session.execute(
-        delete(TicketType)
-        .where(
-            TicketType.id == ticket_type.id,
-            TicketType.quantity_sold == 0,
-            TicketType.quantity_held == 0,
-            ~queries.ticket_type_has_orders(ticket_type.id).scalar_subquery(),
-        )
-        .execution_options(synchronize_session=False)
+    deleted = cast(
+        CursorResult[Any],
+        session.execute(
+            delete(TicketType)
+            .where(
+                TicketType.id == ticket_type.id,
+                TicketType.quantity_sold == 0,
+                TicketType.quantity_held == 0,
+                ~queries.ticket_type_has_orders(ticket_type.id).scalar_subquery(),
+            )
+            .execution_options(synchronize_session=False)
+        ),
     )
     if deleted.rowcount != 1:
         raise TicketTypeHasSales(sold=ticket_type.quantity_sold, held=ticket_type.quantity_held)

@@ -101,15 +101,10 @@ def make_celery(settings: Settings) -> Celery:
         },
         worker_hijack_root_logger=False,
         timezone="UTC",
+        # The domains' periodic jobs (admitone/domains.py), run by ``admitone worker --beat``.
         beat_schedule={
-            "orders.expire_holds": {
-                "task": "orders.expire_holds",
-                "schedule": settings.hold_sweep_interval_seconds,
-            },
-            **{
-                name: {"task": name, "schedule": interval}
-                for name, interval in periodic.schedule(settings).items()
-            },
+            name: {"task": name, "schedule": interval}
+            for name, interval in periodic.schedule(settings).items()
         },
     )
     for name in registered_jobs():

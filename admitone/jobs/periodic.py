@@ -1,10 +1,9 @@
-"""Periodic jobs: what Celery beat runs in production (``admitone worker --beat``).
+"""The scheduler of the periodic jobs that the domains register (admitone/domains.py).
 
-``orders.expire_holds`` is the hold sweep of orders/tasks.py (the embedded app runs it
-in-process from its lifespan instead); ``notifications.send_event_reminders`` and
-``notifications.catch_up_confirmations`` live with the notifications. ``schedule`` lists
-them with their intervals once: ``celery_app`` makes the beat schedule of it, and without
-Redis the app's lifespan submits each with ``run_periodically``.
+With Redis, Celery beat runs them (``admitone worker --beat``; ``celery_app`` makes its
+schedule from ``schedule``). Without, the embedded mode has no beat: the app's lifespan
+starts one loop per job (``start_embedded_schedule``) that submits it to the in-process
+runner at the same interval.
 """
 
 from __future__ import annotations
@@ -14,37 +13,31 @@ from concurrent.futures import Future
 
 import structlog
 
+from admitone import domains
 from admitone.config import Settings
-from admitone.jobs.registry import JobContext, Runner, job
+from admitone.jobs.registry import Runner
 
 log = structlog.get_logger(__name__)
 
 
 def schedule(settings: Settings) -> dict[str, float]:
-    """The periodic jobs (besides the hold sweep) and their interval in seconds."""
-    return {
-        "notifications.send_event_reminders": settings.reminder_interval_seconds,
-        "notifications.catch_up_confirmations": settings.confirmation_catch_up_interval_seconds,
-        "orders.catch_up_cancelled_refunds": settings.refund_catch_up_interval_seconds,
-    }
-
-
-@job("orders.expire_holds")
-def expire_holds(context: JobContext) -> int:
-    """Expire every hold past its time (idempotent: a doubled run expires nothing more)."""
-    from admitone.orders import tasks
-
-    return tasks.expire_holds(context.database)
+    """Every periodic job and its interval in seconds: beat's schedule."""
+    return {periodic.job: periodic.every_seconds(settings) for periodic in domains.periodic_jobs()}
 
 
 def start_embedded_schedule(runner: Runner, settings: Settings) -> list[asyncio.Task[None]]:
-    """Embedded mode (no Redis, so no beat): a loop per periodic job, to cancel at
-    shutdown. With Redis, beat runs the same schedule and this starts nothing."""
+    """Embedded mode (no Redis, so no beat): a loop per periodic job that the settings
+    leave on, to cancel at shutdown. With Redis, beat runs them and this starts nothing."""
     if settings.redis_url:
         return []
     return [
-        asyncio.create_task(run_periodically(runner, name, interval_seconds=interval))
-        for name, interval in schedule(settings).items()
+        asyncio.create_task(
+            run_periodically(
+                runner, periodic.job, interval_seconds=periodic.every_seconds(settings)
+            )
+        )
+        for periodic in domains.periodic_jobs()
+        if periodic.in_process(settings)
     ]
 
 

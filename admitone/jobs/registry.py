@@ -15,19 +15,13 @@ from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from admitone import domains
 from admitone.config import Environment, Settings
 from admitone.db import Database
 from admitone.errors import Busy
 
 log = structlog.get_logger(__name__)
 
-# Modules whose import registers jobs (the ``@job`` decorator).
-JOB_MODULES = (
-    "admitone.accounts.tasks",
-    "admitone.jobs.periodic",
-    "admitone.notifications.tasks",
-    "admitone.orders.tasks",
-)
 _PENDING_KEY = "admitone.jobs.pending"
 
 
@@ -71,7 +65,9 @@ def job(name: str) -> Callable[[JobFunction], JobFunction]:
 
 
 def registered_jobs() -> dict[str, JobFunction]:
-    for module in JOB_MODULES:
+    """Every job: those of the domains' job modules (admitone/domains.py), imported here
+    so that a worker knows them all, and any other registered with ``@job`` (tests)."""
+    for module in domains.job_modules():
         importlib.import_module(module)
     return dict(_jobs)
 

@@ -16,7 +16,7 @@ import os
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Annotated, Any
 
 import structlog
@@ -66,7 +66,7 @@ def _from_allowed_network(host: str | None, networks: tuple[Any, ...]) -> bool:
         address = ip_address(host or "")
     except ValueError:
         return False  # no address, or a name (test clients): not in any network
-    if getattr(address, "ipv4_mapped", None) is not None:
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # ::ffff:10.0.0.1 on a dual-stack socket
     return any(address in network for network in networks)
 

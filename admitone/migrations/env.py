@@ -13,18 +13,25 @@ target_metadata = Base.metadata
 SEARCH_OBJECTS = {"events_fts", "search_vector"}
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     return not (name or "").startswith(tuple(SEARCH_OBJECTS))
 
 
 def run_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise RuntimeError("no database URL: configure Alembic with admitone.migrate")
     engine = build_engine(url, pool_size=1)
     with engine.connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
+            # Drafts use plain operations (op.add_column, op.drop_column...), also when
+            # made against SQLite: a batch rebuild of a table that others reference breaks
+            # their foreign keys there (docs/migrations.md).
+            render_as_batch=False,
             compare_type=True,
             include_object=include_object,
         )

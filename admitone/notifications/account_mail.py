@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
+from typing import Any
 from urllib.parse import urlencode
 
 import structlog
@@ -20,6 +21,7 @@ from admitone.accounts.account_tokens import token_text
 from admitone.accounts.models import AccountToken, AccountTokenPurpose, User
 from admitone.config import Settings
 from admitone.db import Database, utcnow
+from admitone.languages import supported_language
 from admitone.notifications.mailer import get_mailer, header_text
 from admitone.notifications.service import (
     _message_id,
@@ -27,7 +29,6 @@ from admitone.notifications.service import (
     already_delivered,
     record_delivery,
 )
-from admitone.notifications.texts import language
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +50,7 @@ def account_message(
     """The mail carrying ``token``'s link, in the account's language, to the address the
     token was issued for."""
     kind = token.purpose.value
-    locale = language(user.locale)
+    locale = supported_language(user.locale)
     values = {
         "locale": locale,
         "name": user.full_name,
@@ -63,7 +64,9 @@ def account_message(
     text_template = environment.get_template(f"{locale}/{kind}.txt")
     html_template = environment.get_template(f"{locale}/{kind}.html")
     message = EmailMessage()
-    message["Subject"] = header_text(str(text_template.make_module(values).subject))
+    # The template's {% set subject %}, exported by Jinja as an attribute of its module.
+    module: Any = text_template.make_module(values)
+    message["Subject"] = header_text(str(module.subject))
     message["From"] = settings.mail_from
     message["To"] = formataddr((header_text(user.full_name), token.email))
     message["Date"] = formatdate(localtime=False)

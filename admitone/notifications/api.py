@@ -11,10 +11,17 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from admitone.deps import OptionalUser, SessionDep, SettingsDep
+from admitone.deps import (
+    OptionalUser,
+    OrderTokenHeader,
+    OrderTokenQuery,
+    SessionDep,
+    SettingsDep,
+    order_token_of,
+)
 from admitone.errors import error_responses
 from admitone.notifications import service
-from admitone.tickets.api import TokenHeader, TokenQuery, attachment
+from admitone.tickets.api import attachment
 
 router = APIRouter(tags=["tickets"])
 
@@ -33,11 +40,11 @@ def get_receipt_pdf(
     order_id: uuid.UUID,
     session: SessionDep,
     user: OptionalUser,
-    token: TokenQuery = None,
-    x_order_token: TokenHeader = None,
+    token: OrderTokenQuery = None,
+    x_order_token: OrderTokenHeader = None,
 ) -> Response:
     bundle, pdf = service.order_receipt(
-        session, order_id=order_id, user=user, order_token=x_order_token or token
+        session, order_id=order_id, user=user, order_token=order_token_of(token, x_order_token)
     )
     return attachment(pdf, "application/pdf", f"receipt-{bundle.order.code}.pdf")
 
@@ -53,10 +60,14 @@ def get_calendar_ics(
     session: SessionDep,
     settings: SettingsDep,
     user: OptionalUser,
-    token: TokenQuery = None,
-    x_order_token: TokenHeader = None,
+    token: OrderTokenQuery = None,
+    x_order_token: OrderTokenHeader = None,
 ) -> Response:
     _bundle, ics = service.order_calendar(
-        session, order_id=order_id, user=user, order_token=x_order_token or token, settings=settings
+        session,
+        order_id=order_id,
+        user=user,
+        order_token=order_token_of(token, x_order_token),
+        settings=settings,
     )
     return attachment(ics, "text/calendar; charset=utf-8", "event.ics")

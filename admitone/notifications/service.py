@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -25,20 +26,22 @@ from sqlalchemy.orm import Session
 
 from admitone import locking
 from admitone.accounts.models import User
+from admitone.authorization import hash_order_token
 from admitone.config import Settings
 from admitone.db import Database, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
+from admitone.languages import supported_language
 from admitone.notifications import documents
 from admitone.notifications.errors import DocumentNotFound
 from admitone.notifications.mailer import get_mailer, header_text
 from admitone.notifications.models import Delivery
 from admitone.notifications.queries import readable_orders
-from admitone.notifications.texts import LABELS, language
+from admitone.notifications.texts import LABELS
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.organizations.models import Organization
 from admitone.payments.models import Payment, Refund
 from admitone.tickets.models import Ticket, TicketStatus
-from admitone.tickets.service import TicketView, hash_order_token, ticket_payload
+from admitone.tickets.service import TicketView, ticket_payload
 from admitone.tickets.signing import KeyRing
 
 log = structlog.get_logger(__name__)
@@ -118,9 +121,11 @@ def load_order(session: Session, order_id: uuid.UUID) -> OrderBundle | None:
         )
     ]
     # The language recorded with the order (guests too); older orders: the account's.
-    locale = language(order.locale)
+    locale = supported_language(order.locale)
     if order.locale is None and order.user_id is not None:
-        locale = language(session.scalar(select(User.locale).where(User.id == order.user_id)))
+        locale = supported_language(
+            session.scalar(select(User.locale).where(User.id == order.user_id))
+        )
     return OrderBundle(
         order, event, organizer, lines, tickets, locale, organizer_verified=verified_at is not None
     )
@@ -158,7 +163,12 @@ def ticket_view_pdf(view: TicketView, *, locale: str = "en") -> bytes:
 
         raise TicketRevoked()
     return ticket_document(
-        view.event, view.ticket, view.ticket_type, view.order, view.qr_payload, language(locale)
+        view.event,
+        view.ticket,
+        view.ticket_type,
+        view.order,
+        view.qr_payload,
+        supported_language(locale),
     )
 
 
@@ -229,7 +239,7 @@ def order_receipt(
     if bundle.order.paid_at is None:
         raise DocumentNotFound("This order has not been paid.")
     if locale is not None:
-        bundle = replace(bundle, locale=language(locale))
+        bundle = replace(bundle, locale=supported_language(locale))
     return bundle, receipt_document(bundle)
 
 
@@ -282,7 +292,10 @@ def _compose(
     }
     text_template = environment.get_template(f"{locale}/{kind}.txt")
     html_template = environment.get_template(f"{locale}/{kind}.html")
-    subject = str(text_template.make_module(values).subject)
+    # The template sets its subject ({% set subject %}); Jinja exports it as an attribute
+    # of the template's module, which Jinja's types cannot declare.
+    module: Any = text_template.make_module(values)
+    subject = str(module.subject)
     message = EmailMessage()
     message["Subject"] = header_text(subject)
     message["From"] = settings.mail_from

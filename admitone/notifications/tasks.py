@@ -94,7 +94,7 @@ def _send_once_about_refund(
     context: JobContext,
     refund_id: str,
     *,
-    kind: Kind,
+    kind: str,
     build: Callable[[OrderBundle, RefundFacts], EmailMessage | None],
 ) -> bool:
     """Send the mail of ``kind`` about one refund, once: its delivery marker is keyed by

@@ -1,10 +1,9 @@
-"""Labels printed on the PDFs, per language (the e-mail bodies are templates)."""
+"""Labels printed on the PDFs, per language (the e-mail bodies are templates).
+
+The language itself is chosen by ``admitone.languages``.
+"""
 
 from __future__ import annotations
-
-from admitone.web.i18n import parse_accept_language
-
-SUPPORTED = ("en", "fr")
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -50,16 +49,3 @@ LABELS: dict[str, dict[str, str]] = {
         "inclusive": "Prix toutes taxes comprises.",
     },
 }
-
-
-def language(locale: str | None) -> str:
-    code = (locale or "en").split("-")[0].split("_")[0].lower()
-    return code if code in SUPPORTED else "en"
-
-
-def buyer_language(*, accept_language: str | None, account_locale: str | None) -> str:
-    """The language an order made through the API is recorded in: the request's
-    ``Accept-Language`` (its preferred supported language), else the account's, else
-    English. The web checkout records the page's language instead."""
-    chosen = parse_accept_language(accept_language) if accept_language else None
-    return chosen or language(account_locale)

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
+from admitone.authorization import OrgAccess, Permission
 from admitone.db import utcnow
 from admitone.deps import (
     BearerCredentials,
+    Buyer,
     CurrentUser,
-    OptionalUser,
+    OrderTokenHeader,
+    OrderTokenQuery,
     SessionDep,
     SettingsDep,
+    buyer_proof,
     caller_of,
     client_ip,
     org_access,
     rate_limit,
     run_unit_of_work,
 )
-from admitone.errors import NotAuthenticated, error_responses
-from admitone.notifications.texts import buyer_language
+from admitone.errors import error_responses
+from admitone.languages import buyer_language
 from admitone.orders import service
 from admitone.orders.models import OrderStatus
 from admitone.orders.schemas import (
@@ -34,8 +37,6 @@ from admitone.orders.schemas import (
     RefundIn,
     SearchText,
 )
-from admitone.organizations.permissions import Permission
-from admitone.organizations.service import OrgAccess
 from admitone.payments.schemas import PaymentOut
 from admitone.schemas import DataResponse, ListResponse, data_response, page_meta
 
@@ -46,31 +47,6 @@ Page = Annotated[int, Query(ge=1, le=100_000, description="Page number, from 1")
 PerPage = Annotated[int, Query(ge=1, le=100, description="Items per page (at most 100)")]
 
 
-@dataclass(frozen=True)
-class BuyerCredentials:
-    user_id: uuid.UUID | None
-    access_token: str | None
-
-
-OrderTokenQuery = Annotated[
-    str | None, Query(min_length=1, max_length=128, description="The order's access token")
-]
-OrderTokenHeader = Annotated[
-    str | None, Header(min_length=1, max_length=128, description="The order's access token")
-]
-
-
-def buyer_credentials(
-    user: OptionalUser, token: OrderTokenQuery = None, x_order_token: OrderTokenHeader = None
-) -> BuyerCredentials:
-    """The buyer: a logged-in account, or the holder of an order's access token."""
-    access_token = x_order_token or token
-    if user is None and access_token is None:
-        raise NotAuthenticated("Log in, or give the order's access token.")
-    return BuyerCredentials(user_id=user.id if user else None, access_token=access_token)
-
-
-Buyer = Annotated[BuyerCredentials, Depends(buyer_credentials)]
 OrdersAccess = Annotated[OrgAccess, Depends(org_access(Permission.view_orders))]
 RefundAccess = Annotated[OrgAccess, Depends(org_access(Permission.refund_orders))]
 
@@ -125,7 +101,7 @@ async def create_order(
             client_ip=client_ip(request),
         )
         return data_response(
-            CreatedOrderOut.build(created.details, now=now, access_token=created.access_token),
+            CreatedOrderOut.build(created.details, now=now, access_token=created.order_token),
             status_code=status.HTTP_200_OK if created.replayed else status.HTTP_201_CREATED,
         )
 
@@ -134,12 +110,12 @@ async def create_order(
 
 @router.get(
     "/orders/{order_id}",
-    summary="One order (its buyer, or the holder of its access token)",
+    summary="One order (its buyer, or the holder of its order token)",
     responses=error_responses(401, 404, 422),
 )
 def get_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> DataResponse[OrderOut]:
     details = service.get_buyer_order(
-        session, order_id=order_id, user_id=buyer.user_id, access_token=buyer.access_token
+        session, order_id=order_id, user_id=buyer.user_id, order_token=buyer.order_token
     )
     return DataResponse(data=OrderOut.build(details, now=utcnow()))
 
@@ -156,7 +132,7 @@ def cancel_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> Resp
         session,
         order_id=order_id,
         user_id=buyer.user_id,
-        access_token=buyer.access_token,
+        order_token=buyer.order_token,
         now=now,
     )
     return data_response(OrderOut.build(details, now=now))
@@ -181,14 +157,14 @@ async def pay_order(
 ) -> Response:
     # A hot route: one unit-of-work hop (run_unit_of_work).
     def work(session: Session) -> Response:
-        buyer = buyer_credentials(
+        buyer = buyer_proof(
             caller_of(session, request, settings, credentials), token, x_order_token
         )
         payment, created = service.pay_order(
             session,
             order_id=order_id,
             user_id=buyer.user_id,
-            access_token=buyer.access_token,
+            order_token=buyer.order_token,
             now=utcnow(),
             settings=settings,
         )

@@ -1,18 +1,13 @@
-"""Orders: the errors their services raise (codes are part of the API)."""
+"""Orders: the errors their services raise (codes are part of the API).
+
+An unknown event or ticket type is the events domain's error (events/errors.py).
+"""
 
 from admitone.errors import Conflict, InvalidInput, NotFound
 
 
 class OrderNotFound(NotFound):
     message = "No such order."
-
-
-class EventNotFound(NotFound):
-    message = "No such event."
-
-
-class TicketTypeNotFound(NotFound):
-    message = "No such ticket type for this event."
 
 
 class EventNotPublished(Conflict):

@@ -1,14 +1,13 @@
 """Scoped statements for orders.
 
-Buyers reach an order through ``buyer_order`` (their account, or the order's secret
-access token); organizers through ``orders_of_event``, which filters by the organization
-resolved by ``org_access``. Anything else is not found (404), so ids do not leak.
+Buyers reach an order through ``buyer_order`` (their account, or the order token:
+``authorization.BuyerProof``); organizers through ``orders_of_event``, which filters by
+the organization resolved by ``org_access``. Anything else is not found (404), so ids
+do not leak.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -20,12 +19,12 @@ from admitone.events.models import Event, TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
 
 
-def _orders_reachable_by(*, user: bool, token: bool) -> Select[tuple[Order]]:
+def _orders_reachable_by(*, user: bool, token: bool) -> Select[Order]:
     conditions: list[ColumnElement[bool]] = []
     if user:
         conditions.append(Order.user_id == bindparam("user_id"))
     if token:
-        conditions.append(Order.access_token_hash == bindparam("access_token_hash"))
+        conditions.append(Order.access_token_hash == bindparam("order_token_hash"))
     return select(Order).where(
         Order.id == bindparam("order_id"), or_(*conditions) if conditions else false()
     )
@@ -40,35 +39,20 @@ BUYER_ORDER = {
 }
 
 
-def hash_access_token(token: str) -> str:
-    """What an order stores of its guest's secret (``orders.access_token_hash``)."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def opened_by(order: Order, *, user_id: uuid.UUID | None, access_token: str | None) -> bool:
-    """Whether these credentials reach ``order`` as its buyer: the rule of ``buyer_order``,
-    applied to an order already loaded (its account, or its secret token)."""
-    if user_id is not None and order.user_id == user_id:
-        return True
-    return access_token is not None and hmac.compare_digest(
-        order.access_token_hash, hash_access_token(access_token)
-    )
-
-
 def buyer_order(
     *,
     order_id: uuid.UUID,
     user_id: uuid.UUID | None,
-    access_token_hash: str | None,
+    order_token_hash: str | None,
     statements: Mapping[tuple[bool, bool], Select[Any]] = BUYER_ORDER,
 ) -> tuple[Select[Any], dict[str, object]]:
     """The statement (and its parameters) reading one order as its buyer may reach it;
     ``statements``: ``BUYER_ORDER`` or statements built on each of them, by the same keys."""
-    statement = statements[(user_id is not None, access_token_hash is not None)]
-    parameters = {
+    statement = statements[(user_id is not None, order_token_hash is not None)]
+    parameters: dict[str, object] = {
         "order_id": order_id,
         "user_id": user_id,
-        "access_token_hash": access_token_hash,
+        "order_token_hash": order_token_hash,
     }
     return statement, parameters
 
@@ -85,21 +69,19 @@ def status_guard(value: Any) -> ColumnElement[bool]:
     return func.coalesce(Order.status, "") == value
 
 
-def orders_of_user(user_id: uuid.UUID) -> Select[tuple[Order]]:
+def orders_of_user(user_id: uuid.UUID) -> Select[Order]:
     return select(Order).where(Order.user_id == user_id)
 
 
-def event_of_organization(organization_id: uuid.UUID, event_id: uuid.UUID) -> Select[tuple[Event]]:
+def event_of_organization(organization_id: uuid.UUID, event_id: uuid.UUID) -> Select[Event]:
     return select(Event).where(Event.id == event_id, Event.organization_id == organization_id)
 
 
-def orders_of_event(organization_id: uuid.UUID, event_id: uuid.UUID) -> Select[tuple[Order]]:
+def orders_of_event(organization_id: uuid.UUID, event_id: uuid.UUID) -> Select[Order]:
     return select(Order).where(Order.organization_id == organization_id, Order.event_id == event_id)
 
 
-def with_status(
-    statement: Select[tuple[Order]], status: OrderStatus, *, now: datetime
-) -> Select[tuple[Order]]:
+def with_status(statement: Select[Order], status: OrderStatus, *, now: datetime) -> Select[Order]:
     """Filter by the status a reader sees: a pending order past its hold reads as expired."""
     live_hold = and_(Order.status == OrderStatus.pending, Order.expires_at > now)
     if status == OrderStatus.pending:
@@ -114,7 +96,7 @@ def with_status(
     return statement.where(Order.status == status)
 
 
-def matching(statement: Select[tuple[Order]], text: str) -> Select[tuple[Order]]:
+def matching(statement: Select[Order], text: str) -> Select[Order]:
     """Orders whose buyer name, e-mail or code contains ``text`` (case-insensitive)."""
     needle = text.lower()
     return statement.where(
@@ -126,7 +108,7 @@ def matching(statement: Select[tuple[Order]], text: str) -> Select[tuple[Order]]
     )
 
 
-def lines_of(order_ids: Iterable[uuid.UUID]) -> Select[tuple[OrderItem, str]]:
+def lines_of(order_ids: Iterable[uuid.UUID]) -> Select[OrderItem, str]:
     """The items of these orders with their ticket type's name, in one query."""
     return (
         select(OrderItem, TicketType.name)

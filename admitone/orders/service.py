@@ -12,10 +12,8 @@ the next write that touches the event or at the periodic sweep (``expire_holds``
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
-import hmac
 import json
 import secrets
 import threading
@@ -46,9 +44,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from admitone import locking, metrics
 from admitone.accounts.service import normalize_email
+from admitone.authorization import (
+    OrgAccess,
+    hash_order_token,
+    keyed_order_token,
+    new_order_token,
+)
 from admitone.config import Environment, Settings
 from admitone.db import execute_direct, insert_new, load_direct
 from admitone.errors import Busy
+from admitone.events.errors import EventNotFound, TicketTypeNotFound
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
 from admitone.metrics import count_after_commit
@@ -56,7 +61,6 @@ from admitone.orders import queries
 from admitone.orders.errors import (
     BuyerLimitReached,
     DuplicateTicketType,
-    EventNotFound,
     EventNotPublished,
     HoldExpired,
     HoldLimitReached,
@@ -69,10 +73,8 @@ from admitone.orders.errors import (
     SalesNotOpen,
     SoldOut,
     TicketTypeInactive,
-    TicketTypeNotFound,
 )
 from admitone.orders.models import IdempotencyRecord, Order, OrderItem, OrderStatus
-from admitone.organizations.service import OrgAccess
 from admitone.payments import service as payments
 from admitone.payments.errors import RefundTooLarge, TicketsNotRefundable
 from admitone.payments.models import Payment
@@ -109,11 +111,8 @@ class OrderDetails:
 @dataclass(frozen=True)
 class CreatedOrder:
     details: OrderDetails
-    access_token: str  # the guest's secret: only its SHA-256 is stored
+    order_token: str  # the guest's secret: only its hash is stored
     replayed: bool  # an Idempotency-Key retry: the order made by the first request
-
-
-hash_access_token = queries.hash_access_token
 
 
 def effective_status(order: Order, *, now: datetime) -> OrderStatus:
@@ -190,18 +189,6 @@ def _fingerprint(
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _keyed_access_token(settings: Settings, record: uuid.UUID) -> str:
-    # Derived from the idempotency record (random id), not drawn, so that a retried
-    # request can be given the same secret back although only its hash is stored.
-    # Unforgeable without the server's secret key.
-    digest = hmac.new(
-        settings.secret_key.get_secret_value().encode(),
-        f"order-access-token:{record}".encode(),
-        hashlib.sha256,
-    ).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def _claim_idempotency_key(
@@ -591,12 +578,12 @@ def create_order(
                 raise IdempotencyKeyReused()
             return CreatedOrder(
                 details=_reload(session, record.resource_id),
-                access_token=_keyed_access_token(settings, record.id),
+                order_token=keyed_order_token(settings.secret_key.get_secret_value(), record.id),
                 replayed=True,
             )
-        access_token = _keyed_access_token(settings, record_id)
+        order_token = keyed_order_token(settings.secret_key.get_secret_value(), record_id)
     else:
-        access_token = secrets.token_urlsafe(32)
+        order_token = new_order_token()
 
     client = _Client(user_id=user_id, buyer_email=buyer_email, client_ip=client_ip)
     limits_parameters = _client_seats_parameters(
@@ -626,7 +613,7 @@ def create_order(
         user_id=user_id,
         buyer_name=buyer_name,
         buyer_email=buyer_email,
-        access_token_hash=hash_access_token(access_token),
+        access_token_hash=hash_order_token(order_token),
         status=OrderStatus.pending,
         currency=event.currency,
         total_minor=total,
@@ -671,7 +658,7 @@ def create_order(
         )
     count_after_commit(session, metrics.ORDERS_CREATED)
     return CreatedOrder(
-        details=OrderDetails(order=order, lines=lines), access_token=access_token, replayed=False
+        details=OrderDetails(order=order, lines=lines), order_token=order_token, replayed=False
     )
 
 
@@ -683,11 +670,12 @@ def _buyer_order(
     *,
     order_id: uuid.UUID,
     user_id: uuid.UUID | None,
-    access_token: str | None,
+    order_token: str | None,
 ) -> Order:
-    token_hash = hash_access_token(access_token) if access_token else None
     statement, parameters = queries.buyer_order(
-        order_id=order_id, user_id=user_id, access_token_hash=token_hash
+        order_id=order_id,
+        user_id=user_id,
+        order_token_hash=hash_order_token(order_token) if order_token else None,
     )
     order = session.scalar(statement, parameters)
     if order is None:
@@ -700,10 +688,10 @@ def get_buyer_order(
     *,
     order_id: uuid.UUID,
     user_id: uuid.UUID | None,
-    access_token: str | None,
+    order_token: str | None,
 ) -> OrderDetails:
-    """An order of the logged-in buyer, or the one the access token opens; 404 otherwise."""
-    order = _buyer_order(session, order_id=order_id, user_id=user_id, access_token=access_token)
+    """An order of the logged-in buyer, or the one the order token opens; 404 otherwise."""
+    order = _buyer_order(session, order_id=order_id, user_id=user_id, order_token=order_token)
     return _details(session, [order])[0]
 
 
@@ -739,14 +727,14 @@ def cancel_order(
     *,
     order_id: uuid.UUID,
     user_id: uuid.UUID | None,
-    access_token: str | None,
+    order_token: str | None,
     now: datetime,
 ) -> OrderDetails:
     """The buyer cancels a pending order: pending -> cancelled, its held seats released.
 
     Lock: the order row (conditional UPDATE), then its ticket types in id order.
     """
-    order = _buyer_order(session, order_id=order_id, user_id=user_id, access_token=access_token)
+    order = _buyer_order(session, order_id=order_id, user_id=user_id, order_token=order_token)
     _expire_if_due(session, order, now=now)
     cancelled = session.execute(
         update(Order)
@@ -798,7 +786,7 @@ def pay_order(
     *,
     order_id: uuid.UUID,
     user_id: uuid.UUID | None,
-    access_token: str | None,
+    order_token: str | None,
     now: datetime,
     settings: Settings,
 ) -> tuple[Payment, bool]:
@@ -813,7 +801,7 @@ def pay_order(
     statement, parameters = queries.buyer_order(
         order_id=order_id,
         user_id=user_id,
-        access_token_hash=hash_access_token(access_token) if access_token else None,
+        order_token_hash=hash_order_token(order_token) if order_token else None,
         statements=_BUYER_ORDER_TO_PAY,
     )
     provider = checkout_provider(settings)

@@ -1,8 +1,8 @@
 """Jobs of the orders domain: the hold sweep, and the refunds of a cancelled event.
 
-The hold sweep (``orders.expire_holds``): in the embedded mode the app runs it
-in-process every ``hold_sweep_interval_seconds`` (``run_hold_sweeper``, started by the
-app's lifespan), with Redis Celery beat runs it, and ``admitone expire-holds`` runs it
+The hold sweep (``orders.expire_holds``), a periodic job (admitone/domains.py): every
+``hold_sweep_interval_seconds`` Celery beat runs it with Redis, the app's in-process loop
+without (unless ``hold_sweep_enabled`` is off), and ``admitone expire-holds`` runs it
 once. Correctness never depends on it (expired holds stop counting at once; the next
 write on the event releases them), so a missed or doubled run is harmless.
 
@@ -12,12 +12,10 @@ cancellation, and their periodic catch-up (``orders.catch_up_cancelled_refunds``
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import timedelta
 
 import structlog
-from anyio import to_thread
 
 from admitone.db import Database, utcnow
 from admitone.jobs.registry import TRANSIENT_ERRORS, JobContext, TransientJobError, enqueue, job
@@ -99,6 +97,16 @@ def catch_up_cancelled_refunds(
     return refunded
 
 
+@job("orders.expire_holds")
+def expire_holds_job(context: JobContext) -> int:
+    """Periodic: expire every hold past its time (idempotent: a doubled run expires
+    nothing more). Returns the orders expired."""
+    expired = expire_holds(context.database)
+    if expired:
+        log.info("orders.expire_holds", expired=expired)
+    return expired
+
+
 def expire_holds(database: Database) -> int:
     """One run of ``orders.expire_holds`` in its own unit of work; returns orders expired."""
     with database.session() as session:
@@ -106,16 +114,3 @@ def expire_holds(database: Database) -> int:
         expired = service.expire_holds(session, now=now)
         service.purge_idempotency_keys(session, now=now)
     return expired
-
-
-async def run_hold_sweeper(database: Database, *, interval_seconds: float) -> None:
-    """Run ``expire_holds`` every ``interval_seconds`` until cancelled (app shutdown)."""
-    while True:
-        await asyncio.sleep(interval_seconds)
-        try:
-            expired = await to_thread.run_sync(expire_holds, database)
-        except Exception:  # a failed run is retried at the next tick, never fatal
-            log.exception("orders.expire_holds failed")
-            continue
-        if expired:
-            log.info("orders.expire_holds", expired=expired)

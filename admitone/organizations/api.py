@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response, status
 
+from admitone.authorization import OrgAccess, Permission
 from admitone.db import utcnow
 from admitone.deps import CurrentUser, SessionDep, org_access
 from admitone.errors import error_responses
 from admitone.organizations import service
-from admitone.organizations.permissions import Permission
 from admitone.organizations.schemas import (
     MemberIn,
     MemberOut,
@@ -22,7 +22,6 @@ from admitone.organizations.schemas import (
     OrganizationPatch,
     VerificationIn,
 )
-from admitone.organizations.service import OrgAccess
 from admitone.schemas import DataResponse, ListResponse
 
 router = APIRouter(prefix="/organizations", tags=["organizations"])

@@ -29,3 +29,7 @@ class UserNotFound(NotFound):
 class PlatformAdminRequired(PermissionDenied):
     code = "PLATFORM_ADMIN_REQUIRED"
     message = "Only a platform admin can do this."
+
+
+class OrganizationNotFound(NotFound):
+    message = "No such organization."

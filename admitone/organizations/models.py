@@ -35,7 +35,7 @@ class Organization(IdMixin, TimestampMixin, Base):
         return self.verified_at is not None
 
     # Members without a second factor are refused on this organization's routes
-    # (organizations.service.check_two_factor); the owner alone changes it.
+    # (authorization.check_two_factor); the owner alone changes it.
     require_two_factor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 

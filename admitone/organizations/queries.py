@@ -14,7 +14,7 @@ from sqlalchemy import Select, select
 from admitone.organizations.models import Membership, Organization
 
 
-def organizations_of_user(user_id: uuid.UUID) -> Select[tuple[Organization, Membership]]:
+def organizations_of_user(user_id: uuid.UUID) -> Select[Organization, Membership]:
     return (
         select(Organization, Membership)
         .join(Membership, Membership.organization_id == Organization.id)
@@ -23,5 +23,5 @@ def organizations_of_user(user_id: uuid.UUID) -> Select[tuple[Organization, Memb
     )
 
 
-def members_of(organization_id: uuid.UUID) -> Select[tuple[Membership]]:
+def members_of(organization_id: uuid.UUID) -> Select[Membership]:
     return select(Membership).where(Membership.organization_id == organization_id)

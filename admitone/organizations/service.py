@@ -1,9 +1,8 @@
-"""Organizations, members and roles; the one place that decides who may act for whom."""
+"""Organizations, members and roles (who may act for whom: admitone.authorization)."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -12,66 +11,19 @@ from sqlalchemy.orm import Session, joinedload
 from admitone.accounts.models import User
 from admitone.accounts.service import get_user_by_email
 from admitone.accounts.verification import require_verified_email
-from admitone.errors import NotFound, PermissionDenied
+from admitone.authorization import OrgAccess, require_platform_admin
+from admitone.errors import NotFound
 from admitone.organizations import queries
 from admitone.organizations.errors import (
     AlreadyMember,
     LastOwner,
+    OrganizationNotFound,
     OwnerRequired,
-    PlatformAdminRequired,
     SlugTaken,
     UserNotFound,
 )
 from admitone.organizations.models import Membership, Organization, Role
-from admitone.organizations.permissions import Permission, role_allows
-from admitone.twofactor.errors import TwoFactorRequired, TwoFactorSetupRequired
-
-
-@dataclass(frozen=True)
-class OrgAccess:
-    """The caller acting for an organization, with the role they hold there."""
-
-    organization: Organization
-    role: Role
-    user: User
-
-    def allows(self, permission: Permission) -> bool:
-        return role_allows(self.role, permission)
-
-
-def resolve_access(session: Session, *, slug: str, user: User, permission: Permission) -> OrgAccess:
-    """The caller's access to the organization ``slug``, checked for ``permission``.
-
-    Not a member: 404 (the organization's existence is not revealed). A member without
-    the second factor the organization requires: 403 ``TWO_FACTOR_REQUIRED``. Member
-    without the permission: 403. Platform admins act as owners everywhere.
-    """
-    row = session.execute(
-        select(Organization, Membership.role)
-        .outerjoin(
-            Membership,
-            (Membership.organization_id == Organization.id) & (Membership.user_id == user.id),
-        )
-        .where(Organization.slug == slug)
-    ).first()
-    if row is None:
-        raise NotFound("No such organization.")
-    organization, role = row
-    if user.is_platform_admin:
-        role = Role.owner
-    if role is None:
-        raise NotFound("No such organization.")
-    check_two_factor(organization=organization, user=user)
-    access = OrgAccess(organization=organization, role=role, user=user)
-    if not access.allows(permission):
-        raise PermissionDenied(f"Your role ({role}) does not allow this.", required=str(permission))
-    return access
-
-
-def require_platform_admin(user: User) -> None:
-    """The platform's own acts (verifying an organizer) are for platform admins alone."""
-    if not user.is_platform_admin:
-        raise PlatformAdminRequired()
+from admitone.twofactor.errors import TwoFactorRequired
 
 
 def set_verified(
@@ -87,28 +39,13 @@ def set_verified(
         require_platform_admin(actor)
     organization = session.scalar(select(Organization).where(Organization.slug == slug))
     if organization is None:
-        raise NotFound("No such organization.")
+        raise OrganizationNotFound()
     if verified and organization.verified_at is None:
         organization.verified_at = now
     elif not verified:
         organization.verified_at = None
     session.flush()
     return organization
-
-
-def check_two_factor(*, organization: Organization, user: User) -> None:
-    """The second-factor rules of acting for an organization, once membership is known.
-
-    Both read columns of rows the resolvers load anyway (no query): a platform admin
-    without a second factor acts for no one (``TWO_FACTOR_SETUP_REQUIRED``), and an
-    organization may require one of its members (``TWO_FACTOR_REQUIRED``).
-    """
-    if user.two_factor_enabled:
-        return
-    if user.is_platform_admin:
-        raise TwoFactorSetupRequired()
-    if organization.require_two_factor:
-        raise TwoFactorRequired(organization=organization.slug)
 
 
 def set_two_factor_requirement(

@@ -16,20 +16,22 @@ import stripe
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy.orm import Session
 
+from admitone.authorization import OrgAccess, Permission
 from admitone.db import utcnow
 from admitone.deps import (
     BearerCredentials,
+    Buyer,
+    OrderTokenHeader,
+    OrderTokenQuery,
     SessionDep,
     SettingsDep,
+    buyer_proof,
     caller_of,
     org_access,
     run_unit_of_work,
 )
 from admitone.errors import BadRequest, NotFound, error_responses
 from admitone.orders import service as orders_service
-from admitone.orders.api import Buyer, OrderTokenHeader, OrderTokenQuery, buyer_credentials
-from admitone.organizations.permissions import Permission
-from admitone.organizations.service import OrgAccess
 from admitone.payments import service, stripe_provider, stripe_webhooks
 from admitone.payments.errors import WebhookSignatureInvalid
 from admitone.payments.providers import BuiltInTestProvider
@@ -62,7 +64,7 @@ test_router = APIRouter(
     "/{payment_id}/approve",
     response_model=DataResponse[PaymentResultOut],
     summary="Approve a test payment (as its checkout page does): pays the order once",
-    description="The order's buyer only: logged in, or with the order's access token.",
+    description="The order's buyer only: logged in, or with the order token.",
     responses=error_responses(401, 404, 409, 422, 503),
 )
 async def approve_test_payment(
@@ -76,13 +78,13 @@ async def approve_test_payment(
     # A hot route: one unit-of-work hop (deps.run_unit_of_work). The buyer is checked on
     # the order row the payment is loaded with: a token costs no query of its own.
     def work(session: Session) -> Response:
-        buyer = buyer_credentials(
+        buyer = buyer_proof(
             caller_of(session, request, settings, credentials), token, x_order_token
         )
         result = service.approve_test_payment(
             session,
             payment_id=payment_id,
-            buyer=service.BuyerProof(user_id=buyer.user_id, access_token=buyer.access_token),
+            buyer=buyer,
             now=utcnow(),
             settings=settings,
         )
@@ -95,14 +97,14 @@ async def approve_test_payment(
     "/{payment_id}/decline",
     response_model=DataResponse[PaymentResultOut],
     summary="Decline a test payment: it fails, the order stays pending",
-    description="The order's buyer only: logged in, or with the order's access token.",
+    description="The order's buyer only: logged in, or with the order token.",
     responses=error_responses(401, 404, 409, 422, 503),
 )
 def decline_test_payment(payment_id: uuid.UUID, session: SessionDep, buyer: Buyer) -> Response:
     result = service.decline_test_payment(
         session,
         payment_id=payment_id,
-        buyer=service.BuyerProof(user_id=buyer.user_id, access_token=buyer.access_token),
+        buyer=buyer,
         now=utcnow(),
     )
     return data_response(PaymentResultOut.build(result))

@@ -32,13 +32,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from admitone import locking, metrics
+from admitone.authorization import BuyerProof, proves_buyer
 from admitone.config import Settings
 from admitone.db import execute_direct, insert_new, load_direct, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
 from admitone.metrics import count_after_commit
 from admitone.orders.models import Order, OrderItem, OrderStatus
-from admitone.orders.queries import opened_by, status_guard
+from admitone.orders.queries import status_guard
 from admitone.organizations.models import Organization
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending, RefundTooLarge
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
@@ -67,22 +68,14 @@ class LineSeats(NamedTuple):
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
-class BuyerProof:
-    """Who presses a checkout button: a logged-in account and/or an order's secret token."""
-
-    user_id: uuid.UUID | None
-    access_token: str | None
-
-
 def require_buyer(order: Order, buyer: BuyerProof | None) -> None:
     """PaymentNotFound unless ``buyer`` reaches ``order`` (no check when None: a provider's
     verified notification)."""
     # Checked on the order row the notification loads anyway: no extra round trip. A
     # stranger gets the 404 of a payment that does not exist (ids do not leak); the unit
     # of work rolls back the inbox row already inserted, so nothing changes.
-    if buyer is not None and not opened_by(
-        order, user_id=buyer.user_id, access_token=buyer.access_token
+    if buyer is not None and not proves_buyer(
+        buyer, buyer_user_id=order.user_id, order_token_hash=order.access_token_hash
     ):
         raise PaymentNotFound()
 

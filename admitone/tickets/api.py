@@ -5,51 +5,42 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from admitone.deps import (
     BearerCredentials,
     CurrentUser,
+    KeyRingDep,
     OptionalUser,
+    OrderTokenHeader,
+    OrderTokenQuery,
     SessionDep,
     SettingsDep,
     caller_of,
+    order_token_of,
     run_unit_of_work,
 )
 from admitone.errors import error_responses
 from admitone.schemas import DataResponse, ListResponse, page_meta
 from admitone.tickets import service
 from admitone.tickets.schemas import TicketOut
-from admitone.tickets.signing import KeyRing
 
 router = APIRouter(tags=["tickets"])
 
 
-async def get_keyring(request: Request) -> KeyRing:
-    return KeyRing(settings=request.app.state.settings, database=request.app.state.db)
+class NotPdfConvertor(StringConvertor):
+    """A path segment that does not end in ".pdf": ``/tickets/{ticket_id:not_pdf}`` leaves
+    ``/tickets/<id>.pdf`` to the PDF route whatever the order of the two (tests/test_routes.py).
+    Any other text still reaches the route, so a malformed id is a 422 as elsewhere."""
+
+    regex = r"[^/]+(?<!\.pdf)"
 
 
-KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
+# Starlette's converters are global, found by name when a path is compiled.
+register_url_convertor("not_pdf", NotPdfConvertor())
 
-TokenQuery = Annotated[
-    str | None,
-    Query(
-        alias="token",
-        min_length=1,
-        max_length=256,
-        description="The order's access token (guest checkout link)",
-    ),
-]
-TokenHeader = Annotated[
-    str | None,
-    Header(
-        alias="X-Order-Token",
-        min_length=1,
-        max_length=256,
-        description="The order's access token, as a header",
-    ),
-]
 TICKET_ERRORS = error_responses(401, 404, 422)
 # The QR is a bearer credential: no shared cache may keep it.
 NO_STORE = {"Cache-Control": "private, no-store"}
@@ -83,11 +74,15 @@ def _readable_ticket(
     session: SessionDep,
     keys: KeyRingDep,
     user: OptionalUser,
-    token: TokenQuery = None,
-    x_order_token: TokenHeader = None,
+    token: OrderTokenQuery = None,
+    x_order_token: OrderTokenHeader = None,
 ) -> service.TicketView:
     return service.get_ticket(
-        session, ticket_id=ticket_id, user=user, order_token=x_order_token or token, keys=keys
+        session,
+        ticket_id=ticket_id,
+        user=user,
+        order_token=order_token_of(token, x_order_token),
+        keys=keys,
     )
 
 
@@ -101,7 +96,6 @@ def _image_responses(media_type: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-# Declared before "/tickets/{ticket_id}", whose path parameter would swallow "<id>.pdf".
 @router.get(
     "/tickets/{ticket_id}.pdf",
     summary="The ticket as a PDF with its QR code (same access as the ticket)",
@@ -117,7 +111,7 @@ def get_ticket_pdf(view: ReadableTicket) -> Response:
 
 
 @router.get(
-    "/tickets/{ticket_id}",
+    "/tickets/{ticket_id:not_pdf}",
     summary="One ticket (its buyer, the order's token holder or the organizer)",
     responses=TICKET_ERRORS,
 )
@@ -163,8 +157,8 @@ async def list_order_tickets(
     settings: SettingsDep,
     credentials: BearerCredentials,
     keys: KeyRingDep,
-    token: TokenQuery = None,
-    x_order_token: TokenHeader = None,
+    token: OrderTokenQuery = None,
+    x_order_token: OrderTokenHeader = None,
 ) -> Response:
     # A hot route (the gate's ticket download): one unit-of-work hop (run_unit_of_work).
     def work(session: Session) -> Response:
@@ -172,10 +166,10 @@ async def list_order_tickets(
             session,
             order_id=order_id,
             user=caller_of(session, request, settings, credentials),
-            order_token=x_order_token or token,
+            order_token=order_token_of(token, x_order_token),
             keys=keys,
         )
-        page = ListResponse(
+        page = ListResponse[TicketOut](
             data=[TicketOut.from_view(view) for view in views], meta={"total": len(views)}
         )
         return Response(

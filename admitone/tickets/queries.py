@@ -1,8 +1,8 @@
 """Scoped statements for tickets: every lookup of a ticket by id goes through here.
 
-A ticket is readable by the account that placed its order, by whoever holds the order's
-access token (guest checkout), and by members of the event's organization whose role
-may view orders. Anyone else gets nothing, which the API turns into a 404.
+A ticket is readable by the account that placed its order, by whoever holds its order
+token (guest checkout), and by members of the event's organization whose role may view
+orders (``authorization``). Anyone else gets nothing, which the API turns into a 404.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ import uuid
 from sqlalchemy import ColumnElement, Select, exists, false, or_, select
 
 from admitone.accounts.models import User
+from admitone.authorization import Permission, acts_everywhere_with, roles_allowed
 from admitone.events.models import Event, TicketType
 from admitone.orders.models import Order
-from admitone.organizations.models import Membership, Role
-from admitone.organizations.permissions import Permission, role_allows
+from admitone.organizations.models import Membership
 from admitone.tickets.models import Ticket
 
-ORDER_VIEWER_ROLES = tuple(role for role in Role if role_allows(role, Permission.view_orders))
+ORDER_VIEWER_ROLES = roles_allowed(Permission.view_orders)
 
 TicketRow = tuple[Ticket, Order, Event, TicketType]
 
 
-def ticket_rows() -> Select[TicketRow]:
+def ticket_rows() -> Select[Ticket, Order, Event, TicketType]:
     """Tickets with what a ticket page shows: its order, event and ticket type."""
     return (
         select(Ticket, Order, Event, TicketType)
@@ -37,8 +37,9 @@ def order_readable_by(
     *, user: User | None, order_token_hash: str | None
 ) -> ColumnElement[bool] | None:
     """Who may read an order, its tickets and documents (see the module docstring), as a
-    condition on ``Order``; None for a platform admin, who reads all."""
-    if user is not None and user.is_platform_admin:
+    condition on ``Order``; None for a caller who may view the orders of every
+    organization (a platform admin), who reads all."""
+    if acts_everywhere_with(user, Permission.view_orders):
         return None
     allowed: list[ColumnElement[bool]] = []
     if user is not None:
@@ -55,12 +56,14 @@ def order_readable_by(
     return or_(*allowed) if allowed else false()
 
 
-def readable_tickets(*, user: User | None, order_token_hash: str | None) -> Select[TicketRow]:
+def readable_tickets(
+    *, user: User | None, order_token_hash: str | None
+) -> Select[Ticket, Order, Event, TicketType]:
     """Tickets the caller may read (``order_readable_by``)."""
     condition = order_readable_by(user=user, order_token_hash=order_token_hash)
     return ticket_rows() if condition is None else ticket_rows().where(condition)
 
 
-def tickets_of_user(user_id: uuid.UUID) -> Select[TicketRow]:
+def tickets_of_user(user_id: uuid.UUID) -> Select[Ticket, Order, Event, TicketType]:
     """The tickets of the orders an account placed ("my tickets")."""
     return ticket_rows().where(Order.user_id == user_id)

@@ -7,18 +7,18 @@ holds no usable ticket; see docs/ticket-signing.md.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import segno
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
+from admitone.authorization import hash_order_token
 from admitone.db import insert_new, utcnow
 from admitone.events.models import Event, TicketType
 from admitone.orders.models import Order
@@ -88,12 +88,7 @@ def revoke_tickets(
     )
     if ticket_ids is not None:
         statement = statement.where(Ticket.id.in_(ticket_ids))
-    return session.execute(statement).rowcount
-
-
-def hash_order_token(token: str) -> str:
-    """What ``orders.access_token_hash`` stores for a guest's order token."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
 @dataclass(frozen=True)
@@ -153,7 +148,7 @@ def get_ticket(
     row = session.execute(statement).first()
     if row is None:
         raise TicketNotFound()
-    return _views(session, keys, [tuple(row)])[0]
+    return _views(session, keys, [row._tuple()])[0]
 
 
 def list_order_tickets(
@@ -175,7 +170,7 @@ def list_order_tickets(
         .where(Ticket.order_id == order_id)
         .order_by(TicketType.position, Ticket.created_at, Ticket.id)
     )
-    return _views(session, keys, [tuple(row) for row in session.execute(statement)])
+    return _views(session, keys, [row._tuple() for row in session.execute(statement)])
 
 
 def list_user_tickets(
@@ -189,7 +184,7 @@ def list_user_tickets(
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return _views(session, keys, [tuple(row) for row in rows]), total
+    return _views(session, keys, [row._tuple() for row in rows]), total
 
 
 def qr_image(view: TicketView, *, kind: Literal["svg", "png"]) -> bytes:

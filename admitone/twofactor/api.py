@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from admitone.accounts import service as accounts
 from admitone.accounts.models import User
 from admitone.accounts.schemas import SessionOut, TokensOut, UserOut
+from admitone.authorization import OrgAccess, Permission
 from admitone.config import Settings
 from admitone.deps import (
     CurrentUserBeforeSecondFactor,
@@ -22,8 +23,6 @@ from admitone.deps import (
 )
 from admitone.errors import error_responses
 from admitone.organizations import service as organizations
-from admitone.organizations.permissions import Permission
-from admitone.organizations.service import OrgAccess
 from admitone.ratelimit import RateLimiter
 from admitone.schemas import DataResponse
 from admitone.twofactor import passkeys, service

@@ -15,10 +15,10 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 from webauthn import (
     generate_authentication_options,
@@ -97,10 +97,13 @@ def _use_challenge(
     if row is None or row.user_id != user_id:
         raise PasskeyChallengeInvalid()
     challenge = row.challenge
-    used = session.execute(
-        delete(WebAuthnChallenge)
-        .where(WebAuthnChallenge.id == challenge_id)
-        .execution_options(synchronize_session=False)
+    used = cast(
+        CursorResult[Any],
+        session.execute(
+            delete(WebAuthnChallenge)
+            .where(WebAuthnChallenge.id == challenge_id)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if used.rowcount != 1:  # another request used it first
         raise PasskeyChallengeInvalid()

@@ -23,6 +23,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any, cast
 
 import jwt
 import pyotp
@@ -31,7 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import CursorResult, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts import passwords
@@ -278,14 +279,17 @@ def _spend_totp_code(
             break
     else:
         raise SecondFactorInvalid()
-    spent = session.execute(
-        update(TotpCredential)
-        .where(
-            TotpCredential.id == totp.id,
-            or_(TotpCredential.last_used_step.is_(None), TotpCredential.last_used_step < step),
-        )
-        .values(last_used_step=step)
-        .execution_options(synchronize_session=False)
+    spent = cast(
+        CursorResult[Any],
+        session.execute(
+            update(TotpCredential)
+            .where(
+                TotpCredential.id == totp.id,
+                or_(TotpCredential.last_used_step.is_(None), TotpCredential.last_used_step < step),
+            )
+            .values(last_used_step=step)
+            .execution_options(synchronize_session=False)
+        ),
     )
     if spent.rowcount != 1:
         raise SecondFactorInvalid()
@@ -313,15 +317,18 @@ def _new_recovery_codes(session: Session, *, user: User) -> list[str]:
 def _spend_recovery_code(session: Session, *, user_id: uuid.UUID, code: str) -> None:
     if len(code) > 64:
         raise SecondFactorInvalid()
-    spent = session.execute(
-        update(RecoveryCode)
-        .where(
-            RecoveryCode.user_id == user_id,
-            RecoveryCode.code_hash == _hash_recovery_code(code),
-            RecoveryCode.used_at.is_(None),
-        )
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
+    spent = cast(
+        CursorResult[Any],
+        session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user_id,
+                RecoveryCode.code_hash == _hash_recovery_code(code),
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     )
     if spent.rowcount != 1:
         raise SecondFactorInvalid()

@@ -10,10 +10,13 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import FormData
 
 from admitone.accounts.models import User
+from admitone.authorization import (
+    OrgAccess,
+    Permission,
+    check_platform_admin_second_factor,
+    resolve_access,
+)
 from admitone.deps import SessionDep, SettingsDep
-from admitone.organizations import service as organizations
-from admitone.organizations.permissions import Permission
-from admitone.twofactor.errors import TwoFactorSetupRequired
 from admitone.web.security import LoginRequired, WebLogin, load_login, verify_csrf
 
 
@@ -42,8 +45,7 @@ def _login_before_second_factor(
 
 def _required_login(login: Annotated[WebLogin, Depends(_login_before_second_factor)]) -> WebLogin:
     # A platform admin without a second factor is sent to set one up (web/errors.py).
-    if login.user.is_platform_admin and not login.user.two_factor_enabled:
-        raise TwoFactorSetupRequired()
+    check_platform_admin_second_factor(login.user)
     return login
 
 
@@ -63,15 +65,15 @@ PageUser = Annotated[User, Depends(_required_user)]
 Form = Annotated[FormData, Depends(_form)]
 
 
-def page_org_access(permission: Permission) -> Callable[..., organizations.OrgAccess]:
+def page_org_access(permission: Permission) -> Callable[..., OrgAccess]:
     """Resolve ``{org}`` for the logged-in user, checked for ``permission`` (404 / 403)."""
 
     def dependency(
         session: SessionDep,
         user: PageUser,
         org: Annotated[str, Path(max_length=80)],
-    ) -> organizations.OrgAccess:
-        return organizations.resolve_access(session, slug=org, user=user, permission=permission)
+    ) -> OrgAccess:
+        return resolve_access(session, slug=org, user=user, permission=permission)
 
     return dependency
 

@@ -22,10 +22,12 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from admitone import languages
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
-DEFAULT_LOCALE = "en"
-SUPPORTED_LOCALES = ("en", "fr")
+DEFAULT_LOCALE = languages.DEFAULT
+SUPPORTED_LOCALES = languages.SUPPORTED
 LANGUAGE_COOKIE = "admitone_lang"
 
 _current_locale: ContextVar[str] = ContextVar("admitone_locale", default=DEFAULT_LOCALE)
@@ -71,33 +73,11 @@ def babel_locale() -> Locale:
     return Locale.parse(current_locale())
 
 
-def parse_accept_language(header: str) -> str | None:
-    """The best supported language of an ``Accept-Language`` header, by q-value."""
-    choices: list[tuple[float, int, str]] = []
-    for index, part in enumerate(header.split(",")):
-        pieces = part.strip().split(";")
-        tag = pieces[0].strip().lower()
-        quality = 1.0
-        for param in pieces[1:]:
-            name, _sep, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if not tag or quality <= 0:
-            continue
-        primary = tag.split("-")[0]
-        if primary in SUPPORTED_LOCALES:
-            choices.append((-quality, index, primary))
-    return min(choices)[2] if choices else None
-
-
 def negotiate_locale(*, cookie: str | None, accept_language: str | None) -> str:
     if cookie in SUPPORTED_LOCALES:
         return cookie
     if accept_language:
-        chosen = parse_accept_language(accept_language)
+        chosen = languages.parse_accept_language(accept_language)
         if chosen:
             return chosen
     return DEFAULT_LOCALE

@@ -61,58 +61,35 @@ def flash_text(key: str) -> str:
     return factory() if factory else ""
 
 
+# The page's text for each error code that can be raised (the codes of the error classes
+# in admitone/, tests/web/test_error_texts.py checks both ways), grouped by domain. A
+# code missing here would fall back to its HTTP status's text (STATUS_TEXT).
 ERROR_CODES: Mapping[str, Callable[[], str]] = {
-    "NOT_FOUND": lambda: _("We could not find what you are looking for."),
+    # admitone/errors.py: the families every domain shares.
+    "BAD_REQUEST": lambda: _("The request could not be processed."),
+    "VALIDATION_ERROR": lambda: _("Some fields are invalid."),
+    "NOT_AUTHENTICATED": lambda: _("Please log in to see this page."),
+    "INVALID_TOKEN": lambda: _("Your login has ended; please log in again."),
     "PERMISSION_DENIED": lambda: _("Your role does not allow this."),
-    "OWNER_REQUIRED": lambda: _("Only an owner can grant, change or remove the owner role."),
-    "LAST_OWNER": lambda: _("An organization must keep at least one owner."),
-    "ALREADY_MEMBER": lambda: _("This person is already a member."),
-    "USER_NOT_FOUND": lambda: _("No account uses this e-mail; ask the person to register first."),
-    "SLUG_TAKEN": lambda: _("This address is already taken."),
-    "EMAIL_TAKEN": lambda: _("An account with this e-mail already exists."),
-    "WEAK_PASSWORD": lambda: _("This password is too weak."),
-    "INVALID_CREDENTIALS": lambda: _("E-mail or password is incorrect."),
+    "NOT_FOUND": lambda: _("We could not find what you are looking for."),
+    "CONFLICT": lambda: _("This changed in the meantime; reload the page and try again."),
+    "PAYLOAD_TOO_LARGE": lambda: _("This file is too large."),
+    "UNSUPPORTED_MEDIA_TYPE": lambda: _("This file type is not accepted."),
     "RATE_LIMITED": lambda: _("Too many attempts; wait a minute and try again."),
-    "CSRF_FAILED": lambda: _(
-        "This form has expired or did not come from this site. Reload the page and try again."
-    ),
-    "LOGIN_REQUIRED": lambda: _("Please log in to see this page."),
     "BUSY": lambda: _("We are very busy right now; please try again in a moment."),
     "SERVICE_UNAVAILABLE": lambda: _(
         "The service is briefly unavailable; please try again in a few seconds."
     ),
-    "CONFLICT": lambda: _("This changed in the meantime; reload the page and try again."),
-    "VALIDATION_ERROR": lambda: _("Some fields are invalid."),
-    "SOLD_OUT": lambda: _("Sorry, there are not enough tickets left."),
-    "HOLD_LIMIT_REACHED": lambda: _(
-        "You already hold as many unpaid tickets for this event as allowed at once. "
-        "Pay or cancel your pending order first, or wait a few minutes."
+    # web/security.py: the pages' own.
+    "CSRF_FAILED": lambda: _(
+        "This form has expired or did not come from this site. Reload the page and try again."
     ),
-    "BUYER_LIMIT_REACHED": lambda: _(
-        "This would go beyond the number of tickets of this type allowed per buyer."
-    ),
-    "NOT_ENOUGH_TICKETS": lambda: _("Sorry, there are not enough tickets left."),
-    "INSUFFICIENT_STOCK": lambda: _("Sorry, there are not enough tickets left."),
-    "HOLD_EXPIRED": lambda: _("Your reservation has expired; please start again."),
-    "ORDER_EXPIRED": lambda: _("Your reservation has expired; please start again."),
-    "ORDER_NOT_PENDING": lambda: _("This order can no longer be changed."),
-    "ORDER_NOT_PAID": lambda: _("This order is not paid."),
-    "SALES_CLOSED": lambda: _("Sales are closed for this ticket type."),
-    "SALES_NOT_OPEN": lambda: _("Sales have not started yet for this ticket type."),
-    "EVENT_NOT_ON_SALE": lambda: _("This event is not on sale."),
-    "EVENT_NOT_PUBLISHED": lambda: _("This event is not on sale."),
-    "EVENT_CANCELLED": lambda: _("This event was cancelled."),
-    "EVENT_NOT_DRAFT": lambda: _("Only a draft event can be changed this way."),
-    "NO_TICKET_TYPES": lambda: _("Add at least one ticket type before publishing."),
-    "QUANTITY_OUT_OF_RANGE": lambda: _("This quantity is not allowed for this ticket type."),
-    "ORDER_LIMIT": lambda: _("This quantity is not allowed for this ticket type."),
-    "EMPTY_ORDER": lambda: _("Choose at least one ticket."),
-    "ALREADY_REFUNDED": lambda: _("This order was already refunded."),
-    "REFUND_TOO_LARGE": lambda: _("The refund is larger than what was paid."),
-    "CAPACITY_BELOW_SOLD": lambda: _("The capacity cannot be lower than the tickets already sold."),
-    "EMAIL_NOT_VERIFIED": lambda: _(
-        "Confirm your e-mail address first: open the link we sent you, or ask for a new one."
-    ),
+    "LOGIN_REQUIRED": lambda: _("Please log in to see this page."),
+    # accounts/
+    "EMAIL_TAKEN": lambda: _("An account with this e-mail already exists."),
+    "WEAK_PASSWORD": lambda: _("This password is too weak."),
+    "INVALID_CREDENTIALS": lambda: _("E-mail or password is incorrect."),
+    "REFRESH_TOKEN_REUSED": lambda: _("Your login has ended; please log in again."),
     "RESET_TOKEN_INVALID": lambda: _(
         "This link is invalid, already used or expired. Ask for a new one below."
     ),
@@ -120,9 +97,40 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
         "This link is invalid, already used or expired. Log in and ask for a new one on your "
         "account page."
     ),
-    "ACCOUNT_TOKEN_INVALID": lambda: _("This link is invalid, already used or expired."),
+    "EMAIL_NOT_VERIFIED": lambda: _(
+        "Confirm your e-mail address first: open the link we sent you, or ask for a new one."
+    ),
     "EMAIL_ALREADY_VERIFIED": lambda: _("Your e-mail address is confirmed."),
     "LOGIN_NOT_FOUND": lambda: _("We could not find what you are looking for."),
+    # accounts/oidc/: signing in with an identity provider.
+    "IDENTITY_PROVIDER_UNKNOWN": lambda: _("This sign-in method is not available."),
+    "IDENTITY_PROVIDER_UNAVAILABLE": lambda: _(
+        "We cannot reach the identity provider right now. Try again in a few minutes, "
+        "or log in with your e-mail and password."
+    ),
+    "IDENTITY_PROVIDER_INVALID_RESPONSE": lambda: _(
+        "The identity provider's answer could not be verified, so we did not sign you in. "
+        "Try again."
+    ),
+    "IDENTITY_LOGIN_STATE_INVALID": lambda: _(
+        "This sign-in link is invalid or has expired (it must be used in the browser "
+        "that started the sign-in, within 10 minutes). Start again from the login page."
+    ),
+    "IDENTITY_LOGIN_CANCELLED": lambda: _(
+        "The sign-in was cancelled or refused at the identity provider. You are not logged in."
+    ),
+    "IDENTITY_EMAIL_MISSING": lambda: _(
+        "The identity provider did not give us a usable e-mail address, which your "
+        "account needs. Allow access to your e-mail address, or sign up with a password."
+    ),
+    "IDENTITY_EMAIL_NOT_VERIFIED": lambda: _(
+        "The identity provider has not verified your e-mail address, so we cannot use "
+        "it to sign you in: that would let anyone claim an address that is not theirs. "
+        "Verify the address with the provider and try again, or log in with your "
+        "password."
+    ),
+    "IDENTITY_ACCOUNT_DISABLED": lambda: _("This account is disabled."),
+    # twofactor/
     "SECOND_FACTOR_INVALID": lambda: _("The code is incorrect or was already used."),
     "SECOND_FACTOR_TOKEN_INVALID": lambda: _(
         "The sign-in step has expired; log in again with your password."
@@ -143,6 +151,69 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
         "This organization requires two-factor authentication of its members. "
         "Set it up on your account's security page, then come back."
     ),
+    # organizations/
+    "OWNER_REQUIRED": lambda: _("Only an owner can grant, change or remove the owner role."),
+    "LAST_OWNER": lambda: _("An organization must keep at least one owner."),
+    "ALREADY_MEMBER": lambda: _("This person is already a member."),
+    "USER_NOT_FOUND": lambda: _("No account uses this e-mail; ask the person to register first."),
+    "SLUG_TAKEN": lambda: _("This address is already taken."),
+    "PLATFORM_ADMIN_REQUIRED": lambda: _("Only a platform administrator can do this."),
+    # events/
+    "EVENT_HAS_SALES": lambda: _(
+        "This event has orders or tickets on hold; cancel it instead of deleting it."
+    ),
+    "EVENT_CANCELLED": lambda: _("This event was cancelled."),
+    "EVENT_ALREADY_CANCELLED": lambda: _("This event is already cancelled."),
+    "EVENT_NOT_DRAFT": lambda: _("Only a draft event can be changed this way."),
+    "EVENT_NOT_PUBLISHABLE": lambda: _("This event cannot be published yet."),
+    "CAPACITY_BELOW_SOLD": lambda: _("The capacity cannot be lower than the tickets already sold."),
+    "TICKET_TYPE_HAS_SALES": lambda: _(
+        "This ticket type has sales; deactivate it instead of deleting it."
+    ),
+    # orders/
+    "EVENT_NOT_PUBLISHED": lambda: _("This event is not on sale."),
+    "TICKET_TYPE_INACTIVE": lambda: _("This ticket type is not on sale."),
+    "SALES_NOT_OPEN": lambda: _("Sales have not started yet for this ticket type."),
+    "SALES_CLOSED": lambda: _("Sales are closed for this ticket type."),
+    "LIMIT_EXCEEDED": lambda: _("This quantity is not allowed for this ticket type."),
+    "HOLD_LIMIT_REACHED": lambda: _(
+        "You already hold as many unpaid tickets for this event as allowed at once. "
+        "Pay or cancel your pending order first, or wait a few minutes."
+    ),
+    "BUYER_LIMIT_REACHED": lambda: _(
+        "This would go beyond the number of tickets of this type allowed per buyer."
+    ),
+    "SOLD_OUT": lambda: _("Sorry, there are not enough tickets left."),
+    "IDEMPOTENCY_KEY_REUSED": lambda: _(
+        "This request was already sent with other details; start again."
+    ),
+    "ORDER_NOT_PENDING": lambda: _("This order can no longer be changed."),
+    "HOLD_EXPIRED": lambda: _("Your reservation has expired; please start again."),
+    "ORDER_NOT_PAID": lambda: _("This order is not paid."),
+    # payments/
+    "PAYMENT_NOT_PENDING": lambda: _("This payment can no longer be changed."),
+    "PAYMENT_PROVIDER_ERROR": lambda: _(
+        "The payment service could not complete the request; please try again in a moment."
+    ),
+    "REFUND_TOO_LARGE": lambda: _("The refund is larger than what was paid."),
+    "TICKETS_NOT_REFUNDABLE": lambda: _(
+        "Some of these tickets cannot be refunded: they are no longer valid tickets of this order."
+    ),
+    "INVALID_SIGNATURE": lambda: _("The signature of this request is invalid."),
+    # tickets/
+    "TICKET_NOT_FOUND": lambda: _("We could not find what you are looking for."),
+    "TICKET_REVOKED": lambda: _("This ticket is no longer valid."),
+    "SIGNING_KEY_UNAVAILABLE": lambda: _(
+        "Tickets cannot be shown right now; we have been told. Please try again later."
+    ),
+    # checkin/
+    "EVENT_NOT_FOUND": lambda: _("We could not find what you are looking for."),
+    "NONCE_REUSED": lambda: _(
+        "This scan was already sent with other details; scan the ticket again."
+    ),
+    "SCAN_IN_PROGRESS": lambda: _("This scan is still being processed; try again in a moment."),
+    # notifications/
+    "DOCUMENT_NOT_FOUND": lambda: _("We could not find what you are looking for."),
 }
 
 STATUS_TEXT: Mapping[int, Callable[[], str]] = {

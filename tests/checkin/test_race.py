@@ -22,10 +22,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
+from admitone.authorization import Permission
 from admitone.checkin import service
 from admitone.checkin.models import CheckIn
 from admitone.checkin.service import ScannedTicket, ScanOutcome
-from admitone.organizations.permissions import Permission
 from admitone.tickets.models import Ticket
 from admitone.tickets.signing import KeyRing
 from tests.tickets.factories import World, make_paid_order, ticket_row

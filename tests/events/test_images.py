@@ -10,10 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from admitone.authorization import Permission, resolve_access
 from admitone.errors import DomainError
 from admitone.events import service
-from admitone.organizations.permissions import Permission
-from admitone.organizations.service import resolve_access
 from tests.helpers import (
     create_event,
     create_org,

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
-import psycopg
-import pytest
 from sqlalchemy import inspect, select
 
 from admitone.db import Database, utcnow
@@ -16,21 +12,6 @@ from admitone.events import search
 from admitone.events.models import Category, Event
 from admitone.migrate import MIGRATIONS_DIR, downgrade_database, upgrade_database
 from admitone.organizations.models import Organization
-from tests.conftest import BACKEND, POSTGRES_SERVER
-
-
-@pytest.fixture
-def fresh_url(tmp_path) -> Iterator[str]:
-    """An empty database of the backend under test, apart from the shared one."""
-    if BACKEND == "sqlite":
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    name = f"admitone_migration_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://{POSTGRES_SERVER.split('://', 1)[1]}/{name}"
-    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _search_objects(database: Database) -> set[str]:

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 import admitone.events
 from admitone.accounts import service as accounts
 from admitone.accounts.verification import mark_email_verified
+from admitone.authorization import Permission, resolve_access
 from admitone.db import utcnow
 from admitone.errors import InvalidInput
 from admitone.events import service
@@ -24,7 +25,6 @@ from admitone.events.errors import (
 )
 from admitone.events.models import Category, EventStatus, TicketType
 from admitone.organizations import service as organizations
-from admitone.organizations.permissions import Permission
 from tests.helpers import PASSWORD
 
 
@@ -32,9 +32,7 @@ def _access(session, slug="org-a"):
     user = accounts.register_user(session, email=f"{slug}@example.com", password=PASSWORD)
     mark_email_verified(user)  # an organization needs a verified address
     organizations.create_organization(session, user=user, name=slug, slug=slug)
-    return organizations.resolve_access(
-        session, slug=slug, user=user, permission=Permission.manage_events
-    )
+    return resolve_access(session, slug=slug, user=user, permission=Permission.manage_events)
 
 
 def _event(session, access, **overrides):

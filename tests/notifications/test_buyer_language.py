@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from admitone.accounts.models import User
 from admitone.db import Database
-from admitone.notifications.texts import buyer_language
+from admitone.languages import buyer_language
 from admitone.orders.models import Order
 from tests.factories import make_shop
 from tests.helpers import register, register_shop_owner

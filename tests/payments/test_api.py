@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from admitone.db import utcnow
-from admitone.error_handlers import install_error_handlers
 from admitone.events.models import EventStatus
-from admitone.middleware import RequestContextMiddleware
-from admitone.orders import api as orders_api
 from admitone.orders import service as orders_service
 from admitone.orders.models import Order, OrderStatus
-from admitone.payments import api as payments_api
-from admitone.payments import pages, service
+from admitone.payments import service
 from admitone.payments.errors import PaymentNotFound
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
-from admitone.ratelimit import RateLimiter
 from admitone.tickets.models import Ticket
 from tests.factories import counters, expire_hold, make_shop, set_event_status
 from tests.helpers import db_snapshot, register
@@ -218,20 +211,6 @@ class TestOnlyTheBuyerPays:
         assert approved.status_code == 200 and approved.json()["data"]["outcome"] == "paid"
         assert tickets_of(clean_database, order["id"]) == 1
 
-    def test_the_bare_page_needs_the_secret(self, bare_client, shop, clean_database):
-        order = create_order(bare_client, shop)
-        payment = start_payment(bare_client, order)
-        before = db_snapshot(clean_database)
-        for path in ("", "/done"):
-            assert bare_client.get(f"/pay/test/{payment['id']}{path}").status_code == 404
-            wrong = bare_client.get(f"/pay/test/{payment['id']}{path}?token=wrong")
-            assert wrong.status_code == 404
-        for action in ("approve", "decline"):
-            response = bare_client.post(f"/pay/test/{payment['id']}/{action}?token=wrong")
-            assert response.status_code == 404
-            assert bare_client.post(f"/pay/test/{payment['id']}/{action}").status_code == 404
-        assert db_snapshot(clean_database) == before
-
 
 class TestDecline:
     def test_decline_keeps_the_order_pending_and_payable(self, client, shop, clean_database):
@@ -379,81 +358,9 @@ class TestLatePayment:
         assert order_row.status == OrderStatus.paid and order_row.refunded_minor == 0
 
 
-@pytest.fixture
-def bare_client(make_settings, clean_database):
-    """The API and the test provider's own bare page, without the web front (which serves
-    its styled page at the same address when it is installed)."""
-    app = FastAPI()
-    app.state.settings = make_settings()
-    app.state.db = clean_database
-    app.state.rate_limiter = RateLimiter(app.state.settings)
-    install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
-    for router in (orders_api.router, payments_api.router):
-        app.include_router(router, prefix="/api/v1")
-    app.include_router(pages.router)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
-
-
 class TestCheckoutPage:
-    def test_page_approve_and_confirmation(self, bare_client, shop, clean_database):
-        client = bare_client
-        order = create_order(client, shop, quantity=2)
-        payment = start_payment(client, order)
-        secret = f"?token={order['access_token']}"
-        page = client.get(f"/pay/test/{payment['id']}{secret}")
-        assert page.status_code == 200
-        assert page.headers["content-type"].startswith("text/html")
-        assert "50.00 EUR" in page.text and order["code"] in page.text
-        actions = re.findall(r'<form method="post" action="([^"]+)"', page.text)
-        assert actions == [
-            f"/pay/test/{payment['id']}/approve{secret}",
-            f"/pay/test/{payment['id']}/decline{secret}",
-        ]
-        # Nothing inline: the default Content-Security-Policy holds.
-        assert "style=" not in page.text and "<script" not in page.text
-        assert "script-src 'self'" in page.headers["content-security-policy"]
-        done = client.post(actions[0], follow_redirects=False)
-        assert done.status_code == 303
-        assert done.headers["location"] == f"/pay/test/{payment['id']}/done{secret}"
-        confirmation = client.get(done.headers["location"])
-        assert "Payment approved" in confirmation.text
-        assert read_order(client, order)["status"] == "paid"
-        assert tickets_of(clean_database, order["id"]) == 2
-        # The API approval after the page's is the same notification: a duplicate.
-        assert approve(client, payment)["outcome"] == "duplicate"
-        # Once paid, the page offers no buttons any more.
-        assert "<form" not in client.get(f"/pay/test/{payment['id']}{secret}").text
-
-    def test_page_decline(self, bare_client, shop):
-        order = create_order(bare_client, shop)
-        payment = start_payment(bare_client, order)
-        done = bare_client.post(
-            f"/pay/test/{payment['id']}/decline", params={"token": order["access_token"]}
-        )
-        assert done.status_code == 200  # after the redirect
-        assert "Payment declined" in done.text
-        assert read_order(bare_client, order)["status"] == "pending"
-
-    def test_page_escapes_and_unknown(self, bare_client, shop):
-        order = create_order(
-            bare_client, shop, buyer={"name": "<b>x</b>", "email": "x@example.com"}
-        )
-        payment = start_payment(bare_client, order)
-        page = bare_client.get(
-            f"/pay/test/{payment['id']}", params={"token": order["access_token"]}
-        )
-        assert page.status_code == 200 and "<b>" not in page.text
-        assert bare_client.get(f"/pay/test/{uuid.uuid4()}").status_code == 404
-
-    def test_amounts(self):
-        assert pages.format_amount(5000, "EUR") == "50.00 EUR"
-        assert pages.format_amount(5, "USD") == "0.05 USD"
-        assert pages.format_amount(1500, "JPY") == "1500 JPY"
-
     def test_the_app_serves_the_same_flow(self, client, shop, clean_database):
-        # With the web front installed its styled page answers at the same address.
+        # The test provider's checkout page (web/pages/checkout.py) opens with the secret.
         order = create_order(client, shop)
         payment = start_payment(client, order)
         page = client.get(f"/pay/test/{payment['id']}", params={"token": order["access_token"]})

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from admitone.accounts.models import User
+from admitone.authorization import hash_order_token
 from admitone.db import Database, utcnow
 from admitone.events.models import Category, Event, EventStatus, TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
@@ -102,7 +103,7 @@ def make_paid_order(
             user_id=uuid.UUID(str(user_id)) if user_id else None,
             buyer_name=buyer_name,
             buyer_email="buyer@example.com",
-            access_token_hash=tickets.hash_order_token(token),
+            access_token_hash=hash_order_token(token),
             status=OrderStatus.paid,
             currency="EUR",
             total_minor=2500 * sum(quantities.values()),

@@ -176,7 +176,7 @@ class TestWhoMaySee:
         assert self._status(world, ticket_id, params={"token": guest.token + "x"}) == [404] * 3
         assert self._status(world, ticket_id, headers={"X-Order-Token": "nope"}) == [404] * 3
         # The stored hash itself is not the token.
-        from admitone.tickets.service import hash_order_token
+        from admitone.authorization import hash_order_token
 
         hashed = hash_order_token(guest.token)
         assert self._status(world, ticket_id, params={"token": hashed}) == [404] * 3

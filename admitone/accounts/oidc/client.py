@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 import requests
@@ -99,7 +99,7 @@ def _cached_json(url: str, settings: Settings, *, refresh: bool = False) -> dict
     return data
 
 
-def _is_http_url(value: object) -> bool:
+def _is_http_url(value: object) -> TypeGuard[str]:
     if not isinstance(value, str):
         return False
     parts = urlsplit(value)

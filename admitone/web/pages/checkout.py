@@ -21,9 +21,10 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from admitone.authorization import ORDER_TOKEN_MAX_LENGTH, BuyerProof, hash_order_token
 from admitone.config import Settings
 from admitone.db import utcnow
-from admitone.deps import SessionDep, SettingsDep, client_ip, rate_limit
+from admitone.deps import KeyRingDep, SessionDep, SettingsDep, client_ip, rate_limit
 from admitone.errors import DomainError
 from admitone.events import catalogue
 from admitone.events.models import Event, TicketType
@@ -35,7 +36,6 @@ from admitone.payments.api import TEST_PROVIDER, require_test_provider
 from admitone.payments.models import PaymentStatus
 from admitone.tickets import queries as ticket_queries
 from admitone.tickets import service as tickets
-from admitone.tickets.api import KeyRingDep
 from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.signing import KeyRing
 from admitone.web.deps import Form, OptionalLogin, RequiredLogin, form_str, page_router
@@ -51,7 +51,9 @@ router = page_router()
 ORDERS_COOKIE = "admitone_orders"
 REMEMBERED_ORDERS = 10
 OrderId = Annotated[uuid.UUID, Path()]
-TokenQuery = Annotated[str | None, Query(alias="token", max_length=256)]
+# The order token of a guest's link (authorization.BuyerProof). Empty is allowed: the
+# page then falls back to the token this browser remembered.
+TokenQuery = Annotated[str | None, Query(alias="token", max_length=ORDER_TOKEN_MAX_LENGTH)]
 
 
 # --- the guest's order tokens (signed cookie) ------------------------------------------
@@ -225,7 +227,7 @@ def checkout_reserve(
         return _event_page_with_error(request, entry, domain_error_text(exc), exc.status)
     order = created.details.order
     response = redirect(f"/orders/{order.id}")
-    _remember(response, request, settings, order.id, created.access_token)
+    _remember(response, request, settings, order.id, created.order_token)
     return response
 
 
@@ -246,7 +248,7 @@ def order_tickets(
     statement = (
         ticket_queries.readable_tickets(
             user=login.user if login else None,
-            order_token_hash=tickets.hash_order_token(token) if token else None,
+            order_token_hash=hash_order_token(token) if token else None,
         )
         .where(Ticket.order_id == details.order.id)
         .order_by(Ticket.ticket_type_id, Ticket.created_at, Ticket.id)
@@ -273,12 +275,12 @@ def order_page(
     order_id: OrderId,
     token: TokenQuery = None,
 ) -> Response:
-    access_token = remembered_order_token(request, settings, order_id, token)
+    order_token = remembered_order_token(request, settings, order_id, token)
     details = orders.get_buyer_order(
         session,
         order_id=order_id,
         user_id=login.user.id if login else None,
-        access_token=access_token,
+        order_token=order_token,
     )
     order = details.order
     event = catalogue.get_public_event(session, id_or_slug=str(order.event_id)).event
@@ -293,11 +295,11 @@ def order_page(
     }
     if status == OrderStatus.paid:
         context["tickets"] = order_tickets(
-            session, details=details, login=login, token=access_token, keys=keys
+            session, details=details, login=login, token=order_token, keys=keys
         )
-    if access_token and order.user_id is None:
+    if order_token and order.user_id is None:
         context["secret_link"] = (
-            f"{settings.public_url.rstrip('/')}/orders/{order.id}?token={access_token}"
+            f"{settings.public_url.rstrip('/')}/orders/{order.id}?token={order_token}"
         )
     response = render(request, "checkout/order.html", context)
     if token:
@@ -319,7 +321,7 @@ def order_pay(
             session,
             order_id=order_id,
             user_id=login.user.id if login else None,
-            access_token=remembered_order_token(request, settings, order_id, None),
+            order_token=remembered_order_token(request, settings, order_id, None),
             now=utcnow(),
             settings=settings,
         )
@@ -343,7 +345,7 @@ def order_cancel(
             session,
             order_id=order_id,
             user_id=login.user.id if login else None,
-            access_token=remembered_order_token(request, settings, order_id, None),
+            order_token=remembered_order_token(request, settings, order_id, None),
             now=utcnow(),
         )
     except DomainError as exc:
@@ -369,13 +371,13 @@ def _buyers_test_payment(
     login: Any,
     payment_id: uuid.UUID,
     token: str | None,
-) -> tuple[payments.PaymentResult, payments.BuyerProof]:
+) -> tuple[payments.PaymentResult, BuyerProof]:
     """The test payment and the proof that the caller is its order's buyer (their login,
     the order's secret from ``?token=`` or this browser's cookie); 404 for anyone else."""
     result = payments.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
-    buyer = payments.BuyerProof(
+    buyer = BuyerProof(
         user_id=login.user.id if login else None,
-        access_token=remembered_order_token(request, settings, result.order.id, token),
+        order_token=remembered_order_token(request, settings, result.order.id, token),
     )
     payments.require_buyer(result.order, buyer)
     return result, buyer

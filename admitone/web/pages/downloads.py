@@ -17,10 +17,10 @@ from fastapi import Depends, Path, Request
 from fastapi.responses import Response
 
 from admitone.accounts.models import User
-from admitone.deps import SessionDep, SettingsDep
+from admitone.deps import KeyRingDep, SessionDep, SettingsDep
 from admitone.notifications import service as documents
 from admitone.tickets import service as tickets
-from admitone.tickets.api import KeyRingDep, attachment
+from admitone.tickets.api import attachment
 from admitone.tickets.errors import TicketNotFound
 from admitone.web.deps import OptionalLogin, page_router
 from admitone.web.i18n import current_locale

@@ -13,7 +13,6 @@ SameSite=Lax, which the top-level GET back from the provider still carries.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -34,7 +33,7 @@ from admitone.accounts.oidc.errors import (
 from admitone.config import OidcProvider, Settings
 from admitone.deps import SessionDep, SettingsDep, rate_limit
 from admitone.web.deps import page_router
-from admitone.web.i18n import _
+from admitone.web.messages import ERROR_CODES
 from admitone.web.pages.accounts import finish_login, redirect, safe_next
 from admitone.web.security import secure_cookies
 from admitone.web.templating import render
@@ -48,37 +47,6 @@ STATE_COOKIE_PATH = "/auth/oidc/"
 STATE_MAX_AGE_SECONDS = 600
 
 ProviderName = Annotated[str, Path(max_length=40)]
-
-# The page's text for each failure, in the reader's language (codes: accounts/oidc/errors.py).
-FAILURE_TEXTS: Mapping[str, Callable[[], str]] = {
-    "IDENTITY_PROVIDER_UNKNOWN": lambda: _("This sign-in method is not available."),
-    "IDENTITY_PROVIDER_UNAVAILABLE": lambda: _(
-        "We cannot reach the identity provider right now. Try again in a few minutes, "
-        "or log in with your e-mail and password."
-    ),
-    "IDENTITY_PROVIDER_INVALID_RESPONSE": lambda: _(
-        "The identity provider's answer could not be verified, so we did not sign you in. "
-        "Try again."
-    ),
-    "IDENTITY_LOGIN_STATE_INVALID": lambda: _(
-        "This sign-in link is invalid or has expired (it must be used in the browser "
-        "that started the sign-in, within 10 minutes). Start again from the login page."
-    ),
-    "IDENTITY_LOGIN_CANCELLED": lambda: _(
-        "The sign-in was cancelled or refused at the identity provider. You are not logged in."
-    ),
-    "IDENTITY_EMAIL_MISSING": lambda: _(
-        "The identity provider did not give us a usable e-mail address, which your "
-        "account needs. Allow access to your e-mail address, or sign up with a password."
-    ),
-    "IDENTITY_EMAIL_NOT_VERIFIED": lambda: _(
-        "The identity provider has not verified your e-mail address, so we cannot use "
-        "it to sign you in: that would let anyone claim an address that is not theirs. "
-        "Verify the address with the provider and try again, or log in with your "
-        "password."
-    ),
-    "IDENTITY_ACCOUNT_DISABLED": lambda: _("This account is disabled."),
-}
 
 
 @dataclass(frozen=True)
@@ -130,7 +98,7 @@ def _failure_page(request: Request, error: IdentityLoginFailed) -> Response:
         provider=request.path_params.get("provider"),
         details=error.details,
     )
-    text = FAILURE_TEXTS.get(error.code, FAILURE_TEXTS["IDENTITY_PROVIDER_INVALID_RESPONSE"])
+    text = ERROR_CODES.get(error.code, ERROR_CODES["IDENTITY_PROVIDER_INVALID_RESPONSE"])
     response = render(
         request,
         "account/identity_error.html",

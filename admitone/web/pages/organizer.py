@@ -1,6 +1,6 @@
 """Organizer pages: organizations, events and ticket types, publish and cancel, the team.
 
-Every handler resolves the caller's access through ``organizations.resolve_access`` (404
+Every handler resolves the caller's access through ``authorization.resolve_access`` (404
 for another organization, 403 for a role without the permission) and changes data only
 through ``events.service`` and ``organizations.service``, like the JSON API.
 """
@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from admitone.accounts.errors import EmailNotVerified
-from admitone.deps import SessionDep
+from admitone.authorization import OrgAccess, Permission
+from admitone.deps import KeyRingDep, SessionDep
 from admitone.errors import DomainError, InvalidInput
 from admitone.events import service as events
 from admitone.events.errors import EventSlugTaken
@@ -25,10 +26,7 @@ from admitone.events.schemas import EventIn, EventPatch, TicketTypeIn, TicketTyp
 from admitone.organizations import service as organizations
 from admitone.organizations.errors import SlugTaken
 from admitone.organizations.models import Role
-from admitone.organizations.permissions import Permission
 from admitone.organizations.schemas import MemberIn, OrganizationIn
-from admitone.organizations.service import OrgAccess
-from admitone.tickets.api import KeyRingDep
 from admitone.web.deps import Form, PageUser, form_str, page_org_access, page_router
 from admitone.web.forms import (
     FieldProblem,

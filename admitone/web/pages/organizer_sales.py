@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from admitone.authorization import OrgAccess, Permission
 from admitone.checkin import service as checkin
 from admitone.db import utcnow
 from admitone.deps import SessionDep, SettingsDep
@@ -27,8 +28,6 @@ from admitone.events import service as events
 from admitone.events.models import Event
 from admitone.orders import service as orders
 from admitone.orders.models import OrderStatus
-from admitone.organizations.permissions import Permission
-from admitone.organizations.service import OrgAccess
 from admitone.tickets import queries as ticket_queries
 from admitone.tickets.models import Ticket
 from admitone.web.deps import Form, form_str, page_org_access, page_router
@@ -102,7 +101,8 @@ def _chart(series: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-@router.get("/organizer/{org}/events/{event_id}")
+# ":uuid": "new" is not an event id (organizer.py's /events/new; tests/test_routes.py).
+@router.get("/organizer/{org}/events/{event_id:uuid}")
 def event_overview(
     request: Request, session: SessionDep, access: ViewAccess, event_id: EventId
 ) -> Response:
@@ -309,7 +309,7 @@ def attendees_csv(session: SessionDep, access: OrdersAccess, event_id: EventId) 
                 _cell(ticket.holder_name),
                 _cell(ticket_type.name),
                 _cell(ticket.status),
-                _cell(getattr(ticket, "admitted_at", None) and ticket.admitted_at.isoformat()),
+                _cell(ticket.admitted_at and ticket.admitted_at.isoformat()),
                 _cell(order.code),
                 _cell(order.status),
                 _cell(order.buyer_name),

@@ -13,12 +13,12 @@ from typing import Annotated, Any
 from fastapi import Path, Request
 from fastapi.responses import JSONResponse, Response
 
+from admitone.authorization import Permission, resolve_access
 from admitone.checkin import service as checkin
 from admitone.deps import SessionDep, SettingsDep
 from admitone.events import service as events
 from admitone.events.models import EventStatus
 from admitone.organizations import service as organizations
-from admitone.organizations.permissions import Permission, role_allows
 from admitone.web.deps import RequiredLogin, page_router
 from admitone.web.security import access_token_for
 from admitone.web.templating import render
@@ -31,10 +31,10 @@ def scanner_events(request: Request, session: SessionDep, login: RequiredLogin) 
     """The events the caller may scan at, across their organizations."""
     choices: list[dict[str, Any]] = []
     for organization, _role in organizations.list_user_organizations(session, user=login.user):
-        access = organizations.resolve_access(
+        access = resolve_access(
             session, slug=organization.slug, user=login.user, permission=Permission.view_events
         )
-        if not role_allows(access.role, Permission.check_in):
+        if not access.allows(Permission.check_in):
             continue
         page_events, _total = events.list_events(
             session, access=access, status=EventStatus.published, per_page=100

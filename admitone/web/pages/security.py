@@ -19,12 +19,11 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
+from admitone.authorization import OrgAccess, Permission
 from admitone.config import Settings
 from admitone.deps import SessionDep, SettingsDep, rate_limit
 from admitone.errors import DomainError
 from admitone.organizations import service as organizations
-from admitone.organizations.permissions import Permission
-from admitone.organizations.service import OrgAccess
 from admitone.twofactor import passkeys, service
 from admitone.twofactor.api import count_attempt
 from admitone.twofactor.errors import SecondFactorInvalid, SecondFactorTokenInvalid
