@@ -36,7 +36,7 @@ from admitone.config import Environment, Settings
 from admitone.db import Base, execute_direct
 from admitone.events.models import TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
-from admitone.orders.queries import status_guard
+from admitone.orders.transitions import move_orders
 
 Quantities = Mapping[uuid.UUID, int]
 
@@ -264,14 +264,8 @@ def release_expired_holds(
         )
     if not candidates:
         return []
-    expired = list(
-        session.scalars(
-            update(Order)
-            .where(Order.id.in_(candidates), status_guard(OrderStatus.pending))
-            .values(status=OrderStatus.expired, updated_at=now)
-            .returning(Order.id)
-            .execution_options(synchronize_session=False)
-        )
+    expired = move_orders(
+        session, candidates, source=OrderStatus.pending, target=OrderStatus.expired, now=now
     )
     if not expired:
         return []

@@ -9,7 +9,8 @@ from typing import Annotated
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
 from admitone.orders.models import OrderStatus
-from admitone.orders.service import OrderDetails, effective_status
+from admitone.orders.service import OrderDetails
+from admitone.orders.transitions import effective_status
 from admitone.schemas import InputModel, OneLine, OutputModel, StrictInt
 
 # PostgreSQL refuses NUL in text: refuse it here rather than fail in the database.

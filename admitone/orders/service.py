@@ -75,6 +75,7 @@ from admitone.orders.errors import (
     TicketTypeInactive,
 )
 from admitone.orders.models import IdempotencyRecord, Order, OrderItem, OrderStatus
+from admitone.orders.transitions import move_orders
 from admitone.payments import service as payments
 from admitone.payments.errors import RefundTooLarge, TicketsNotRefundable
 from admitone.payments.models import Payment
@@ -115,11 +116,6 @@ class CreatedOrder:
     replayed: bool  # an Idempotency-Key retry: the order made by the first request
 
 
-def effective_status(order: Order, *, now: datetime) -> OrderStatus:
-    """The status a reader sees: a pending order whose hold ran out is expired."""
-    if order.status == OrderStatus.pending and order.expires_at <= now:
-        return OrderStatus.expired
-    return order.status
 
 
 def _new_code() -> str:
@@ -736,13 +732,9 @@ def cancel_order(
     """
     order = _buyer_order(session, order_id=order_id, user_id=user_id, order_token=order_token)
     _expire_if_due(session, order, now=now)
-    cancelled = session.execute(
-        update(Order)
-        .where(Order.id == order.id, queries.status_guard(OrderStatus.pending))
-        .values(status=OrderStatus.cancelled, cancelled_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if cancelled.rowcount != 1:
+    if not move_orders(
+        session, [order], source=OrderStatus.pending, target=OrderStatus.cancelled, now=now
+    ):
         current = session.scalar(select(Order.status).where(Order.id == order.id))
         raise OrderNotPending(status=str(current))
     locking.release_held(session, _items_quantities(session, [order.id]))
@@ -984,14 +976,8 @@ def _refund_paid_orders(
     Returns the ids that this call refunded."""
     if not order_ids:
         return []
-    refunded = list(
-        session.scalars(
-            update(Order)
-            .where(Order.id.in_(sorted(order_ids)), Order.status == OrderStatus.paid)
-            .values(status=OrderStatus.refunded, refunded_minor=Order.total_minor, updated_at=now)
-            .returning(Order.id)
-            .execution_options(synchronize_session=False)
-        )
+    refunded = move_orders(
+        session, order_ids, source=OrderStatus.paid, target=OrderStatus.refunded, now=now
     )
     if not refunded:
         return []
@@ -1071,19 +1057,25 @@ def _refund_tickets(
         .select_from(Ticket)
         .where(Ticket.order_id == order.id, Ticket.status == TicketStatus.valid)
     )
-    statement = update(Order).where(Order.id == order.id, Order.status == OrderStatus.paid)
     if still_valid == 0:
         # The last tickets: everything left is refunded, whatever was refunded before
         # (also an amount refunded in the Stripe dashboard).
-        statement = statement.values(
-            status=OrderStatus.refunded, refunded_minor=Order.total_minor, updated_at=now
+        moved = move_orders(
+            session, [order], source=OrderStatus.paid, target=OrderStatus.refunded, now=now
         )
     else:
-        statement = statement.where(Order.refunded_minor + amount <= Order.total_minor).values(
-            refunded_minor=Order.refunded_minor + amount, updated_at=now
+        grown = session.execute(
+            update(Order)
+            .where(
+                Order.id == order.id,
+                Order.status == OrderStatus.paid,
+                Order.refunded_minor + amount <= Order.total_minor,
+            )
+            .values(refunded_minor=Order.refunded_minor + amount, updated_at=now)
+            .execution_options(synchronize_session=False)
         )
-    moved = session.execute(statement.execution_options(synchronize_session=False))
-    if moved.rowcount != 1:
+        moved = [order.id] if grown.rowcount == 1 else []
+    if not moved:
         raise RefundTooLarge(requested_minor=amount)
     payment = payments.paying_payment(session, order_id=order.id)
     refund = None
@@ -1176,14 +1168,8 @@ def cancel_event_orders(session: Session, *, event_id: uuid.UUID, now: datetime)
     if not pending:
         return
     locking.lock_event_ticket_types(session, event_id)
-    cancelled = list(
-        session.scalars(
-            update(Order)
-            .where(Order.id.in_(pending), queries.status_guard(OrderStatus.pending))
-            .values(status=OrderStatus.cancelled, cancelled_at=now, updated_at=now)
-            .returning(Order.id)
-            .execution_options(synchronize_session=False)
-        )
+    cancelled = move_orders(
+        session, pending, source=OrderStatus.pending, target=OrderStatus.cancelled, now=now
     )
     locking.release_held(session, _items_quantities(session, cancelled))
 
@@ -1245,14 +1231,9 @@ def record_provider_refund(
     The caller holds the order row (FOR UPDATE). Lock: then the ticket types in id order.
     """
     if full:
-        moved = session.scalars(
-            update(Order)
-            .where(Order.id == order_id, Order.status == OrderStatus.paid)
-            .values(status=OrderStatus.refunded, refunded_minor=Order.total_minor, updated_at=now)
-            .returning(Order.id)
-            .execution_options(synchronize_session=False)
-        ).all()
-        if moved:
+        if move_orders(
+            session, [order_id], source=OrderStatus.paid, target=OrderStatus.refunded, now=now
+        ):
             seats = _valid_ticket_quantities(session, [order_id])
             revoke_tickets(session, order_id=order_id)
             locking.release_sold(session, seats)

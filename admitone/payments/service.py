@@ -18,7 +18,6 @@ Lock order, as everywhere (docs/locking.md): payment row, order row, ticket type
 
 from __future__ import annotations
 
-import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, Select, Update, bindparam, case, func, or_, select, update
+from sqlalchemy import Row, Select, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -39,7 +38,7 @@ from admitone.events.models import Event, EventStatus, TicketType
 from admitone.jobs import enqueue_after_commit
 from admitone.metrics import count_after_commit
 from admitone.orders.models import Order, OrderItem, OrderStatus
-from admitone.orders.queries import status_guard
+from admitone.orders.transitions import move_orders
 from admitone.organizations.models import Organization
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending, RefundTooLarge
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
@@ -318,48 +317,6 @@ def _set_loaded(instance: object, **values: Any) -> None:
         set_committed_value(instance, name, value)
 
 
-@functools.cache
-def _order_transition(value_names: tuple[str, ...]) -> Update:
-    """``UPDATE orders SET status = :target ... WHERE id = :order_id AND status = :source``,
-    built once per set of extra columns."""
-    orders = Order.__table__
-    return (
-        update(orders)
-        .where(orders.c.id == bindparam("order_id"), status_guard(bindparam("source")))
-        .values(
-            status=bindparam("target"),
-            updated_at=bindparam("now"),
-            **{name: bindparam(f"new_{name}") for name in value_names},
-        )
-    )
-
-
-def _transition(
-    session: Session,
-    order: Order,
-    *,
-    source: OrderStatus,
-    target: OrderStatus,
-    now: datetime,
-    **values: Any,
-) -> bool:
-    result = execute_direct(
-        session,
-        _order_transition(tuple(sorted(values))),
-        {
-            "order_id": order.id,
-            "source": source,
-            "target": target,
-            "now": now,
-            **{f"new_{name}": value for name, value in values.items()},
-        },
-    )
-    if result.rowcount != 1:
-        return False
-    _set_loaded(order, status=target, updated_at=now, **values)
-    return True
-
-
 def _reload_status(session: Session, order: Order) -> OrderStatus:
     # FOR UPDATE (PostgreSQL): the order row is ours before any ticket type (lock order).
     status = session.scalar(select(Order.status).where(Order.id == order.id).with_for_update())
@@ -405,8 +362,8 @@ def payment_succeeded(
     count_after_commit(session, metrics.PAYMENTS_SUCCEEDED)
     quantities = locking.sum_quantities((item.ticket_type_id, item.quantity) for item in items)
 
-    if event_on_sale and _transition(
-        session, order, source=OrderStatus.pending, target=OrderStatus.paid, now=now, paid_at=now
+    if event_on_sale and move_orders(
+        session, [order], source=OrderStatus.pending, target=OrderStatus.paid, now=now
     ):
         issue_tickets(session, order=order, items=items)
         enqueue_after_commit(
@@ -432,13 +389,8 @@ def payment_succeeded(
             # The hold ran out and its seats went back on sale: take them again if free.
             locking.release_expired_holds(session, event_id=order.event_id, now=now)
             if locking.take_seats(session, quantities, as_sold=True) is None:
-                if _transition(
-                    session,
-                    order,
-                    source=OrderStatus.expired,
-                    target=OrderStatus.paid,
-                    now=now,
-                    paid_at=now,
+                if move_orders(
+                    session, [order], source=OrderStatus.expired, target=OrderStatus.paid, now=now
                 ):
                     issue_tickets(session, order=order, items=items)
                     enqueue_after_commit(
@@ -458,13 +410,8 @@ def payment_succeeded(
             session, "notifications.send_payment_returned", refund_id=str(refund.id)
         )
     if status in (OrderStatus.expired, OrderStatus.cancelled) or held_off_sale:
-        refunded = _transition(
-            session,
-            order,
-            source=status,
-            target=OrderStatus.refunded,
-            now=now,
-            refunded_minor=payment.amount_minor,
+        refunded = move_orders(
+            session, [order], source=status, target=OrderStatus.refunded, now=now
         )
         if refunded and held_off_sale:
             locking.release_held(session, quantities)

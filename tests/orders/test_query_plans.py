@@ -11,7 +11,7 @@ from sqlalchemy import insert, text
 
 from admitone.db import Database, utcnow
 from admitone.orders.models import Order, OrderStatus
-from admitone.payments.service import _order_transition
+from admitone.orders.transitions import _move_one
 from tests.factories import make_shop
 
 ORDERS = 2000
@@ -70,13 +70,12 @@ def test_an_order_transition_probes_the_primary_key_when_statistics_saw_no_pendi
 
     plan = _plan(
         clean_database,
-        _order_transition(("paid_at",)),
+        _move_one(OrderStatus.paid, 1),
         {
             "order_id": order_id,
-            "source": OrderStatus.pending,
+            "source_0": OrderStatus.pending,
             "target": OrderStatus.paid,
             "now": now,
-            "new_paid_at": now,
         },
     )
     assert "ix_orders_status_expires_at" not in plan, plan

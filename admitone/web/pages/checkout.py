@@ -31,6 +31,7 @@ from admitone.events.models import Event, TicketType
 from admitone.orders import service as orders
 from admitone.orders.models import OrderStatus
 from admitone.orders.schemas import BuyerIn
+from admitone.orders.transitions import effective_status
 from admitone.payments import service as payments
 from admitone.payments.api import TEST_PROVIDER, require_test_provider
 from admitone.payments.models import PaymentStatus
@@ -284,7 +285,7 @@ def order_page(
     )
     order = details.order
     event = catalogue.get_public_event(session, id_or_slug=str(order.event_id)).event
-    status = orders.effective_status(order, now=utcnow())
+    status = effective_status(order, now=utcnow())
     context: dict[str, Any] = {
         "order": order,
         "lines": details.lines,
@@ -467,7 +468,7 @@ def my_orders(
     found, total = orders.list_user_orders(session, user_id=login.user.id, page=page, per_page=20)
     now = utcnow()
     rows = [
-        {"details": details, "status": str(orders.effective_status(details.order, now=now))}
+        {"details": details, "status": str(effective_status(details.order, now=now))}
         for details in found
     ]
     return render(

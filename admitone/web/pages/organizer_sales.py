@@ -28,6 +28,7 @@ from admitone.events import service as events
 from admitone.events.models import Event
 from admitone.orders import service as orders
 from admitone.orders.models import OrderStatus
+from admitone.orders.transitions import effective_status
 from admitone.tickets import queries as ticket_queries
 from admitone.tickets.models import Ticket
 from admitone.web.deps import Form, form_str, page_org_access, page_router
@@ -184,7 +185,7 @@ def event_orders(
     )
     now = utcnow()
     rows = [
-        {"details": details, "status": str(orders.effective_status(details.order, now=now))}
+        {"details": details, "status": str(effective_status(details.order, now=now))}
         for details in found
     ]
     return render(
@@ -220,7 +221,7 @@ def refund_confirm(
             access,
             event=event,
             details=details,
-            status=str(orders.effective_status(details.order, now=utcnow())),
+            status=str(effective_status(details.order, now=utcnow())),
             error=None,
         ),
     )
@@ -261,7 +262,7 @@ def refund_submit(
                 access,
                 event=events.get_event(session, access=access, event_id=event_id),
                 details=details,
-                status=str(orders.effective_status(details.order, now=utcnow())),
+                status=str(effective_status(details.order, now=utcnow())),
                 error=domain_error_text(exc),
             ),
             status_code=exc.status,
