@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     DateTime,
@@ -46,7 +46,7 @@ from sqlalchemy.orm import (
     mapped_column,
     sessionmaker,
 )
-from sqlalchemy.orm.attributes import instance_dict
+from sqlalchemy.orm.attributes import instance_dict, set_committed_value
 from sqlalchemy.sql import ClauseElement
 
 from admitone.errors import DomainError
@@ -103,6 +103,36 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- rows written by one statement -----------------------------------------------------
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def as_loaded(session: Session, model: type[ModelT], values: Mapping[str, Any]) -> ModelT:
+    """A row that a statement wrote and returned (``UPDATE ... RETURNING``, keyed by
+    attribute), as if ``session`` had loaded it: persistent, unchanged, in the identity
+    map. An instance already there takes the returned values, as a refresh would.
+
+    So a guarded transition and the read of its row are one round trip, not two.
+    """
+    mapper = inspect(model)
+    identity = mapper.identity_key_from_primary_key(
+        [values[mapper.get_property_by_column(column).key] for column in mapper.primary_key]
+    )
+    existing = session.identity_map.get(identity)
+    if existing is not None:
+        for key, value in values.items():
+            set_committed_value(existing, key, value)
+        return cast(ModelT, existing)
+    instance = mapper.class_manager.new_instance()
+    # Straight into the instance's dict, then reset "as though freshly loaded" (see
+    # load_direct): no change event per attribute.
+    instance_dict(instance).update(values)
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return cast(ModelT, instance)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -374,7 +374,8 @@ def load_refund(session: Session, refund_id: uuid.UUID) -> RefundFacts | None:
     )
     return RefundFacts(
         refund_id=refund.id,
-        order_id=refund.order_id,
+        # Only the refunds of orders have notices (the orders domain asks for them).
+        order_id=refund.purpose_id,
         amount_minor=refund.amount_minor,
         remaining_minor=max(0, (paid or 0) - int(refunded_so_far or 0)),
         reason=refund.reason,

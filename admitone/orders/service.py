@@ -74,12 +74,14 @@ from admitone.orders.errors import (
     SoldOut,
     TicketTypeInactive,
 )
+from admitone.orders.fulfilment import ORDER_PURPOSE, valid_ticket_seats
 from admitone.orders.models import IdempotencyRecord, Order, OrderItem, OrderStatus
 from admitone.orders.transitions import move_orders
+from admitone.organizations.models import Organization
 from admitone.payments import service as payments
 from admitone.payments.errors import RefundTooLarge, TicketsNotRefundable
 from admitone.payments.models import Payment
-from admitone.payments.providers import checkout_provider
+from admitone.payments.providers import CheckoutLine, CheckoutRequest, checkout_provider
 from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.service import revoke_tickets
 
@@ -114,8 +116,6 @@ class CreatedOrder:
     details: OrderDetails
     order_token: str  # the guest's secret: only its hash is stored
     replayed: bool  # an Idempotency-Key retry: the order made by the first request
-
-
 
 
 def _new_code() -> str:
@@ -766,10 +766,57 @@ def _extend_hold(session: Session, order: Order, *, now: datetime, settings: Set
     set_committed_value(order, "expires_at", full_hold)
 
 
-# Paying reads the buyer's order and what its checkout needs in one round trip: the
-# buyer's statements extended once each (payments.with_checkout_facts).
+# A new checkout needs, beside the order: its lines with their names, the organization's
+# connected account, and an open checkout of the same amount if a double click already
+# started one. The buyer's order is read with them in one round trip: each of the
+# buyer's statements (queries.BUYER_ORDER) is extended once.
+_OPEN_CHECKOUT = payments.open_checkout(
+    purpose=ORDER_PURPOSE, purpose_id=Order.id, amount_minor=Order.total_minor
+).correlate(Order)
+
+
+def _with_checkout_facts(order: Select[tuple[Order]]) -> Select[Any]:
+    """A statement reading one ``Order``, extended with its ``CheckoutFacts``: one row
+    per line, the order first (read them with ``_checkout_facts``). Parameter:
+    ``provider``, the configured provider's name."""
+    return (
+        order.add_columns(
+            TicketType.name,
+            OrderItem.quantity,
+            OrderItem.unit_price_minor,
+            Organization.stripe_account_id,
+            _OPEN_CHECKOUT.label("open_checkout_id"),
+        )
+        .join(OrderItem, OrderItem.order_id == Order.id)
+        .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
+        .join(Organization, Organization.id == Order.organization_id)
+        .order_by(TicketType.position, TicketType.id)
+    )
+
+
+@dataclass(frozen=True)
+class CheckoutFacts:
+    lines: list[CheckoutLine]
+    stripe_account_id: str | None
+    open_checkout_id: uuid.UUID | None
+
+
+def _checkout_facts(rows: Sequence[Any]) -> CheckoutFacts:
+    """The facts in the rows of a ``_with_checkout_facts`` statement (at least one row)."""
+    return CheckoutFacts(
+        lines=[
+            CheckoutLine(
+                name=row.name, quantity=row.quantity, unit_price_minor=row.unit_price_minor
+            )
+            for row in rows
+        ],
+        stripe_account_id=rows[0].stripe_account_id,
+        open_checkout_id=rows[0].open_checkout_id,
+    )
+
+
 _BUYER_ORDER_TO_PAY = {
-    way: payments.with_checkout_facts(statement) for way, statement in queries.BUYER_ORDER.items()
+    way: _with_checkout_facts(statement) for way, statement in queries.BUYER_ORDER.items()
 }
 
 
@@ -785,10 +832,10 @@ def pay_order(
     """Start paying a pending order with the configured provider; (payment, created).
 
     No stock lock: the seats are already held; what a payment may change is decided when
-    it succeeds (payments.service.payment_succeeded). The short hold of an order not yet
-    at this step is extended to ``created_at + hold_minutes`` (never further, so that
-    paying again and again cannot keep seats forever), by a conditional UPDATE of the
-    order row that only a live pending hold matches.
+    it succeeds (orders.fulfilment). The short hold of an order not yet at this step is
+    extended to ``created_at + hold_minutes`` (never further, so that paying again and
+    again cannot keep seats forever), by a conditional UPDATE of the order row that only
+    a live pending hold matches. An open checkout of the same amount is answered again.
     """
     statement, parameters = queries.buyer_order(
         order_id=order_id,
@@ -805,8 +852,23 @@ def pay_order(
     if order.status != OrderStatus.pending:
         raise OrderNotPending(status=str(order.status))
     _extend_hold(session, order, now=now, settings=settings)
+    facts = _checkout_facts(rows)
     return payments.create_payment(
-        session, order=order, facts=payments.checkout_facts(rows), settings=settings
+        session,
+        purpose=ORDER_PURPOSE,
+        purpose_id=order.id,
+        amount_minor=order.total_minor,
+        currency=order.currency,
+        checkout=CheckoutRequest(
+            lines=facts.lines,
+            customer_email=order.buyer_email,
+            expires_at=order.expires_at,  # the hold, extended above
+            return_path=f"/orders/{order.id}",
+            metadata={"order_id": str(order.id), "order_code": order.code},
+        ),
+        transfer_destination=facts.stripe_account_id,
+        open_checkout_id=facts.open_checkout_id,
+        settings=settings,
     )
 
 
@@ -981,29 +1043,23 @@ def _refund_paid_orders(
     )
     if not refunded:
         return []
-    refunds = payments.refund_order_payments(
-        session, order_ids=refunded, reason=reason, now=now, settings=settings
+    refunds = payments.refund_payments_of(
+        session,
+        purpose=ORDER_PURPOSE,
+        purpose_ids=refunded,
+        reason=reason,
+        now=now,
+        settings=settings,
     )
     # Seats still sold are those of the still valid tickets: a partial refund before this
     # one already put its seats back on sale.
-    seats = _valid_ticket_quantities(session, refunded)
+    seats = valid_ticket_seats(session, refunded)
     for order_id in refunded:
         revoke_tickets(session, order_id=order_id)
     for refund in refunds:  # a notice per refund (none for a cancelled event's: see job)
         enqueue_after_commit(session, "notifications.send_refund_notice", refund_id=str(refund.id))
     locking.release_sold(session, seats)
     return refunded
-
-
-def _valid_ticket_quantities(
-    session: Session, order_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, int]:
-    rows = session.execute(
-        select(Ticket.ticket_type_id, func.count())
-        .where(Ticket.order_id.in_(list(order_ids)), Ticket.status == TicketStatus.valid)
-        .group_by(Ticket.ticket_type_id)
-    )
-    return {ticket_type_id: int(quantity) for ticket_type_id, quantity in rows}
 
 
 def _refund_tickets(
@@ -1077,7 +1133,7 @@ def _refund_tickets(
         moved = [order.id] if grown.rowcount == 1 else []
     if not moved:
         raise RefundTooLarge(requested_minor=amount)
-    payment = payments.paying_payment(session, order_id=order.id)
+    payment = payments.paying_payment(session, purpose=ORDER_PURPOSE, purpose_id=order.id)
     refund = None
     if still_valid == 0 and payment is not None:
         refund = payments.refund_payment(
@@ -1219,28 +1275,3 @@ def refund_cancelled_event_order(
         session, order_ids=[order_id], reason="event_cancelled", now=now, settings=settings
     )
     return bool(refunded)
-
-
-def record_provider_refund(
-    session: Session, *, order_id: uuid.UUID, amount_minor: int, full: bool, now: datetime
-) -> None:
-    """A refund made at the provider itself (the Stripe dashboard), already recorded on
-    its payment: the order's ``refunded_minor`` follows; a full refund of a paid order
-    moves it to refunded, revokes its tickets and puts their seats back on sale.
-
-    The caller holds the order row (FOR UPDATE). Lock: then the ticket types in id order.
-    """
-    if full:
-        if move_orders(
-            session, [order_id], source=OrderStatus.paid, target=OrderStatus.refunded, now=now
-        ):
-            seats = _valid_ticket_quantities(session, [order_id])
-            revoke_tickets(session, order_id=order_id)
-            locking.release_sold(session, seats)
-        return
-    session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.refunded_minor + amount_minor <= Order.total_minor)
-        .values(refunded_minor=Order.refunded_minor + amount_minor, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )

@@ -31,7 +31,7 @@ from admitone.deps import (
     run_unit_of_work,
 )
 from admitone.errors import BadRequest, NotFound, error_responses
-from admitone.orders import service as orders_service
+from admitone.events import service as events
 from admitone.payments import service, stripe_provider, stripe_webhooks
 from admitone.payments.errors import WebhookSignatureInvalid
 from admitone.payments.providers import BuiltInTestProvider
@@ -84,7 +84,7 @@ async def approve_test_payment(
         result = service.approve_test_payment(
             session,
             payment_id=payment_id,
-            buyer=buyer,
+            payer=buyer,
             now=utcnow(),
             settings=settings,
         )
@@ -104,7 +104,7 @@ def decline_test_payment(payment_id: uuid.UUID, session: SessionDep, buyer: Buye
     result = service.decline_test_payment(
         session,
         payment_id=payment_id,
-        buyer=buyer,
+        payer=buyer,
         now=utcnow(),
     )
     return data_response(PaymentResultOut.build(result))
@@ -196,7 +196,7 @@ def event_payout(
     session: SessionDep,
     access: Annotated[OrgAccess, Depends(org_access(Permission.view_orders))],
 ) -> DataResponse[PayoutSummaryOut]:
-    event = orders_service.get_organization_event(session, access=access, event_id=event_id)
+    event = events.get_event(session, access=access, event_id=event_id)
     summary = service.payout_summary(session, event=event)
     return DataResponse(data=PayoutSummaryOut.model_validate(summary, from_attributes=True))
 

@@ -1,4 +1,9 @@
-"""Payments, refunds and the inbox of provider notifications."""
+"""Payments, refunds and the inbox of provider notifications.
+
+A payment, and each refund of it, says what it pays for: its ``purpose`` (the name a
+domain registered in ``payments.purposes``: "order") and the id of the thing paid for,
+with no foreign key, so that payments serve any domain (docs/payments.md, "Purposes").
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admitone.db import Base, IdMixin, TimestampMixin, utcnow
@@ -21,11 +26,13 @@ class PaymentStatus(StrEnum):
 
 class Payment(IdMixin, TimestampMixin, Base):
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("provider", "provider_ref"),)
-
-    order_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref"),
+        Index("ix_payments_purpose_id_purpose", "purpose_id", "purpose"),
     )
+
+    purpose: Mapped[str] = mapped_column(String(30))  # "order"
+    purpose_id: Mapped[uuid.UUID]  # the thing paid for: an order's id
     provider: Mapped[str] = mapped_column(String(20))  # "test" or "stripe"
     provider_ref: Mapped[str | None] = mapped_column(String(255), default=None)
     status: Mapped[PaymentStatus] = mapped_column(
@@ -47,10 +54,11 @@ class Payment(IdMixin, TimestampMixin, Base):
 
 class Refund(IdMixin, Base):
     __tablename__ = "refunds"
+    __table_args__ = (Index("ix_refunds_purpose_id_purpose", "purpose_id", "purpose"),)
 
-    order_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("orders.id", ondelete="CASCADE"), index=True
-    )
+    # Those of its payment: what the money given back had paid for.
+    purpose: Mapped[str] = mapped_column(String(30))
+    purpose_id: Mapped[uuid.UUID]
     payment_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("payments.id", ondelete="CASCADE"), index=True
     )

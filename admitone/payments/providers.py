@@ -4,18 +4,19 @@ A provider opens a checkout session for a payment (the buyer pays on the provide
 page) and refunds (part of) a payment. It reports the outcome later, asynchronously: a
 webhook (``payments.stripe``), or for the test provider the Approve / Decline buttons
 of its own page. Both end in ``payments.service.payment_succeeded`` / ``payment_failed``.
+A provider sees a payment and a ``CheckoutRequest``: what the purpose's owner wants its
+page to show, never the owner's own rows.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from admitone.config import Settings
-from admitone.orders.models import Order
 from admitone.payments.models import Payment
 
 
@@ -35,16 +36,23 @@ class CheckoutLine:
     unit_price_minor: int
 
 
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """What the provider's page shows and does, as the owner of the thing paid for asks."""
+
+    lines: Sequence[CheckoutLine]
+    customer_email: str | None  # the payer's address, filled in on the provider's page
+    expires_at: datetime  # the thing is held until then (the provider's page may close then)
+    return_path: str  # where the payer comes back to on this site: "/orders/<id>"
+    # Shown with the payment at the provider (the Stripe dashboard): {"order_id": ...}.
+    metadata: Mapping[str, str]
+
+
 class PaymentProvider(Protocol):
     name: str
 
     def create_checkout(
-        self,
-        *,
-        order: Order,
-        payment: Payment,
-        lines: Sequence[CheckoutLine],
-        now: datetime,
+        self, *, payment: Payment, request: CheckoutRequest, now: datetime
     ) -> CheckoutSession:
         """Open a checkout for ``payment`` (its id, amount, fee and destination are set)."""
         ...
@@ -73,17 +81,12 @@ class BuiltInTestProvider:
         self.public_url = public_url.rstrip("/")
 
     def create_checkout(
-        self,
-        *,
-        order: Order,
-        payment: Payment,
-        lines: Sequence[CheckoutLine] = (),
-        now: datetime | None = None,
+        self, *, payment: Payment, request: CheckoutRequest, now: datetime | None = None
     ) -> CheckoutSession:
         return CheckoutSession(
             url=f"{self.public_url}/pay/test/{payment.id}",
             provider_ref=f"test_{payment.id.hex}",
-            expires_at=order.expires_at,
+            expires_at=request.expires_at,
         )
 
     def refund(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
-from admitone.orders.models import OrderStatus
 from admitone.payments.models import PaymentStatus
 from admitone.payments.service import PaymentOutcome, PaymentResult
 from admitone.schemas import InputModel, OutputModel
@@ -15,7 +14,8 @@ from admitone.schemas import InputModel, OutputModel
 
 class PaymentOut(OutputModel):
     id: uuid.UUID
-    order_id: uuid.UUID
+    # API v1 pays for orders only: the thing paid for is the order (payments.purpose_id).
+    order_id: uuid.UUID = Field(validation_alias=AliasChoices("purpose_id", "order_id"))
     provider: str
     status: PaymentStatus
     amount_minor: int
@@ -37,14 +37,16 @@ class PaymentResultOut(OutputModel):
         )
     )
     payment: PaymentOut
-    order_status: OrderStatus
+    order_status: str = Field(
+        description="The order's status now: pending, paid, cancelled, expired or refunded"
+    )
 
     @classmethod
     def build(cls, result: PaymentResult) -> PaymentResultOut:
         return cls(
             outcome=result.outcome,
             payment=PaymentOut.model_validate(result.payment),
-            order_status=result.order.status,
+            order_status=result.paid_for.status,
         )
 
 

@@ -1,184 +1,153 @@
 """Payments: checkout, the one idempotent "payment succeeded" path, failures, refunds.
 
-``payment_succeeded`` is what the test provider's Approve button calls, and what a
-provider webhook will call. Each step is a guarded transition, so a notification
-delivered twice, late, or twice at the same instant has one effect:
+A payment pays for something a domain registered a purpose for (``payments.purposes``:
+an order); this module knows nothing else of it. ``payment_succeeded`` is what the test
+provider's Approve button calls, and what a provider webhook calls. Each step is a
+guarded transition, so a notification delivered twice, late, or twice at the same
+instant has one effect:
 
 1. the notification enters the inbox under its unique (provider, external id); a
    duplicate is acknowledged and changes nothing;
 2. the payment moves pending|failed -> succeeded (conditional UPDATE); another
    notification for an already succeeded payment changes nothing;
-3. the order moves pending -> paid (conditional UPDATE), its held seats become sold and
-   its tickets are issued. If the hold had expired, the seats are taken again through
-   ``locking.take_seats`` when they are free; when they are not (or the order was
-   cancelled, or another payment paid it already) the payment is refunded at once.
+3. the purpose's handler delivers what was paid for (orders: pending -> paid, seats
+   sold, tickets issued), or refunds the payment when it cannot.
 
-Lock order, as everywhere (docs/locking.md): payment row, order row, ticket types by id.
+Lock order, as everywhere (docs/locking.md): the payment row, then what the handler
+locks (the order row, ticket types by id).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Update,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from admitone import locking, metrics
-from admitone.authorization import BuyerProof, proves_buyer
+from admitone.authorization import BuyerProof
 from admitone.config import Settings
-from admitone.db import execute_direct, insert_new, load_direct, utcnow
-from admitone.events.models import Event, EventStatus, TicketType
-from admitone.jobs import enqueue_after_commit
+from admitone.db import as_loaded, execute_direct, insert_new, utcnow
+from admitone.events.models import Event
 from admitone.metrics import count_after_commit
-from admitone.orders.models import Order, OrderItem, OrderStatus
-from admitone.orders.transitions import move_orders
 from admitone.organizations.models import Organization
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending, RefundTooLarge
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
 from admitone.payments.providers import (
     BuiltInTestProvider,
-    CheckoutLine,
+    CheckoutRequest,
     checkout_provider,
     get_provider,
 )
-from admitone.tickets.service import issue_tickets
+from admitone.payments.purposes import (
+    PaidFor,
+    purpose_handler,
+    registered_purposes,
+)
 
 
 class PaymentOutcome(StrEnum):
-    paid = "paid"  # this payment paid the order; tickets issued
+    paid = "paid"  # this payment paid for its thing (an order: tickets issued)
     duplicate = "duplicate"  # the same notification again: nothing changed
     already_processed = "already_processed"  # the payment had already reached this state
     refunded = "refunded"  # succeeded but could not be honoured: refunded automatically
-    failed = "failed"  # declined; the order stays pending and may be paid again
-
-
-class LineSeats(NamedTuple):
-    """An order line's seats, as paying it needs them (``tickets.service.OrderLineSeats``)."""
-
-    id: uuid.UUID
-    ticket_type_id: uuid.UUID
-    quantity: int
-
-
-def require_buyer(order: Order, buyer: BuyerProof | None) -> None:
-    """PaymentNotFound unless ``buyer`` reaches ``order`` (no check when None: a provider's
-    verified notification)."""
-    # Checked on the order row the notification loads anyway: no extra round trip. A
-    # stranger gets the 404 of a payment that does not exist (ids do not leak); the unit
-    # of work rolls back the inbox row already inserted, so nothing changes.
-    if buyer is not None and not proves_buyer(
-        buyer, buyer_user_id=order.user_id, order_token_hash=order.access_token_hash
-    ):
-        raise PaymentNotFound()
+    failed = "failed"  # declined; the thing stays unpaid and may be paid again
 
 
 @dataclass(frozen=True)
 class PaymentResult:
     outcome: PaymentOutcome
     payment: Payment
-    order: Order
+    paid_for: PaidFor
+
+
+def _set_loaded(instance: object, **values: Any) -> None:
+    # The row was changed by a conditional UPDATE; mirror it without dirtying the object.
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
 
 
 # --- checkout --------------------------------------------------------------------------
 
 
-# A new checkout needs, beside the order: its lines with their names, the organization's
-# connected account, and an open checkout of the same amount if a double click already
-# started one. The buyer's order is read with them in one round trip: the caller extends
-# its own statement for the order with ``with_checkout_facts`` (built once per statement).
-_open_checkout_of_order = (
-    select(Payment.id)
-    .where(
-        Payment.order_id == Order.id,
-        Payment.status == PaymentStatus.pending,
-        Payment.provider == bindparam("provider"),
-        Payment.amount_minor == Order.total_minor,
-    )
-    .order_by(Payment.created_at.desc())
-    .limit(1)
-    .correlate(Order)
-    .scalar_subquery()
-)
-
-
-def with_checkout_facts(order: Select[tuple[Order]]) -> Select[Any]:
-    """A statement reading one ``Order``, extended with its ``CheckoutFacts``: one row
-    per line, the order first (read them with ``checkout_facts``). Parameter: ``provider``,
-    the configured provider's name."""
+def open_checkout(
+    *, purpose: str, purpose_id: ColumnElement[uuid.UUID], amount_minor: ColumnElement[int]
+) -> ScalarSelect[uuid.UUID]:
+    """The id of the newest open checkout (a pending payment of the provider given as the
+    parameter ``provider``) of a thing for this amount, as a scalar subquery: the owner
+    reads it with the thing itself, in one round trip, to reuse it (a double click does
+    not invite a double payment)."""
     return (
-        order.add_columns(
-            TicketType.name,
-            OrderItem.quantity,
-            OrderItem.unit_price_minor,
-            Organization.stripe_account_id,
-            _open_checkout_of_order.label("open_checkout_id"),
+        select(Payment.id)
+        .where(
+            Payment.purpose == purpose,
+            Payment.purpose_id == purpose_id,
+            Payment.status == PaymentStatus.pending,
+            Payment.provider == bindparam("provider"),
+            Payment.amount_minor == amount_minor,
         )
-        .join(OrderItem, OrderItem.order_id == Order.id)
-        .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
-        .join(Organization, Organization.id == Order.organization_id)
-        .order_by(TicketType.position, TicketType.id)
-    )
-
-
-@dataclass(frozen=True)
-class CheckoutFacts:
-    lines: list[CheckoutLine]
-    stripe_account_id: str | None
-    open_checkout_id: uuid.UUID | None
-
-
-def checkout_facts(rows: Sequence[Row[Any]]) -> CheckoutFacts:
-    """The facts in the rows of a ``with_checkout_facts`` statement (at least one row)."""
-    return CheckoutFacts(
-        lines=[
-            CheckoutLine(
-                name=row.name, quantity=row.quantity, unit_price_minor=row.unit_price_minor
-            )
-            for row in rows
-        ],
-        stripe_account_id=rows[0].stripe_account_id,
-        open_checkout_id=rows[0].open_checkout_id,
+        .order_by(Payment.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
     )
 
 
 def create_payment(
-    session: Session, *, order: Order, facts: CheckoutFacts, settings: Settings
+    session: Session,
+    *,
+    purpose: str,
+    purpose_id: uuid.UUID,
+    amount_minor: int,
+    currency: str,
+    checkout: CheckoutRequest,
+    transfer_destination: str | None,
+    open_checkout_id: uuid.UUID | None,
+    settings: Settings,
 ) -> tuple[Payment, bool]:
-    """A checkout with the configured provider for a pending order; (payment, created).
+    """A checkout with the configured provider for a thing to pay; (payment, created).
 
-    The caller has checked that the order is the buyer's and pending, and read its
-    ``facts`` (``with_checkout_facts``). An open checkout of the same amount is reused, so
-    a double click does not invite a double payment. No lock: starting a payment changes
-    no stock; its success decides (see module doc).
+    The owner has checked that the thing may be paid now, by this payer, and read its
+    open checkout (``open_checkout``): that one is answered again instead. No lock:
+    starting a payment changes nothing; its success decides (see module doc).
     """
     provider = checkout_provider(settings)
-    if facts.open_checkout_id is not None:
-        existing = session.get(Payment, facts.open_checkout_id)
+    if open_checkout_id is not None:
+        existing = session.get(Payment, open_checkout_id)
         assert existing is not None  # payments are never deleted
         return existing, False
     payment = Payment(
         id=uuid.uuid4(),
-        order_id=order.id,
+        purpose=purpose,
+        purpose_id=purpose_id,
         provider=provider.name,
         status=PaymentStatus.pending,
-        amount_minor=order.total_minor,
-        currency=order.currency,
+        amount_minor=amount_minor,
+        currency=currency,
         refunded_minor=0,
-        application_fee_minor=platform_fee(order.total_minor, settings.platform_fee_percent),
-        transfer_destination=facts.stripe_account_id,
+        application_fee_minor=platform_fee(amount_minor, settings.platform_fee_percent),
+        transfer_destination=transfer_destination,
     )
-    checkout = provider.create_checkout(
-        order=order, payment=payment, lines=facts.lines, now=utcnow()
-    )
-    payment.provider_ref = checkout.provider_ref
-    payment.checkout_url = checkout.url
+    session_at_provider = provider.create_checkout(payment=payment, request=checkout, now=utcnow())
+    payment.provider_ref = session_at_provider.provider_ref
+    payment.checkout_url = session_at_provider.url
     insert_new(session, [payment])
     return payment, True
 
@@ -189,20 +158,18 @@ def platform_fee(total_minor: int, percent: Decimal) -> int:
     return min(int(fee), total_minor)
 
 
-def get_payment(session: Session, *, payment_id: uuid.UUID, provider: str) -> PaymentResult:
-    """A payment of ``provider`` and its order (for the provider's own checkout page)."""
-    row = session.execute(
-        select(Payment, Order)
-        .join(Order, Order.id == Payment.order_id)
-        .where(Payment.id == payment_id, Payment.provider == provider)
-    ).first()
-    if row is None:
+def get_payment(session: Session, *, payment_id: uuid.UUID, provider: str) -> Payment:
+    """A payment of ``provider`` (for the provider's own checkout page)."""
+    payment = session.scalar(
+        select(Payment).where(Payment.id == payment_id).execution_options(populate_existing=True)
+    )
+    if payment is None or payment.provider != provider:
         raise PaymentNotFound()
-    payment, order = row
-    return PaymentResult(outcome=_outcome_of(payment), payment=payment, order=order)
+    return payment
 
 
-def _outcome_of(payment: Payment) -> PaymentOutcome:
+def outcome_of(payment: Payment) -> PaymentOutcome:
+    """What a payment's state says of it, for a page that shows it again."""
     return {
         PaymentStatus.succeeded: PaymentOutcome.paid,
         PaymentStatus.refunded: PaymentOutcome.refunded,
@@ -235,94 +202,86 @@ def record_notification(
 
 
 # The payment path's statements are built once (docs/ARCHITECTURE.md, "Performance").
-# The lines come as plain columns: building ORM objects for them cost more than the query.
-_PAYMENT_WITH_ORDER_AND_ITEMS = (
-    select(
-        Payment,
-        Order,
-        Event.status,
-        OrderItem.id,
-        OrderItem.ticket_type_id,
-        OrderItem.quantity,
-    )
-    .join(Order, Order.id == Payment.order_id)
-    .join(Event, Event.id == Order.event_id)
-    .join(OrderItem, OrderItem.order_id == Order.id)
-    .order_by(OrderItem.ticket_type_id)
-)
-# By id, the provider is checked on the row, not in the WHERE: with "provider = :p AND
-# id = :id", a table without statistics yet was planned on the (provider, provider_ref)
-# index and read every payment of the provider.
-_PAYMENT_BY_ID = _PAYMENT_WITH_ORDER_AND_ITEMS.where(Payment.id == bindparam("payment_id"))
-_PAYMENT_BY_REF = _PAYMENT_WITH_ORDER_AND_ITEMS.where(
-    Payment.provider == bindparam("provider"), Payment.provider_ref == bindparam("provider_ref")
-)
+# A notification moves its payment and reads it back in one statement (RETURNING), then
+# the purpose's handler reads what was paid for. By id, the provider is checked on the
+# row, not in the WHERE: with "provider = :p AND id = :id", a table without statistics
+# yet was planned on the (provider, provider_ref) index and read every payment of the
+# provider.
 _payments = Payment.__table__
-_PAYMENT_SUCCEEDED = (
-    update(_payments)
-    .where(
-        _payments.c.id == bindparam("payment_id"),
-        # Two comparisons rather than IN: an IN list is re-expanded on every execution.
-        or_(
-            _payments.c.status == PaymentStatus.pending,
-            _payments.c.status == PaymentStatus.failed,
-        ),
-    )
-    .values(
-        status=PaymentStatus.succeeded, succeeded_at=bindparam("now"), updated_at=bindparam("now")
-    )
+_BY_ID = _payments.c.id == bindparam("payment_id")
+_BY_REF = and_(
+    _payments.c.provider == bindparam("provider"),
+    _payments.c.provider_ref == bindparam("provider_ref"),
 )
 
 
-class PaymentToHandle(NamedTuple):
-    """What a payment notification works on, read in one query."""
+def _moving(*, source: tuple[PaymentStatus, ...], **values: Any) -> dict[bool, Update]:
+    """``UPDATE payments SET ... WHERE <by id or by reference> AND status IN source
+    RETURNING *``, keyed by "found by id"."""
+    # Comparisons rather than IN: an IN list is re-expanded on every execution.
+    guard = or_(*(_payments.c.status == status for status in source))
+    return {
+        by_id: update(_payments)
+        .where(_BY_ID if by_id else _BY_REF, guard)
+        .values(**values)
+        .returning(*_payments.c)
+        for by_id in (True, False)
+    }
 
-    payment: Payment
-    order: Order
-    event_on_sale: bool
-    lines: list[LineSeats]
+
+_NOW = bindparam("now")
+_SUCCEED = _moving(
+    source=(PaymentStatus.pending, PaymentStatus.failed),
+    status=PaymentStatus.succeeded,
+    succeeded_at=_NOW,
+    updated_at=_NOW,
+)
+_FAIL = _moving(source=(PaymentStatus.pending,), status=PaymentStatus.failed, updated_at=_NOW)
 
 
-def _load_payment(
+def _lookup(
+    *, provider: str, payment_id: uuid.UUID | None, provider_ref: str | None
+) -> tuple[bool, dict[str, Any]]:
+    if payment_id is not None:
+        return True, {"payment_id": payment_id}
+    if provider_ref is not None:
+        return False, {"provider": provider, "provider_ref": provider_ref}
+    raise ValueError("give payment_id or provider_ref")
+
+
+def _move_payment(
     session: Session,
+    statements: dict[bool, Update],
     *,
     provider: str,
     payment_id: uuid.UUID | None,
     provider_ref: str | None,
-) -> PaymentToHandle:
-    if payment_id is not None:
-        statement, parameters = _PAYMENT_BY_ID, {"payment_id": payment_id}
-    elif provider_ref is not None:
-        statement, parameters = (
-            _PAYMENT_BY_REF,
-            {"provider": provider, "provider_ref": provider_ref},
-        )
-    else:
-        raise ValueError("give payment_id or provider_ref")
-    rows = load_direct(session, statement, parameters)
-    if not rows or rows[0][0].provider != provider:
-        raise PaymentNotFound()
-    payment, order, event_status = rows[0][:3]
-    return PaymentToHandle(
-        payment=payment,
-        order=order,
-        event_on_sale=event_status == EventStatus.published,
-        lines=[LineSeats(*row[3:]) for row in rows],
+    now: datetime,
+) -> Payment | None:
+    """The payment moved by one of ``statements``, loaded; None if none moved (unknown,
+    or not in a state it may leave)."""
+    by_id, parameters = _lookup(provider=provider, payment_id=payment_id, provider_ref=provider_ref)
+    row = execute_direct(session, statements[by_id], {**parameters, "now": now}).first()
+    if row is None:
+        return None
+    if row.provider != provider:
+        raise PaymentNotFound()  # another provider's: the unit of work rolls the move back
+    return as_loaded(session, Payment, row._asdict())
+
+
+def _load_payment(
+    session: Session, *, provider: str, payment_id: uuid.UUID | None, provider_ref: str | None
+) -> Payment:
+    by_id, parameters = _lookup(provider=provider, payment_id=payment_id, provider_ref=provider_ref)
+    payment = session.scalar(
+        select(Payment)
+        .where(_BY_ID if by_id else _BY_REF)
+        .execution_options(populate_existing=True),
+        parameters,
     )
-
-
-def _set_loaded(instance: object, **values: Any) -> None:
-    # The row was changed by a conditional UPDATE; mirror it without dirtying the object.
-    for name, value in values.items():
-        set_committed_value(instance, name, value)
-
-
-def _reload_status(session: Session, order: Order) -> OrderStatus:
-    # FOR UPDATE (PostgreSQL): the order row is ours before any ticket type (lock order).
-    status = session.scalar(select(Order.status).where(Order.id == order.id).with_for_update())
-    assert status is not None  # orders are never deleted
-    _set_loaded(order, status=status)
-    return status
+    if payment is None or payment.provider != provider:
+        raise PaymentNotFound()
+    return payment
 
 
 def payment_succeeded(
@@ -334,88 +293,35 @@ def payment_succeeded(
     settings: Settings,
     payment_id: uuid.UUID | None = None,
     provider_ref: str | None = None,
-    buyer: BuyerProof | None = None,
+    payer: BuyerProof | None = None,
 ) -> PaymentResult:
-    """Handle a "payment succeeded" notification: pay the order and issue its tickets once.
+    """Handle a "payment succeeded" notification: the payment succeeds once, and its
+    purpose's handler delivers what it paid for once (or refunds it).
 
-    Invariants: tickets are issued once per order, whatever the number of deliveries;
-    nothing is ever oversold (a late payment takes seats only through
-    ``locking.take_seats``, otherwise it is refunded); an event no longer on sale sells
-    nothing (the payment is refunded). Lock: the inbox key, the payment row, the order
-    row, then the ticket types in id order. With ``buyer`` (the test provider's buttons),
-    only the order's own buyer may send it; anyone else gets PaymentNotFound.
+    Invariant: whatever the number of deliveries, one of them moves the payment and
+    calls the handler. Lock: the inbox key, the payment row, then what the handler locks.
+    With ``payer`` (the test provider's buttons), only the payer of the thing (its
+    handler decides) may send it; anyone else gets PaymentNotFound.
     """
     fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.succeeded", now=now
     )
-    payment, order, event_on_sale, items = _load_payment(
-        session, provider=provider, payment_id=payment_id, provider_ref=provider_ref
-    )
-    require_buyer(order, buyer)
-    if not fresh:
-        return PaymentResult(outcome=PaymentOutcome.duplicate, payment=payment, order=order)
-    succeeded = execute_direct(session, _PAYMENT_SUCCEEDED, {"payment_id": payment.id, "now": now})
-    if succeeded.rowcount != 1:
-        session.refresh(payment)
-        return PaymentResult(outcome=PaymentOutcome.already_processed, payment=payment, order=order)
-    _set_loaded(payment, status=PaymentStatus.succeeded, succeeded_at=now, updated_at=now)
+    lookup = {"provider": provider, "payment_id": payment_id, "provider_ref": provider_ref}
+    payment = _move_payment(session, _SUCCEED, **lookup, now=now) if fresh else None
+    if payment is None:
+        payment = _load_payment(session, **lookup)
+        paid_for = purpose_handler(payment.purpose).paid_for(session, payment=payment, payer=payer)
+        outcome = PaymentOutcome.already_processed if fresh else PaymentOutcome.duplicate
+        return PaymentResult(outcome=outcome, payment=payment, paid_for=paid_for)
     count_after_commit(session, metrics.PAYMENTS_SUCCEEDED)
-    quantities = locking.sum_quantities((item.ticket_type_id, item.quantity) for item in items)
-
-    if event_on_sale and move_orders(
-        session, [order], source=OrderStatus.pending, target=OrderStatus.paid, now=now
-    ):
-        issue_tickets(session, order=order, items=items)
-        enqueue_after_commit(
-            session, "notifications.send_order_confirmation", order_id=str(order.id)
-        )
-        count_after_commit(session, metrics.ORDERS_PAID)
-        # The hot stock rows last: locked only from here to the commit.
-        locking.convert_held_to_sold(session, quantities)
-        return PaymentResult(outcome=PaymentOutcome.paid, payment=payment, order=order)
-
-    status = _reload_status(session, order)
-    reason = "order_cancelled" if status == OrderStatus.cancelled else "duplicate_payment"
-    # The event was cancelled while this order waited for its payment (created as the
-    # cancellation committed, the order escaped it): refunded, its hold released.
-    held_off_sale = status == OrderStatus.pending and not event_on_sale
-    if held_off_sale:
-        reason = "event_not_on_sale"
-    elif status == OrderStatus.expired:
-        reason = "hold_expired_sold_out"
-        if not event_on_sale:
-            reason = "event_not_on_sale"
-        else:
-            # The hold ran out and its seats went back on sale: take them again if free.
-            locking.release_expired_holds(session, event_id=order.event_id, now=now)
-            if locking.take_seats(session, quantities, as_sold=True) is None:
-                if move_orders(
-                    session, [order], source=OrderStatus.expired, target=OrderStatus.paid, now=now
-                ):
-                    issue_tickets(session, order=order, items=items)
-                    enqueue_after_commit(
-                        session, "notifications.send_order_confirmation", order_id=str(order.id)
-                    )
-                    count_after_commit(session, metrics.ORDERS_PAID)
-                    return PaymentResult(outcome=PaymentOutcome.paid, payment=payment, order=order)
-                # Another payment of this order won the same seats first: give ours back.
-                locking.release_sold(session, quantities)
-                status = _reload_status(session, order)
-                reason = "duplicate_payment"
-
-    refund = refund_payment(session, payment=payment, reason=reason, now=now, settings=settings)
-    if refund is not None:
-        # The buyer paid and gets nothing: say so, and why (once per refund).
-        enqueue_after_commit(
-            session, "notifications.send_payment_returned", refund_id=str(refund.id)
-        )
-    if status in (OrderStatus.expired, OrderStatus.cancelled) or held_off_sale:
-        refunded = move_orders(
-            session, [order], source=status, target=OrderStatus.refunded, now=now
-        )
-        if refunded and held_off_sale:
-            locking.release_held(session, quantities)
-    return PaymentResult(outcome=PaymentOutcome.refunded, payment=payment, order=order)
+    fulfilment = purpose_handler(payment.purpose).payment_succeeded(
+        session, payment=payment, payer=payer, now=now, settings=settings
+    )
+    return PaymentResult(
+        outcome=PaymentOutcome.paid if fulfilment.kept else PaymentOutcome.refunded,
+        payment=payment,
+        paid_for=fulfilment.paid_for,
+    )
 
 
 def payment_failed(
@@ -426,39 +332,37 @@ def payment_failed(
     now: datetime,
     payment_id: uuid.UUID | None = None,
     provider_ref: str | None = None,
-    buyer: BuyerProof | None = None,
+    payer: BuyerProof | None = None,
 ) -> PaymentResult:
-    """Handle a "payment failed" notification: the payment fails, the order stays pending.
+    """Handle a "payment failed" notification: the payment fails; what it paid for stays
+    unpaid (an order stays pending and may be paid again until its hold expires).
 
-    The buyer may pay again until the hold expires. A succeeded payment never goes back
-    to failed (PaymentNotPending). Lock: the inbox key, then the payment row. With
-    ``buyer``, only the order's own buyer may send it (PaymentNotFound otherwise).
+    A succeeded payment never goes back to failed (PaymentNotPending). Lock: the inbox
+    key, then the payment row. With ``payer``, only the payer of the thing may send it
+    (PaymentNotFound otherwise).
     """
     fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.failed", now=now
     )
-    payment, order, _on_sale, _items = _load_payment(
-        session, provider=provider, payment_id=payment_id, provider_ref=provider_ref
-    )
-    require_buyer(order, buyer)
-    if not fresh:
-        return PaymentResult(outcome=PaymentOutcome.duplicate, payment=payment, order=order)
-    failed = session.execute(
-        update(Payment)
-        .where(Payment.id == payment.id, Payment.status == PaymentStatus.pending)
-        .values(status=PaymentStatus.failed, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if failed.rowcount != 1:
-        session.refresh(payment)
+    lookup = {"provider": provider, "payment_id": payment_id, "provider_ref": provider_ref}
+    payment = _move_payment(session, _FAIL, **lookup, now=now) if fresh else None
+    if payment is None:
+        payment = _load_payment(session, **lookup)
+        paid_for = purpose_handler(payment.purpose).paid_for(session, payment=payment, payer=payer)
+        if not fresh:
+            return PaymentResult(
+                outcome=PaymentOutcome.duplicate, payment=payment, paid_for=paid_for
+            )
         if payment.status == PaymentStatus.failed:
             return PaymentResult(
-                outcome=PaymentOutcome.already_processed, payment=payment, order=order
+                outcome=PaymentOutcome.already_processed, payment=payment, paid_for=paid_for
             )
         raise PaymentNotPending(status=str(payment.status))
-    _set_loaded(payment, status=PaymentStatus.failed, updated_at=now)
+    paid_for = purpose_handler(payment.purpose).payment_failed(
+        session, payment=payment, payer=payer, now=now
+    )
     count_after_commit(session, metrics.PAYMENTS_FAILED)
-    return PaymentResult(outcome=PaymentOutcome.failed, payment=payment, order=order)
+    return PaymentResult(outcome=PaymentOutcome.failed, payment=payment, paid_for=paid_for)
 
 
 # --- refunds ---------------------------------------------------------------------------
@@ -523,7 +427,8 @@ def refund_payment_amount(
     )
     refund = Refund(
         id=uuid.uuid4(),
-        order_id=payment.order_id,
+        purpose=payment.purpose,
+        purpose_id=payment.purpose_id,
         payment_id=payment.id,
         amount_minor=amount_minor,
         currency=payment.currency,
@@ -567,22 +472,28 @@ def refund_payment(
     )
 
 
-def refund_order_payments(
+def refund_payments_of(
     session: Session,
     *,
-    order_ids: list[uuid.UUID],
+    purpose: str,
+    purpose_ids: list[uuid.UUID],
     reason: str,
     now: datetime,
     settings: Settings,
 ) -> list[Refund]:
-    """Refund what is left of every succeeded payment of these orders (the caller moved
-    them to refunded). Lock: the payment rows, in id order, through ``refund_payment``.
+    """Refund what is left of every succeeded payment for these things (the caller took
+    them back: orders moved to refunded). Lock: the payment rows, in id order, through
+    ``refund_payment``.
     """
-    if not order_ids:
+    if not purpose_ids:
         return []
     payments = session.scalars(
         select(Payment)
-        .where(Payment.order_id.in_(order_ids), Payment.status == PaymentStatus.succeeded)
+        .where(
+            Payment.purpose == purpose,
+            Payment.purpose_id.in_(purpose_ids),
+            Payment.status == PaymentStatus.succeeded,
+        )
         .order_by(Payment.id)
     ).all()
     refunds = []
@@ -593,11 +504,15 @@ def refund_order_payments(
     return refunds
 
 
-def paying_payment(session: Session, *, order_id: uuid.UUID) -> Payment | None:
-    """The succeeded payment that paid a paid order (a duplicate was refunded at once)."""
+def paying_payment(session: Session, *, purpose: str, purpose_id: uuid.UUID) -> Payment | None:
+    """The succeeded payment that paid for a thing (a second one was refunded at once)."""
     return session.scalar(
         select(Payment)
-        .where(Payment.order_id == order_id, Payment.status == PaymentStatus.succeeded)
+        .where(
+            Payment.purpose == purpose,
+            Payment.purpose_id == purpose_id,
+            Payment.status == PaymentStatus.succeeded,
+        )
         .order_by(Payment.succeeded_at, Payment.id)
         .limit(1)
     )
@@ -630,7 +545,8 @@ class PayoutSummary:
 
 
 def payout_summary(session: Session, *, event: Event) -> PayoutSummary:
-    """What the organizer receives for one event, summed in SQL over its payments.
+    """What the organizer receives for one event, summed in SQL over its payments: those
+    of every purpose for the things sold for the event (``PaymentPurpose.sold_for_event``).
 
     Gross: every payment that succeeded (also those refunded since). Refunds: all of
     their refunds. Platform fees: the fee of each payment less the share of it that
@@ -651,11 +567,21 @@ def payout_summary(session: Session, *, event: Event) -> PayoutSummary:
             func.coalesce(func.sum(Payment.amount_minor), 0),
             func.coalesce(func.sum(Payment.refunded_minor), 0),
             func.coalesce(func.sum(kept_fee), 0),
-        )
-        .join(Order, Order.id == Payment.order_id)
-        .where(
-            Order.event_id == event.id,
-            Order.organization_id == event.organization_id,
+        ).where(
+            or_(
+                false(),
+                *(
+                    and_(
+                        Payment.purpose == name,
+                        Payment.purpose_id.in_(
+                            handler.sold_for_event(
+                                event_id=event.id, organization_id=event.organization_id
+                            )
+                        ),
+                    )
+                    for name, handler in registered_purposes().items()
+                ),
+            ),
             Payment.status.in_([PaymentStatus.succeeded, PaymentStatus.refunded]),
         )
     ).one()
@@ -678,13 +604,14 @@ def approve_test_payment(
     session: Session,
     *,
     payment_id: uuid.UUID,
-    buyer: BuyerProof,
+    payer: BuyerProof,
     now: datetime,
     settings: Settings,
 ) -> PaymentResult:
     """What the test provider's "approve" does (its API, its page, the site's checkout):
     the same "payment succeeded" notification a provider webhook delivers, sent only by
-    the order's own buyer (its account or its secret token; PaymentNotFound otherwise)."""
+    the payer of the thing (for an order: its account or its secret token;
+    PaymentNotFound otherwise)."""
     return payment_succeeded(
         session,
         provider=BuiltInTestProvider.name,
@@ -692,30 +619,30 @@ def approve_test_payment(
         payment_id=payment_id,
         now=now,
         settings=settings,
-        buyer=buyer,
+        payer=payer,
     )
 
 
 def decline_test_payment(
-    session: Session, *, payment_id: uuid.UUID, buyer: BuyerProof, now: datetime
+    session: Session, *, payment_id: uuid.UUID, payer: BuyerProof, now: datetime
 ) -> PaymentResult:
     """What the test provider's "decline" does: a "payment failed" notification, sent
-    only by the order's own buyer (PaymentNotFound otherwise)."""
+    only by the payer of the thing (PaymentNotFound otherwise)."""
     return payment_failed(
         session,
         provider=BuiltInTestProvider.name,
         external_id=BuiltInTestProvider.notification_id(payment_id, "failed"),
         payment_id=payment_id,
         now=now,
-        buyer=buyer,
+        payer=payer,
     )
 
 
-def get_buyer_payment(
-    session: Session, *, payment_id: uuid.UUID, provider: str, buyer: BuyerProof
+def get_payer_payment(
+    session: Session, *, payment_id: uuid.UUID, provider: str, payer: BuyerProof
 ) -> PaymentResult:
-    """A payment of ``provider`` and its order, for the order's own buyer only (the
-    provider's checkout page); PaymentNotFound for anyone else."""
-    result = get_payment(session, payment_id=payment_id, provider=provider)
-    require_buyer(result.order, buyer)
-    return result
+    """A payment of ``provider`` and what it pays for, for its payer only (the provider's
+    checkout page); PaymentNotFound for anyone else."""
+    payment = get_payment(session, payment_id=payment_id, provider=provider)
+    paid_for = purpose_handler(payment.purpose).paid_for(session, payment=payment, payer=payer)
+    return PaymentResult(outcome=outcome_of(payment), payment=payment, paid_for=paid_for)

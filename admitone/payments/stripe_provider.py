@@ -14,17 +14,15 @@ payment: the seats are taken again if still free, otherwise the payment is refun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import stripe
 
 from admitone.config import Settings
-from admitone.orders.models import Order
 from admitone.payments.errors import PaymentProviderError
 from admitone.payments.models import Payment
-from admitone.payments.providers import CheckoutLine, CheckoutSession
+from admitone.payments.providers import CheckoutRequest, CheckoutSession
 
 NAME = "stripe"
 # Stripe's window for a Checkout Session's expires_at, with a margin for clock skew.
@@ -61,45 +59,37 @@ class StripeProvider:
         self.public_url = settings.public_url.rstrip("/")
 
     def create_checkout(
-        self,
-        *,
-        order: Order,
-        payment: Payment,
-        lines: Sequence[CheckoutLine],
-        now: datetime,
+        self, *, payment: Payment, request: CheckoutRequest, now: datetime
     ) -> CheckoutSession:
-        metadata = {
-            "order_id": str(order.id),
-            "payment_id": str(payment.id),
-            "order_code": order.code,
-        }
+        metadata = {**request.metadata, "payment_id": str(payment.id)}
         payment_intent_data: dict[str, Any] = {"metadata": metadata}
         if payment.transfer_destination:
             payment_intent_data["transfer_data"] = {"destination": payment.transfer_destination}
             if payment.application_fee_minor > 0:
                 payment_intent_data["application_fee_amount"] = payment.application_fee_minor
-        expires_at = session_expiry(order.expires_at, now=now)
+        expires_at = session_expiry(request.expires_at, now=now)
         params: dict[str, Any] = {
             "mode": "payment",
             "line_items": [
                 {
                     "quantity": line.quantity,
                     "price_data": {
-                        "currency": order.currency.lower(),
+                        "currency": payment.currency.lower(),
                         "unit_amount": line.unit_price_minor,
                         "product_data": {"name": line.name},
                     },
                 }
-                for line in lines
+                for line in request.lines
             ],
             "metadata": metadata,
             "client_reference_id": str(payment.id),
-            "customer_email": order.buyer_email,
             "payment_intent_data": payment_intent_data,
             "expires_at": int(expires_at.timestamp()),
-            "success_url": f"{self.public_url}/orders/{order.id}?payment=done",
-            "cancel_url": f"{self.public_url}/orders/{order.id}?payment=cancelled",
+            "success_url": f"{self.public_url}{request.return_path}?payment=done",
+            "cancel_url": f"{self.public_url}{request.return_path}?payment=cancelled",
         }
+        if request.customer_email:
+            params["customer_email"] = request.customer_email
         try:
             created = self.client.v1.checkout.sessions.create(
                 params=params,  # type: ignore[arg-type]

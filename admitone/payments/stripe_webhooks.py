@@ -8,11 +8,13 @@ or an order only from the states it may leave (a "session expired" after a "sess
 completed" finds the payment succeeded and is ignored). Unknown event types and objects
 that are not ours are acknowledged (2xx) so that Stripe stops retrying.
 
-Handled: ``checkout.session.completed`` and ``.async_payment_succeeded`` (pay the
-order), ``checkout.session.expired`` and ``.async_payment_failed`` and
-``payment_intent.payment_failed`` (the payment fails; the order's hold follows its own
+Handled: ``checkout.session.completed`` and ``.async_payment_succeeded`` (the payment
+succeeds: its purpose's handler delivers, e.g. pays the order),
+``checkout.session.expired`` and ``.async_payment_failed`` and
+``payment_intent.payment_failed`` (the payment fails; an order's hold follows its own
 expiry), ``charge.refunded`` (a refund made in the Stripe dashboard, reconciled by the
-charge's cumulative ``amount_refunded``, so our own refunds are not counted twice).
+charge's cumulative ``amount_refunded``, so our own refunds are not counted twice, then
+handed to the purpose's handler).
 """
 
 from __future__ import annotations
@@ -27,12 +29,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from admitone.config import Settings
-from admitone.jobs import enqueue_after_commit
-from admitone.orders import service as orders
-from admitone.orders.models import Order
 from admitone.payments import service
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending
 from admitone.payments.models import Payment, PaymentStatus, Refund
+from admitone.payments.purposes import purpose_handler
 from admitone.payments.stripe_provider import NAME
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ def handle_event(
 ) -> WebhookOutcome:
     """Process one verified Stripe event once (see the module docstring).
 
-    Lock: the inbox key, then as the payment services do (payment, order, ticket types).
+    Lock: the inbox key, then as the payment services do (the payment, then what its
+    purpose's handler locks: an order, its ticket types).
     """
     event_id, kind, data = event.get("id"), event.get("type"), event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
@@ -171,10 +172,10 @@ def _charge_refunded(
     """A refund seen at Stripe: bring our payment up to the charge's ``amount_refunded``.
 
     Our own refunds raised ``payments.refunded_minor`` before Stripe sent this event,
-    so only what was refunded elsewhere (the dashboard) is recorded. A full refund
-    revokes the order's tickets and puts their seats back on sale; a partial one only
-    records the amount (Stripe does not say which tickets). Lock: the order row, then
-    the payment row.
+    so only what was refunded elsewhere (the dashboard) is recorded, then handed to the
+    payment's purpose (an order: a full refund revokes its tickets and puts their seats
+    back on sale; a partial one only records the amount, Stripe does not say which
+    tickets). Lock: the thing paid for (the purpose's lock), then the payment row.
     """
     if not service.record_notification(
         session, provider=NAME, external_id=event_id, kind="charge.refunded", now=now
@@ -185,15 +186,16 @@ def _charge_refunded(
     if payment_intent is None or not isinstance(amount_refunded, int):
         return WebhookOutcome.ignored
     found = session.execute(
-        select(Payment.id, Payment.order_id).where(
+        select(Payment.id, Payment.purpose, Payment.purpose_id).where(
             Payment.provider == NAME, Payment.provider_payment_ref == payment_intent
         )
     ).first()
     if found is None:
         return WebhookOutcome.ignored
-    payment_id, order_id = found
-    # Lock order: the order row before the payment row, as the organizer's refunds do.
-    session.execute(select(Order.id).where(Order.id == order_id).with_for_update()).first()
+    payment_id, purpose, purpose_id = found
+    handler = purpose_handler(purpose)
+    # Lock order: the thing paid for before the payment row, as the owner's refunds do.
+    handler.lock(session, purpose_id)
     payment = service.lock_payment(session, payment_id)
     delta = min(amount_refunded, payment.amount_minor) - payment.refunded_minor
     if delta <= 0 or payment.status not in (PaymentStatus.succeeded, PaymentStatus.refunded):
@@ -214,7 +216,8 @@ def _charge_refunded(
     listed = refunds.get("data") if isinstance(refunds, dict) else None
     latest = _ref(listed[0]) if isinstance(listed, list) and listed else None
     refund = Refund(
-        order_id=payment.order_id,
+        purpose=payment.purpose,
+        purpose_id=payment.purpose_id,
         payment_id=payment.id,
         amount_minor=delta,
         currency=payment.currency,
@@ -224,10 +227,5 @@ def _charge_refunded(
     )
     session.add(refund)
     session.flush()
-    orders.record_provider_refund(
-        session, order_id=payment.order_id, amount_minor=delta, full=full, now=now
-    )
-    # The buyer hears of this refund like of the organizer's (keyed by the refund row,
-    # so a redelivered event, already a duplicate above, sends nothing more).
-    enqueue_after_commit(session, "notifications.send_refund_notice", refund_id=str(refund.id))
+    handler.refunded_at_provider(session, payment=payment, refund=refund, full=full, now=now)
     return WebhookOutcome.processed

@@ -42,7 +42,7 @@ def _refund_ids(database: Database, order_id: str) -> list[uuid.UUID]:
         return list(
             session.scalars(
                 select(Refund.id)
-                .where(Refund.order_id == uuid.UUID(order_id))
+                .where(Refund.purpose_id == uuid.UUID(order_id))
                 .order_by(Refund.created_at)
             )
         )

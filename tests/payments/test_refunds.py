@@ -40,14 +40,16 @@ def statuses(database, order_id: str) -> list[str]:
 
 def payment_of(database, order_id: str) -> Payment:
     with database.session(write=False) as session:
-        return session.scalars(select(Payment).where(Payment.order_id == uuid.UUID(order_id))).one()
+        return session.scalars(
+            select(Payment).where(Payment.purpose_id == uuid.UUID(order_id))
+        ).one()
 
 
 def refunded_total(database, order_id: str) -> int:
     with database.session(write=False) as session:
         return session.scalar(
             select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-                Refund.order_id == uuid.UUID(order_id)
+                Refund.purpose_id == uuid.UUID(order_id)
             )
         )
 

@@ -28,13 +28,14 @@ from admitone.deps import KeyRingDep, SessionDep, SettingsDep, client_ip, rate_l
 from admitone.errors import DomainError
 from admitone.events import catalogue
 from admitone.events.models import Event, TicketType
+from admitone.orders import fulfilment
 from admitone.orders import service as orders
-from admitone.orders.models import OrderStatus
+from admitone.orders.models import Order, OrderStatus
 from admitone.orders.schemas import BuyerIn
 from admitone.orders.transitions import effective_status
 from admitone.payments import service as payments
 from admitone.payments.api import TEST_PROVIDER, require_test_provider
-from admitone.payments.models import PaymentStatus
+from admitone.payments.models import Payment, PaymentStatus
 from admitone.tickets import queries as ticket_queries
 from admitone.tickets import service as tickets
 from admitone.tickets.models import Ticket, TicketStatus
@@ -372,16 +373,19 @@ def _buyers_test_payment(
     login: Any,
     payment_id: uuid.UUID,
     token: str | None,
-) -> tuple[payments.PaymentResult, BuyerProof]:
-    """The test payment and the proof that the caller is its order's buyer (their login,
-    the order's secret from ``?token=`` or this browser's cookie); 404 for anyone else."""
-    result = payments.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
-    buyer = BuyerProof(
-        user_id=login.user.id if login else None,
-        order_token=remembered_order_token(request, settings, result.order.id, token),
+) -> tuple[Payment, Order, BuyerProof]:
+    """The test payment of an order, the order, and the proof that the caller is its
+    buyer (their login, the order's secret from ``?token=`` or this browser's cookie);
+    404 for anyone else."""
+    payment, order = fulfilment.order_payment(
+        session, payment_id=payment_id, provider=TEST_PROVIDER
     )
-    payments.require_buyer(result.order, buyer)
-    return result, buyer
+    payer = BuyerProof(
+        user_id=login.user.id if login else None,
+        order_token=remembered_order_token(request, settings, order.id, token),
+    )
+    fulfilment.require_buyer(order, payer)
+    return payment, order, payer
 
 
 @test_provider.get("/pay/test/{payment_id}")
@@ -393,21 +397,23 @@ def test_payment_page(
     payment_id: PaymentId,
     token: TokenQuery = None,
 ) -> Response:
-    result, _buyer = _buyers_test_payment(request, session, settings, login, payment_id, token)
+    payment, order, _payer = _buyers_test_payment(
+        request, session, settings, login, payment_id, token
+    )
     response = render(
         request,
         "checkout/test_provider.html",
         {
-            "payment": result.payment,
-            "order": result.order,
-            "payable": result.payment.status in (PaymentStatus.pending, PaymentStatus.failed),
+            "payment": payment,
+            "order": order,
+            "payable": payment.status in (PaymentStatus.pending, PaymentStatus.failed),
             "done": False,
         },
     )
     if token:
         # Opened with the order's secret (an API client's checkout_url): the buttons post
         # from this browser, which now remembers it.
-        _remember(response, request, settings, result.order.id, token)
+        _remember(response, request, settings, order.id, token)
     return response
 
 
@@ -419,9 +425,11 @@ def test_payment_approve(
     login: OptionalLogin,
     payment_id: PaymentId,
 ) -> Response:
-    _result, buyer = _buyers_test_payment(request, session, settings, login, payment_id, None)
+    _payment, _order, payer = _buyers_test_payment(
+        request, session, settings, login, payment_id, None
+    )
     payments.approve_test_payment(
-        session, payment_id=payment_id, buyer=buyer, now=utcnow(), settings=settings
+        session, payment_id=payment_id, payer=payer, now=utcnow(), settings=settings
     )
     return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
 
@@ -434,8 +442,10 @@ def test_payment_decline(
     login: OptionalLogin,
     payment_id: PaymentId,
 ) -> Response:
-    _result, buyer = _buyers_test_payment(request, session, settings, login, payment_id, None)
-    payments.decline_test_payment(session, payment_id=payment_id, buyer=buyer, now=utcnow())
+    _payment, _order, payer = _buyers_test_payment(
+        request, session, settings, login, payment_id, None
+    )
+    payments.decline_test_payment(session, payment_id=payment_id, payer=payer, now=utcnow())
     return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
 
 
@@ -447,11 +457,13 @@ def test_payment_done(
     login: OptionalLogin,
     payment_id: PaymentId,
 ) -> Response:
-    result, _buyer = _buyers_test_payment(request, session, settings, login, payment_id, None)
+    payment, order, _payer = _buyers_test_payment(
+        request, session, settings, login, payment_id, None
+    )
     return render(
         request,
         "checkout/test_provider.html",
-        {"payment": result.payment, "order": result.order, "payable": False, "done": True},
+        {"payment": payment, "order": order, "payable": False, "done": True},
     )
 
 
