@@ -25,7 +25,7 @@ from admitone.checkin.models import CheckIn, ScanResult
 from admitone.config import Settings
 from admitone.db import Database, utcnow
 from admitone.events.models import TicketType
-from admitone.orders import service as orders
+from admitone.orders import buying, paying
 from admitone.orders.models import Order, OrderStatus
 from admitone.payments import service as payments
 from admitone.tickets.models import Ticket
@@ -87,10 +87,10 @@ def test_a_paid_and_scanned_order_in_few_round_trips(
     keys = KeyRing(settings=settings, database=database)
 
     with round_trips() as create_trips, database.session() as session:
-        created = orders.create_order(
+        created = buying.create_order(
             session,
             event_id=world["event_id"],
-            items=[orders.ItemRequest(ticket_type_id=world["ticket_type_id"], quantity=2)],
+            items=[buying.ItemRequest(ticket_type_id=world["ticket_type_id"], quantity=2)],
             buyer_name="Ada Lovelace",
             buyer_email="ada@example.com",
             user_id=None,
@@ -100,7 +100,7 @@ def test_a_paid_and_scanned_order_in_few_round_trips(
     order = created.details.order
 
     with round_trips() as pay_trips, database.session() as session:
-        payment, was_created = orders.pay_order(
+        payment, was_created = paying.pay_order(
             session,
             order_id=order.id,
             user_id=None,

@@ -36,7 +36,7 @@ from admitone.events.errors import (
     TicketTypeNotFound,
 )
 from admitone.events.models import Category, Event, EventStatus, TicketType
-from admitone.orders.service import cancel_event_orders
+from admitone.orders.event_cancellation import cancel_event_orders
 
 SLUG_MAX = 80
 # Attributes a PATCH may change, with the check each value must pass.

@@ -27,7 +27,7 @@ from admitone.deps import (
 )
 from admitone.errors import error_responses
 from admitone.languages import buyer_language
-from admitone.orders import service
+from admitone.orders import buyer_orders, buying, organizer_views, paying, refunds
 from admitone.orders.models import OrderStatus
 from admitone.orders.schemas import (
     CreatedOrderOut,
@@ -80,11 +80,11 @@ async def create_order(
             f"orders.create:user:{user.id}" if user else f"orders.create:anon:{client_ip(request)}"
         )
         now = utcnow()
-        created = service.create_order(
+        created = buying.create_order(
             session,
             event_id=body.event_id,
             items=[
-                service.ItemRequest(ticket_type_id=item.ticket_type_id, quantity=item.quantity)
+                buying.ItemRequest(ticket_type_id=item.ticket_type_id, quantity=item.quantity)
                 for item in body.items
             ],
             buyer_name=body.buyer.name,
@@ -114,7 +114,7 @@ async def create_order(
     responses=error_responses(401, 404, 422),
 )
 def get_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> DataResponse[OrderOut]:
-    details = service.get_buyer_order(
+    details = buyer_orders.get_buyer_order(
         session, order_id=order_id, user_id=buyer.user_id, order_token=buyer.order_token
     )
     return DataResponse(data=OrderOut.build(details, now=utcnow()))
@@ -128,7 +128,7 @@ def get_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> DataRes
 )
 def cancel_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> Response:
     now = utcnow()
-    details = service.cancel_order(
+    details = buyer_orders.cancel_order(
         session,
         order_id=order_id,
         user_id=buyer.user_id,
@@ -160,7 +160,7 @@ async def pay_order(
         buyer = buyer_proof(
             caller_of(session, request, settings, credentials), token, x_order_token
         )
-        payment, created = service.pay_order(
+        payment, created = paying.pay_order(
             session,
             order_id=order_id,
             user_id=buyer.user_id,
@@ -184,7 +184,9 @@ async def pay_order(
 def list_my_orders(
     user: CurrentUser, session: SessionDep, page: Page = 1, per_page: PerPage = 20
 ) -> ListResponse[OrderOut]:
-    orders, total = service.list_user_orders(session, user_id=user.id, page=page, per_page=per_page)
+    orders, total = buyer_orders.list_user_orders(
+        session, user_id=user.id, page=page, per_page=per_page
+    )
     now = utcnow()
     return ListResponse(
         data=[OrderOut.build(details, now=now) for details in orders],
@@ -214,7 +216,7 @@ def list_event_orders(
     per_page: PerPage = 20,
 ) -> ListResponse[OrderOut]:
     now = utcnow()
-    orders, total = service.list_event_orders(
+    orders, total = organizer_views.list_event_orders(
         session,
         access=access,
         event_id=event_id,
@@ -238,7 +240,9 @@ def list_event_orders(
 def get_event_order(
     event_id: uuid.UUID, order_id: uuid.UUID, access: OrdersAccess, session: SessionDep
 ) -> DataResponse[OrderOut]:
-    details = service.get_event_order(session, access=access, event_id=event_id, order_id=order_id)
+    details = organizer_views.get_event_order(
+        session, access=access, event_id=event_id, order_id=order_id
+    )
     return DataResponse(data=OrderOut.build(details, now=utcnow()))
 
 
@@ -257,7 +261,7 @@ def refund_order(
     body: RefundIn | None = None,
 ) -> Response:
     now = utcnow()
-    details = service.refund_order(
+    details = refunds.refund_order(
         session,
         access=access,
         event_id=event_id,

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import EmailStr, Field, StringConstraints, field_validator
 
+from admitone.orders.details import OrderDetails
 from admitone.orders.models import OrderStatus
-from admitone.orders.service import OrderDetails
 from admitone.orders.transitions import effective_status
 from admitone.schemas import InputModel, OneLine, OutputModel, StrictInt
 

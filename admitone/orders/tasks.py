@@ -19,7 +19,7 @@ import structlog
 
 from admitone.db import Database, utcnow
 from admitone.jobs.registry import TRANSIENT_ERRORS, JobContext, TransientJobError, enqueue, job
-from admitone.orders import service
+from admitone.orders import event_cancellation, expiry, idempotency
 from admitone.payments.errors import PaymentProviderError
 
 log = structlog.get_logger(__name__)
@@ -41,11 +41,11 @@ def refund_cancelled_event(context: JobContext, *, event_id: str) -> int:
     """
     refunded, left = 0, 0
     with context.database.session(write=False) as session:
-        order_ids = service.paid_orders_of_cancelled_event(session, uuid.UUID(event_id))
+        order_ids = event_cancellation.paid_orders_of_cancelled_event(session, uuid.UUID(event_id))
     for order_id in order_ids:
         try:
             with context.database.session() as session:
-                refunded += service.refund_cancelled_event_order(
+                refunded += event_cancellation.refund_cancelled_event_order(
                     session, order_id=order_id, now=utcnow(), settings=context.settings
                 )
         except PaymentProviderError as exc:
@@ -79,7 +79,7 @@ def catch_up_cancelled_refunds(
     )
     now = utcnow()
     with context.database.session(write=False) as session:
-        event_ids = service.cancelled_events_with_paid_orders(
+        event_ids = event_cancellation.cancelled_events_with_paid_orders(
             session, cancelled_after=now - CATCH_UP_WITHIN, cancelled_before=now - settled_for
         )
     refunded = 0
@@ -111,6 +111,6 @@ def expire_holds(database: Database) -> int:
     """One run of ``orders.expire_holds`` in its own unit of work; returns orders expired."""
     with database.session() as session:
         now = utcnow()
-        expired = service.expire_holds(session, now=now)
-        service.purge_idempotency_keys(session, now=now)
+        expired = expiry.expire_holds(session, now=now)
+        idempotency.purge_idempotency_keys(session, now=now)
     return expired

@@ -4,7 +4,7 @@ The bound's check is a sum then an insert: two orders of one client racing could
 see the other's seats missing. It runs under the ticket-type row locks that taking the
 seats holds until COMMIT (SQLite: the write lock), so concurrent orders of the same
 seats are counted one after the other. The negative control counts before any lock,
-on a connection of its own (``orders.service.enable_unsafe_hold_check``), and the same
+on a connection of its own (``orders.hold_limits.enable_unsafe_hold_check``), and the same
 crowd then holds more than the bound.
 """
 
@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from admitone.db import Database
-from admitone.orders import service as orders
+from admitone.orders import hold_limits as orders
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from tests.concurrency.conftest import SERVER_SETTINGS, assert_stock_consistent, run_at_once, serve
 from tests.factories import make_shop
@@ -112,4 +112,4 @@ def test_the_unsafe_hold_check_exists_only_in_tests(make_settings):
     settings = make_settings(env="development")
     with pytest.raises(RuntimeError):
         orders.enable_unsafe_hold_check(settings)
-    assert not orders._UNSAFE_HOLD_CHECK.enabled
+    assert not orders.UNSAFE_HOLD_CHECK.enabled

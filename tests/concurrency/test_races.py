@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 
 from admitone import locking
 from admitone.db import utcnow
-from admitone.orders import service as orders
 from admitone.orders.models import Order, OrderStatus
 from admitone.payments.models import Refund
 from admitone.tickets.models import Ticket, TicketStatus
@@ -68,7 +67,7 @@ def test_fifty_buyers_twenty_seats_exactly_twenty_sold(live_server, clean_databa
     assert count(clean_database, Ticket) == CAPACITY
     # Availability reads 0 everywhere: the orders service and the public event page.
     with clean_database.session(write=False) as session:
-        assert orders.get_availability(session, event_id=shop.event_id, now=utcnow()) == {
+        assert locking.live_availability(session, event_id=shop.event_id, now=utcnow()) == {
             shop.ticket_type_id: 0
         }
     with httpx.Client(base_url=live_server) as http:

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from admitone.db import utcnow
 from admitone.events.models import Event, EventStatus
 from admitone.jobs import JobContext, TransientJobError, run_job
-from admitone.orders import service as orders_service
+from admitone.orders import event_cancellation
 from admitone.payments.models import Payment, PaymentStatus, Refund
 from admitone.tickets.models import Ticket, TicketStatus
 from tests.factories import add_ticket_type, counters, make_shop
@@ -139,7 +139,7 @@ def test_one_orders_failed_refund_does_not_hold_up_the_others(
             .where(Event.id == shop.event_id)
             .values(status=EventStatus.cancelled, cancelled_at=utcnow())
         )
-    refund_one = orders_service.refund_cancelled_event_order
+    refund_one = event_cancellation.refund_cancelled_event_order
     broken = uuid.UUID(min(first["id"], second["id"]))
 
     def fails_for_one(session, *, order_id, **kwargs):
@@ -147,7 +147,7 @@ def test_one_orders_failed_refund_does_not_hold_up_the_others(
             raise RuntimeError("a bug in one order")
         return refund_one(session, order_id=order_id, **kwargs)
 
-    monkeypatch.setattr(orders_service, "refund_cancelled_event_order", fails_for_one)
+    monkeypatch.setattr(event_cancellation, "refund_cancelled_event_order", fails_for_one)
     context = JobContext(settings=settings, database=clean_database)
     event = {"event_id": str(shop.event_id)}
     with pytest.raises(TransientJobError):  # the runner retries it later
@@ -156,6 +156,6 @@ def test_one_orders_failed_refund_does_not_hold_up_the_others(
     assert statuses[str(broken)] == "paid"
     assert sorted(statuses.values()) == ["paid", "refunded"]
 
-    monkeypatch.setattr(orders_service, "refund_cancelled_event_order", refund_one)
+    monkeypatch.setattr(event_cancellation, "refund_cancelled_event_order", refund_one)
     assert run_job(context, "orders.refund_cancelled_event", event) == 1
     assert read_order(client, first)["status"] == read_order(client, second)["status"] == "refunded"

@@ -12,8 +12,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from admitone import locking
 from admitone.db import utcnow
-from admitone.orders import service
+from admitone.orders import expiry
 from admitone.orders.models import Order, OrderStatus
 from tests.factories import counters, expire_hold, make_shop
 from tests.orders.helpers import buy, create_order, read_order, start_payment, token_headers
@@ -35,7 +36,7 @@ def test_an_expired_hold_reads_expired_and_its_seats_available(client, shop, cle
     # ...but every reader already sees the hold released.
     assert read_order(client, order)["status"] == "expired"
     with clean_database.session(write=False) as session:
-        available = service.get_availability(session, event_id=shop.event_id, now=utcnow())
+        available = locking.live_availability(session, event_id=shop.event_id, now=utcnow())
     assert available == {shop.ticket_type_id: 10}
 
 
@@ -67,7 +68,7 @@ def test_an_order_with_seats_to_spare_leaves_expired_holds_to_the_sweep(
     assert status_in_db(clean_database, lapsed["id"]) == OrderStatus.pending
     assert counters(clean_database, shop.ticket_type_id).held == 5
     with clean_database.session(write=False) as session:  # readers count it free already
-        available = service.get_availability(session, event_id=shop.event_id, now=utcnow())
+        available = locking.live_availability(session, event_id=shop.event_id, now=utcnow())
     assert available == {shop.ticket_type_id: 8}
 
 
@@ -94,9 +95,9 @@ def test_sweep_expires_only_holds_past_their_time(client, shop, clean_database):
     expire_hold(clean_database, paid["id"])  # a paid order's expires_at no longer matters
 
     with clean_database.session() as session:
-        assert service.expire_holds(session, now=utcnow()) == 3
+        assert expiry.expire_holds(session, now=utcnow()) == 3
     with clean_database.session() as session:
-        assert service.expire_holds(session, now=utcnow()) == 0  # nothing left, nothing twice
+        assert expiry.expire_holds(session, now=utcnow()) == 0  # nothing left, nothing twice
 
     for order in [*stale, stale_other]:
         assert status_in_db(clean_database, order["id"]) == OrderStatus.expired

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from admitone.orders.service import ORDER_CODE_ALPHABET, ORDER_CODE_LENGTH, _new_code
+from admitone.orders.buying import ORDER_CODE_ALPHABET, ORDER_CODE_LENGTH, _new_code
 
 
 def test_codes_use_the_unambiguous_alphabet_evenly():

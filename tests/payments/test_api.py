@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from admitone.db import utcnow
 from admitone.events.models import EventStatus
-from admitone.orders import service as orders_service
+from admitone.orders import expiry
 from admitone.orders.models import Order, OrderStatus
 from admitone.payments import service
 from admitone.payments.errors import PaymentNotFound
@@ -33,7 +33,7 @@ from tests.orders.helpers import (
 def sweep_expired_holds(database) -> None:
     """What the periodic sweep does: the expired hold is released, its seats back on sale."""
     with database.session() as session:
-        assert orders_service.expire_holds(session, now=utcnow()) == 1
+        assert expiry.expire_holds(session, now=utcnow()) == 1
 
 
 def notify_success(

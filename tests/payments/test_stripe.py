@@ -14,7 +14,7 @@ from sqlalchemy import select
 from admitone.config import Settings
 from admitone.errors import Busy
 from admitone.jobs import JobContext, run_job
-from admitone.orders import service as orders_service
+from admitone.orders import refunds as order_refunds
 from admitone.orders.models import Order
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
 from admitone.payments.stripe_provider import session_expiry
@@ -458,13 +458,13 @@ class TestRefunds:
         order, payment, checkout = stripe_checkout(stripe_client, shop, fake_stripe, quantity=2)
         pay(stripe_client, fake_stripe, checkout)
         # The unit of work fails after Stripe made the refund: a lock not taken in time.
-        revoke_tickets = orders_service.revoke_tickets
+        revoke_tickets = order_refunds.revoke_tickets
 
         def busy_once(*args, **kwargs):
-            monkeypatch.setattr(orders_service, "revoke_tickets", revoke_tickets)
+            monkeypatch.setattr(order_refunds, "revoke_tickets", revoke_tickets)
             raise Busy()
 
-        monkeypatch.setattr(orders_service, "revoke_tickets", busy_once)
+        monkeypatch.setattr(order_refunds, "revoke_tickets", busy_once)
         before = money_snapshot(clean_database)
         failed = stripe_client.post(refund_url(shop, order["id"]), headers=owner["headers"])
         assert failed.status_code == 503, failed.text

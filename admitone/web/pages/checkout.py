@@ -1,8 +1,8 @@
 """Buying: the buyer's details, the hold with its countdown, payment, the confirmation.
 
-The steps call ``orders.service`` (create_order, pay_order, cancel_order,
-get_buyer_order) and the test provider's ``payments.service`` functions, exactly as the
-JSON API does; prices, stock and the hold are decided there, never here.
+The steps call the orders services (``buying.create_order``, ``paying.pay_order``,
+``buyer_orders``) and the test provider's payments functions, exactly as the JSON API
+does; prices, stock and the hold are decided there, never here.
 
 A guest's orders are opened by their secret token. After checkout the token is kept
 in the signed, HttpOnly ``admitone_orders`` cookie so the same browser comes back to the
@@ -28,8 +28,8 @@ from admitone.deps import KeyRingDep, SessionDep, SettingsDep, client_ip, rate_l
 from admitone.errors import DomainError
 from admitone.events import catalogue
 from admitone.events.models import Event, TicketType
-from admitone.orders import fulfilment
-from admitone.orders import service as orders
+from admitone.orders import buyer_orders, buying, fulfilment, paying
+from admitone.orders.details import OrderDetails
 from admitone.orders.models import Order, OrderStatus
 from admitone.orders.schemas import BuyerIn
 from admitone.orders.transitions import effective_status
@@ -211,10 +211,10 @@ def checkout_reserve(
         errors = {f"buyer_{name}": text for name, text in field_errors(exc).items()}
         return _details_page(request, event, chosen, values=values, errors=errors, status_code=422)
     try:
-        created = orders.create_order(
+        created = buying.create_order(
             session,
             event_id=event.id,
-            items=[orders.ItemRequest(ticket_type_id=t.id, quantity=q) for t, q in chosen],
+            items=[buying.ItemRequest(ticket_type_id=t.id, quantity=q) for t, q in chosen],
             buyer_name=buyer.name,
             buyer_email=str(buyer.email),
             user_id=login.user.id if login else None,
@@ -242,7 +242,7 @@ def _qr_data_uri(view: tickets.TicketView) -> str:
 
 
 def order_tickets(
-    session: Any, *, details: orders.OrderDetails, login: Any, token: str | None, keys: KeyRing
+    session: Any, *, details: OrderDetails, login: Any, token: str | None, keys: KeyRing
 ) -> list[dict[str, Any]]:
     """The order's tickets with their QR, read through the tickets' scoped query."""
     # tickets.service has no "tickets of one order" yet: its scoped statement is used
@@ -278,7 +278,7 @@ def order_page(
     token: TokenQuery = None,
 ) -> Response:
     order_token = remembered_order_token(request, settings, order_id, token)
-    details = orders.get_buyer_order(
+    details = buyer_orders.get_buyer_order(
         session,
         order_id=order_id,
         user_id=login.user.id if login else None,
@@ -319,7 +319,7 @@ def order_pay(
     order_id: OrderId,
 ) -> Response:
     try:
-        payment, _created = orders.pay_order(
+        payment, _created = paying.pay_order(
             session,
             order_id=order_id,
             user_id=login.user.id if login else None,
@@ -343,7 +343,7 @@ def order_cancel(
     order_id: OrderId,
 ) -> Response:
     try:
-        orders.cancel_order(
+        buyer_orders.cancel_order(
             session,
             order_id=order_id,
             user_id=login.user.id if login else None,
@@ -477,7 +477,9 @@ def my_orders(
     login: RequiredLogin,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    found, total = orders.list_user_orders(session, user_id=login.user.id, page=page, per_page=20)
+    found, total = buyer_orders.list_user_orders(
+        session, user_id=login.user.id, page=page, per_page=20
+    )
     now = utcnow()
     rows = [
         {"details": details, "status": str(effective_status(details.order, now=now))}

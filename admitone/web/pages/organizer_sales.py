@@ -1,9 +1,9 @@
 """Organizer pages about sales: the event's figures and chart, its orders, refunds, attendees.
 
-Figures come from ``orders.service.sales_summary`` (paid sales grouped in SQL), the most
-recent holds from ``orders.service.list_event_orders``, ``events.service.get_event``
-(the stock counters) and
-``checkin.service.checkin_stats``; refunds go through ``orders.service.refund_order``.
+Figures come from ``orders.organizer_views.sales_summary`` (paid sales grouped in SQL),
+the most recent holds from ``orders.organizer_views.list_event_orders``,
+``events.service.get_event`` (the stock counters) and ``checkin.service.checkin_stats``;
+refunds go through ``orders.refunds.refund_order``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from admitone.deps import SessionDep, SettingsDep
 from admitone.errors import DomainError
 from admitone.events import service as events
 from admitone.events.models import Event
-from admitone.orders import service as orders
+from admitone.orders import organizer_views, refunds
+from admitone.orders.details import OrderDetails
 from admitone.orders.models import OrderStatus
 from admitone.orders.transitions import effective_status
 from admitone.tickets import queries as ticket_queries
@@ -108,12 +109,12 @@ def event_overview(
     request: Request, session: SessionDep, access: ViewAccess, event_id: EventId
 ) -> Response:
     event = events.get_event(session, access=access, event_id=event_id)
-    summary = orders.SalesSummary(by_ticket_type={}, paid_seats=[])
-    pending: list[orders.OrderDetails] = []
+    summary = organizer_views.SalesSummary(by_ticket_type={}, paid_seats=[])
+    pending: list[OrderDetails] = []
     pending_total = 0
     if access.allows(Permission.view_orders):
-        summary = orders.sales_summary(session, access=access, event_id=event.id)
-        pending, pending_total = orders.list_event_orders(
+        summary = organizer_views.sales_summary(session, access=access, event_id=event.id)
+        pending, pending_total = organizer_views.list_event_orders(
             session,
             access=access,
             event_id=event.id,
@@ -121,7 +122,7 @@ def event_overview(
             status=OrderStatus.pending,
             per_page=HOLDS_SHOWN,
         )
-    none_sold = orders.TicketTypeSales(tickets=0, revenue_minor=0)
+    none_sold = organizer_views.TicketTypeSales(tickets=0, revenue_minor=0)
     types = [
         {
             "type": ticket_type,
@@ -174,7 +175,7 @@ def event_orders(
 ) -> Response:
     event = events.get_event(session, access=access, event_id=event_id)
     text = (q or "").replace("\x00", "").strip() or None
-    found, total = orders.list_event_orders(
+    found, total = organizer_views.list_event_orders(
         session,
         access=access,
         event_id=event.id,
@@ -213,7 +214,9 @@ def refund_confirm(
     order_id: Annotated[uuid.UUID, Path()],
 ) -> Response:
     event = events.get_event(session, access=access, event_id=event_id)
-    details = orders.get_event_order(session, access=access, event_id=event.id, order_id=order_id)
+    details = organizer_views.get_event_order(
+        session, access=access, event_id=event.id, order_id=order_id
+    )
     return render(
         request,
         "organizer/refund.html",
@@ -239,7 +242,7 @@ def refund_submit(
 ) -> Response:
     event = events.get_event(session, access=access, event_id=event_id)
     try:
-        orders.refund_order(
+        refunds.refund_order(
             session,
             access=access,
             event_id=event.id,
@@ -252,7 +255,7 @@ def refund_submit(
         if exc.status == 404:
             raise
         session.rollback()
-        details = orders.get_event_order(
+        details = organizer_views.get_event_order(
             session, access=access, event_id=event_id, order_id=order_id
         )
         return render(
