@@ -27,7 +27,8 @@ from admitone.db import Database, utcnow
 from admitone.events.models import TicketType
 from admitone.orders import buying, paying
 from admitone.orders.models import Order, OrderStatus
-from admitone.payments import service as payments
+from admitone.payments import test_provider
+from admitone.payments.inbox import PaymentOutcome
 from admitone.tickets.models import Ticket
 from admitone.tickets.service import ticket_payload
 from admitone.tickets.signing import KeyRing
@@ -111,14 +112,14 @@ def test_a_paid_and_scanned_order_in_few_round_trips(
     assert was_created
 
     with round_trips() as approve_trips, database.session() as session:
-        result = payments.approve_test_payment(
+        result = test_provider.approve_test_payment(
             session,
             payment_id=payment.id,
             buyer=BuyerProof(user_id=None, order_token=created.order_token),
             now=utcnow(),
             settings=settings,
         )
-    assert result.outcome == payments.PaymentOutcome.paid
+    assert result.outcome == PaymentOutcome.paid
 
     with database.session() as session:
         tickets = session.scalars(select(Ticket).where(Ticket.order_id == order.id)).all()

@@ -79,7 +79,7 @@ def send_refund_notice(
 @job("notifications.send_payment_returned")
 def send_payment_returned(context: JobContext, *, refund_id: str) -> bool:
     """Tell the buyer that a payment could not be used and was refunded automatically
-    (payments.service.payment_succeeded: a late or a second payment). Once per refund."""
+    (orders.fulfilment: a late or a second payment). Once per refund."""
     return _send_once_about_refund(
         context,
         refund_id,

@@ -40,7 +40,7 @@ from admitone.jobs import enqueue_after_commit
 from admitone.metrics import count_after_commit
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.orders.transitions import move_orders
-from admitone.payments import service as payments
+from admitone.payments import refunds as payment_refunds
 from admitone.payments.errors import PaymentNotFound
 from admitone.payments.models import Payment, Refund
 from admitone.payments.purposes import Fulfilment, PaidFor, register_purpose
@@ -207,7 +207,7 @@ def _fulfil(
                 status = _lock_status(session, order)
                 reason = "duplicate_payment"
 
-    refund = payments.refund_payment(
+    refund = payment_refunds.refund_payment(
         session, payment=payment, reason=reason, now=now, settings=settings
     )
     if refund is not None:

@@ -27,7 +27,7 @@ from admitone.orders.expiry import expire_if_due
 from admitone.orders.fulfilment import ORDER_PURPOSE
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.organizations.models import Organization
-from admitone.payments import service as payments
+from admitone.payments import checkout
 from admitone.payments.models import Payment
 from admitone.payments.providers import CheckoutLine, CheckoutRequest, checkout_provider
 
@@ -62,7 +62,7 @@ def _extend_hold(session: Session, order: Order, *, now: datetime, settings: Set
 # connected account, and an open checkout of the same amount if a double click already
 # started one. The buyer's order is read with them in one round trip: each of the
 # buyer's statements (queries.BUYER_ORDER) is extended once.
-_OPEN_CHECKOUT = payments.open_checkout(
+_OPEN_CHECKOUT = checkout.open_checkout(
     purpose=ORDER_PURPOSE, purpose_id=Order.id, amount_minor=Order.total_minor
 ).correlate(Order)
 
@@ -145,13 +145,13 @@ def pay_order(
         raise OrderNotPending(status=str(order.status))
     _extend_hold(session, order, now=now, settings=settings)
     facts = _checkout_facts(rows)
-    return payments.create_payment(
+    return checkout.create_payment(
         session,
         purpose=ORDER_PURPOSE,
         purpose_id=order.id,
         amount_minor=order.total_minor,
         currency=order.currency,
-        checkout=CheckoutRequest(
+        request=CheckoutRequest(
             lines=facts.lines,
             customer_email=order.buyer_email,
             expires_at=order.expires_at,  # the hold, extended above

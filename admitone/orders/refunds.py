@@ -26,7 +26,7 @@ from admitone.orders.errors import OrderNotFound, OrderNotPaid
 from admitone.orders.fulfilment import ORDER_PURPOSE, valid_ticket_seats
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.orders.transitions import move_orders
-from admitone.payments import service as payments
+from admitone.payments import refunds as payment_refunds
 from admitone.payments.errors import RefundTooLarge, TicketsNotRefundable
 from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.service import revoke_tickets
@@ -50,7 +50,7 @@ def refund_paid_orders(
     )
     if not refunded:
         return []
-    refunds = payments.refund_payments_of(
+    refunds = payment_refunds.refund_payments_of(
         session,
         purpose=ORDER_PURPOSE,
         purpose_ids=refunded,
@@ -140,14 +140,14 @@ def _refund_tickets(
         moved = [order.id] if grown.rowcount == 1 else []
     if not moved:
         raise RefundTooLarge(requested_minor=amount)
-    payment = payments.paying_payment(session, purpose=ORDER_PURPOSE, purpose_id=order.id)
+    payment = payment_refunds.paying_payment(session, purpose=ORDER_PURPOSE, purpose_id=order.id)
     refund = None
     if still_valid == 0 and payment is not None:
-        refund = payments.refund_payment(
+        refund = payment_refunds.refund_payment(
             session, payment=payment, reason=reason, now=now, settings=settings
         )
     elif amount > 0 and payment is not None:
-        refund = payments.refund_payment_amount(
+        refund = payment_refunds.refund_payment_amount(
             session,
             payment_id=payment.id,
             amount_minor=amount,

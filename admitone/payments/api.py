@@ -32,7 +32,7 @@ from admitone.deps import (
 )
 from admitone.errors import BadRequest, NotFound, error_responses
 from admitone.events import service as events
-from admitone.payments import service, stripe_provider, stripe_webhooks
+from admitone.payments import payouts, stripe_provider, stripe_webhooks, test_provider
 from admitone.payments.errors import WebhookSignatureInvalid
 from admitone.payments.providers import BuiltInTestProvider
 from admitone.payments.schemas import (
@@ -81,7 +81,7 @@ async def approve_test_payment(
         buyer = buyer_proof(
             caller_of(session, request, settings, credentials), token, x_order_token
         )
-        result = service.approve_test_payment(
+        result = test_provider.approve_test_payment(
             session,
             payment_id=payment_id,
             payer=buyer,
@@ -101,7 +101,7 @@ async def approve_test_payment(
     responses=error_responses(401, 404, 409, 422, 503),
 )
 def decline_test_payment(payment_id: uuid.UUID, session: SessionDep, buyer: Buyer) -> Response:
-    result = service.decline_test_payment(
+    result = test_provider.decline_test_payment(
         session,
         payment_id=payment_id,
         payer=buyer,
@@ -175,7 +175,7 @@ def set_stripe_account(
     session: SessionDep,
     access: Annotated[OrgAccess, Depends(org_access(Permission.manage_payouts))],
 ) -> Response:
-    organization = service.set_stripe_account(
+    organization = payouts.set_stripe_account(
         session, organization=access.organization, stripe_account_id=body.stripe_account_id
     )
     return data_response(
@@ -197,7 +197,7 @@ def event_payout(
     access: Annotated[OrgAccess, Depends(org_access(Permission.view_orders))],
 ) -> DataResponse[PayoutSummaryOut]:
     event = events.get_event(session, access=access, event_id=event_id)
-    summary = service.payout_summary(session, event=event)
+    summary = payouts.payout_summary(session, event=event)
     return DataResponse(data=PayoutSummaryOut.model_validate(summary, from_attributes=True))
 
 

@@ -3,7 +3,7 @@
 A provider opens a checkout session for a payment (the buyer pays on the provider's
 page) and refunds (part of) a payment. It reports the outcome later, asynchronously: a
 webhook (``payments.stripe``), or for the test provider the Approve / Decline buttons
-of its own page. Both end in ``payments.service.payment_succeeded`` / ``payment_failed``.
+of its own page. Both end in ``payments.inbox.payment_succeeded`` / ``payment_failed``.
 A provider sees a payment and a ``CheckoutRequest``: what the purpose's owner wants its
 page to show, never the owner's own rows.
 """

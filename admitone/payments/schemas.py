@@ -7,8 +7,8 @@ from datetime import datetime
 
 from pydantic import AliasChoices, Field
 
+from admitone.payments.inbox import PaymentOutcome, PaymentResult
 from admitone.payments.models import PaymentStatus
-from admitone.payments.service import PaymentOutcome, PaymentResult
 from admitone.schemas import InputModel, OutputModel
 
 

@@ -29,10 +29,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from admitone.config import Settings
-from admitone.payments import service
+from admitone.payments import inbox
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending
 from admitone.payments.models import Payment, PaymentStatus, Refund
 from admitone.payments.purposes import purpose_handler
+from admitone.payments.refunds import lock_payment
 from admitone.payments.stripe_provider import NAME
 
 logger = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def _session_paid(
             .values(provider_payment_ref=payment_intent)
             .execution_options(synchronize_session=False)
         )
-    result = service.payment_succeeded(
+    result = inbox.payment_succeeded(
         session,
         provider=NAME,
         external_id=event_id,
@@ -133,7 +134,7 @@ def _session_paid(
         now=now,
         settings=settings,
     )
-    if result.outcome == service.PaymentOutcome.duplicate:
+    if result.outcome == inbox.PaymentOutcome.duplicate:
         return WebhookOutcome.duplicate
     return WebhookOutcome.processed
 
@@ -149,7 +150,7 @@ def _failed(
     if payment_id is None and provider_ref is None:
         return WebhookOutcome.ignored
     try:
-        result = service.payment_failed(
+        result = inbox.payment_failed(
             session,
             provider=NAME,
             external_id=event_id,
@@ -161,7 +162,7 @@ def _failed(
         # Out of order: the payment succeeded (or was refunded) already. The inbox row
         # flushed before stays, so a redelivery is a duplicate.
         return WebhookOutcome.ignored
-    if result.outcome == service.PaymentOutcome.duplicate:
+    if result.outcome == inbox.PaymentOutcome.duplicate:
         return WebhookOutcome.duplicate
     return WebhookOutcome.processed
 
@@ -177,7 +178,7 @@ def _charge_refunded(
     back on sale; a partial one only records the amount, Stripe does not say which
     tickets). Lock: the thing paid for (the purpose's lock), then the payment row.
     """
-    if not service.record_notification(
+    if not inbox.record_notification(
         session, provider=NAME, external_id=event_id, kind="charge.refunded", now=now
     ):
         return WebhookOutcome.duplicate
@@ -196,7 +197,7 @@ def _charge_refunded(
     handler = purpose_handler(purpose)
     # Lock order: the thing paid for before the payment row, as the owner's refunds do.
     handler.lock(session, purpose_id)
-    payment = service.lock_payment(session, payment_id)
+    payment = lock_payment(session, payment_id)
     delta = min(amount_refunded, payment.amount_minor) - payment.refunded_minor
     if delta <= 0 or payment.status not in (PaymentStatus.succeeded, PaymentStatus.refunded):
         return WebhookOutcome.ignored

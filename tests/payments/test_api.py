@@ -12,7 +12,7 @@ from admitone.db import utcnow
 from admitone.events.models import EventStatus
 from admitone.orders import expiry
 from admitone.orders.models import Order, OrderStatus
-from admitone.payments import service
+from admitone.payments import inbox
 from admitone.payments.errors import PaymentNotFound
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus, Refund
 from admitone.tickets.models import Ticket
@@ -38,11 +38,11 @@ def sweep_expired_holds(database) -> None:
 
 def notify_success(
     database, settings, *, provider: str = "test", external_id: str, **payment
-) -> service.PaymentResult:
+) -> inbox.PaymentResult:
     """A "payment succeeded" notification, as a provider delivers it (by ``payment_id``
     or ``provider_ref``), handled in its own unit of work."""
     with database.session() as session:
-        return service.payment_succeeded(
+        return inbox.payment_succeeded(
             session,
             provider=provider,
             external_id=external_id,
@@ -137,7 +137,7 @@ class TestApprove:
             external_id="evt_other_delivery",
             payment_id=uuid.UUID(payment["id"]),
         )
-        assert result.outcome == service.PaymentOutcome.already_processed
+        assert result.outcome == inbox.PaymentOutcome.already_processed
         after = db_snapshot(clean_database)
         assert after.pop("payment_notifications") != before.pop("payment_notifications")
         assert after == before  # only the inbox row is new
@@ -377,12 +377,12 @@ class TestNotificationsByProviderReference:
             ref = session.scalar(select(Payment.provider_ref))
         assert ref == f"test_{uuid.UUID(payment['id']).hex}"
         with clean_database.session() as session:
-            failed = service.payment_failed(
+            failed = inbox.payment_failed(
                 session, provider="test", external_id="evt_1", provider_ref=ref, now=utcnow()
             )
-            assert failed.outcome == service.PaymentOutcome.failed
+            assert failed.outcome == inbox.PaymentOutcome.failed
         paid = notify_success(clean_database, settings, external_id="evt_2", provider_ref=ref)
-        assert paid.outcome == service.PaymentOutcome.paid
+        assert paid.outcome == inbox.PaymentOutcome.paid
         assert tickets_of(clean_database, order["id"]) == 2
 
     def test_unknown_reference_or_provider_changes_nothing(

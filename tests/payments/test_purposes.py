@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from admitone.config import Settings
 from admitone.db import Database, utcnow
-from admitone.payments import purposes
-from admitone.payments import service as payments
+from admitone.payments import checkout, purposes, test_provider
 from admitone.payments.errors import PaymentNotFound
+from admitone.payments.inbox import PaymentOutcome
 from admitone.payments.models import Payment, PaymentStatus, Refund
 from admitone.payments.providers import CheckoutLine, CheckoutRequest
 from admitone.payments.purposes import BuyerProof, Fulfilment, PaidFor
@@ -106,13 +106,13 @@ def open_top_up(database: Database, settings: Settings) -> tuple[uuid.UUID, Paym
     """A top-up's checkout, as the wallet would open it: (top-up id, payment)."""
     top_up_id = uuid.uuid4()
     with database.session() as session:
-        payment, created = payments.create_payment(
+        payment, created = checkout.create_payment(
             session,
             purpose=TOP_UP,
             purpose_id=top_up_id,
             amount_minor=AMOUNT,
             currency="EUR",
-            checkout=CheckoutRequest(
+            request=CheckoutRequest(
                 lines=[CheckoutLine(name="Wallet top-up", quantity=1, unit_price_minor=AMOUNT)],
                 customer_email="wanda@example.com",
                 expires_at=utcnow() + timedelta(minutes=30),
@@ -171,13 +171,13 @@ def test_a_top_up_paid_through_the_test_provider(
 def test_a_declined_top_up_calls_its_handler_once(client, clean_database, settings, top_ups):
     top_up_id, payment = open_top_up(clean_database, settings)
     with clean_database.session() as session:
-        result = payments.decline_test_payment(
+        result = test_provider.decline_test_payment(
             session,
             payment_id=payment.id,
             payer=BuyerProof(user_id=top_ups.owner_id, order_token=None),
             now=utcnow(),
         )
-    assert (result.outcome, result.paid_for.status) == (payments.PaymentOutcome.failed, "open")
+    assert (result.outcome, result.paid_for.status) == (PaymentOutcome.failed, "open")
     assert top_ups.calls == [("failed", top_up_id)]
 
 
@@ -239,7 +239,7 @@ def test_a_payment_of_an_unregistered_purpose_is_refused(client, clean_database,
             )
         )
     with pytest.raises(purposes.UnknownPurpose), clean_database.session() as session:
-        payments.approve_test_payment(
+        test_provider.approve_test_payment(
             session,
             payment_id=payment_id,
             payer=BuyerProof(user_id=None, order_token=None),

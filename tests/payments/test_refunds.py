@@ -176,24 +176,24 @@ class TestRefusedRefunds:
 class TestServiceAmounts:
     def test_never_more_than_paid(self, client, shop, clean_database, settings):
         from admitone.db import utcnow
-        from admitone.payments import service
+        from admitone.payments import refunds
         from admitone.payments.errors import RefundTooLarge
 
         order = buy(client, shop, quantity=2)
         payment_id = payment_of(clean_database, order["id"]).id
         with clean_database.session() as session:
-            service.refund_payment_amount(
+            refunds.refund_payment_amount(
                 session, payment_id=payment_id, amount_minor=3000, reason="a",
                 now=utcnow(), settings=settings,
             )  # fmt: skip
         for amount in (2001, 0, -5):
             with pytest.raises(RefundTooLarge), clean_database.session() as session:
-                service.refund_payment_amount(
+                refunds.refund_payment_amount(
                     session, payment_id=payment_id, amount_minor=amount, reason="b",
                     now=utcnow(), settings=settings,
                 )  # fmt: skip
         with clean_database.session() as session:
-            service.refund_payment_amount(
+            refunds.refund_payment_amount(
                 session, payment_id=payment_id, amount_minor=2000, reason="c",
                 now=utcnow(), settings=settings,
             )  # fmt: skip
@@ -204,7 +204,7 @@ class TestServiceAmounts:
     def test_platform_fee_rounding(self):
         from decimal import Decimal
 
-        from admitone.payments.service import platform_fee
+        from admitone.payments.checkout import platform_fee
 
         assert platform_fee(2500, Decimal(5)) == 125
         assert platform_fee(1010, Decimal(5)) == 51  # 50.5 rounds half up

@@ -33,7 +33,7 @@ from admitone.orders.details import OrderDetails
 from admitone.orders.models import Order, OrderStatus
 from admitone.orders.schemas import BuyerIn
 from admitone.orders.transitions import effective_status
-from admitone.payments import service as payments
+from admitone.payments import test_provider as test_payments
 from admitone.payments.api import TEST_PROVIDER, require_test_provider
 from admitone.payments.models import Payment, PaymentStatus
 from admitone.tickets import queries as ticket_queries
@@ -428,7 +428,7 @@ def test_payment_approve(
     _payment, _order, payer = _buyers_test_payment(
         request, session, settings, login, payment_id, None
     )
-    payments.approve_test_payment(
+    test_payments.approve_test_payment(
         session, payment_id=payment_id, payer=payer, now=utcnow(), settings=settings
     )
     return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
@@ -445,7 +445,7 @@ def test_payment_decline(
     _payment, _order, payer = _buyers_test_payment(
         request, session, settings, login, payment_id, None
     )
-    payments.decline_test_payment(session, payment_id=payment_id, payer=payer, now=utcnow())
+    test_payments.decline_test_payment(session, payment_id=payment_id, payer=payer, now=utcnow())
     return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
 
 
