@@ -35,6 +35,8 @@ from sqlalchemy import (
     insert,
     inspect,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import (
@@ -106,6 +108,28 @@ class TimestampMixin:
 
 
 # --- rows written by one statement -----------------------------------------------------
+
+
+def insert_once(session: Session, model: type[Base], values: dict[str, Any]) -> bool:
+    """INSERT a row unless its unique key exists already; True when this call inserted it.
+
+    ``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): on PostgreSQL an insert
+    racing an uncommitted one with the same key waits for it, then does nothing if it
+    committed. Used for the payment-notification inbox, idempotency keys, delivery
+    markers and the scans' nonces.
+    """
+    session.flush()  # a Core statement does not autoflush the ORM objects it may refer to
+    statement = _insert_once_statement(session.get_bind().dialect.name, model.__table__)
+    return execute_direct(session, statement, values).first() is not None
+
+
+@functools.cache
+def _insert_once_statement(dialect_name: str, table: Table) -> Insert:
+    # Built once per table: payment notifications arrive on every paid order.
+    insert = postgresql_insert if dialect_name == "postgresql" else sqlite_insert
+    # A returned row, not the row count: some drivers report none for this statement.
+    return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+
 
 ModelT = TypeVar("ModelT", bound=Base)
 

@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
-from admitone import locking, metrics
+from admitone import metrics
 from admitone.accounts.models import User
 from admitone.accounts.service import ACTIVE_USER_OF_SESSION
 from admitone.authorization import (
@@ -29,7 +29,7 @@ from admitone.authorization import (
 )
 from admitone.checkin.errors import CheckinEventNotFound, NonceReused, ScanInProgress
 from admitone.checkin.models import CheckIn, ScanResult
-from admitone.db import execute_direct, load_direct, utcnow
+from admitone.db import execute_direct, insert_once, load_direct, utcnow
 from admitone.errors import InvalidToken
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.metrics import count_after_commit
@@ -273,10 +273,10 @@ def _scanned_ticket(
 def _record_scan(session: Session, values: dict[str, Any]) -> bool:
     """Store the scan; False when its nonce was stored first (nothing inserted).
 
-    INSERT ... ON CONFLICT DO NOTHING (``locking.insert_once``): a concurrent request that
+    INSERT ... ON CONFLICT DO NOTHING (``db.insert_once``): a concurrent request that
     stored the same nonce first makes this insert a no-op instead of an error that aborts
     the transaction."""
-    return locking.insert_once(session, CheckIn, values)
+    return insert_once(session, CheckIn, values)
 
 
 def _verify(

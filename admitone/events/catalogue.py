@@ -16,9 +16,8 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import ColumnExpressionArgument, Select, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from admitone import locking
 from admitone.db import utcnow
-from admitone.events import queries, search
+from admitone.events import queries, search, stock
 from admitone.events.errors import EventNotFound
 from admitone.events.models import Category, Event, EventStatus, TicketType
 
@@ -155,7 +154,7 @@ def search_catalogue(
     def ranked(counts: Any) -> list[tuple[str, int]]:
         return sorted(((str(value), count) for value, count in counts), key=lambda c: (-c[1], c[0]))
 
-    availability = locking.live_availability(
+    availability = stock.live_availability(
         session, now=now, ticket_type_ids=[t.id for event, _ in rows for t in event.ticket_types]
     )
     return CataloguePage(
@@ -190,7 +189,7 @@ def get_public_event(session: Session, *, id_or_slug: str) -> CatalogueEntry:
     return CatalogueEntry(
         event=event,
         price_from=min((t.price_minor for t in active), default=None),
-        availability=locking.live_availability(session, now=utcnow(), event_id=event.id),
+        availability=stock.live_availability(session, now=utcnow(), event_id=event.id),
     )
 
 

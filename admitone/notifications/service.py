@@ -24,11 +24,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
-from admitone import locking
 from admitone.accounts.models import User
 from admitone.authorization import hash_order_token
 from admitone.config import Settings
-from admitone.db import Database, utcnow
+from admitone.db import Database, insert_once, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.languages import supported_language
 from admitone.notifications import documents
@@ -570,7 +569,7 @@ def record_delivery(
     """Write the (kind, object) marker in a unit of work of its own; False when a
     concurrent run wrote it first (its unique key)."""
     with database.session() as session:
-        return locking.insert_once(
+        return insert_once(
             session,
             Delivery,
             {

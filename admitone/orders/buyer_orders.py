@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from admitone import locking
 from admitone.authorization import hash_order_token
+from admitone.events import stock
 from admitone.orders import queries
 from admitone.orders.details import OrderDetails, reload_details, seats_of_orders, with_lines
 from admitone.orders.errors import OrderNotFound, OrderNotPending
@@ -84,5 +84,5 @@ def cancel_order(
     ):
         current = session.scalar(select(Order.status).where(Order.id == order.id))
         raise OrderNotPending(status=str(current))
-    locking.release_held(session, seats_of_orders(session, [order.id]))
+    stock.release_held(session, seats_of_orders(session, [order.id]))
     return reload_details(session, order.id)

@@ -1,7 +1,7 @@
 """Buying: a new order holds its seats until ``expires_at`` (``create_order``).
 
-An order is created ``pending``, its seats held by ``locking.take_seats`` (a conditional
-UPDATE per ticket type, docs/locking.md); payment then moves it to ``paid``
+An order is created ``pending``, its seats held by ``events.stock.take_seats`` (a
+conditional UPDATE per ticket type, docs/locking.md); payment then moves it to ``paid``
 (``orders.paying``, ``orders.fulfilment``), its buyer may cancel it
 (``orders.buyer_orders``), and an unpaid hold expires (``orders.expiry``).
 """
@@ -16,15 +16,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from admitone import locking, metrics
+from admitone import metrics
 from admitone.accounts.service import normalize_email
 from admitone.authorization import hash_order_token, keyed_order_token, new_order_token
 from admitone.config import Settings
-from admitone.db import execute_direct, insert_new
+from admitone.db import insert_new
+from admitone.events import stock
 from admitone.metrics import count_after_commit
 from admitone.orders import hold_limits
 from admitone.orders.details import OrderDetails, OrderLine, reload_details
 from admitone.orders.errors import DuplicateTicketType, IdempotencyKeyReused, LimitExceeded, SoldOut
+from admitone.orders.expiry import release_expired_holds
 from admitone.orders.idempotency import claim_idempotency_key, fingerprint
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.orders.sale_terms import check_on_sale, load_for_sale
@@ -88,7 +90,7 @@ def create_order(
     (paying extends it: ``pay_order``).
 
     Invariant: sold + held never exceeds capacity — seats are taken only by
-    ``locking.take_seats`` (a conditional UPDATE per ticket type, in id order, inside this
+    ``stock.take_seats`` (a conditional UPDATE per ticket type, in id order, inside this
     transaction); when they fall short, the event's expired holds are released and the
     seats taken again. Prices and the total come from the ticket types, never from the
     caller. With an idempotency key, a retry of the same request returns the same order;
@@ -132,25 +134,16 @@ def create_order(
     else:
         order_token = new_order_token()
 
-    client = hold_limits.Client(user_id=user_id, buyer_email=buyer_email, client_ip=client_ip)
-    limits_parameters = hold_limits.client_seats_parameters(
-        event_id=event_id, order_id=order_id, client=client, now=now
+    limits = hold_limits.for_order(
+        event_id=event_id,
+        order_id=order_id,
+        quantities=quantities,
+        client=hold_limits.Client(user_id=user_id, buyer_email=buyer_email, client_ip=client_ip),
+        now=now,
+        settings=settings,
     )
-    unsafe_check = hold_limits.UNSAFE_HOLD_CHECK.enabled
-    if unsafe_check:
-        # The negative control: counted before this transaction takes any lock.
-        hold_limits.check_limits_without_lock(
-            session,
-            limits_parameters,
-            quantities=quantities,
-            ticket_types={},
-            client=client,
-            settings=settings,
-        )
-
     event, ticket_types = load_for_sale(session, event_id=event_id, quantities=quantities)
     total = check_on_sale(event, ticket_types, quantities, now=now)
-    check_limits = not unsafe_check and hold_limits.limits_apply(settings, client, ticket_types)
 
     order = Order(
         id=order_id,
@@ -184,27 +177,22 @@ def create_order(
     # The seats last: their ticket-type rows are the hottest in a sale, and a row lock
     # lasts until COMMIT, so nothing else runs between taking it and committing. A
     # sold-out order rolls back with its rows.
-    short = locking.take_seats(session, quantities)
+    short = stock.take_seats(session, quantities)
     if short is not None:
         # Seats that only lapsed holds still count: release them (or wait for whoever is
         # releasing them), then try again. Only when short, so the orders of a sale that
         # still has seats never look for expired holds.
-        locking.release_expired_holds(session, event_id=event.id, now=now)
-        short = locking.take_seats(session, quantities)
+        release_expired_holds(session, event_id=event.id, now=now)
+        short = stock.take_seats(session, quantities)
     if short is not None:
-        available = locking.live_availability(session, now=now, ticket_type_ids=quantities)
+        available = stock.live_availability(session, now=now, ticket_type_ids=quantities)
         raise SoldOut(
             ticket_type_id=str(short),
             available={str(tid): available.get(tid, 0) for tid in sorted(quantities)},
         )
-    if check_limits:
+    if limits.apply_to(ticket_types):
         # Under the ticket-type locks just taken: the one statement this adds to an order.
-        rows = execute_direct(
-            session, hold_limits.seats_statement(settings, client), limits_parameters
-        ).all()
-        hold_limits.enforce_hold_limits(
-            rows, quantities=quantities, ticket_types=ticket_types, client=client, settings=settings
-        )
+        limits.enforce(session, ticket_types=ticket_types)
     count_after_commit(session, metrics.ORDERS_CREATED)
     return CreatedOrder(
         details=OrderDetails(order=order, lines=lines), order_token=order_token, replayed=False

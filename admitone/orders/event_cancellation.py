@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from admitone import locking
 from admitone.config import Settings
+from admitone.events import stock
 from admitone.events.models import Event, EventStatus
 from admitone.jobs import enqueue_after_commit
 from admitone.orders.details import seats_of_orders
@@ -39,11 +39,11 @@ def cancel_event_orders(session: Session, *, event_id: uuid.UUID, now: datetime)
     ).all()
     if not pending:
         return
-    locking.lock_event_ticket_types(session, event_id)
+    stock.lock_event_ticket_types(session, event_id)
     cancelled = move_orders(
         session, pending, source=OrderStatus.pending, target=OrderStatus.cancelled, now=now
     )
-    locking.release_held(session, seats_of_orders(session, cancelled))
+    stock.release_held(session, seats_of_orders(session, cancelled))
 
 
 def paid_orders_of_cancelled_event(session: Session, event_id: uuid.UUID) -> list[uuid.UUID]:

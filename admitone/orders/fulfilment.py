@@ -7,7 +7,7 @@ any process that pays for orders has it. Payments moves the payment row and call
 * ``payment_succeeded``: fulfil the paid order. It moves pending -> paid (a guarded
   transition: once, whatever the number of deliveries), its held seats become sold and
   one ticket per seat is issued. If the hold had expired, the seats are taken again
-  through ``locking.take_seats`` when they are free; when they are not, or the order
+  through ``stock.take_seats`` when they are free; when they are not, or the order
   was cancelled, its event is off sale, or another payment paid it already, the
   payment is refunded at once and the buyer told why.
 * ``payment_failed``: nothing changes; the order stays pending and may be paid again.
@@ -16,7 +16,7 @@ any process that pays for orders has it. Payments moves the payment row and call
 
 Only the order's buyer (its account or its secret token) may press a test checkout's
 buttons: a stranger gets PaymentNotFound, checked on the order row each step reads
-anyway. Lock order, as everywhere (docs/locking.md): the payment row (payments moved
+anyway. Lock order, as everywhere (docs/stock.md): the payment row (payments moved
 it), the order row, then the ticket types in id order.
 """
 
@@ -31,13 +31,15 @@ from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from admitone import locking, metrics
+from admitone import metrics
 from admitone.authorization import BuyerProof, proves_buyer
 from admitone.config import Settings
 from admitone.db import load_direct
+from admitone.events import stock
 from admitone.events.models import Event, EventStatus
 from admitone.jobs import enqueue_after_commit
 from admitone.metrics import count_after_commit
+from admitone.orders.expiry import release_expired_holds
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.orders.transitions import move_orders
 from admitone.payments import refunds as payment_refunds
@@ -114,7 +116,7 @@ def record_provider_refund(
         ):
             seats = valid_ticket_seats(session, [order_id])
             revoke_tickets(session, order_id=order_id)
-            locking.release_sold(session, seats)
+            stock.release_sold(session, seats)
         return
     session.execute(
         update(Order)
@@ -162,10 +164,10 @@ def _fulfil(
     payment; True when the order is paid by it.
 
     Invariants: tickets are issued once per order; nothing is ever oversold (a late
-    payment takes seats only through ``locking.take_seats``, otherwise it is refunded);
+    payment takes seats only through ``stock.take_seats``, otherwise it is refunded);
     an event no longer on sale sells nothing (the payment is refunded).
     """
-    quantities = locking.sum_quantities((item.ticket_type_id, item.quantity) for item in items)
+    quantities = stock.sum_quantities((item.ticket_type_id, item.quantity) for item in items)
     if event_on_sale and move_orders(
         session, [order], source=OrderStatus.pending, target=OrderStatus.paid, now=now
     ):
@@ -175,7 +177,7 @@ def _fulfil(
         )
         count_after_commit(session, metrics.ORDERS_PAID)
         # The hot stock rows last: locked only from here to the commit.
-        locking.convert_held_to_sold(session, quantities)
+        stock.convert_held_to_sold(session, quantities)
         return True
 
     status = _lock_status(session, order)
@@ -191,8 +193,8 @@ def _fulfil(
             reason = "event_not_on_sale"
         else:
             # The hold ran out and its seats went back on sale: take them again if free.
-            locking.release_expired_holds(session, event_id=order.event_id, now=now)
-            if locking.take_seats(session, quantities, as_sold=True) is None:
+            release_expired_holds(session, event_id=order.event_id, now=now)
+            if stock.take_seats(session, quantities, as_sold=True) is None:
                 if move_orders(
                     session, [order], source=OrderStatus.expired, target=OrderStatus.paid, now=now
                 ):
@@ -203,7 +205,7 @@ def _fulfil(
                     count_after_commit(session, metrics.ORDERS_PAID)
                     return True
                 # Another payment of this order won the same seats first: give ours back.
-                locking.release_sold(session, quantities)
+                stock.release_sold(session, quantities)
                 status = _lock_status(session, order)
                 reason = "duplicate_payment"
 
@@ -220,7 +222,7 @@ def _fulfil(
             session, [order], source=status, target=OrderStatus.refunded, now=now
         )
         if refunded and held_off_sale:
-            locking.release_held(session, quantities)
+            stock.release_held(session, quantities)
     return False
 
 

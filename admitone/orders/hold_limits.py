@@ -9,18 +9,17 @@ limits").
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, case, func, literal, or_, select
+from sqlalchemy import Select, and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from admitone.config import Environment, Settings
+from admitone.config import Settings
+from admitone.db import execute_direct
 from admitone.orders.errors import BuyerLimitReached, HoldLimitReached
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.orders.sale_terms import TicketTypeOnSale
@@ -80,12 +79,6 @@ CLIENT_SEATS = _client_seats_statement(by_address=True)
 _BUYER_SEATS = _client_seats_statement(by_address=False)
 
 
-def seats_statement(settings: Settings, client: Client) -> Select[Any]:
-    return (
-        CLIENT_SEATS if settings.max_held_seats_per_address and client.client_ip else _BUYER_SEATS
-    )
-
-
 @dataclass(frozen=True)
 class Client:
     """Who is ordering, as the hold limits count them."""
@@ -95,23 +88,78 @@ class Client:
     client_ip: str | None
 
 
-def limits_apply(
-    settings: Settings,
+@dataclass(frozen=True)
+class HoldLimits:
+    """The hold limits of one new order: its client, its seats, and the parameters of the
+    count of the client's other seats (``CLIENT_SEATS``)."""
+
+    client: Client
+    quantities: Mapping[uuid.UUID, int]
+    parameters: Mapping[str, Any]
+    settings: Settings
+
+    def apply_to(self, ticket_types: Mapping[uuid.UUID, TicketTypeOnSale]) -> bool:
+        """Whether any bound is on for this order: none, and the count is not run."""
+        return bool(
+            self.settings.max_held_seats_per_client
+            or (self.settings.max_held_seats_per_address and self.client.client_ip)
+            or any(ticket_type.max_per_buyer is not None for ticket_type in ticket_types.values())
+        )
+
+    def enforce(
+        self, session: Session, *, ticket_types: Mapping[uuid.UUID, TicketTypeOnSale]
+    ) -> None:
+        """Count the client's other seats and raise beyond a bound (``check``).
+
+        Lock: none of its own. The caller has taken the order's seats, so it holds their
+        ticket-type rows until COMMIT (SQLite: the write lock): a concurrent order of the
+        same seats waits, and its count sees this order.
+        """
+        by_address = self.settings.max_held_seats_per_address and self.client.client_ip
+        statement = CLIENT_SEATS if by_address else _BUYER_SEATS
+        rows = execute_direct(session, statement, self.parameters).all()
+        check(
+            rows,
+            quantities=self.quantities,
+            ticket_types=ticket_types,
+            client=self.client,
+            settings=self.settings,
+        )
+
+
+def for_order(
+    *,
+    event_id: uuid.UUID,
+    order_id: uuid.UUID,
+    quantities: Mapping[uuid.UUID, int],
     client: Client,
-    ticket_types: dict[uuid.UUID, TicketTypeOnSale],
-) -> bool:
-    return bool(
-        settings.max_held_seats_per_client
-        or (settings.max_held_seats_per_address and client.client_ip)
-        or any(ticket_type.max_per_buyer is not None for ticket_type in ticket_types.values())
+    now: datetime,
+    settings: Settings,
+) -> HoldLimits:
+    """The hold limits of a new order; no query. ``create_order`` asks for them before its
+    first statement and enforces them once its seats are taken. (The race tests' negative
+    control puts a version that counts here, before any lock, in its place:
+    tests/concurrency/unsafe.py.)"""
+    return HoldLimits(
+        client=client,
+        quantities=quantities,
+        parameters={
+            "event_id": event_id,
+            "order_id": order_id,
+            "user_id": client.user_id,
+            "buyer_email": client.buyer_email,
+            "client_ip": client.client_ip,
+            "now": now,
+        },
+        settings=settings,
     )
 
 
-def enforce_hold_limits(
+def check(
     rows: Sequence[Any],
     *,
-    quantities: dict[uuid.UUID, int],
-    ticket_types: dict[uuid.UUID, TicketTypeOnSale],
+    quantities: Mapping[uuid.UUID, int],
+    ticket_types: Mapping[uuid.UUID, TicketTypeOnSale],
     client: Client,
     settings: Settings,
 ) -> None:
@@ -137,54 +185,3 @@ def enforce_hold_limits(
         raise HoldLimitReached(
             scope="address", limit=limit, held=held_from_address, requested=requested
         )
-
-
-def client_seats_parameters(
-    *, event_id: uuid.UUID, order_id: uuid.UUID, client: Client, now: datetime
-) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "order_id": order_id,
-        "user_id": client.user_id,
-        "buyer_email": client.buyer_email,
-        "client_ip": client.client_ip,
-        "now": now,
-    }
-
-
-class _UnsafeHoldCheck:
-    """The switch of the hold limits' negative-control race test: never on otherwise."""
-
-    def __init__(self) -> None:
-        self.enabled = False
-        self.window_seconds = 0.0
-        self.lock = threading.Lock()
-
-
-UNSAFE_HOLD_CHECK = _UnsafeHoldCheck()
-
-
-def enable_unsafe_hold_check(settings: Settings, *, window_seconds: float = 0.05) -> None:
-    """TEST ONLY: count the client's seats before taking any lock (on a connection of its
-    own, then a pause), as a naive implementation would: the race test shows that
-    concurrent orders of one client then all pass. Refused unless ``settings.env`` is test.
-    """
-    if settings.env != Environment.test:
-        raise RuntimeError("the unsafe hold check exists for the race tests only")
-    with UNSAFE_HOLD_CHECK.lock:
-        UNSAFE_HOLD_CHECK.enabled = True
-        UNSAFE_HOLD_CHECK.window_seconds = window_seconds
-
-
-def disable_unsafe_hold_check() -> None:
-    with UNSAFE_HOLD_CHECK.lock:
-        UNSAFE_HOLD_CHECK.enabled = False
-
-
-def check_limits_without_lock(session: Session, parameters: dict[str, Any], **limits: Any) -> None:
-    bind = session.get_bind()
-    connection: Connection
-    with bind.connect().execution_options(sqlite_begin_immediate=False) as connection:
-        rows = connection.execute(CLIENT_SEATS, parameters).all()  # every branch: a test
-    enforce_hold_limits(rows, **limits)
-    time.sleep(UNSAFE_HOLD_CHECK.window_seconds)

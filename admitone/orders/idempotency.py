@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from admitone import locking
+from admitone.db import insert_once
 from admitone.orders.models import IdempotencyRecord
 
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=24)
@@ -68,7 +68,7 @@ def claim_idempotency_key(
         "resource_id": order_id,
         "created_at": now,
     }
-    if locking.insert_once(session, IdempotencyRecord, values):
+    if insert_once(session, IdempotencyRecord, values):
         return None
     # A concurrent request with this key committed first.
     return session.scalar(lookup.execution_options(populate_existing=True))

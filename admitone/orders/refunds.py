@@ -16,9 +16,9 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from admitone import locking
 from admitone.authorization import OrgAccess
 from admitone.config import Settings
+from admitone.events import stock
 from admitone.jobs import enqueue_after_commit
 from admitone.orders import queries
 from admitone.orders.details import OrderDetails, reload_details
@@ -65,7 +65,7 @@ def refund_paid_orders(
         revoke_tickets(session, order_id=order_id)
     for refund in refunds:  # a notice per refund (none for a cancelled event's: see job)
         enqueue_after_commit(session, "notifications.send_refund_notice", refund_id=str(refund.id))
-    locking.release_sold(session, seats)
+    stock.release_sold(session, seats)
     return refunded
 
 
@@ -155,9 +155,7 @@ def _refund_tickets(
             now=now,
             settings=settings,
         )
-    locking.release_sold(
-        session, locking.sum_quantities((type_id, 1) for type_id, _item in revoked)
-    )
+    stock.release_sold(session, stock.sum_quantities((type_id, 1) for type_id, _item in revoked))
     if refund is not None:  # its own notice, naming the tickets it revoked
         enqueue_after_commit(
             session,

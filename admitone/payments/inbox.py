@@ -27,10 +27,10 @@ from typing import Any
 from sqlalchemy import Update, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
-from admitone import locking, metrics
+from admitone import metrics
 from admitone.authorization import BuyerProof
 from admitone.config import Settings
-from admitone.db import as_loaded, execute_direct
+from admitone.db import as_loaded, execute_direct, insert_once
 from admitone.metrics import count_after_commit
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus
@@ -68,7 +68,7 @@ def record_notification(
 
     Handled in this same transaction, hence handled_at at once; a rollback drops both.
     """
-    return locking.insert_once(
+    return insert_once(
         session,
         PaymentNotification,
         {

@@ -21,12 +21,13 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from admitone import locking
 from admitone.app import create_app
 from admitone.config import Settings
 from admitone.db import Database
+from admitone.events import stock
 from admitone.events.models import TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
+from tests.concurrency.unsafe import NonAtomicStock
 
 # The crowds of these tests come from one address, some with one e-mail: the hold limits
 # per client are off here and have their own race test (test_hold_limit_races.py).
@@ -82,24 +83,30 @@ class DeferredWritesDatabase(Database):
 class UnlockedServer:
     url: str
     settings: Settings
+    stock: NonAtomicStock  # the non-atomic stock check in place of stock.take_seats
 
 
 @pytest.fixture
 def unlocked_server(
-    make_settings: Callable[..., Settings], clean_database: Database, database_url: str
+    make_settings: Callable[..., Settings],
+    clean_database: Database,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[UnlockedServer]:
-    """The app with every defence against the race switched off (the negative control)."""
+    """The app with every defence against the race switched off (the negative control):
+    served in a thread of this process, it takes seats with ``NonAtomicStock`` for the
+    length of the test."""
     settings = make_settings(**SERVER_SETTINGS)
     database = clean_database
     deferred = None
     if clean_database.is_sqlite:
         deferred = database = DeferredWritesDatabase(database_url, pool_size=20)
-    locking.enable_unsafe_stock_check(settings, window_seconds=0.05)
+    non_atomic = NonAtomicStock(window_seconds=0.05)
+    monkeypatch.setattr(stock, "take_seats", non_atomic.take_seats)
     try:
         with serve(create_app(settings, database=database)) as url:
-            yield UnlockedServer(url=url, settings=settings)
+            yield UnlockedServer(url=url, settings=settings, stock=non_atomic)
     finally:
-        locking.disable_unsafe_stock_check()
         if deferred is not None:
             deferred.dispose()
 

@@ -4,8 +4,8 @@ The bound's check is a sum then an insert: two orders of one client racing could
 see the other's seats missing. It runs under the ticket-type row locks that taking the
 seats holds until COMMIT (SQLite: the write lock), so concurrent orders of the same
 seats are counted one after the other. The negative control counts before any lock,
-on a connection of its own (``orders.hold_limits.enable_unsafe_hold_check``), and the same
-crowd then holds more than the bound.
+on a connection of its own (``tests.concurrency.unsafe.CountBeforeAnyLock`` in place of
+``hold_limits.for_order``), and the same crowd then holds more than the bound.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from admitone.db import Database
-from admitone.orders import hold_limits as orders
+from admitone.orders import hold_limits
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from tests.concurrency.conftest import SERVER_SETTINGS, assert_stock_consistent, run_at_once, serve
+from tests.concurrency.unsafe import CountBeforeAnyLock
 from tests.factories import make_shop
 
 pytestmark = pytest.mark.race
@@ -85,14 +86,13 @@ def test_a_scripted_client_cannot_hold_more_than_the_bound(limited_server, clean
 
 
 @pytest.fixture
-def unsafe_limit_server(make_app: Callable[..., FastAPI]) -> Iterator[str]:
-    app = make_app(**LIMITS)
-    orders.enable_unsafe_hold_check(app.state.settings, window_seconds=0.1)
-    try:
-        with serve(app) as url:
-            yield url
-    finally:
-        orders.disable_unsafe_hold_check()
+def unsafe_limit_server(
+    make_app: Callable[..., FastAPI], clean_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    count_first = CountBeforeAnyLock(clean_database, window_seconds=0.1)
+    monkeypatch.setattr(hold_limits, "for_order", count_first.for_order)
+    with serve(make_app(**LIMITS)) as url:
+        yield url
 
 
 def test_negative_control_a_count_outside_the_lock_lets_the_bot_through(
@@ -106,10 +106,3 @@ def test_negative_control_a_count_outside_the_lock_lets_the_bot_through(
     assert held > BOUND, f"the bot holds {held} seats, the bound is {BOUND}"
     # Stock itself stays consistent: only the per-client bound was raced.
     assert_stock_consistent(clean_database, shop.ticket_type_id)
-
-
-def test_the_unsafe_hold_check_exists_only_in_tests(make_settings):
-    settings = make_settings(env="development")
-    with pytest.raises(RuntimeError):
-        orders.enable_unsafe_hold_check(settings)
-    assert not orders.UNSAFE_HOLD_CHECK.enabled

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from admitone import locking
 from admitone.db import utcnow
+from admitone.events import stock
 from admitone.orders.models import Order, OrderStatus
 from admitone.payments.models import Refund
 from admitone.tickets.models import Ticket, TicketStatus
@@ -67,7 +67,7 @@ def test_fifty_buyers_twenty_seats_exactly_twenty_sold(live_server, clean_databa
     assert count(clean_database, Ticket) == CAPACITY
     # Availability reads 0 everywhere: the orders service and the public event page.
     with clean_database.session(write=False) as session:
-        assert locking.live_availability(session, event_id=shop.event_id, now=utcnow()) == {
+        assert stock.live_availability(session, event_id=shop.event_id, now=utcnow()) == {
             shop.ticket_type_id: 0
         }
     with httpx.Client(base_url=live_server) as http:
@@ -127,7 +127,7 @@ def test_negative_control_without_the_atomic_check_the_race_happens(
         return http.post("/api/v1/orders", json=body(shop, name=f"Buyer {index}")).status_code
 
     statuses = run_at_once(unlocked_server.url, BUYERS, buyer)
-    passed = locking.disable_unsafe_stock_check()
+    passed = unlocked_server.stock.checks_passed
     held_in_orders = seats_in_orders(clean_database, shop.ticket_type_id, OrderStatus.pending)
 
     assert set(statuses) <= {201, 409, 503}, statuses

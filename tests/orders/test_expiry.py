@@ -12,8 +12,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from admitone import locking
 from admitone.db import utcnow
+from admitone.events import stock
 from admitone.orders import expiry
 from admitone.orders.models import Order, OrderStatus
 from tests.factories import counters, expire_hold, make_shop
@@ -36,7 +36,7 @@ def test_an_expired_hold_reads_expired_and_its_seats_available(client, shop, cle
     # ...but every reader already sees the hold released.
     assert read_order(client, order)["status"] == "expired"
     with clean_database.session(write=False) as session:
-        available = locking.live_availability(session, event_id=shop.event_id, now=utcnow())
+        available = stock.live_availability(session, event_id=shop.event_id, now=utcnow())
     assert available == {shop.ticket_type_id: 10}
 
 
@@ -68,7 +68,7 @@ def test_an_order_with_seats_to_spare_leaves_expired_holds_to_the_sweep(
     assert status_in_db(clean_database, lapsed["id"]) == OrderStatus.pending
     assert counters(clean_database, shop.ticket_type_id).held == 5
     with clean_database.session(write=False) as session:  # readers count it free already
-        available = locking.live_availability(session, event_id=shop.event_id, now=utcnow())
+        available = stock.live_availability(session, event_id=shop.event_id, now=utcnow())
     assert available == {shop.ticket_type_id: 8}
 
 

@@ -1,6 +1,8 @@
-"""Stock moves: the only code that changes ``ticket_types.quantity_held`` and ``quantity_sold``.
+"""Stock: the only code that moves ``ticket_types.quantity_held`` and ``quantity_sold``,
+and the seats on sale as readers see them.
 
-The rules (docs/locking.md explains them):
+Ticket types and their counters are the events domain's; orders hold, sell and release
+seats through this module only. The rules (docs/locking.md explains them):
 
 * Seats are taken with one conditional ``UPDATE`` per ticket type, inside the caller's
   transaction: ``quantity_held = quantity_held + q WHERE capacity - sold - held >= q``,
@@ -11,37 +13,29 @@ The rules (docs/locking.md explains them):
 * Ticket-type rows are always touched in ascending id order, and a transaction that
   touches orders locks its order rows before any ticket type: two transactions can
   therefore never wait on each other in a cycle.
-* Order state transitions are conditional (``WHERE status = :expected``) and only the
-  transaction whose UPDATE matched moves the counters, so a seat is released or sold once.
+* Counters move only after the order transition that justifies them was won
+  (``orders.transitions``: a conditional UPDATE), so a seat is released or sold once.
 * A lock wait longer than PostgreSQL's ``lock_timeout`` (or SQLite's busy timeout)
   raises ``OperationalError``, which the error handler turns into ``503 BUSY``.
+
+Availability reads the holds that lapsed but are not released yet from the orders'
+tables (``orders.models``): the one thing of orders this module knows.
 """
 
 from __future__ import annotations
 
-import functools
-import threading
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import BindParameter, Insert, Select, Table, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from admitone.config import Environment, Settings
-from admitone.db import Base, execute_direct
+from admitone.db import execute_direct
 from admitone.events.models import TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
-from admitone.orders.transitions import move_orders
 
-Quantities = Mapping[uuid.UUID, int]
-
-# Expired orders released per call; the periodic sweep picks up whatever is left.
-RELEASE_BATCH = 500
+Quantities = Mapping[uuid.UUID, int]  # seats per ticket type
 
 
 class StockCountersBroken(RuntimeError):
@@ -64,30 +58,6 @@ def sum_quantities(pairs: Iterable[tuple[uuid.UUID, int]]) -> dict[uuid.UUID, in
     return total
 
 
-def insert_once(session: Session, model: type[Base], values: dict[str, Any]) -> bool:
-    """INSERT a row unless its unique key exists already; True when this call inserted it.
-
-    ``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): on PostgreSQL an insert
-    racing an uncommitted one with the same key waits for it, then does nothing if it
-    committed. Used for the payment-notification inbox, idempotency keys, delivery
-    markers and the scans' nonces.
-    """
-    session.flush()  # a Core statement does not autoflush the ORM objects it may refer to
-    statement = _insert_once_statement(session.get_bind().dialect.name, model.__table__)
-    return execute_direct(session, statement, values).first() is not None
-
-
-@functools.cache
-def _insert_once_statement(dialect_name: str, table: Table) -> Insert:
-    # Built once per table: payment notifications arrive on every paid order.
-    insert = postgresql_insert if dialect_name == "postgresql" else sqlite_insert
-    # A returned row, not the row count: some drivers report none for this statement.
-    return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
-
-
-# --- taking seats ----------------------------------------------------------------------
-
-
 def take_seats(
     session: Session, quantities: Quantities, *, as_sold: bool = False
 ) -> uuid.UUID | None:
@@ -96,15 +66,13 @@ def take_seats(
     Lock: each ticket-type row, in id order, through its conditional UPDATE. On a miss
     the seats already taken here are given back (their rows are ours until commit), so
     the caller may carry on with the transaction; the id of the first ticket type
-    without enough seats is returned.
+    without enough seats is returned. Callers call it as ``stock.take_seats``: the race
+    tests' negative control puts a non-atomic version in its place
+    (tests/concurrency/unsafe.py).
     """
     taken: dict[uuid.UUID, int] = {}
     for ticket_type_id, quantity in _in_lock_order(quantities):
-        if _UNSAFE.enabled:
-            ok = _take_non_atomically(session, ticket_type_id, quantity, as_sold=as_sold)
-        else:
-            ok = _take_atomically(session, ticket_type_id, quantity, as_sold=as_sold)
-        if not ok:
+        if not _take_atomically(session, ticket_type_id, quantity, as_sold=as_sold):
             if taken:
                 (release_sold if as_sold else release_held)(session, taken)
             return ticket_type_id
@@ -209,78 +177,6 @@ def lock_event_ticket_types(session: Session, event_id: uuid.UUID) -> None:
         )
 
 
-# --- expiry ----------------------------------------------------------------------------
-
-
-def _expired_holds(*, limit: int | BindParameter[int]) -> Select[tuple[uuid.UUID]]:
-    """Pending orders, oldest id first, locked unless another transaction has them."""
-    return (
-        select(Order.id)
-        .where(Order.status == OrderStatus.pending)
-        .order_by(Order.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Order)
-    )
-
-
-# Built once: every new order of a sale runs it first (costs one indexed SELECT).
-_EXPIRED_HOLDS = _expired_holds(limit=bindparam("limit")).where(
-    Order.event_id == bindparam("event_id"), Order.expires_at <= bindparam("now")
-)
-
-
-def release_expired_holds(
-    session: Session,
-    *,
-    event_id: uuid.UUID,
-    now: datetime,
-    order_ids: Iterable[uuid.UUID] | None = None,
-    limit: int = RELEASE_BATCH,
-) -> list[uuid.UUID]:
-    """Move the event's pending orders past ``expires_at`` to ``expired``; free their seats.
-
-    Invariant: a hold is released once, by the transaction whose conditional
-    ``pending -> expired`` UPDATE matched. Lock: every ticket type of the event in id
-    order first, so a transaction releasing the same holds at the same moment finishes
-    before this one looks (and a buyer short of seats then sees them back on sale); then
-    the expired order rows with ``FOR UPDATE SKIP LOCKED`` (an order that another
-    transaction is paying or cancelling is left to it, never waited for). Returns the
-    expired ids.
-    """
-    lock_event_ticket_types(session, event_id)
-    if order_ids is None:
-        candidates = list(
-            session.scalars(_EXPIRED_HOLDS, {"event_id": event_id, "now": now, "limit": limit})
-        )
-    else:
-        candidates = list(
-            session.scalars(
-                _expired_holds(limit=limit).where(
-                    Order.event_id == event_id,
-                    Order.expires_at <= now,
-                    Order.id.in_(list(order_ids)),
-                )
-            )
-        )
-    if not candidates:
-        return []
-    expired = move_orders(
-        session, candidates, source=OrderStatus.pending, target=OrderStatus.expired, now=now
-    )
-    if not expired:
-        return []
-    freed = session.execute(
-        select(OrderItem.ticket_type_id, func.sum(OrderItem.quantity))
-        .where(OrderItem.order_id.in_(expired))
-        .group_by(OrderItem.ticket_type_id)
-    ).all()
-    release_held(session, {ticket_type_id: int(quantity) for ticket_type_id, quantity in freed})
-    return expired
-
-
-# --- availability ----------------------------------------------------------------------
-
-
 def live_availability(
     session: Session,
     *,
@@ -316,68 +212,3 @@ def live_availability(
     return {
         tid: max(free + expired_holds.get(tid, 0), 0) for tid, free in session.execute(counters)
     }
-
-
-# --- test-only negative control ----------------------------------------------------------
-
-
-class _UnsafeCheck:
-    """The switch of the negative-control race test (tests/concurrency): never on otherwise."""
-
-    def __init__(self) -> None:
-        self.enabled = False
-        self.window_seconds = 0.0
-        self.checks_passed = 0
-        self.lock = threading.Lock()
-
-
-_UNSAFE = _UnsafeCheck()
-
-
-def enable_unsafe_stock_check(settings: Settings, *, window_seconds: float = 0.05) -> None:
-    """TEST ONLY: take seats by read, sleep, write, to show that the race test really races.
-
-    Refused unless ``settings.env`` is ``test``: nothing else may ever switch it on.
-    """
-    if settings.env != Environment.test:
-        raise RuntimeError("the unsafe stock check exists for the race tests only")
-    with _UNSAFE.lock:
-        _UNSAFE.enabled = True
-        _UNSAFE.window_seconds = window_seconds
-        _UNSAFE.checks_passed = 0
-
-
-def disable_unsafe_stock_check() -> int:
-    """Switch the negative control off; returns how many stock checks it let through."""
-    with _UNSAFE.lock:
-        passed, _UNSAFE.checks_passed = _UNSAFE.checks_passed, 0
-        _UNSAFE.enabled = False
-        return passed
-
-
-def _take_non_atomically(
-    session: Session, ticket_type_id: uuid.UUID, quantity: int, *, as_sold: bool
-) -> bool:
-    # The classic bug on purpose: read the counters (here, as an app checking stock before
-    # its transaction would: on a connection of its own), decide, then write the new value
-    # computed from the stale read. Concurrent buyers all see the same free seats.
-    bind = session.get_bind()
-    with bind.connect().execution_options(sqlite_begin_immediate=False) as reader:
-        capacity, sold, held = reader.execute(
-            select(TicketType.capacity, TicketType.quantity_sold, TicketType.quantity_held).where(
-                TicketType.id == ticket_type_id
-            )
-        ).one()
-    if capacity - sold - held < quantity:
-        return False
-    with _UNSAFE.lock:
-        _UNSAFE.checks_passed += 1
-    time.sleep(_UNSAFE.window_seconds)
-    values = {"quantity_sold": sold + quantity} if as_sold else {"quantity_held": held + quantity}
-    session.execute(
-        update(TicketType)
-        .where(TicketType.id == ticket_type_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return True
