@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from admitone import db as db_module
-from admitone.db import Database, execute_direct
+from admitone.db import Database
+from admitone.db_direct import DirectStatement, execute_direct
 from admitone.error_handlers import install_error_handlers
 from tests.conftest import POSTGRES_SERVER
 
@@ -74,10 +75,13 @@ def test_an_idle_connection_that_died_is_replaced_before_use(
     assert len(pings) == 1
 
 
+_BACKEND_PID = DirectStatement(select(func.pg_backend_pid()), dialects=("postgresql",))
+
+
 def _direct_backend_pid(database: Database) -> int:
-    # As the hot path runs its statements: on the driver's cursor (db.execute_direct).
+    # As the hot path runs its statements: on the driver's cursor (db_direct.execute_direct).
     with database.session() as session:
-        return int(execute_direct(session, select(func.pg_backend_pid())).scalar())
+        return int(execute_direct(session, _BACKEND_PID).scalar())
 
 
 @pytest.mark.parametrize(

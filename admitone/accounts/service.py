@@ -24,7 +24,8 @@ from admitone.accounts.errors import (
 )
 from admitone.accounts.models import AuthSession, RefreshToken, User
 from admitone.config import Settings
-from admitone.db import load_direct, utcnow
+from admitone.db import utcnow
+from admitone.db_direct import DirectLoad, load_direct
 from admitone.errors import InvalidInput, InvalidToken, NotFound
 
 
@@ -211,6 +212,7 @@ ACTIVE_USER_OF_SESSION = (
         User.is_active.is_(True),
     )
 )
+_ACTIVE_USER_OF_SESSION = DirectLoad(ACTIVE_USER_OF_SESSION)
 
 
 def access_token_claims(token: str, *, settings: Settings) -> tuple[uuid.UUID, uuid.UUID]:
@@ -227,7 +229,7 @@ def user_for_access_token(
     """The active user behind an access token whose login is still open."""
     user_id, auth_session_id = access_token_claims(token, settings=settings)
     rows = load_direct(
-        session, ACTIVE_USER_OF_SESSION, {"user_id": user_id, "auth_session_id": auth_session_id}
+        session, _ACTIVE_USER_OF_SESSION, {"user_id": user_id, "auth_session_id": auth_session_id}
     )
     if not rows:
         raise InvalidToken()

@@ -29,7 +29,8 @@ from admitone.authorization import (
 )
 from admitone.checkin.errors import CheckinEventNotFound, NonceReused, ScanInProgress
 from admitone.checkin.models import CheckIn, ScanResult
-from admitone.db import execute_direct, insert_once, load_direct, utcnow
+from admitone.db import insert_once, utcnow
+from admitone.db_direct import DirectLoad, DirectStatement, execute_direct, load_direct
 from admitone.errors import InvalidToken
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.metrics import count_after_commit
@@ -64,7 +65,7 @@ _EVENT_WITH_CALLER_ROLE = _EVENT_WITH_ORGANIZATION.add_columns(Membership.role).
 )
 # The scan's caller (an open login of an active user, accounts' rule) with the event and
 # their role in its organization: one round trip to the database instead of two.
-_CALLER_WITH_EVENT_ROLE = (
+_CALLER_WITH_EVENT_ROLE = DirectLoad(
     ACTIVE_USER_OF_SESSION.add_columns(Event, Organization, Membership.role)
     .outerjoin(Event, Event.id == bindparam("event_id"))
     .outerjoin(Organization, Organization.id == Event.organization_id)
@@ -213,7 +214,7 @@ _THIS_TICKET = (_tickets.c.id == bindparam("scanned_ticket_id")) & (
     _tickets.c.event_id == bindparam("scanned_event_id")
 )
 # The admission itself: admits a valid ticket not yet in, else matches no row.
-_ADMIT_TICKET = (
+_ADMIT_TICKET = DirectStatement(
     update(_tickets)
     .where(
         _THIS_TICKET,
@@ -223,7 +224,7 @@ _ADMIT_TICKET = (
     .values(admitted_at=bindparam("now"), admitted_gate=bindparam("gate"))
     .returning(*_TICKET_COLUMNS)
 )
-_SCANNED_TICKET = select(*_TICKET_COLUMNS).where(_THIS_TICKET)
+_SCANNED_TICKET = DirectStatement(select(*_TICKET_COLUMNS).where(_THIS_TICKET))
 
 
 def _ticket_from_row(row: Any) -> ScannedTicket:

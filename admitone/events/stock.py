@@ -31,7 +31,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from admitone.db import execute_direct
+from admitone.db_direct import DirectStatement, execute_direct
 from admitone.events.models import TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
 
@@ -87,17 +87,17 @@ _ticket_types = TicketType.__table__
 _free = _ticket_types.c.capacity - _ticket_types.c.quantity_sold - _ticket_types.c.quantity_held
 _THIS_TYPE = _ticket_types.c.id == bindparam("ticket_type")
 _QUANTITY = bindparam("quantity")
-_HOLD_SEATS = (
+_HOLD_SEATS = DirectStatement(
     update(_ticket_types)
     .where(_THIS_TYPE, _free >= _QUANTITY)
     .values(quantity_held=_ticket_types.c.quantity_held + _QUANTITY)
 )
-_SELL_SEATS = (
+_SELL_SEATS = DirectStatement(
     update(_ticket_types)
     .where(_THIS_TYPE, _free >= _QUANTITY)
     .values(quantity_sold=_ticket_types.c.quantity_sold + _QUANTITY)
 )
-_HELD_TO_SOLD = (
+_HELD_TO_SOLD = DirectStatement(
     update(_ticket_types)
     .where(_THIS_TYPE, _ticket_types.c.quantity_held >= _QUANTITY)
     .values(

@@ -32,6 +32,7 @@ def _buyer_order(
         order_id=order_id,
         user_id=user_id,
         order_token_hash=hash_order_token(order_token) if order_token else None,
+        statements=queries.BUYER_ORDER,
     )
     order = session.scalar(statement, parameters)
     if order is None:

@@ -20,7 +20,7 @@ from admitone import metrics
 from admitone.accounts.service import normalize_email
 from admitone.authorization import hash_order_token, keyed_order_token, new_order_token
 from admitone.config import Settings
-from admitone.db import insert_new
+from admitone.db_direct import insert_untracked
 from admitone.events import stock
 from admitone.metrics import count_after_commit
 from admitone.orders import hold_limits
@@ -173,7 +173,7 @@ def create_order(
         )
         for ticket_type_id, quantity in sorted(quantities.items())
     ]
-    insert_new(session, [order, *(line.item for line in lines)])
+    insert_untracked(session, [order, *(line.item for line in lines)])
     # The seats last: their ticket-type rows are the hottest in a sale, and a row lock
     # lasts until COMMIT, so nothing else runs between taking it and committing. A
     # sold-out order rolls back with its rows.

@@ -34,7 +34,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from admitone import metrics
 from admitone.authorization import BuyerProof, proves_buyer
 from admitone.config import Settings
-from admitone.db import load_direct
+from admitone.db_direct import DirectLoad, load_direct
 from admitone.events import stock
 from admitone.events.models import Event, EventStatus
 from admitone.jobs import enqueue_after_commit
@@ -126,10 +126,10 @@ def record_provider_refund(
     )
 
 
-# Built once: the order paid for, its event's status and its lines, read for every paid
-# order (docs/ARCHITECTURE.md, "Performance"). The lines come as plain columns: building
+# Declared once: the order paid for, its event's status and its lines, read for every paid
+# order (docs/hot-path.md). The lines come as plain columns: building
 # ORM objects for them cost more than the query.
-_ORDER_TO_FULFIL = (
+_ORDER_TO_FULFIL = DirectLoad(
     select(Order, Event.status, OrderItem.id, OrderItem.ticket_type_id, OrderItem.quantity)
     .join(Event, Event.id == Order.event_id)
     .join(OrderItem, OrderItem.order_id == Order.id)

@@ -19,7 +19,7 @@ from sqlalchemy import Select, and_, bindparam, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from admitone.config import Settings
-from admitone.db import execute_direct
+from admitone.db_direct import DirectStatement, execute_direct
 from admitone.orders.errors import BuyerLimitReached, HoldLimitReached
 from admitone.orders.models import Order, OrderItem, OrderStatus
 from admitone.orders.sale_terms import TicketTypeOnSale
@@ -75,8 +75,8 @@ def _client_seats_statement(*, by_address: bool) -> Select[Any]:
 
 
 # Built once each (one runs on every order of a sale).
-CLIENT_SEATS = _client_seats_statement(by_address=True)
-_BUYER_SEATS = _client_seats_statement(by_address=False)
+CLIENT_SEATS = DirectStatement(_client_seats_statement(by_address=True))
+_BUYER_SEATS = DirectStatement(_client_seats_statement(by_address=False))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from admitone.authorization import hash_order_token
 from admitone.config import Settings
-from admitone.db import execute_direct, load_direct
+from admitone.db_direct import DirectLoad, DirectStatement, execute_direct, load_direct
 from admitone.events.models import TicketType
 from admitone.orders import queries
 from admitone.orders.errors import OrderNotFound, OrderNotPending
@@ -33,7 +33,7 @@ from admitone.payments.providers import CheckoutLine, CheckoutRequest, checkout_
 
 _orders = Order.__table__
 
-_EXTEND_HOLD = (
+_EXTEND_HOLD = DirectStatement(
     update(_orders)
     .where(
         _orders.c.id == bindparam("order_id"),
@@ -108,7 +108,8 @@ def _checkout_facts(rows: Sequence[Any]) -> CheckoutFacts:
 
 
 _BUYER_ORDER_TO_PAY = {
-    way: _with_checkout_facts(statement) for way, statement in queries.BUYER_ORDER.items()
+    way: DirectLoad(_with_checkout_facts(statement))
+    for way, statement in queries.BUYER_ORDER.items()
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, or_, select
 
@@ -39,13 +39,16 @@ BUYER_ORDER = {
 }
 
 
+StatementT = TypeVar("StatementT")
+
+
 def buyer_order(
     *,
     order_id: uuid.UUID,
     user_id: uuid.UUID | None,
     order_token_hash: str | None,
-    statements: Mapping[tuple[bool, bool], Select[Any]] = BUYER_ORDER,
-) -> tuple[Select[Any], dict[str, object]]:
+    statements: Mapping[tuple[bool, bool], StatementT],
+) -> tuple[StatementT, dict[str, object]]:
     """The statement (and its parameters) reading one order as its buyer may reach it;
     ``statements``: ``BUYER_ORDER`` or statements built on each of them, by the same keys."""
     statement = statements[(user_id is not None, order_token_hash is not None)]

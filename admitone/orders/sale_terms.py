@@ -9,12 +9,11 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, Uuid, and_, bindparam, select
+from sqlalchemy import Uuid, and_, bindparam, select
 from sqlalchemy.orm import Session
 
-from admitone.db import execute_direct
+from admitone.db_direct import DirectStatement, execute_direct
 from admitone.events.errors import EventNotFound, TicketTypeNotFound
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.orders.errors import (
@@ -56,12 +55,12 @@ class TicketTypeOnSale:
 
 
 @functools.lru_cache(maxsize=32)
-def _sale_terms(type_count: int) -> Select[Any]:
+def _sale_terms(type_count: int) -> DirectStatement:
     """The event and ``type_count`` of its ticket types (parameters ``event_id``,
-    ``type_0``...): built once per count, columns only. It runs for every order of a
+    ``type_0``...): declared once per count, columns only. It runs for every order of a
     sale, and building a statement or loading whole entities costs more than the query
-    (docs/ARCHITECTURE.md)."""
-    return (
+    (docs/hot-path.md)."""
+    return DirectStatement(
         select(
             Event.id.label("event_id"),
             Event.organization_id,
@@ -84,6 +83,11 @@ def _sale_terms(type_count: int) -> Select[Any]:
         )
         .where(Event.id == bindparam("event_id"))
     )
+
+
+# Declared when this module is imported, so a statement the direct path cannot run fails
+# here; the other counts are the same statement with more parameters.
+_sale_terms(1)
 
 
 def load_for_sale(

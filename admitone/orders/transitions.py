@@ -20,11 +20,11 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, bindparam, or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from admitone.db import execute_direct
+from admitone.db_direct import DirectStatement, execute_direct
 from admitone.orders.models import Order, OrderStatus
 from admitone.orders.queries import status_guard
 
@@ -132,14 +132,14 @@ def _records_of(target: OrderStatus, *, now: Any, total: Any) -> dict[str, Any]:
 
 
 @functools.cache
-def _move_one(target: OrderStatus, source_count: int) -> Update:
+def _move_one(target: OrderStatus, source_count: int) -> DirectStatement:
     """``UPDATE orders SET status = :target ... WHERE id = :order_id AND status IN
-    (:source_0, ...)``, built once per target and number of sources: it runs on every
-    paid order (docs/ARCHITECTURE.md, "Performance"). The status guard is written so
-    that only the primary key serves it (``queries.status_guard``)."""
+    (:source_0, ...)``, declared once per target and number of sources: it runs on every
+    paid order (docs/hot-path.md). The status guard is written so that only the primary
+    key serves it (``queries.status_guard``)."""
     orders = Order.__table__
-    now = bindparam("now")
-    return (
+    now = bindparam("now", type_=orders.c.updated_at.type)
+    return DirectStatement(
         update(orders)
         .where(
             orders.c.id == bindparam("order_id"),
@@ -159,3 +159,15 @@ def _keep_in_step(order: Order, *, target: OrderStatus, now: datetime) -> None:
     values.update(_records_of(target, now=now, total=order.total_minor))
     for name, value in values.items():
         set_committed_value(order, name, value)
+
+
+def _declare_moves() -> None:
+    """Declare every single-order move the table allows (each target with each number of
+    sources), so that one the direct path cannot run fails when this module is imported."""
+    for target in {target for _source, target in TRANSITIONS}:
+        source_count = sum(1 for _source, into in TRANSITIONS if into == target)
+        for count in range(1, source_count + 1):
+            _move_one(target, count)
+
+
+_declare_moves()

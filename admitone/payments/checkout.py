@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, ScalarSelect, bindparam, select
 from sqlalchemy.orm import Session
 
 from admitone.config import Settings
-from admitone.db import insert_new, utcnow
+from admitone.db import utcnow
+from admitone.db_direct import insert_untracked
 from admitone.payments.errors import PaymentNotFound
 from admitone.payments.models import Payment, PaymentStatus
 from admitone.payments.providers import CheckoutRequest, checkout_provider
@@ -81,7 +82,7 @@ def create_payment(
     session_at_provider = provider.create_checkout(payment=payment, request=request, now=utcnow())
     payment.provider_ref = session_at_provider.provider_ref
     payment.checkout_url = session_at_provider.url
-    insert_new(session, [payment])
+    insert_untracked(session, [payment])
     return payment, True
 
 

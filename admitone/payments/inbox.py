@@ -24,13 +24,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Update, and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from admitone import metrics
 from admitone.authorization import BuyerProof
 from admitone.config import Settings
-from admitone.db import as_loaded, execute_direct, insert_once
+from admitone.db import insert_once
+from admitone.db_direct import DirectStatement, as_loaded, execute_direct
 from admitone.metrics import count_after_commit
 from admitone.payments.errors import PaymentNotFound, PaymentNotPending
 from admitone.payments.models import Payment, PaymentNotification, PaymentStatus
@@ -96,21 +97,23 @@ _BY_REF = and_(
 )
 
 
-def _moving(*, source: tuple[PaymentStatus, ...], **values: Any) -> dict[bool, Update]:
+def _moving(*, source: tuple[PaymentStatus, ...], **values: Any) -> dict[bool, DirectStatement]:
     """``UPDATE payments SET ... WHERE <by id or by reference> AND status IN source
     RETURNING *``, keyed by "found by id"."""
     # Comparisons rather than IN: an IN list is re-expanded on every execution.
     guard = or_(*(_payments.c.status == status for status in source))
     return {
-        by_id: update(_payments)
-        .where(_BY_ID if by_id else _BY_REF, guard)
-        .values(**values)
-        .returning(*_payments.c)
+        by_id: DirectStatement(
+            update(_payments)
+            .where(_BY_ID if by_id else _BY_REF, guard)
+            .values(**values)
+            .returning(*_payments.c)
+        )
         for by_id in (True, False)
     }
 
 
-_NOW = bindparam("now")
+_NOW = bindparam("now", type_=_payments.c.updated_at.type)
 _SUCCEED = _moving(
     source=(PaymentStatus.pending, PaymentStatus.failed),
     status=PaymentStatus.succeeded,
@@ -132,7 +135,7 @@ def _lookup(
 
 def _move_payment(
     session: Session,
-    statements: dict[bool, Update],
+    statements: dict[bool, DirectStatement],
     *,
     provider: str,
     payment_id: uuid.UUID | None,

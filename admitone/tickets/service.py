@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
 from admitone.authorization import hash_order_token
-from admitone.db import insert_new, utcnow
+from admitone.db import utcnow
+from admitone.db_direct import insert_untracked
 from admitone.events.models import Event, TicketType
 from admitone.orders.models import Order
 from admitone.tickets import queries
@@ -66,7 +67,7 @@ def issue_tickets(
         for item in items
         for _seat in range(item.quantity)
     ]
-    insert_new(session, tickets)
+    insert_untracked(session, tickets)
     return tickets
 
 

@@ -95,7 +95,7 @@ class CountBeforeAnyLock:
         engine = self.database.engine
         with engine.connect().execution_options(sqlite_begin_immediate=False) as connection:
             # Every branch of the count, whatever the bounds: a test.
-            rows = connection.execute(hold_limits.CLIENT_SEATS, limits.parameters).all()
+            rows = connection.execute(hold_limits.CLIENT_SEATS.statement, limits.parameters).all()
         hold_limits.check(
             rows,
             quantities=limits.quantities,

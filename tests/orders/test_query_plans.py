@@ -70,7 +70,7 @@ def test_an_order_transition_probes_the_primary_key_when_statistics_saw_no_pendi
 
     plan = _plan(
         clean_database,
-        _move_one(OrderStatus.paid, 1),
+        _move_one(OrderStatus.paid, 1).statement,
         {
             "order_id": order_id,
             "source_0": OrderStatus.pending,

@@ -1,18 +1,20 @@
-"""db.insert_new: fresh rows in one Core INSERT per table, Python defaults filled in."""
+"""db_direct.insert_untracked: fresh rows in one Core INSERT per table, Python defaults
+filled in, the objects left out of the session."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from admitone.accounts.models import User
-from admitone.db import Database, insert_new
+from admitone.db import Database
+from admitone.db_direct import insert_untracked
 
 
 def test_fresh_rows_go_in_with_their_python_defaults(clean_database: Database):
     given = User(email="ada@example.com", password_hash="x", locale="fr")
     plain = User(email="bob@example.com", password_hash="y")
     with clean_database.session() as session:
-        insert_new(session, [given, plain])
+        insert_untracked(session, [given, plain])
 
     # Callable defaults (id, timestamps) and scalar ones (locale, flags) are on the objects...
     assert given.id is not None and plain.id is not None and given.id != plain.id
