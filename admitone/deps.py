@@ -189,16 +189,20 @@ OrderTokenHeader = Annotated[
 ]
 
 
-def order_token_of(query: str | None, header: str | None) -> str | None:
-    """The order token a request carries (``OrderTokenQuery``, ``OrderTokenHeader``)."""
-    return header or query
+async def order_token(
+    token: OrderTokenQuery = None, x_order_token: OrderTokenHeader = None
+) -> str | None:
+    """The order token a request carries (the header wins over ``?token=``). Declared
+    once here (``OrderToken``), so no route declares the query and the header itself;
+    ``async`` and I/O-free, so a hot route solves it on the event loop."""
+    return x_order_token or token
 
 
-def buyer_proof(
-    user: OptionalUser, token: OrderTokenQuery = None, x_order_token: OrderTokenHeader = None
-) -> BuyerProof:
+OrderToken = Annotated[str | None, Depends(order_token)]
+
+
+def buyer_proof(user: OptionalUser, order_token: OrderToken) -> BuyerProof:
     """The buyer: a logged-in account and/or the holder of an order token; 401 with neither."""
-    order_token = order_token_of(token, x_order_token)
     if user is None and order_token is None:
         raise NotAuthenticated("Log in, or give the order token.")
     return BuyerProof(user_id=user.id if user else None, order_token=order_token)
@@ -254,10 +258,10 @@ async def run_unit_of_work(request: Request, work: Callable[[Session], T]) -> T:
     A sync route with sync dependencies costs FastAPI a thread-pool hop per dependency,
     one for the route, one to validate its answer and one for the commit; under load
     each hop is a wake-up and a GIL hand-over, and a transaction holding a hot row lock
-    waits for them. The routes on the buying and scanning path (docs/ARCHITECTURE.md,
-    "Performance") are ``async def``, take only I/O-free dependencies, and do caller
-    lookup, access checks, the service call and the response inside ``work``. The
-    request waits for its unit of work even if the client goes away: it always ends.
+    waits for them. The routes on the buying and scanning path (docs/hot-path.md) are
+    declared with ``hot_routes.hot_route``, which runs their sync dependencies (caller
+    lookup, access checks), the route and its answer inside ``work``. The request waits
+    for its unit of work even if the client goes away: it always ends.
     """
     database: Database = request.app.state.db
     write = request.method not in SAFE_METHODS

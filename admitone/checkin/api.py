@@ -6,8 +6,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Depends, Path, Request
 
 from admitone.authorization import Permission
 from admitone.checkin import service
@@ -21,10 +20,10 @@ from admitone.deps import (
     SessionDep,
     SettingsDep,
     required_claims_of,
-    run_unit_of_work,
 )
 from admitone.errors import error_responses
-from admitone.schemas import DataResponse, data_response
+from admitone.hot_routes import hot_route
+from admitone.schemas import DataResponse
 
 router = APIRouter(prefix="/events/{event_id}", tags=["check-in"])
 
@@ -45,6 +44,32 @@ def event_access(permission: Permission) -> Callable[..., EventAccess]:
 CheckInAccess = Annotated[EventAccess, Depends(event_access(Permission.check_in))]
 
 
+def caller_event_access(permission: Permission) -> Callable[..., EventAccess]:
+    """``event_access`` for the scan, with the caller read in the same query as the event
+    and their role (one round trip instead of two: gates scan in bursts)."""
+
+    def dependency(
+        request: Request,
+        session: SessionDep,
+        settings: SettingsDep,
+        credentials: BearerCredentials,
+        event_id: EventId,
+    ) -> EventAccess:
+        user_id, auth_session_id = required_claims_of(request, settings, credentials)
+        return service.resolve_caller_event_access(
+            session,
+            event_id=event_id,
+            user_id=user_id,
+            auth_session_id=auth_session_id,
+            permission=permission,
+        )
+
+    return dependency
+
+
+ScanAccess = Annotated[EventAccess, Depends(caller_event_access(Permission.check_in))]
+
+
 @router.get(
     "/checkin-key",
     summary="The event's public key, to verify ticket QR codes offline",
@@ -57,39 +82,22 @@ def get_checkin_key(
     return DataResponse(data=CheckinKeyOut.from_key(key))
 
 
-@router.post(
+@hot_route(
+    router.post,
     "/checkins",
     summary="Scan a ticket at a gate (staff, admin, owner)",
     description="Always answers 200 with a `result` once the scan is processed: "
     "`admitted`, `already_admitted`, `invalid_signature`, `wrong_event`, `revoked` or "
     "`not_found`. Each scan is recorded.",
-    response_model=DataResponse[ScanOut],
     responses=error_responses(400, 401, 403, 404, 409, 422, 503),
 )
-async def scan(
-    event_id: EventId,
-    body: ScanIn,
-    request: Request,
-    settings: SettingsDep,
-    credentials: BearerCredentials,
-    keys: KeyRingDep,
-) -> Response:
-    # A hot route (gates scan in bursts): one unit-of-work hop (deps.run_unit_of_work).
-    def work(session: Session) -> Response:
-        user_id, auth_session_id = required_claims_of(request, settings, credentials)
-        access = service.resolve_caller_event_access(
-            session,
-            event_id=event_id,
-            user_id=user_id,
-            auth_session_id=auth_session_id,
-            permission=Permission.check_in,
-        )
-        outcome = service.scan_ticket(
-            session, access=access, keys=keys, qr=body.qr, gate=body.gate, nonce=body.nonce
-        )
-        return data_response(ScanOut.from_outcome(outcome))
-
-    return await run_unit_of_work(request, work)
+def scan(
+    body: ScanIn, access: ScanAccess, session: SessionDep, keys: KeyRingDep
+) -> DataResponse[ScanOut]:
+    outcome = service.scan_ticket(
+        session, access=access, keys=keys, qr=body.qr, gate=body.gate, nonce=body.nonce
+    )
+    return DataResponse(data=ScanOut.from_outcome(outcome))
 
 
 @router.get(

@@ -11,14 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from admitone.deps import (
-    OptionalUser,
-    OrderTokenHeader,
-    OrderTokenQuery,
-    SessionDep,
-    SettingsDep,
-    order_token_of,
-)
+from admitone.deps import OptionalUser, OrderToken, SessionDep, SettingsDep
 from admitone.errors import error_responses
 from admitone.notifications import service
 from admitone.tickets.api import attachment
@@ -40,12 +33,9 @@ def get_receipt_pdf(
     order_id: uuid.UUID,
     session: SessionDep,
     user: OptionalUser,
-    token: OrderTokenQuery = None,
-    x_order_token: OrderTokenHeader = None,
+    token: OrderToken,
 ) -> Response:
-    bundle, pdf = service.order_receipt(
-        session, order_id=order_id, user=user, order_token=order_token_of(token, x_order_token)
-    )
+    bundle, pdf = service.order_receipt(session, order_id=order_id, user=user, order_token=token)
     return attachment(pdf, "application/pdf", f"receipt-{bundle.order.code}.pdf")
 
 
@@ -60,14 +50,13 @@ def get_calendar_ics(
     session: SessionDep,
     settings: SettingsDep,
     user: OptionalUser,
-    token: OrderTokenQuery = None,
-    x_order_token: OrderTokenHeader = None,
+    token: OrderToken,
 ) -> Response:
     _bundle, ics = service.order_calendar(
         session,
         order_id=order_id,
         user=user,
-        order_token=order_token_of(token, x_order_token),
+        order_token=token,
         settings=settings,
     )
     return attachment(ics, "text/calendar; charset=utf-8", "event.ics")

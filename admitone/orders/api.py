@@ -6,26 +6,21 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from sqlalchemy.orm import Session
 
 from admitone.authorization import OrgAccess, Permission
 from admitone.db import utcnow
 from admitone.deps import (
-    BearerCredentials,
     Buyer,
     CurrentUser,
-    OrderTokenHeader,
-    OrderTokenQuery,
+    OptionalUser,
     SessionDep,
     SettingsDep,
-    buyer_proof,
-    caller_of,
     client_ip,
     org_access,
     rate_limit,
-    run_unit_of_work,
 )
 from admitone.errors import error_responses
+from admitone.hot_routes import hot_route
 from admitone.languages import buyer_language
 from admitone.orders import buyer_orders, buying, organizer_views, paying, refunds
 from admitone.orders.models import OrderStatus
@@ -51,10 +46,10 @@ OrdersAccess = Annotated[OrgAccess, Depends(org_access(Permission.view_orders))]
 RefundAccess = Annotated[OrgAccess, Depends(org_access(Permission.refund_orders))]
 
 
-@router.post(
+@hot_route(
+    router.post,
     "/orders",
     status_code=status.HTTP_201_CREATED,
-    response_model=DataResponse[CreatedOrderOut],
     summary="Order tickets: the seats are held until expires_at",
     description=(
         "Creates a pending order holding the seats. Send an `Idempotency-Key` header to "
@@ -66,46 +61,42 @@ RefundAccess = Annotated[OrgAccess, Depends(org_access(Permission.refund_orders)
     # 409 HOLD_LIMIT_REACHED, BUYER_LIMIT_REACHED).
     dependencies=[Depends(rate_limit("order"))],
 )
-async def create_order(
+def create_order(
     body: OrderIn,
     request: Request,
+    user: OptionalUser,
+    session: SessionDep,
     settings: SettingsDep,
-    credentials: BearerCredentials,
+    response: Response,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
-) -> Response:
-    # A hot route: caller, service and answer in one unit-of-work hop (run_unit_of_work).
-    def work(session: Session) -> Response:
-        user = caller_of(session, request, settings, credentials)
-        scope = (
-            f"orders.create:user:{user.id}" if user else f"orders.create:anon:{client_ip(request)}"
-        )
-        now = utcnow()
-        created = buying.create_order(
-            session,
-            event_id=body.event_id,
-            items=[
-                buying.ItemRequest(ticket_type_id=item.ticket_type_id, quantity=item.quantity)
-                for item in body.items
-            ],
-            buyer_name=body.buyer.name,
-            buyer_email=str(body.buyer.email),
-            user_id=user.id if user else None,
-            now=now,
-            settings=settings,
-            idempotency_scope=scope,
-            idempotency_key=idempotency_key,
-            locale=buyer_language(
-                accept_language=request.headers.get("accept-language"),
-                account_locale=user.locale if user else None,
-            ),
-            client_ip=client_ip(request),
-        )
-        return data_response(
-            CreatedOrderOut.build(created.details, now=now, access_token=created.order_token),
-            status_code=status.HTTP_200_OK if created.replayed else status.HTTP_201_CREATED,
-        )
-
-    return await run_unit_of_work(request, work)
+) -> DataResponse[CreatedOrderOut]:
+    scope = f"orders.create:user:{user.id}" if user else f"orders.create:anon:{client_ip(request)}"
+    now = utcnow()
+    created = buying.create_order(
+        session,
+        event_id=body.event_id,
+        items=[
+            buying.ItemRequest(ticket_type_id=item.ticket_type_id, quantity=item.quantity)
+            for item in body.items
+        ],
+        buyer_name=body.buyer.name,
+        buyer_email=str(body.buyer.email),
+        user_id=user.id if user else None,
+        now=now,
+        settings=settings,
+        idempotency_scope=scope,
+        idempotency_key=idempotency_key,
+        locale=buyer_language(
+            accept_language=request.headers.get("accept-language"),
+            account_locale=user.locale if user else None,
+        ),
+        client_ip=client_ip(request),
+    )
+    if created.replayed:
+        response.status_code = status.HTTP_200_OK
+    return DataResponse(
+        data=CreatedOrderOut.build(created.details, now=now, access_token=created.order_token)
+    )
 
 
 @router.get(
@@ -138,42 +129,33 @@ def cancel_order(order_id: uuid.UUID, buyer: Buyer, session: SessionDep) -> Resp
     return data_response(OrderOut.build(details, now=now))
 
 
-@router.post(
+@hot_route(
+    router.post,
     "/orders/{order_id}/pay",
     status_code=status.HTTP_201_CREATED,
-    response_model=DataResponse[PaymentOut],
     summary="Start paying a pending order: answers a payment with its checkout_url",
     description="An open checkout for the order is answered again (200) rather than doubled.",
     responses=error_responses(401, 404, 409, 422, 429, 502, 503),
     dependencies=[Depends(rate_limit("payment"))],
 )
-async def pay_order(
+def pay_order(
     order_id: uuid.UUID,
-    request: Request,
+    buyer: Buyer,
+    session: SessionDep,
     settings: SettingsDep,
-    credentials: BearerCredentials,
-    token: OrderTokenQuery = None,
-    x_order_token: OrderTokenHeader = None,
-) -> Response:
-    # A hot route: one unit-of-work hop (run_unit_of_work).
-    def work(session: Session) -> Response:
-        buyer = buyer_proof(
-            caller_of(session, request, settings, credentials), token, x_order_token
-        )
-        payment, created = paying.pay_order(
-            session,
-            order_id=order_id,
-            user_id=buyer.user_id,
-            order_token=buyer.order_token,
-            now=utcnow(),
-            settings=settings,
-        )
-        return data_response(
-            PaymentOut.model_validate(payment),
-            status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
-
-    return await run_unit_of_work(request, work)
+    response: Response,
+) -> DataResponse[PaymentOut]:
+    payment, created = paying.pay_order(
+        session,
+        order_id=order_id,
+        user_id=buyer.user_id,
+        order_token=buyer.order_token,
+        now=utcnow(),
+        settings=settings,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return DataResponse(data=PaymentOut.model_validate(payment))
 
 
 @router.get(

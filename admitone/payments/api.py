@@ -14,24 +14,13 @@ from typing import Annotated
 
 import stripe
 from fastapi import APIRouter, Depends, Header, Request, Response
-from sqlalchemy.orm import Session
 
 from admitone.authorization import OrgAccess, Permission
 from admitone.db import utcnow
-from admitone.deps import (
-    BearerCredentials,
-    Buyer,
-    OrderTokenHeader,
-    OrderTokenQuery,
-    SessionDep,
-    SettingsDep,
-    buyer_proof,
-    caller_of,
-    org_access,
-    run_unit_of_work,
-)
+from admitone.deps import Buyer, SessionDep, SettingsDep, org_access
 from admitone.errors import BadRequest, NotFound, error_responses
 from admitone.events import service as events
+from admitone.hot_routes import hot_route
 from admitone.payments import payouts, stripe_provider, stripe_webhooks, test_provider
 from admitone.payments.errors import WebhookSignatureInvalid
 from admitone.payments.providers import BuiltInTestProvider
@@ -60,37 +49,22 @@ test_router = APIRouter(
 )
 
 
-@test_router.post(
+@hot_route(
+    test_router.post,
     "/{payment_id}/approve",
-    response_model=DataResponse[PaymentResultOut],
     summary="Approve a test payment (as its checkout page does): pays the order once",
     description="The order's buyer only: logged in, or with the order token.",
     responses=error_responses(401, 404, 409, 422, 503),
 )
-async def approve_test_payment(
-    payment_id: uuid.UUID,
-    request: Request,
-    settings: SettingsDep,
-    credentials: BearerCredentials,
-    token: OrderTokenQuery = None,
-    x_order_token: OrderTokenHeader = None,
-) -> Response:
-    # A hot route: one unit-of-work hop (deps.run_unit_of_work). The buyer is checked on
-    # the order row the payment is loaded with: a token costs no query of its own.
-    def work(session: Session) -> Response:
-        buyer = buyer_proof(
-            caller_of(session, request, settings, credentials), token, x_order_token
-        )
-        result = test_provider.approve_test_payment(
-            session,
-            payment_id=payment_id,
-            payer=buyer,
-            now=utcnow(),
-            settings=settings,
-        )
-        return data_response(PaymentResultOut.build(result))
-
-    return await run_unit_of_work(request, work)
+def approve_test_payment(
+    payment_id: uuid.UUID, buyer: Buyer, session: SessionDep, settings: SettingsDep
+) -> DataResponse[PaymentResultOut]:
+    # The buyer is checked on the order row the payment is loaded with: a token costs
+    # no query of its own.
+    result = test_provider.approve_test_payment(
+        session, payment_id=payment_id, payer=buyer, now=utcnow(), settings=settings
+    )
+    return DataResponse(data=PaymentResultOut.build(result))
 
 
 @test_router.post(
@@ -125,9 +99,9 @@ async def raw_body(request: Request) -> bytes:
     return body
 
 
-@stripe_router.post(
+@hot_route(
+    stripe_router.post,
     "/webhook",
-    response_model=DataResponse[WebhookReceivedOut],
     summary="Stripe webhook: verified by its Stripe-Signature, each event processed once",
     description=(
         "Answers 400 `INVALID_SIGNATURE` when the signature is missing, wrong or older "
@@ -141,7 +115,8 @@ def stripe_webhook(
     session: SessionDep,
     settings: SettingsDep,
     stripe_signature: Annotated[str | None, Header(max_length=2000)] = None,
-) -> Response:
+) -> DataResponse[WebhookReceivedOut]:
+    # A hot route: with Stripe, every paid order arrives here (payment_succeeded).
     if not stripe_signature:
         raise WebhookSignatureInvalid(reason="missing header")
     try:
@@ -152,8 +127,8 @@ def stripe_webhook(
     if not isinstance(event, dict):
         raise WebhookSignatureInvalid("The body is not a Stripe event.")
     outcome = stripe_webhooks.handle_event(session, event=event, now=utcnow(), settings=settings)
-    return data_response(
-        WebhookReceivedOut(received=True, outcome=outcome, event_type=str(event.get("type")))
+    return DataResponse(
+        data=WebhookReceivedOut(received=True, outcome=outcome, event_type=str(event.get("type")))
     )
 
 

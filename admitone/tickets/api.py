@@ -5,24 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query, Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from admitone.deps import (
-    BearerCredentials,
-    CurrentUser,
-    KeyRingDep,
-    OptionalUser,
-    OrderTokenHeader,
-    OrderTokenQuery,
-    SessionDep,
-    SettingsDep,
-    caller_of,
-    order_token_of,
-    run_unit_of_work,
-)
+from admitone.deps import CurrentUser, KeyRingDep, OptionalUser, OrderToken, SessionDep
 from admitone.errors import error_responses
+from admitone.hot_routes import hot_route
 from admitone.schemas import DataResponse, ListResponse, page_meta
 from admitone.tickets import service
 from admitone.tickets.schemas import TicketOut
@@ -74,16 +62,9 @@ def _readable_ticket(
     session: SessionDep,
     keys: KeyRingDep,
     user: OptionalUser,
-    token: OrderTokenQuery = None,
-    x_order_token: OrderTokenHeader = None,
+    token: OrderToken,
 ) -> service.TicketView:
-    return service.get_ticket(
-        session,
-        ticket_id=ticket_id,
-        user=user,
-        order_token=order_token_of(token, x_order_token),
-        keys=keys,
-    )
+    return service.get_ticket(session, ticket_id=ticket_id, user=user, order_token=token, keys=keys)
 
 
 ReadableTicket = Annotated[service.TicketView, Depends(_readable_ticket)]
@@ -145,35 +126,25 @@ def get_ticket_qr_png(view: ReadableTicket) -> Response:
     return _qr_response(view, "png")
 
 
-@router.get(
+@hot_route(
+    router.get,
     "/orders/{order_id}/tickets",
     summary="An order's tickets with their QR payloads (its buyer, token holder or organizer)",
-    response_model=ListResponse[TicketOut],
     responses=TICKET_ERRORS,
 )
-async def list_order_tickets(
+def list_order_tickets(
     order_id: uuid.UUID,
-    request: Request,
-    settings: SettingsDep,
-    credentials: BearerCredentials,
+    user: OptionalUser,
+    token: OrderToken,
+    session: SessionDep,
     keys: KeyRingDep,
-    token: OrderTokenQuery = None,
-    x_order_token: OrderTokenHeader = None,
-) -> Response:
-    # A hot route (the gate's ticket download): one unit-of-work hop (run_unit_of_work).
-    def work(session: Session) -> Response:
-        views = service.list_order_tickets(
-            session,
-            order_id=order_id,
-            user=caller_of(session, request, settings, credentials),
-            order_token=order_token_of(token, x_order_token),
-            keys=keys,
-        )
-        page = ListResponse[TicketOut](
-            data=[TicketOut.from_view(view) for view in views], meta={"total": len(views)}
-        )
-        return Response(
-            content=page.model_dump_json(), media_type="application/json", headers=NO_STORE
-        )
-
-    return await run_unit_of_work(request, work)
+    response: Response,
+) -> ListResponse[TicketOut]:
+    # A hot route: the gate's ticket download.
+    views = service.list_order_tickets(
+        session, order_id=order_id, user=user, order_token=token, keys=keys
+    )
+    response.headers.update(NO_STORE)
+    return ListResponse(
+        data=[TicketOut.from_view(view) for view in views], meta={"total": len(views)}
+    )
