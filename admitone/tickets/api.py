@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from admitone.deps import CurrentUser, KeyRingDep, OptionalUser, OrderToken, SessionDep
