@@ -35,7 +35,7 @@ from tests.web.helpers import csrf_from, get_page
 # Routes whose ``?token=`` is another secret than the order token: the account e-mails'
 # links (password reset, address verification), which take no order, ticket or payment.
 ACCOUNT_LINK_ROUTES = frozenset({("GET", "/password-reset/confirm"), ("GET", "/verify-email")})
-ORDER_OBJECT = re.compile(r"\{(order_id|ticket_id|payment_id)\}")
+ORDER_OBJECT = re.compile(r"\{(order_id|ticket_id|payment_id)(:\w+)?\}")
 
 
 class _User:

@@ -17,8 +17,8 @@ The rules:
    included), but ``app.py``, which installs the front. The registry names the page
    routers as strings and loads them only when the app asks.
 2. No inner module imports an outer one, so the outer layer never closes a cycle.
-3. The inner modules' imports, taken per package (``admitone.orders.service`` counts as
-   ``orders``, ``admitone/locking.py`` as ``locking``; the module's top-level imports,
+3. The inner modules' imports, taken per package (``admitone.orders.buying`` counts as
+   ``orders``, ``admitone/jobs.py`` as ``jobs``; the module's top-level imports,
    those under ``if TYPE_CHECKING`` left out), form cycles only through the edges listed
    in ALLOWED_CYCLE_EDGES, each with its reason. An import that closes a new cycle fails
    with the cycle it closes; an entry that no longer closes one fails too, so the list
@@ -47,28 +47,23 @@ ASSEMBLY = frozenset(
 )
 
 # Edges of the inner package graph that lie on a cycle, and why the cycle is right (for
-# now). The selling core: events own the ticket types and their stock counters, orders
-# hold and sell seats of them, payments pay for orders, tickets are issued for them.
-_STOCK = (
-    "locking.py moves the stock counters of the ticket types (events) for the seats that "
-    "orders hold and sell, and reads the holds it releases; issue 14 moves it into the "
-    "domain that owns the stock (events), which leaves events <-> orders"
-)
+# now). The selling core: events own the ticket types and their stock (events.stock),
+# orders hold and sell seats of them, payments pay for any purpose, tickets are issued
+# for paid orders.
 _CANCEL = (
     "an event's cancellation cancels its pending orders (events.service calls "
-    "orders.service.cancel_event_orders) and a ticket type with orders cannot be removed "
+    "orders.event_cancellation) and a ticket type with orders cannot be removed "
     "(events.queries reads orders): an event's lifecycle reaches its orders. Could become "
     "a handler that orders registers for 'event cancelled', like payments' purposes"
 )
 _PAYMENT = (
-    "orders start and refund payments (orders.service -> payments.service, providers), "
-    "payments read the order they pay for and, once paid, move it and issue its tickets "
-    "(payments.service -> orders.models, tickets.service). Issue 14 point 2 (payments "
-    "for any purpose, through handlers the owning domain registers) removes "
-    "payments -> orders"
+    "orders open and refund payments and register the 'order' purpose (orders.paying, "
+    "orders.refunds, orders.fulfilment -> payments); payments know no orders, but the "
+    "payout summary reads the event it sums (payments.payouts -> events.models), and "
+    "events reach their orders (_CANCEL)"
 )
 _TICKETS = (
-    "a refunded order revokes its tickets (orders.service -> tickets.service); a ticket "
+    "a refunded order revokes its tickets (orders.fulfilment -> tickets.service); a ticket "
     "is read with its order, whose buyer may open it (tickets -> orders.models)"
 )
 _ACCESS = (
@@ -79,17 +74,10 @@ _ACCESS = (
 )
 
 ALLOWED_CYCLE_EDGES: dict[tuple[str, str], str] = {
-    ("events", "locking"): _STOCK + " (events.catalogue shows live availability)",
-    ("locking", "events"): _STOCK,
-    ("locking", "orders"): _STOCK,
-    ("orders", "locking"): _STOCK,
     ("events", "orders"): _CANCEL,
-    ("orders", "events"): "an order is for an event's ticket types",
+    ("orders", "events"): "an order is for an event's ticket types (and takes its stock)",
     ("orders", "payments"): _PAYMENT,
-    ("payments", "orders"): _PAYMENT,
-    ("payments", "locking"): _PAYMENT + "; a late payment takes its seats again",
-    ("payments", "events"): "a payment's checkout names the event and its ticket types",
-    ("payments", "tickets"): _PAYMENT,
+    ("payments", "events"): _PAYMENT,
     ("orders", "tickets"): _TICKETS,
     ("tickets", "orders"): _TICKETS,
     ("tickets", "events"): "a ticket shows its event and ticket type",
@@ -123,7 +111,7 @@ def is_outer(module: str) -> bool:
 
 
 def package_of(module: str) -> str:
-    """``admitone.orders.service`` -> ``orders``; ``admitone.locking`` -> ``locking``."""
+    """``admitone.orders.buying`` -> ``orders``; ``admitone.jobs`` -> ``jobs``."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else parts[0]
 
@@ -161,7 +149,7 @@ def imports_of(path: Path) -> list[Import]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([node.module] if node.module else [])])
-            # "from admitone import locking" imports the module admitone.locking.
+            # "from admitone import metrics" imports the module admitone.metrics.
             names = [
                 f"{base}.{alias.name}" if _is_module(f"{base}.{alias.name}") else base
                 for alias in node.names
@@ -314,11 +302,11 @@ def test_the_graph_reader_sees_what_python_runs() -> None:
     # A sample of known imports, so that a change in the reader cannot empty the graph.
     graph = inner_graph(all_imports())
     assert ("orders", "events") in graph  # from admitone.events.models import ...
-    assert ("checkin", "locking") in graph  # from admitone import locking, metrics
+    assert ("checkin", "metrics") in graph  # from admitone import metrics
     assert ("deps", "tickets") in graph  # the key ring
     assert not any(source == "web" or target == "web" for source, target in graph)
     assert is_outer("admitone.orders.api") and is_outer("admitone.web.pages.checkout")
-    assert not is_outer("admitone.orders.service") and not is_outer("admitone.domains")
+    assert not is_outer("admitone.orders.buying") and not is_outer("admitone.domains")
 
 
 if __name__ == "__main__":

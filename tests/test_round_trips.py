@@ -115,7 +115,7 @@ def test_a_paid_and_scanned_order_in_few_round_trips(
         result = test_provider.approve_test_payment(
             session,
             payment_id=payment.id,
-            buyer=BuyerProof(user_id=None, order_token=created.order_token),
+            payer=BuyerProof(user_id=None, order_token=created.order_token),
             now=utcnow(),
             settings=settings,
         )
