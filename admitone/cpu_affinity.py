@@ -7,7 +7,7 @@ wakes another CPU. On the 2-vCPU machine we measure on, a wake-up across CPUs co
 times one on the same CPU (a socket ping-pong: 23 us of CPU against 2 us). Pinning the
 two workers of the flash-sale benchmark to one CPU each cut the app's CPU time by about
 10 % and raised paid orders per second by 15 %; pinning the single process of the
-embedded mode more than doubled them (docs/ARCHITECTURE.md, "Performance").
+embedded mode more than doubled them (docs/performance-log.md).
 
 Workers started together agree on the CPUs under a lock: each takes the allowed CPU
 with the fewest siblings already pinned to it, so N workers spread over N CPUs and a

@@ -166,7 +166,7 @@ def build_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 # A connection handed back by a unit of work that just committed is alive; pinging every
 # checkout (pool_pre_ping) costs a round trip per request: 6 % of a flash sale's orders,
-# 15 % of its scans (docs/ARCHITECTURE.md, "Performance"). So only a connection that sat
+# 15 % of its scans (docs/performance-log.md). So only a connection that sat
 # idle longer than this is pinged; one that died in between fails its request with a
 # retryable 503 (error_handlers.py) and the pool replaces it.
 PING_AFTER_IDLE_SECONDS = 5.0

@@ -37,16 +37,18 @@ import functools
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 from sqlalchemy import Insert, Select, Table, insert, inspect
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine.interfaces import DBAPIModule
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_dict, set_committed_value
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.schema import ColumnDefault
+from sqlalchemy.sql.selectable import ExecutableReturnsRows
 from sqlalchemy.types import NullType
 
 # The databases the app runs on (config.py accepts no other), as SQLAlchemy names them.
@@ -66,7 +68,7 @@ class _Prepared:
     bound_values: dict[str, Any]  # values written in the statement (literals, defaults)
     defaults: tuple[tuple[str, Callable[[], Any]], ...]  # columns filled in by Python
     bind_processors: tuple[tuple[str, Callable[[Any], Any]], ...]
-    row_type: type[tuple[Any, ...]] | None  # a named tuple of the returned columns
+    row_type: type[Any] | None  # a named tuple of the returned columns
     result_processors: tuple[Callable[[Any], Any] | None, ...]
 
 
@@ -87,7 +89,7 @@ class DirectStatement:
 
     def __init__(
         self,
-        statement: ClauseElement,
+        statement: ExecutableReturnsRows,
         *,
         columns: Sequence[str] | None = None,
         dialects: Sequence[str] = SUPPORTED_DIALECTS,
@@ -114,7 +116,7 @@ class DirectLoad:
 
     __slots__ = ("_layout", "_row_type", "columns", "statement")
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
         self.statement = statement
         spread, self._row_type, self._layout = _plan_entities(statement)
         self.columns = DirectStatement(spread)
@@ -219,7 +221,9 @@ def insert_untracked(session: Session, instances: Iterable[Any]) -> None:
     session.flush()  # pending ORM rows this insert may refer to go first
     rows_by_statement: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
     for instance in instances:
-        table, columns = _insertable_columns(type(instance))
+        # Typed as the class it is: mypy takes a type[Any] for unhashable (the cache key).
+        model: type = type(instance)
+        table, columns = _insertable_columns(model)
         row: dict[str, Any] = {}
         for attribute_key, column_key, default, server_default in columns:
             value = getattr(instance, attribute_key)
@@ -238,7 +242,7 @@ def insert_untracked(session: Session, instances: Iterable[Any]) -> None:
 def _insertable_columns(model: type) -> tuple[Table, tuple[tuple[str, str, Any, bool], ...]]:
     """A model's table and, per column: attribute, column key, Python default (callable
     or scalar, else None) and whether the database has a default. Read once per model."""
-    mapper = inspect(model)
+    mapper: Mapper[Any] = inspect(model)
     columns = []
     for attribute in mapper.column_attrs:
         column = attribute.columns[0]
@@ -246,7 +250,8 @@ def _insertable_columns(model: type) -> tuple[Table, tuple[tuple[str, str, Any, 
         if default is not None and not (default.is_callable or default.is_scalar):
             default = None
         columns.append((attribute.key, column.key, default, column.server_default is not None))
-    return mapper.local_table, tuple(columns)
+    table = cast(Table, mapper.local_table)  # a declarative model's table is a Table
+    return table, tuple(columns)
 
 
 @functools.cache
@@ -272,7 +277,9 @@ def _cursor_of(session: Session) -> tuple[Connection, Any]:
     ):
         return remembered[1], remembered[2]
     connection = session.connection()
-    cursor = connection.connection.driver_connection.cursor()
+    driver_connection = connection.connection.driver_connection
+    assert driver_connection is not None  # a connection just handed out is live
+    cursor = driver_connection.cursor()
     session.info[_DIRECT_CONNECTION] = (session.get_transaction(), connection, cursor)
     return connection, cursor
 
@@ -305,8 +312,8 @@ def _processed_rows(prepared: _Prepared, rows: list[Any]) -> list[Any]:
 
 
 def _raise_from_driver(
-    connection: Connection, exc: Exception, sql: str, parameters: Any, cursor: Any
-) -> None:
+    connection: Connection, exc: DBAPIModule.Error, sql: str, parameters: Any, cursor: Any
+) -> NoReturn:
     dialect = connection.dialect
     lost = dialect.is_disconnect(exc, connection.connection.dbapi_connection, cursor)
     if lost:
@@ -333,15 +340,15 @@ class _Entity:
 
 
 def _plan_entities(
-    statement: Select[Any],
-) -> tuple[Select[Any], type[tuple[Any, ...]], tuple[tuple[_Entity | None, int], ...]]:
+    statement: Select[*tuple[Any, ...]],
+) -> tuple[Select[*tuple[Any, ...]], type[Any], tuple[tuple[_Entity | None, int], ...]]:
     """The select with each entity spread into its columns; a row type named after the
     elements, as ORM rows are; and per element, (its entity or None for a column, the
     index of its first column)."""
     if not isinstance(statement, Select):
         raise StatementNotSupported(f"DirectLoad takes a select: {_sql_excerpt(statement)}")
     columns: list[Any] = []
-    layout = []
+    layout: list[tuple[_Entity | None, int]] = []
     for position, description in enumerate(statement.column_descriptions):
         expression, entity = description["expr"], description.get("entity")
         if expression is entity:  # a whole entity
@@ -369,7 +376,7 @@ def _plan_entities(
 
 def _adopt(session: Session, entity: _Entity, row: tuple[Any, ...], first: int) -> Any:
     columns = row[first : first + len(entity.keys)]
-    primary_key = [columns[index] for index in entity.primary_key]
+    primary_key = tuple(columns[index] for index in entity.primary_key)
     if all(value is None for value in primary_key):
         return None  # an outer join found nothing
     mapper = entity.mapper
@@ -454,11 +461,13 @@ def _check_shape(declared: DirectStatement) -> None:
                 f"{_sql_excerpt(statement)}"
             )
         return
-    table = statement.table
-    unknown = [key for key in declared.columns if key not in table.c]
-    if unknown:
+    table = cast(Table, statement.table)  # a model's table: INSERTs are into those
+    unknown_columns = [key for key in declared.columns if key not in table.c]
+    if unknown_columns:
         # SQLAlchemy would leave them out of the INSERT without a word.
-        raise StatementNotSupported(f"unknown parameter(s) {unknown} for table {table.name}")
+        raise StatementNotSupported(
+            f"unknown parameter(s) {unknown_columns} for table {table.name}"
+        )
     missing = [
         column.key
         for column in table.c
@@ -518,7 +527,7 @@ def _compile(declared: DirectStatement, dialect: Dialect) -> _Prepared:
         default = column.default if column in compiled.insert_prefetch else column.onupdate
         if default is None or not (default.is_callable or default.is_scalar):
             raise StatementNotSupported(f"no Python default for {column}")
-        value = default.arg
+        value = cast(ColumnDefault, default).arg  # callable or scalar: a ColumnDefault
         defaults.append(
             (
                 column.key,
@@ -536,17 +545,22 @@ def _compile(declared: DirectStatement, dialect: Dialect) -> _Prepared:
         process = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             bind_processors.append((name, process))
-    row_type = None
+    row_type: type[Any] | None = None
     result_processors: tuple[Callable[[Any], Any] | None, ...] = ()
     returned = [(key, column.type) for key, column in statement.exported_columns.items()]
     if returned:
-        row_type = namedtuple("Row", [name for name, _type in returned])
+        # Cast: mypy reads "x = namedtuple(...)" as a class with literal field names.
+        row_type = cast(type[Any], namedtuple("Row", [name for name, _type in returned]))
         result_processors = tuple(
             type_.dialect_impl(dialect).result_processor(dialect, None) for _n, type_ in returned
         )
+    positional = None
+    if dialect.positional:
+        assert compiled.positiontup is not None  # a positional compile sets it
+        positional = tuple(compiled.positiontup)
     return _Prepared(
         sql=compiled.string,
-        positional=tuple(compiled.positiontup) if dialect.positional else None,
+        positional=positional,
         bound_values=bound_values,
         defaults=tuple(defaults),
         bind_processors=tuple(bind_processors),

@@ -158,7 +158,7 @@ def _plan(function: Callable[..., Any]) -> tuple[list[_Step], dict[str, inspect.
     def add(call: Callable[..., Any], *, use_cache: bool) -> int:
         if use_cache and call in cached:
             return cached[call]
-        arguments = []
+        arguments: list[tuple[str, int, str | int | None]] = []  # as _Step.arguments
         for parameter in get_typed_signature(call).parameters.values():
             dependency = _dependency_of(parameter)
             one_per_request = _one_per_request(parameter)

@@ -12,7 +12,7 @@ from admitone.cpu_affinity import pin_worker_to_cpu
 # generation, and a young collection waits for 10 000 new objects instead of 700: almost
 # every object of a request is freed by reference counting anyway. Measured on the flash
 # sale: the longest collection pause went from 150-190 ms to about 10 ms, and the time
-# spent collecting from 0.48 s to 0.03 s per process (docs/ARCHITECTURE.md, "Performance").
+# spent collecting from 0.48 s to 0.03 s per process (docs/performance-log.md).
 GC_YOUNG_THRESHOLD = 10_000
 
 app = create_app()

@@ -26,8 +26,9 @@ from itertools import pairwise
 from typing import Any
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Connection, MetaData, Table, insert, inspect, select, text
+from sqlalchemy import Column, Connection, MetaData, Table, Uuid, insert, inspect, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import sqltypes
 
 from admitone.db import Database
 from admitone.migrate import MIGRATIONS_DIR, alembic_config, downgrade_database, upgrade_database
@@ -360,6 +361,11 @@ BACKFILLED_AT: dict[str, dict[str, dict[uuid.UUID, dict[str, Any]]]] = {
     },
     # Organizations accepted under the old rules start verified.
     "0008_organization_verification": {"organizations": {ORGANIZATION: {"verified_at": T0}}},
+    # A payment and its refunds paid for an order: order_id became purpose_id.
+    "0009_payment_purposes": {
+        "payments": {PAYMENT: {"purpose": "order", "purpose_id": ORDER}},
+        "refunds": {_id(22): {"purpose": "order", "purpose_id": ORDER}},
+    },
 }
 
 
@@ -414,9 +420,19 @@ def _table_as_it_is(connection: Connection, name: str) -> Table:
         column_name = reflected["name"]
         if modelled is not None and column_name in modelled.c:
             columns.append(Column(column_name, modelled.c[column_name].type))
+        elif _is_uuid_storage(reflected["type"]):
+            # A UUID column the models no longer have (renamed or dropped since): SQLite
+            # stores it as 32 hex characters, which a UUID value cannot bind to as such.
+            columns.append(Column(column_name, Uuid()))
         else:
             columns.append(Column(column_name, reflected["type"]))
     return Table(name, MetaData(), *columns)
+
+
+def _is_uuid_storage(column_type: Any) -> bool:
+    return isinstance(column_type, sqltypes.UUID) or (
+        isinstance(column_type, sqltypes.CHAR) and column_type.length == 32
+    )
 
 
 def _key_names(connection: Connection, table_name: str) -> list[str]:

@@ -1,7 +1,7 @@
 """Round trips to the database on the buying and scanning path.
 
 On PostgreSQL a round trip costs this machine more CPU than the statement it carries
-(docs/ARCHITECTURE.md, "Performance"): a paid order is 20 of them (18 before issue
+(docs/hot-path.md): a paid order is 20 of them (18 before issue
 13: the hold limits and the hold extension) and a scan 5. This
 test counts what each hot unit of work sends, so that a query added to the path shows.
 """

@@ -133,7 +133,7 @@ def seen(session: Session, *, login_id: uuid.UUID, settings: Settings) -> bool:
 
     One conditional UPDATE, which changes nothing (and, on PostgreSQL, writes nothing)
     within ``login_seen_interval_seconds`` of the last record. Called at token refresh
-    and page loads, never per API request (docs/ARCHITECTURE.md, "Performance").
+    and page loads, never per API request (docs/performance-log.md).
     """
     now = utcnow()
     stale_before = now - timedelta(seconds=settings.login_seen_interval_seconds)

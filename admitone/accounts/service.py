@@ -200,7 +200,7 @@ def logout(session: Session, *, auth_session_id: uuid.UUID) -> None:
 
 
 # Built once: the caller lookup runs on every authenticated request, and building a
-# statement costs more than running it (docs/ARCHITECTURE.md, "Performance"). Other
+# statement costs more than running it (docs/performance-log.md). Other
 # domains may extend it (checkin: the caller with their role at an event, one query).
 ACTIVE_USER_OF_SESSION = (
     select(User)

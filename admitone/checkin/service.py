@@ -51,7 +51,7 @@ class EventAccess:
     org: OrgAccess
 
 
-# The scan path's statements are built once (docs/ARCHITECTURE.md, "Performance"): at a
+# The scan path's statements are built once (docs/hot-path.md): at a
 # gate they run hundreds of times a second, and building one costs more than running it.
 _EVENT_WITH_ORGANIZATION = (
     select(Event, Organization)

@@ -27,8 +27,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import BindParameter, CursorResult, Table, bindparam, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from admitone.db_direct import DirectStatement, execute_direct
@@ -81,12 +82,12 @@ def take_seats(
 
 
 # The stock statements are built once: they run on every order of a sale, and building
-# a statement costs more CPU than running it (docs/ARCHITECTURE.md, "Performance").
+# a statement costs more CPU than running it (docs/hot-path.md).
 # (Parameters are not named after columns: an UPDATE reserves those for its SET clause.)
-_ticket_types = TicketType.__table__
+_ticket_types = cast(Table, TicketType.__table__)  # a declarative model's table is a Table
 _free = _ticket_types.c.capacity - _ticket_types.c.quantity_sold - _ticket_types.c.quantity_held
 _THIS_TYPE = _ticket_types.c.id == bindparam("ticket_type")
-_QUANTITY = bindparam("quantity")
+_QUANTITY: BindParameter[int] = bindparam("quantity")
 _HOLD_SEATS = DirectStatement(
     update(_ticket_types)
     .where(_THIS_TYPE, _free >= _QUANTITY)
@@ -146,11 +147,14 @@ def _decrement(
     session: Session, counter: InstrumentedAttribute[int], quantities: Quantities
 ) -> None:
     for ticket_type_id, quantity in _in_lock_order(quantities):
-        result = session.execute(
-            update(TicketType)
-            .where(TicketType.id == ticket_type_id, counter >= quantity)
-            .values({counter: counter - quantity})
-            .execution_options(synchronize_session=False)
+        result = cast(
+            CursorResult[Any],
+            session.execute(
+                update(TicketType)
+                .where(TicketType.id == ticket_type_id, counter >= quantity)
+                .values({counter: counter - quantity})
+                .execution_options(synchronize_session=False)
+            ),
         )
         if result.rowcount != 1:
             raise StockCountersBroken(f"ticket type {ticket_type_id}: counter < {quantity}")

@@ -17,7 +17,7 @@ The app sends its jobs from one publisher thread that gathers them for
 which a worker splits back into one message per job (each keeps its own acks and
 retries). Celery's send costs the app about 0.4 ms of CPU per message, and in a sale
 every paid order has its confirmation job: batched, the flash sale sells 4 to 5 % more
-(docs/ARCHITECTURE.md, "Performance").
+(docs/performance-log.md).
 """
 
 from __future__ import annotations

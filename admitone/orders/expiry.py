@@ -27,7 +27,7 @@ from admitone.orders.transitions import move_orders
 RELEASE_BATCH = 500
 
 
-def _expired_holds(*, limit: int | BindParameter[int]) -> Select[tuple[uuid.UUID]]:
+def _expired_holds(*, limit: int | BindParameter[int]) -> Select[uuid.UUID]:
     """Pending orders, oldest id first, locked unless another transaction has them."""
     return (
         select(Order.id)

@@ -283,7 +283,7 @@ class OrderPayments:
 
     def sold_for_event(
         self, *, event_id: uuid.UUID, organization_id: uuid.UUID
-    ) -> Select[tuple[uuid.UUID]]:
+    ) -> Select[uuid.UUID]:
         return select(Order.id).where(
             Order.event_id == event_id, Order.organization_id == organization_id
         )

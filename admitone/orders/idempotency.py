@@ -11,8 +11,9 @@ import hashlib
 import json
 import uuid
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from admitone.db import insert_once
@@ -76,9 +77,12 @@ def claim_idempotency_key(
 
 def purge_idempotency_keys(session: Session, *, now: datetime) -> int:
     """Forget idempotency keys older than 24 hours (after that a key may be used again)."""
-    result = session.execute(
-        delete(IdempotencyRecord)
-        .where(IdempotencyRecord.created_at <= now - IDEMPOTENCY_KEY_LIFETIME)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            delete(IdempotencyRecord)
+            .where(IdempotencyRecord.created_at <= now - IDEMPOTENCY_KEY_LIFETIME)
+            .execution_options(synchronize_session=False)
+        ),
     )
     return result.rowcount

@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, update
+from sqlalchemy import Select, Table, bindparam, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -31,7 +31,7 @@ from admitone.payments import checkout
 from admitone.payments.models import Payment
 from admitone.payments.providers import CheckoutLine, CheckoutRequest, checkout_provider
 
-_orders = Order.__table__
+_orders = cast(Table, Order.__table__)  # a declarative model's table is a Table
 
 _EXTEND_HOLD = DirectStatement(
     update(_orders)
@@ -67,7 +67,7 @@ _OPEN_CHECKOUT = checkout.open_checkout(
 ).correlate(Order)
 
 
-def _with_checkout_facts(order: Select[tuple[Order]]) -> Select[Any]:
+def _with_checkout_facts(order: Select[Order]) -> Select[*tuple[Any, ...]]:
     """A statement reading one ``Order``, extended with its ``CheckoutFacts``: one row
     per line, the order first (read them with ``_checkout_facts``). Parameter:
     ``provider``, the configured provider's name."""

@@ -31,7 +31,7 @@ def _orders_reachable_by(*, user: bool, token: bool) -> Select[Order]:
 
 
 # Built once for each way in (account, token, both, neither): a buyer's order is read on
-# every step of a purchase (docs/ARCHITECTURE.md, "Performance").
+# every step of a purchase (docs/hot-path.md).
 BUYER_ORDER = {
     (user, token): _orders_reachable_by(user=user, token=token)
     for user in (False, True)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from admitone.authorization import OrgAccess
@@ -127,15 +128,18 @@ def _refund_tickets(
             session, [order], source=OrderStatus.paid, target=OrderStatus.refunded, now=now
         )
     else:
-        grown = session.execute(
-            update(Order)
-            .where(
-                Order.id == order.id,
-                Order.status == OrderStatus.paid,
-                Order.refunded_minor + amount <= Order.total_minor,
-            )
-            .values(refunded_minor=Order.refunded_minor + amount, updated_at=now)
-            .execution_options(synchronize_session=False)
+        grown = cast(
+            CursorResult[Any],
+            session.execute(
+                update(Order)
+                .where(
+                    Order.id == order.id,
+                    Order.status == OrderStatus.paid,
+                    Order.refunded_minor + amount <= Order.total_minor,
+                )
+                .values(refunded_minor=Order.refunded_minor + amount, updated_at=now)
+                .execution_options(synchronize_session=False)
+            ),
         )
         moved = [order.id] if grown.rowcount == 1 else []
     if not moved:

@@ -18,9 +18,9 @@ import functools
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -137,7 +137,7 @@ def _move_one(target: OrderStatus, source_count: int) -> DirectStatement:
     (:source_0, ...)``, declared once per target and number of sources: it runs on every
     paid order (docs/hot-path.md). The status guard is written so that only the primary
     key serves it (``queries.status_guard``)."""
-    orders = Order.__table__
+    orders = cast(Table, Order.__table__)  # a declarative model's table is a Table
     now = bindparam("now", type_=orders.c.updated_at.type)
     return DirectStatement(
         update(orders)

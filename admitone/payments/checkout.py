@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import ColumnElement, ScalarSelect, bindparam, select
+from sqlalchemy import ColumnExpressionArgument, ScalarSelect, bindparam, select
 from sqlalchemy.orm import Session
 
 from admitone.config import Settings
@@ -23,7 +23,10 @@ from admitone.payments.providers import CheckoutRequest, checkout_provider
 
 
 def open_checkout(
-    *, purpose: str, purpose_id: ColumnElement[uuid.UUID], amount_minor: ColumnElement[int]
+    *,
+    purpose: str,
+    purpose_id: ColumnExpressionArgument[uuid.UUID],
+    amount_minor: ColumnExpressionArgument[int],
 ) -> ScalarSelect[uuid.UUID]:
     """The id of the newest open checkout (a pending payment of the provider given as the
     parameter ``provider``) of a thing for this amount, as a scalar subquery: the owner

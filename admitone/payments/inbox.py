@@ -22,9 +22,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict, cast
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from admitone import metrics
@@ -83,13 +83,13 @@ def record_notification(
     )
 
 
-# The payment path's statements are built once (docs/ARCHITECTURE.md, "Performance").
+# The payment path's statements are built once (docs/hot-path.md).
 # A notification moves its payment and reads it back in one statement (RETURNING), then
 # the purpose's handler reads what was paid for. By id, the provider is checked on the
 # row, not in the WHERE: with "provider = :p AND id = :id", a table without statistics
 # yet was planned on the (provider, provider_ref) index and read every payment of the
 # provider.
-_payments = Payment.__table__
+_payments = cast(Table, Payment.__table__)  # a declarative model's table is a Table
 _BY_ID = _payments.c.id == bindparam("payment_id")
 _BY_REF = and_(
     _payments.c.provider == bindparam("provider"),
@@ -121,6 +121,15 @@ _SUCCEED = _moving(
     updated_at=_NOW,
 )
 _FAIL = _moving(source=(PaymentStatus.pending,), status=PaymentStatus.failed, updated_at=_NOW)
+
+
+class _PaymentLookup(TypedDict):
+    """How a notification names its payment: the keywords of ``_move_payment`` and
+    ``_load_payment``."""
+
+    provider: str
+    payment_id: uuid.UUID | None
+    provider_ref: str | None
 
 
 def _lookup(
@@ -190,7 +199,11 @@ def payment_succeeded(
     fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.succeeded", now=now
     )
-    lookup = {"provider": provider, "payment_id": payment_id, "provider_ref": provider_ref}
+    lookup: _PaymentLookup = {
+        "provider": provider,
+        "payment_id": payment_id,
+        "provider_ref": provider_ref,
+    }
     payment = _move_payment(session, _SUCCEED, **lookup, now=now) if fresh else None
     if payment is None:
         payment = _load_payment(session, **lookup)
@@ -228,7 +241,11 @@ def payment_failed(
     fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.failed", now=now
     )
-    lookup = {"provider": provider, "payment_id": payment_id, "provider_ref": provider_ref}
+    lookup: _PaymentLookup = {
+        "provider": provider,
+        "payment_id": payment_id,
+        "provider_ref": provider_ref,
+    }
     payment = _move_payment(session, _FAIL, **lookup, now=now) if fresh else None
     if payment is None:
         payment = _load_payment(session, **lookup)

@@ -89,7 +89,7 @@ class PaymentPurpose(Protocol):
 
     def sold_for_event(
         self, *, event_id: uuid.UUID, organization_id: uuid.UUID
-    ) -> Select[tuple[uuid.UUID]]:
+    ) -> Select[uuid.UUID]:
         """The ids of the things of this purpose sold for an event (the payout summary)."""
         ...
 

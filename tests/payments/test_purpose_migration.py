@@ -13,7 +13,6 @@ from sqlalchemy import inspect, text
 from admitone.db import Database, utcnow
 from admitone.migrate import downgrade_database, upgrade_database
 from admitone.orders.models import Order, OrderStatus
-from tests.events.test_search_migration import fresh_url  # noqa: F401  (fixture)
 from tests.factories import make_shop
 
 BEFORE = "0008_organization_verification"
@@ -46,7 +45,7 @@ def _ids(database: Database, sql: str) -> list[tuple]:
         return [tuple(str(value) for value in row) for row in connection.execute(text(sql))]
 
 
-def test_payments_and_refunds_keep_what_they_paid_for(fresh_url):  # noqa: F811
+def test_payments_and_refunds_keep_what_they_paid_for(fresh_url):
     upgrade_database(fresh_url, BEFORE)
     database = Database(fresh_url, pool_size=1)
     try:
