@@ -261,7 +261,7 @@ def _load_demo() -> None:
     database = Database(settings.database_url, pool_size=1)
     try:
         with database.session() as session:
-            credentials = load_demo(session)
+            credentials = load_demo(session, media_dir=settings.media_dir)
     finally:
         database.dispose()
     if credentials is None:

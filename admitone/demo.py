@@ -1,15 +1,21 @@
 """Demo data for `admitone serve --demo`: accounts, an organizer and its events.
 
 Everything goes through the services, so the demo obeys the same rules as real use
-(slugs, validation, publish checks). Dates are relative to today so that the events
-are always upcoming.
+(slugs, validation, publish checks, the image checks). Dates are relative to today so
+that the events are always upcoming. Each event gets a poster drawn here (no image file
+ships with the code): a gradient in its category's colours, the same on every install.
 """
 
 from __future__ import annotations
 
+import hashlib
+import random
 from datetime import datetime, timedelta
+from io import BytesIO
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -111,6 +117,55 @@ DRAFT = (
 )
 
 
+# Two colours per category (top left, bottom right) for the demo posters.
+POSTER_COLOURS: dict[Category, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
+    Category.concert: ((76, 29, 149), (236, 72, 153)),
+    Category.theatre: ((127, 29, 29), (245, 158, 11)),
+    Category.conference: ((12, 74, 110), (45, 212, 191)),
+    Category.comedy: ((161, 98, 7), (250, 204, 21)),
+    Category.festival: ((22, 101, 52), (190, 242, 100)),
+    Category.workshop: ((67, 56, 202), (165, 180, 252)),
+}
+# The size link previews use (Open Graph): 1.91 to 1.
+POSTER_SIZE = (1200, 630)
+# Big enough for a sharp card and a link preview, small enough to pass ``max_image_bytes``.
+POSTER_QUALITY = 82
+
+
+def demo_poster(title: str, category: Category) -> bytes:
+    """A JPEG poster for a demo event: a diagonal gradient in its category's colours and
+    soft circles placed from its title, so each event looks its own and stays the same."""
+    width, height = POSTER_SIZE
+    start, end = POSTER_COLOURS.get(category, ((30, 41, 59), (148, 163, 184)))
+    # The gradient drawn small, then enlarged: smooth, and cheap to make.
+    small = Image.new("RGB", (64, 34))
+    small.putdata(
+        [
+            tuple(
+                round(a + (b - a) * (x / 63 + y / 33) / 2) for a, b in zip(start, end, strict=True)
+            )
+            for y in range(34)
+            for x in range(64)
+        ]
+    )
+    poster = small.resize(POSTER_SIZE, Image.Resampling.BICUBIC)
+    overlay = Image.new("RGBA", POSTER_SIZE, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    # Not for security: a fixed layout per title.
+    layout = random.Random(hashlib.sha256(title.encode()).digest())
+    for _ in range(7):
+        radius = layout.randint(60, 260)
+        x, y = layout.randint(0, width), layout.randint(0, height)
+        draw.ellipse(
+            (x - radius, y - radius, x + radius, y + radius),
+            fill=(255, 255, 255, layout.randint(18, 60)),
+        )
+    poster = Image.alpha_composite(poster.convert("RGBA"), overlay).convert("RGB")
+    out = BytesIO()
+    poster.save(out, format="JPEG", quality=POSTER_QUALITY, optimize=True)
+    return out.getvalue()
+
+
 def _at(days: int, hour: int) -> datetime:
     day = (utcnow() + timedelta(days=days)).astimezone(PARIS)
     return day.replace(hour=hour, minute=0, second=0, microsecond=0)
@@ -122,6 +177,7 @@ def _add_event(
     spec: tuple,
     *,
     publish: bool,
+    media_dir: Path | None,
 ) -> None:
     title, category, venue, address, city, days, hour, hours, description, types = spec
     starts_at = _at(days, hour)
@@ -151,12 +207,25 @@ def _add_event(
             max_per_order=8,
             position=position,
         )
+    if media_dir is not None:
+        poster = demo_poster(title, category)
+        events.set_event_image(
+            session,
+            access=access,
+            event_id=event.id,
+            data=poster,
+            media_dir=media_dir,
+            max_bytes=len(poster),
+        )
     if publish:
         events.publish_event(session, access=access, event_id=event.id)
 
 
-def load_demo(session: Session) -> dict[str, tuple[str, str]] | None:
-    """Fill an empty database with demo data; None (and nothing done) if it has users."""
+def load_demo(
+    session: Session, *, media_dir: Path | None = None
+) -> dict[str, tuple[str, str]] | None:
+    """Fill an empty database with demo data; None (and nothing done) if it has users.
+    With ``media_dir`` (the app's), every event gets its poster."""
     if session.scalar(select(func.count()).select_from(User)):
         return None
     users = {
@@ -180,6 +249,6 @@ def load_demo(session: Session) -> dict[str, tuple[str, str]] | None:
     )
     organizations.add_member(session, access=access, email=users["staff"].email, role=Role.staff)
     for spec in EVENTS:
-        _add_event(session, access, spec, publish=True)
-    _add_event(session, access, DRAFT, publish=False)
+        _add_event(session, access, spec, publish=True, media_dir=media_dir)
+    _add_event(session, access, DRAFT, publish=False, media_dir=media_dir)
     return {role: (email, password) for role, (email, password, _name) in ACCOUNTS.items()}

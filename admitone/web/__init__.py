@@ -9,14 +9,13 @@ the page routers, which each domain registers in ``admitone/domains.py``.
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from admitone.web.errors import render_error_page
 from admitone.web.i18n import LocaleMiddleware
-from admitone.web.templating import STATIC_DIR
+from admitone.web.static_files import static_files_app
 
 
 def install_web(app: FastAPI) -> None:
     app.add_middleware(LocaleMiddleware)
     app.state.html_error_renderer = render_error_page
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", static_files_app(), name="static")

@@ -25,7 +25,8 @@ LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
 
 @functools.cache
-def _static_version(path: str) -> str:
+def static_version(path: str) -> str:
+    """The content hash a static file's address carries (``static_url``)."""
     try:
         return hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:10]
     except OSError:
@@ -34,7 +35,7 @@ def _static_version(path: str) -> str:
 
 def static_url(path: str) -> str:
     """``/static/<path>?v=<content hash>``: long caching without stale files."""
-    return f"/static/{path}?v={_static_version(path)}"
+    return f"/static/{path}?v={static_version(path)}"
 
 
 def _gettext(message: str) -> str:

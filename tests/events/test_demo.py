@@ -58,3 +58,21 @@ def test_demo_is_not_loaded_twice(clean_database):
         assert load_demo(session) is not None
     with clean_database.session() as session:
         assert load_demo(session) is None
+
+
+def test_demo_events_come_with_their_posters(client, clean_database, media_dir):
+    with clean_database.session() as session:
+        assert load_demo(session, media_dir=media_dir) is not None
+
+    events = client.get("/api/v1/events", params={"per_page": 100}).json()["data"]
+    assert events
+    posters = set()
+    for summary in events:
+        image_url = client.get(f"/api/v1/events/{summary['slug']}").json()["data"]["image_url"]
+        assert image_url, summary["slug"]
+        image = client.get(image_url)
+        assert image.status_code == 200
+        assert image.content.startswith(b"\xff\xd8")  # a JPEG
+        posters.add(image.content)
+    assert len(posters) == len(events)  # each its own
+    assert len(list((media_dir / "events").iterdir())) == len(events) + 1  # and the draft's

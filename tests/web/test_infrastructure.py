@@ -258,3 +258,34 @@ def test_error_page_is_translated(client: TestClient) -> None:
     page = get_page(client, "/nothing-here", headers={"accept-language": "fr"})
     assert page.status_code == 404
     assert "Page introuvable" in page.text
+
+
+def test_static_files_are_cached_by_version_and_compressed(client: TestClient) -> None:
+    page = get_page(client, "/")
+    css_url = re.search(r'href="(/static/css/app\.css\?v=[0-9a-f]+)"', page.text)
+    assert css_url, "the page names its stylesheet by version"
+
+    current = client.get(css_url.group(1), headers={"Accept-Encoding": "gzip"})
+    assert current.status_code == 200
+    assert current.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert current.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in current.headers["vary"].lower()
+    assert "--bg" in current.text  # httpx decodes it: the same file
+    plain = client.get(css_url.group(1), headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert plain.text == current.text
+    # What travels: less than half (content-length is the compressed body's).
+    assert 2 * int(current.headers["content-length"]) < int(plain.headers["content-length"])
+
+    # Without its version, or by an old one, a file is revalidated, never kept stale.
+    for url in ("/static/css/app.css", "/static/css/app.css?v=0123456789"):
+        assert client.get(url).headers["cache-control"] == "no-cache", url
+    etag = client.get("/static/css/app.css").headers["etag"]
+    again = client.get("/static/css/app.css", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+
+def test_api_answers_are_not_compressed(client: TestClient) -> None:
+    answer = client.get("/api/v1/events", headers={"Accept-Encoding": "gzip"})
+    assert answer.status_code == 200
+    assert "content-encoding" not in answer.headers
