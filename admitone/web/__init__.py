@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from admitone.web.compression import PageCompressionMiddleware
 from admitone.web.errors import render_error_page
 from admitone.web.i18n import LocaleMiddleware
 from admitone.web.static_files import static_files_app
@@ -17,5 +18,6 @@ from admitone.web.static_files import static_files_app
 
 def install_web(app: FastAPI) -> None:
     app.add_middleware(LocaleMiddleware)
+    app.add_middleware(PageCompressionMiddleware)
     app.state.html_error_renderer = render_error_page
     app.mount("/static", static_files_app(), name="static")

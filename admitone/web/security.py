@@ -17,6 +17,9 @@ login id, signed with the secret key. A state-changing page request is accepted 
 when the signature is valid, the nonce equals the cookie's and the login id is the
 caller's current one. A new nonce is issued at login and logout, so a token taken
 before cannot be replayed after. JavaScript sends the same token in ``X-CSRF-Token``.
+Each page gets the nonce masked anew (XOR with random bytes that travel beside it, as
+Django does), so no two pages carry the same token: a compressed page cannot be made to
+leak it by BREACH-style guessing (``web/compression.py``).
 """
 
 from __future__ import annotations
@@ -246,9 +249,23 @@ def _binding(request: Request, settings: Settings) -> str:
     return str(claims[1]) if claims else ANONYMOUS
 
 
+def _masked(nonce: str) -> list[str]:
+    """``nonce`` XOR fresh random bytes, and those bytes: different on every page."""
+    plain = nonce.encode()
+    mask = secrets.token_bytes(len(plain))
+    return [mask.hex(), bytes(a ^ b for a, b in zip(plain, mask, strict=True)).hex()]
+
+
+def _unmasked(mask_hex: str, masked_hex: str) -> str:
+    mask, masked = bytes.fromhex(mask_hex), bytes.fromhex(masked_hex)
+    if len(mask) != len(masked):
+        raise ValueError("mask and masked nonce differ in length")
+    return bytes(a ^ b for a, b in zip(masked, mask, strict=True)).decode()
+
+
 def csrf_token(request: Request, settings: Settings) -> str:
     return _serializer(settings, "admitone.csrf").dumps(
-        [_csrf_nonce(request), _binding(request, settings)]
+        [*_masked(_csrf_nonce(request)), _binding(request, settings)]
     )
 
 
@@ -274,10 +291,11 @@ async def verify_csrf(request: Request) -> None:
     if not submitted or not cookie:
         raise CsrfFailed()
     try:
-        nonce, binding = _serializer(settings, "admitone.csrf").loads(
+        mask, masked, binding = _serializer(settings, "admitone.csrf").loads(
             submitted, max_age=int(CSRF_MAX_AGE.total_seconds())
         )
-    except (BadSignature, ValueError, TypeError) as exc:
+        nonce = _unmasked(mask, masked)
+    except (BadSignature, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise CsrfFailed() from exc
     if not isinstance(nonce, str) or not hmac.compare_digest(nonce, cookie):
         raise CsrfFailed()

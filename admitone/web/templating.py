@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from admitone.config import Settings
 from admitone.web import formatting, i18n
+from admitone.web.compression import COMPRESSIBLE_HEADER
 from admitone.web.messages import flash_text
 from admitone.web.security import csrf_token, set_csrf_cookie_if_new
 
@@ -93,8 +94,13 @@ def render(
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    compressible: bool = False,
 ) -> HTMLResponse:
-    """Render ``template`` with the common context (user, CSRF token, language, path)."""
+    """Render ``template`` with the common context (user, CSRF token, language, path).
+
+    ``compressible``: the page holds no secret but the CSRF token, so it may travel
+    gzip-compressed; only to a visitor who is not logged in, as the header names whoever
+    is (``web/compression.py`` says why only such pages)."""
     settings: Settings = request.app.state.settings
     login = getattr(request.state, "web_login", None)
     values: dict[str, Any] = {
@@ -111,5 +117,7 @@ def render(
     html = environment.get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers.setdefault("cache-control", "no-store")
+    if compressible and login is None:
+        response.headers[COMPRESSIBLE_HEADER] = "1"
     set_csrf_cookie_if_new(response, request, settings)
     return response

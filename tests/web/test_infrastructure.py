@@ -289,3 +289,42 @@ def test_api_answers_are_not_compressed(client: TestClient) -> None:
     answer = client.get("/api/v1/events", headers={"Accept-Encoding": "gzip"})
     assert answer.status_code == 200
     assert "content-encoding" not in answer.headers
+
+
+def test_public_pages_travel_compressed_to_visitors_who_are_not_logged_in(
+    client: TestClient,
+) -> None:
+    for url in ("/", "/events", "/login", "/register"):
+        page = client.get(url, headers={**HTML, "Accept-Encoding": "gzip"})
+        assert page.status_code == 200, url
+        assert page.headers["content-encoding"] == "gzip", url
+        assert "accept-encoding" in page.headers["vary"].lower(), url
+        assert "x-admitone-compressible" not in page.headers, url
+        plain = client.get(url, headers={**HTML, "Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers, url
+        assert 2 * int(page.headers["content-length"]) < len(plain.content), url
+        assert "</html>" in page.text, url  # decoded: a whole page
+
+
+def test_no_two_pages_carry_the_same_csrf_token_and_each_still_works(client: TestClient) -> None:
+    tokens = {csrf_from(get_page(client, "/login").text) for _ in range(3)}
+    # The signed payloads differ, not only their timestamps (payload.timestamp.signature):
+    # masked anew, nothing stays the same for BREACH-style guessing.
+    assert len({token.rsplit(".", 2)[0] for token in tokens}) == 3
+    for token in tokens:
+        switched = client.post(
+            "/language",
+            data={"csrf_token": token, "language": "fr", "next": "/"},
+            headers=HTML,
+            follow_redirects=False,
+        )
+        assert switched.status_code == 303
+
+
+def test_pages_with_secrets_or_a_login_are_never_compressed(client: TestClient) -> None:
+    # A logged-in visitor: the header names them, so no page of theirs is compressed.
+    web_register(client)  # and logged in
+    for url in ("/", "/events", "/account/tickets"):
+        page = client.get(url, headers={**HTML, "Accept-Encoding": "gzip"})
+        assert page.status_code == 200, url
+        assert "content-encoding" not in page.headers, url

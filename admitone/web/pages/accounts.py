@@ -75,7 +75,12 @@ def login_page(
     target = safe_next(next_url)
     if login is not None:
         return redirect(target)
-    return render(request, "account/login.html", {"errors": {}, "email": "", "next_url": target})
+    return render(
+        request,
+        "account/login.html",
+        {"errors": {}, "email": "", "next_url": target},
+        compressible=True,
+    )
 
 
 @router.post("/login", dependencies=[Depends(rate_limit("login"))])
@@ -140,6 +145,7 @@ def register_page(
         request,
         "account/register.html",
         {"errors": {}, "email": "", "full_name": "", "next_url": target},
+        compressible=True,
     )
 
 

@@ -81,6 +81,7 @@ def home(
             "category_label": category_label,
             "image_url": event_image_url,
         },
+        compressible=True,
     )
 
 
@@ -136,6 +137,7 @@ def catalogue_page(
             "image_url": event_image_url,
             "today": (datetime.now(UTC) - timedelta(hours=12)).date().isoformat(),
         },
+        compressible=True,
     )
 
 
@@ -161,4 +163,5 @@ def event_page(
             "image_url": event_image_url,
             "errors": {},
         },
+        compressible=True,
     )
