@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from admitone.config import Settings
-from admitone.web import formatting, i18n
+from admitone.web import formatting, i18n, sharing
 from admitone.web.compression import COMPRESSIBLE_HEADER
 from admitone.web.messages import flash_text
 from admitone.web.security import csrf_token, set_csrf_cookie_if_new
@@ -80,6 +80,7 @@ def build_environment() -> Environment:
         zone_name=formatting.zone_name,
         input_datetime=formatting.input_datetime,
         iso=formatting.iso,
+        linkify=sharing.linkify,
     )
     return env
 

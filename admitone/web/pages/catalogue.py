@@ -13,9 +13,10 @@ from typing import Annotated, Any
 from fastapi import Path, Query, Request
 from fastapi.responses import Response
 
-from admitone.deps import SessionDep
+from admitone.deps import SessionDep, SettingsDep
 from admitone.events import catalogue
 from admitone.events.models import Category, Event, TicketType
+from admitone.web import sharing
 from admitone.web.deps import OptionalLogin, page_router
 from admitone.web.messages import category_label, category_options
 from admitone.web.templating import render
@@ -145,12 +146,16 @@ def catalogue_page(
 def event_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     login: OptionalLogin,
     slug: Annotated[str, Path(max_length=100)],
 ) -> Response:
     entry = catalogue.get_public_event(session, id_or_slug=slug)
     event = entry.event
     tickets = [ticket_view(entry, t) for t in event.ticket_types if t.is_active]
+    page_url = sharing.absolute(settings.public_url, f"/events/{event.slug}")
+    image = event_image_url(event)
+    image_url = sharing.absolute(settings.public_url, image) if image else None
     return render(
         request,
         "catalogue/event.html",
@@ -162,6 +167,13 @@ def event_page(
             "category_label": category_label,
             "image_url": event_image_url,
             "errors": {},
+            "share": {
+                "url": page_url,
+                "image": image_url,
+                "description": sharing.preview_text(event.description),
+                "data": sharing.structured_data(entry, page_url=page_url, image_url=image_url),
+                "map_url": sharing.map_url(event),
+            },
         },
         compressible=True,
     )
