@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 from admitone.web.i18n import babel_locale
+
+# The date styles of CLDR, as Babel names them.
+DateStyle = Literal["full", "long", "medium", "short"]
 
 
 def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
@@ -41,12 +45,24 @@ def local(moment: datetime, timezone: str | None) -> datetime:
     return moment.astimezone(_zone(timezone))
 
 
-def datetime_in(moment: datetime | None, timezone: str | None, fmt: str = "medium") -> str:
-    """A moment shown in the event's time zone, with the zone's short name."""
+def datetime_in(
+    moment: datetime | None, timezone: str | None, fmt: DateStyle = "medium", *, zone: bool = True
+) -> str:
+    """A moment in the event's time zone: the date in ``fmt``, the time to the minute (no
+    seconds, whatever ``fmt``), then the zone's short name ("Jun 1, 2027, 8:00 PM CEST";
+    ``zone=False`` where the page names the zone once for all)."""
     if moment is None:
         return ""
-    zone = _zone(timezone)
-    return format_datetime(local(moment, timezone), fmt, tzinfo=zone, locale=babel_locale())
+    at = local(moment, timezone)
+    locale = babel_locale()
+    # Babel's own composition (format_datetime), with the short time in it.
+    text = (
+        str(get_datetime_format(fmt, locale=locale))
+        .replace("'", "")
+        .replace("{0}", format_time(at, "short", tzinfo=at.tzinfo, locale=locale))
+        .replace("{1}", format_date(at, fmt, locale=locale))
+    )
+    return f"{text} {zone_name(moment, timezone)}" if zone else text
 
 
 def date_in(moment: datetime | None, timezone: str | None, fmt: str = "full") -> str:
@@ -84,12 +100,28 @@ def iso(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+# An end before this hour of the next day still belongs to the evening it started
+# ("8:00 PM to 2:00 AM"), as people read a night out.
+SAME_NIGHT_UNTIL_HOUR = 6
+
+
 def time_range(start: datetime, end: datetime, timezone: str | None) -> tuple[str, str]:
-    """(start time, end) where the end shows its date only when it is another day."""
+    """(start time, end): the end as a time on the same day or the same night ("8:00 PM
+    to midnight", "20:00 à 00:00"), with its date only beyond."""
     start_local, end_local = local(start, timezone), local(end, timezone)
-    end_text = (
-        time_in(end, timezone)
-        if start_local.date() == end_local.date()
-        else datetime_in(end, timezone, "short")
+    same_night = end_local.date() == start_local.date() + timedelta(days=1) and (
+        end_local.hour < SAME_NIGHT_UNTIL_HOUR and end_local - start_local < timedelta(days=1)
     )
+    if start_local.date() == end_local.date() or same_night:
+        end_text = _end_time(end_local)
+    else:
+        end_text = datetime_in(end, timezone, "short", zone=False)
     return time_in(start, timezone), end_text
+
+
+def _end_time(end_local: datetime) -> str:
+    # "12:00 AM" leaves English readers unsure which night is meant: "midnight" does not.
+    # 24-hour locales write 00:00, which nobody misreads.
+    if (end_local.hour, end_local.minute) == (0, 0) and babel_locale().language == "en":
+        return "midnight"
+    return format_time(end_local, "short", tzinfo=end_local.tzinfo, locale=babel_locale())

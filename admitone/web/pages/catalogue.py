@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query, Request
 from fastapi.responses import Response
 
+from admitone.config import Settings
 from admitone.deps import SessionDep, SettingsDep
 from admitone.events import catalogue
 from admitone.events.models import Category, Event, TicketType
@@ -142,6 +143,34 @@ def catalogue_page(
     )
 
 
+def event_page_context(
+    entry: catalogue.CatalogueEntry, settings: Settings, *, errors: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """What ``catalogue/event.html`` shows: the event page, and the same page again with
+    an error when a checkout cannot start (``checkout.py``)."""
+    event = entry.event
+    tickets = [ticket_view(entry, t) for t in event.ticket_types if t.is_active]
+    page_url = sharing.absolute(settings.public_url, f"/events/{event.slug}")
+    image = event_image_url(event)
+    image_url = sharing.absolute(settings.public_url, image) if image else None
+    return {
+        "event": event,
+        "price_from": entry.price_from,
+        "tickets": tickets,
+        "any_on_sale": any(t["on_sale"] for t in tickets),
+        "category_label": category_label,
+        "image_url": event_image_url,
+        "errors": errors or {},
+        "share": {
+            "url": page_url,
+            "image": image_url,
+            "description": sharing.preview_text(event.description),
+            "data": sharing.structured_data(entry, page_url=page_url, image_url=image_url),
+            "map_url": sharing.map_url(event),
+        },
+    }
+
+
 @router.get("/events/{slug}")
 def event_page(
     request: Request,
@@ -151,29 +180,6 @@ def event_page(
     slug: Annotated[str, Path(max_length=100)],
 ) -> Response:
     entry = catalogue.get_public_event(session, id_or_slug=slug)
-    event = entry.event
-    tickets = [ticket_view(entry, t) for t in event.ticket_types if t.is_active]
-    page_url = sharing.absolute(settings.public_url, f"/events/{event.slug}")
-    image = event_image_url(event)
-    image_url = sharing.absolute(settings.public_url, image) if image else None
     return render(
-        request,
-        "catalogue/event.html",
-        {
-            "event": event,
-            "price_from": entry.price_from,
-            "tickets": tickets,
-            "any_on_sale": any(t["on_sale"] for t in tickets),
-            "category_label": category_label,
-            "image_url": event_image_url,
-            "errors": {},
-            "share": {
-                "url": page_url,
-                "image": image_url,
-                "description": sharing.preview_text(event.description),
-                "data": sharing.structured_data(entry, page_url=page_url, image_url=image_url),
-                "map_url": sharing.map_url(event),
-            },
-        },
-        compressible=True,
+        request, "catalogue/event.html", event_page_context(entry, settings), compressible=True
     )

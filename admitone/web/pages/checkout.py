@@ -44,7 +44,7 @@ from admitone.web.deps import Form, OptionalLogin, RequiredLogin, form_str, page
 from admitone.web.i18n import _, current_locale
 from admitone.web.messages import domain_error_text, field_errors
 from admitone.web.pages.accounts import redirect
-from admitone.web.pages.catalogue import event_image_url, ticket_view
+from admitone.web.pages.catalogue import event_page_context
 from admitone.web.security import secure_cookies
 from admitone.web.templating import render
 
@@ -124,22 +124,11 @@ def _chosen(form: FormData, event: Event) -> list[tuple[TicketType, int]]:
 def _event_page_with_error(
     request: Request, entry: catalogue.CatalogueEntry, message: str, status_code: int
 ) -> Response:
-    from admitone.web.messages import category_label
-
-    event = entry.event
-    views = [ticket_view(entry, t) for t in event.ticket_types if t.is_active]
+    settings: Settings = request.app.state.settings
     return render(
         request,
         "catalogue/event.html",
-        {
-            "event": event,
-            "price_from": entry.price_from,
-            "tickets": views,
-            "any_on_sale": any(t["on_sale"] for t in views),
-            "category_label": category_label,
-            "image_url": event_image_url,
-            "errors": {"__all__": message},
-        },
+        event_page_context(entry, settings, errors={"__all__": message}),
         status_code=status_code,
     )
 
