@@ -152,6 +152,7 @@ def _catalogue_fields(entry: catalogue.CatalogueEntry) -> dict[str, Any]:
                 max_per_order=t.max_per_order,
                 on_sale=catalogue.is_on_sale(event, t, available=entry.available(t)),
                 sold_out=entry.available(t) == 0,
+                may_come_back=entry.available(t) == 0 and t.capacity > t.quantity_sold,
             )
             for t in event.ticket_types
             if t.is_active

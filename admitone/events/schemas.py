@@ -285,6 +285,9 @@ class PublicTicketTypeOut(OutputModel):
     max_per_order: int
     on_sale: bool = Field(description="Can be bought right now (window open, stock left)")
     sold_out: bool
+    may_come_back: bool = Field(
+        description="Sold out for now, but seats held by unpaid orders may come back"
+    )
 
 
 class CatalogueEventOut(OutputModel):

@@ -16,8 +16,13 @@ from admitone.web.i18n import babel_locale
 DateStyle = Literal["full", "long", "medium", "short"]
 
 
+def currency_digits(currency: str) -> int:
+    """How many minor units' digits ``currency`` has (EUR 2, JPY 0)."""
+    return int(get_currency_precision(currency))
+
+
 def minor_to_decimal(amount_minor: int, currency: str) -> Decimal:
-    digits = get_currency_precision(currency)
+    digits = currency_digits(currency)
     return Decimal(amount_minor).scaleb(-digits)
 
 

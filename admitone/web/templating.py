@@ -70,6 +70,7 @@ def build_environment() -> Environment:
         query=_query,
         flash_text=flash_text,
         time_range=formatting.time_range,
+        currency_digits=formatting.currency_digits,
     )
     env.filters.update(
         money=formatting.money,

@@ -258,7 +258,8 @@ def test_only_the_buyers_browser_reaches_the_test_payment(client: TestClient) ->
     done = client.post(
         f"{provider_path}/approve", data={"csrf_token": csrf_from(provider.text)}, headers=HTML
     )
-    assert done.status_code == 200 and "Payment approved" in done.text
+    # Approved: straight to the order's tickets (issue 15), no page in between.
+    assert done.status_code == 200 and "Here are your tickets" in done.text
 
 
 def test_the_web_form_counts_against_the_apis_hold_limits(make_app) -> None:
@@ -331,3 +332,159 @@ def test_the_organizer_form_sets_the_limit_per_buyer(client: TestClient) -> None
         headers=owner["headers"],
     )
     assert api.json()["data"]["max_per_buyer"] is None
+
+
+def _details(client: TestClient, event: dict, quantities: dict[str, int]):
+    page = get_page(client, f"/events/{event['slug']}")
+    return client.post(
+        "/checkout",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "event": event["slug"],
+            **{f"qty-{type_id}": str(n) for type_id, n in quantities.items()},
+        },
+        headers=HTML,
+    )
+
+
+def _hold_through_the_api(client: TestClient, event: dict, type_id: str, quantity: int) -> dict:
+    held = client.post(
+        "/api/v1/orders",
+        json={
+            "event_id": event["id"],
+            "items": [{"ticket_type_id": type_id, "quantity": quantity}],
+            "buyer": {"name": "Quick Buyer", "email": "quick@example.com"},
+        },
+    )
+    assert held.status_code == 201, held.text
+    return held.json()["data"]
+
+
+def test_seats_gone_during_checkout_keep_the_buyer_on_the_form(client: TestClient) -> None:
+    event = _event(
+        client,
+        ticket_types=[
+            {"name": "Balcony", "price_minor": 3000, "capacity": 3},
+            {"name": "Floor", "price_minor": 2000, "capacity": 10},
+        ],
+    )
+    balcony, floor = (t["id"] for t in event["ticket_types"])
+    details = _details(client, event, {balcony: 3, floor: 1})
+    assert details.status_code == 200
+    _hold_through_the_api(client, event, balcony, 2)  # someone else was quicker
+
+    again = client.post(
+        "/checkout/reserve",
+        data={
+            "csrf_token": csrf_from(details.text),
+            "event": event["slug"],
+            f"qty-{balcony}": "3",
+            f"qty-{floor}": "1",
+            "buyer_name": "Camille Durand",
+            "buyer_email": "camille@example.com",
+        },
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert again.status_code == 409
+    assert "Not enough left of Balcony" in again.text  # the ticket type named
+    assert 'value="Camille Durand"' in again.text and 'value="camille@example.com"' in again.text
+    # The choice now holds what is left: 1 balcony seat, and the floor seat as chosen.
+    assert f'name="qty-{balcony}" value="1"' in again.text
+    assert f'name="qty-{floor}" value="1"' in again.text
+    held = client.post(
+        "/checkout/reserve",
+        data={
+            "csrf_token": csrf_from(again.text),
+            "event": event["slug"],
+            f"qty-{balcony}": "1",
+            f"qty-{floor}": "1",
+            "buyer_name": "Camille Durand",
+            "buyer_email": "camille@example.com",
+        },
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert held.status_code == 303  # one more click holds it
+
+
+def test_nothing_left_at_all_goes_back_to_the_event_page_naming_the_type(
+    client: TestClient,
+) -> None:
+    event = _event(client, ticket_types=[{"name": "Balcony", "price_minor": 3000, "capacity": 2}])
+    balcony = event["ticket_types"][0]["id"]
+    details = _details(client, event, {balcony: 2})
+    _hold_through_the_api(client, event, balcony, 2)
+    again = client.post(
+        "/checkout/reserve",
+        data={
+            "csrf_token": csrf_from(details.text),
+            "event": event["slug"],
+            f"qty-{balcony}": "2",
+            "buyer_name": "Camille Durand",
+            "buyer_email": "camille@example.com",
+        },
+        headers=HTML,
+    )
+    assert again.status_code == 409
+    assert "Sold out while you were choosing: Balcony." in again.text
+
+
+def test_held_seats_read_as_reserved_and_sold_seats_as_sold_out(client: TestClient) -> None:
+    event = _event(
+        client,
+        ticket_types=[
+            {"name": "Held", "price_minor": 1000, "capacity": 1},
+            {"name": "Sold", "price_minor": 1000, "capacity": 1},
+        ],
+    )
+    held_type, sold_type = (t["id"] for t in event["ticket_types"])
+    _hold_through_the_api(client, event, held_type, 1)
+    sold = _hold_through_the_api(client, event, sold_type, 1)
+    payment = client.post(
+        f"/api/v1/orders/{sold['id']}/pay", headers={"X-Order-Token": sold["access_token"]}
+    ).json()["data"]
+    client.post(
+        f"/api/v1/payments/test/{payment['id']}/approve",
+        headers={"X-Order-Token": sold["access_token"]},
+    ).raise_for_status()
+
+    page = get_page(client, f"/events/{event['slug']}").text
+    held_row = page.split(f'data-ticket-type="{held_type}"', 1)[1].split("ticket-type-name", 2)[1]
+    sold_row = page.split(f'data-ticket-type="{sold_type}"', 1)[1]
+    assert "Reserved: seats may come back" in held_row and "Sold out" not in held_row
+    assert "Sold out" in sold_row.split("</div>", 3)[0] + sold_row.split("</div>", 3)[1]
+    api = client.get(f"/api/v1/events/{event['slug']}").json()["data"]["ticket_types"]
+    flags = {t["name"]: (t["sold_out"], t["may_come_back"]) for t in api}
+    assert flags == {"Held": (True, True), "Sold": (True, False)}
+
+
+def test_an_expired_hold_starts_again_with_the_same_choice(client: TestClient, database) -> None:
+    from tests.factories import expire_hold
+
+    event = _event(client)
+    ticket_type = event["ticket_types"][0]["id"]
+    details = _details(client, event, {ticket_type: 3})
+    held = client.post(
+        "/checkout/reserve",
+        data={
+            "csrf_token": csrf_from(details.text),
+            "event": event["slug"],
+            f"qty-{ticket_type}": "3",
+            "buyer_name": "Late Payer",
+            "buyer_email": "late@example.com",
+        },
+        headers=HTML,
+        follow_redirects=False,
+    )
+    order_path = held.headers["location"]
+    expire_hold(database, order_path.rsplit("/", 1)[1])
+    expired = get_page(client, order_path)
+    assert "Your reservation has expired" in expired.text
+    form = expired.text.split('action="/checkout"', 1)[1].split("</form>", 1)[0]
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+    assert fields[f"qty-{ticket_type}"] == "3" and fields["event"] == event["slug"]
+    restarted = client.post("/checkout", data=fields, headers=HTML)
+    assert restarted.status_code == 200
+    assert 'value="Late Payer"' in restarted.text and 'value="late@example.com"' in restarted.text
+    assert f'name="qty-{ticket_type}" value="3"' in restarted.text

@@ -40,7 +40,10 @@ def test_a_moment_has_no_seconds_and_names_its_zone(locale: str) -> None:
         (datetime(2027, 6, 2, 0, 30, tzinfo=UTC), {"en": "2:30\u202fAM", "fr": "02:30"}),
         (datetime(2027, 6, 1, 21, 15, tzinfo=UTC), {"en": "11:15\u202fPM", "fr": "23:15"}),
         # Past the night: the end says its day.
-        (datetime(2027, 6, 2, 8, 0, tzinfo=UTC), {"en": "6/2/27, 10:00\u202fAM", "fr": "02/06/2027 10:00"}),
+        (
+            datetime(2027, 6, 2, 8, 0, tzinfo=UTC),
+            {"en": "6/2/27, 10:00\u202fAM", "fr": "02/06/2027 10:00"},
+        ),
     ],
 )
 def test_an_end_on_the_same_night_reads_as_a_time(

@@ -57,6 +57,8 @@ def ticket_view(entry: catalogue.CatalogueEntry, ticket_type: TicketType) -> dic
         "available": available,
         "on_sale": on_sale,
         "sold_out": available <= 0,
+        # Nothing to buy now, but pending orders hold seats that return if unpaid.
+        "may_come_back": available <= 0 and ticket_type.capacity > ticket_type.quantity_sold,
         "quantities": quantities,
         "not_yet": ticket_type.sales_start is not None
         and ticket_type.sales_start > datetime.now(UTC),

@@ -30,6 +30,7 @@ from admitone.events import catalogue
 from admitone.events.models import Event, TicketType
 from admitone.orders import buyer_orders, buying, fulfilment, paying
 from admitone.orders.details import OrderDetails
+from admitone.orders.errors import SoldOut
 from admitone.orders.models import Order, OrderStatus
 from admitone.orders.schemas import BuyerIn
 from admitone.orders.transitions import effective_status
@@ -169,9 +170,10 @@ def checkout_details(
     chosen = _chosen(form, entry.event)
     if not chosen:
         return _event_page_with_error(request, entry, _("Choose at least one ticket."), 422)
+    # Prefilled from the form when the buyer starts again from an expired order.
     values = {
-        "buyer_name": login.user.full_name if login else "",
-        "buyer_email": login.user.email if login else "",
+        "buyer_name": form_str(form, "buyer_name") or (login.user.full_name if login else ""),
+        "buyer_email": form_str(form, "buyer_email") or (login.user.email if login else ""),
     }
     return _details_page(request, entry.event, chosen, values=values, errors={})
 
@@ -212,6 +214,9 @@ def checkout_reserve(
             locale=current_locale(),  # the page's language: the order's mails use it
             client_ip=client_ip(request),
         )
+    except SoldOut as exc:
+        session.rollback()
+        return _details_after_sold_out(request, session, event.slug, chosen, values, exc)
     except DomainError as exc:
         session.rollback()
         entry = catalogue.get_public_event(session, id_or_slug=event.slug)
@@ -220,6 +225,40 @@ def checkout_reserve(
     response = redirect(f"/orders/{order.id}")
     _remember(response, request, settings, order.id, created.order_token)
     return response
+
+
+def _details_after_sold_out(
+    request: Request,
+    session: Any,
+    slug: str,
+    chosen: list[tuple[TicketType, int]],
+    values: dict[str, str],
+    exc: SoldOut,
+) -> Response:
+    """Seats ran out while the buyer filled in the form: they stay on it, their name and
+    e-mail kept, the choice cut down to what is left and the ticket types named; one
+    click holds what remains. Nothing left at all: back to the event page."""
+    left: dict[str, int] = exc.details.get("available", {})
+    kept, short = [], []
+    for ticket_type, quantity in chosen:
+        available = left.get(str(ticket_type.id), quantity)
+        if available < quantity:
+            short.append(ticket_type.name)
+        if min(quantity, available) >= max(ticket_type.min_per_order, 1):
+            kept.append((ticket_type, min(quantity, available)))
+    names = ", ".join(short)
+    entry = catalogue.get_public_event(session, id_or_slug=slug)
+    if not kept:
+        message = _("Sold out while you were choosing: %(types)s.", types=names)
+        return _event_page_with_error(request, entry, message, exc.status)
+    message = _(
+        "Not enough left of %(types)s: your choice now holds what is left. Check it, "
+        "then hold your tickets.",
+        types=names,
+    )
+    return _details_page(
+        request, entry.event, kept, values=values, errors={"__all__": message}, status_code=409
+    )
 
 
 # --- the order: hold, payment, confirmation ----------------------------------------------
@@ -414,13 +453,15 @@ def test_payment_approve(
     login: OptionalLogin,
     payment_id: PaymentId,
 ) -> Response:
-    _payment, _order, payer = _buyers_test_payment(
+    _payment, order, payer = _buyers_test_payment(
         request, session, settings, login, payment_id, None
     )
     test_payments.approve_test_payment(
         session, payment_id=payment_id, payer=payer, now=utcnow(), settings=settings
     )
-    return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
+    # Straight to the tickets: the order's page says whether it is paid (or refunded, if
+    # its seats were gone), so there is no page in between.
+    return redirect(f"/orders/{order.id}")
 
 
 @test_provider.post("/pay/test/{payment_id}/decline")

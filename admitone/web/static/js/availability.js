@@ -9,6 +9,7 @@
   // The sentences come translated from the page (gettext), with a %(count)s slot.
   var leftText = form.getAttribute("data-text-left") || "%(count)s";
   var soldOutText = form.getAttribute("data-text-sold-out") || "";
+  var mayComeBackText = form.getAttribute("data-text-may-come-back") || soldOutText;
 
   function refresh() {
     fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
@@ -20,7 +21,8 @@
           if (!row) { return; }
           var line = row.querySelector('[data-role="availability"]');
           if (!line || !t.on_sale && !t.sold_out) { return; }
-          line.textContent = t.sold_out ? soldOutText : leftText.replace("%(count)s", String(t.available));
+          line.textContent = t.may_come_back ? mayComeBackText
+            : t.sold_out ? soldOutText : leftText.replace("%(count)s", String(t.available));
           var select = row.querySelector("select");
           if (select) {
             Array.prototype.forEach.call(select.options, function (option) {
@@ -32,4 +34,28 @@
       .catch(function () { /* offline: keep what we show */ });
   }
   window.setInterval(refresh, 20000);
+})();
+
+// The running total under the quantities: what the chosen tickets cost together.
+(function () {
+  var form = document.querySelector("form[data-availability]");
+  var total = form && form.querySelector('[data-role="total"]');
+  if (!total || !window.Intl) { return; }
+  var amount = total.querySelector('[data-role="total-amount"]');
+  var digits = Number(total.getAttribute("data-minor-digits") || "2");
+  var money = new Intl.NumberFormat(total.getAttribute("data-locale") || undefined, {
+    style: "currency", currency: total.getAttribute("data-currency") || "EUR"
+  });
+
+  function update() {
+    var minor = 0;
+    Array.prototype.forEach.call(form.querySelectorAll("[data-price-minor]"), function (row) {
+      var select = row.querySelector("select");
+      if (select) { minor += Number(row.getAttribute("data-price-minor")) * Number(select.value); }
+    });
+    total.hidden = minor === 0;
+    amount.textContent = money.format(minor / Math.pow(10, digits));
+  }
+  form.addEventListener("change", update);
+  update();
 })();
