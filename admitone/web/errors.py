@@ -7,7 +7,7 @@ otherwise so the JSON body is sent.
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -28,6 +28,25 @@ def wants_html(request: Request) -> bool:
     if request.url.path.startswith("/api/") or request.url.path.startswith("/static/"):
         return False
     return "text/html" in request.headers.get("accept", "")
+
+
+def way_back(request: Request) -> str | None:
+    """Where the person was before this error: the page that linked here or posted the
+    form (``Referer``), if it is a page of this site other than the one that failed."""
+    referer = request.headers.get("referer", "")
+    if not referer:
+        return None
+    parts = urlsplit(referer)
+    if parts.netloc != request.url.netloc or parts.scheme not in ("http", "https"):
+        return None  # another site (or a forged value): no link out of here
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//") or path.startswith("/api/"):
+        return None
+    back = path + (f"?{parts.query}" if parts.query else "")
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if back == here and request.method in ("GET", "HEAD"):
+        return None  # reloading the page that failed helps nobody
+    return back
 
 
 def render_error_page(
@@ -60,7 +79,13 @@ def render_error_page(
         return render(
             request,
             "error.html",
-            {"status": status, "title": title, "message": error_text(code, status), "code": code},
+            {
+                "status": status,
+                "title": title,
+                "message": error_text(code, status),
+                "code": code,
+                "back_url": way_back(request),
+            },
             status_code=status,
             headers=headers,
         )

@@ -328,3 +328,21 @@ def test_pages_with_secrets_or_a_login_are_never_compressed(client: TestClient) 
         page = client.get(url, headers={**HTML, "Accept-Encoding": "gzip"})
         assert page.status_code == 200, url
         assert "content-encoding" not in page.headers, url
+
+
+def test_an_error_page_offers_the_way_back_to_where_the_person_was(client: TestClient) -> None:
+    here = "http://testserver/events?q=jazz"
+    missing = get_page(client, "/events/no-such-event", headers={**HTML, "Referer": here})
+    assert missing.status_code == 404
+    assert 'href="/events?q=jazz">Back to where you were</a>' in missing.text
+    # Another site's address, or none: no such link, the home page as before.
+    for referer in ("https://evil.example/phish", "javascript:alert(1)", "//evil.example/x", ""):
+        page = get_page(client, "/events/no-such-event", headers={**HTML, "Referer": referer})
+        assert "Back to where you were" not in page.text, referer
+        assert 'href="/">Back to the home page</a>' in page.text
+    french = get_page(
+        client,
+        "/events/no-such-event",
+        headers={**HTML, "Referer": here, "Accept-Language": "fr"},
+    )
+    assert "Revenir là où vous étiez" in french.text
