@@ -21,7 +21,6 @@
   var searchUrl = root.getAttribute("data-search-url");
   var undoUrl = root.getAttribute("data-undo-url");
   var mayUndo = root.getAttribute("data-may-undo") === "true";
-  var returnSeconds = Number(root.getAttribute("data-return-seconds") || "4");
   var overlay = document.getElementById("scan-result");
   var overlaySymbol = document.getElementById("scan-result-symbol");
   var overlayExtra = document.getElementById("scan-result-extra");
@@ -168,7 +167,9 @@
     if (navigator.vibrate) { navigator.vibrate(kind === "admitted" ? 80 : [120, 80, 120]); }
     window.clearTimeout(returnTimer);
     // Back to scanning by itself; longer when a supervisor may want to undo.
-    returnTimer = window.setTimeout(hide, (undoButton.hidden ? returnSeconds : returnSeconds * 2) * 1000);
+    // (Read at each result: a test may hold the screen to check it.)
+    var seconds = Number(root.getAttribute("data-return-seconds") || "4");
+    returnTimer = window.setTimeout(hide, (undoButton.hidden ? seconds : seconds * 2) * 1000);
   }
 
   function hide() {
