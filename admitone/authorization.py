@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -45,6 +46,8 @@ class Permission(StrEnum):
     refund_orders = "refund_orders"
     manage_members = "manage_members"
     check_in = "check_in"
+    # Undo a mistaken admission at the gate: supervisors (admins, owners), not gate staff.
+    undo_check_in = "undo_check_in"
     sell_at_stand = "sell_at_stand"
     # Where the money goes (the Stripe connected account): the owner alone.
     manage_payouts = "manage_payouts"
@@ -58,6 +61,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.staff: frozenset({Permission.view_events, Permission.check_in}),
     Role.cashier: frozenset({Permission.view_events, Permission.sell_at_stand}),
 }
+
+
+def lands_on_scanner(user: User, member_roles: Iterable[Role]) -> bool:
+    """Whether a login should open on the gate scanner rather than the usual landing:
+    a member whose every role is gate staff (a platform admin never is)."""
+    roles = set(member_roles)
+    return not user.is_platform_admin and roles == {Role.staff}
 
 
 def role_allows(role: Role, permission: Permission) -> bool:

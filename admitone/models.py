@@ -2,7 +2,7 @@
 
 from admitone.accounts.models import AccountToken, AuthSession, RefreshToken, User
 from admitone.accounts.oidc.models import IdentityLink
-from admitone.checkin.models import CheckIn
+from admitone.checkin.models import CheckIn, CheckinUndo
 from admitone.db import Base
 from admitone.events.models import Event, TicketType
 from admitone.notifications.models import Delivery
@@ -17,6 +17,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "CheckIn",
+    "CheckinUndo",
     "Delivery",
     "Event",
     "EventSigningKey",

@@ -50,6 +50,7 @@ READ, WRITE, MEMBERS = "view_events", "manage_events", "manage_members"
 ORDERS, REFUNDS, CHECK_IN = "view_orders", "refund_orders", "check_in"
 PAYOUTS = "manage_payouts"  # where the money goes: the owner alone
 SECURITY = "manage_security"  # requiring two-factor of the members: the owner alone
+UNDO_CHECK_IN = "undo_check_in"  # undoing an admission at the gate: admins and owners
 # Who may call the routes that reach an organization's rows another way than its slug.
 BUYER = "buyer"  # the order's buyer (its account, or the order token) alone; others 404
 ORDER_READER = "order_reader"  # the buyer, or members who may view orders (tickets, documents)
@@ -86,6 +87,7 @@ ID_PARAMETERS = {
 class Call:
     params: dict[str, str]
     json: Any = None
+    query: dict[str, str] | None = None  # the query string
     files: Any = None
     order_token: str | None = None  # the order's token, for the "token_holder" actor
 
@@ -191,6 +193,24 @@ def _paid_order_reader_params(ctx) -> Call:
     return Call({"order_id": order["id"]}, order_token=order["access_token"])
 
 
+def _admitted_ticket_params(ctx) -> Call:
+    """A fresh paid order's ticket of A, admitted at the gate (the undo consumes it)."""
+    order = _pending_order(ctx)
+    payment = start_payment(ctx.client, order)
+    headers = token_headers(order["access_token"])
+    approved = ctx.client.post(f"{API}/payments/test/{payment['id']}/approve", headers=headers)
+    assert approved.status_code == 200, approved.text
+    tickets = ctx.client.get(f"{API}/orders/{order['id']}/tickets", headers=headers).json()
+    ticket = tickets["data"][0]
+    scanned = ctx.client.post(
+        f"{API}/events/{order['event_id']}/checkins",
+        json={"qr": ticket["id"]},
+        headers=ctx.owner_a,
+    )
+    assert scanned.json()["data"]["result"] == "admitted", scanned.text
+    return Call({"event_id": order["event_id"], "ticket_id": ticket["id"]})
+
+
 def _ticket_params(ctx) -> Call:
     order = _paid_order(ctx)
     return Call({"ticket_id": order["ticket_id"]}, order_token=order["access_token"])
@@ -272,6 +292,14 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", "/events/{event_id}/checkins/stats"): Route(
         CHECK_IN, _event_params, codes={404: "EVENT_NOT_FOUND"}
     ),
+    ("GET", "/events/{event_id}/checkins/search"): Route(
+        CHECK_IN,
+        lambda ctx: Call({"event_id": _event(ctx)}, query={"q": "Matrix"}),
+        codes={404: "EVENT_NOT_FOUND"},
+    ),
+    ("POST", "/events/{event_id}/tickets/{ticket_id}/undo-admission"): Route(
+        UNDO_CHECK_IN, _admitted_ticket_params, codes={404: "EVENT_NOT_FOUND"}
+    ),
     # The catalogue, and buying from it (the event's id is in the body).
     ("GET", "/events/{id_or_slug}"): Route(
         PUBLIC, lambda ctx: Call({"id_or_slug": _published_event(ctx)["id"]})
@@ -308,13 +336,13 @@ MATRIX: dict[tuple[str, str], Route] = {
 }
 
 # Actor -> the status (200 meaning any 2xx) they get for a route needing a permission.
-ALL = (READ, WRITE, MEMBERS, ORDERS, REFUNDS, CHECK_IN, PAYOUTS, SECURITY)
+ALL = (READ, WRITE, MEMBERS, ORDERS, REFUNDS, CHECK_IN, PAYOUTS, SECURITY, UNDO_CHECK_IN)
 EXPECTED = {
     "anonymous": dict.fromkeys(ALL, 401),
     "buyer": dict.fromkeys(ALL, 404),
     "owner_b": dict.fromkeys(ALL, 404),
     # Gate staff read events and scan tickets; nothing else.
-    "staff_a": {**dict.fromkeys(ALL, 403), READ: 200, CHECK_IN: 200},
+    "staff_a": {**dict.fromkeys(ALL, 403), READ: 200, CHECK_IN: 200},  # no undo
     "admin_a": {**dict.fromkeys(ALL, 200), PAYOUTS: 403, SECURITY: 403},
     "owner_a": dict.fromkeys(ALL, 200),
     "platform_admin": dict.fromkeys(ALL, 200),
@@ -466,7 +494,9 @@ def _media_files(media_dir) -> list[str]:
 
 def _send(ctx: Context, method: str, path: str, call: Call, headers, org: str):
     url = API + _filled(path, org=org, **call.params)
-    return ctx.client.request(method, url, json=call.json, files=call.files, headers=headers)
+    return ctx.client.request(
+        method, url, json=call.json, files=call.files, headers=headers, params=call.query
+    )
 
 
 def _headers(ctx: Context, actor: str, call: Call) -> dict[str, str] | None:

@@ -348,6 +348,20 @@ ROWS_ADDED_AT: dict[str, dict[str, list[dict[str, Any]]]] = {
             }
         ],
     },
+    # The owner undid the admission of checkin 24 (rows only in the tables a revision
+    # adds: a walk back up inserts them again).
+    "0010_checkin_undo": {
+        "checkin_undos": [
+            {
+                "id": _id(35),
+                "checkin_id": _id(24),
+                "event_id": EVENT,
+                "ticket_id": TICKET,
+                "undone_at": STARTS + timedelta(minutes=2),
+                "undone_by_id": USER,
+            }
+        ],
+    },
 }
 
 # Values a revision computes from the rows already there (table -> primary key ->

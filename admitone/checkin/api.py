@@ -6,11 +6,18 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from admitone.authorization import Permission
 from admitone.checkin import service
-from admitone.checkin.schemas import CheckinKeyOut, CheckinStatsOut, ScanIn, ScanOut
+from admitone.checkin.schemas import (
+    CheckinKeyOut,
+    CheckinStatsOut,
+    FoundTicketOut,
+    ScanIn,
+    ScanOut,
+    UndoneAdmissionOut,
+)
 from admitone.checkin.service import EventAccess
 from admitone.deps import (
     BearerCredentials,
@@ -23,7 +30,7 @@ from admitone.deps import (
 )
 from admitone.errors import error_responses
 from admitone.hot_routes import hot_route
-from admitone.schemas import DataResponse
+from admitone.schemas import DataResponse, ListResponse
 
 router = APIRouter(prefix="/events/{event_id}", tags=["check-in"])
 
@@ -42,6 +49,8 @@ def event_access(permission: Permission) -> Callable[..., EventAccess]:
 
 
 CheckInAccess = Annotated[EventAccess, Depends(event_access(Permission.check_in))]
+UndoAccess = Annotated[EventAccess, Depends(event_access(Permission.undo_check_in))]
+TicketId = Annotated[uuid.UUID, Path(description="The ticket's id")]
 
 
 def caller_event_access(permission: Permission) -> Callable[..., EventAccess]:
@@ -109,3 +118,34 @@ def stats(access: CheckInAccess, session: SessionDep) -> DataResponse[CheckinSta
     return DataResponse(
         data=CheckinStatsOut.from_stats(service.checkin_stats(session, access=access))
     )
+
+
+@router.get(
+    "/checkins/search",
+    summary="Find tickets of the event by holder or buyer name, e-mail or order code",
+    description="For a person at the gate without their QR: names match in part, an "
+    "e-mail, an order code or a ticket code match whole (any case). At most 20. Admit "
+    "a ticket found by sending its `id` as `qr` to the scan.",
+    responses=error_responses(401, 403, 404, 422),
+)
+def search(
+    access: CheckInAccess,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=200, description="A name, an e-mail or a code")],
+) -> ListResponse[FoundTicketOut]:
+    found = service.find_tickets(session, access=access, query=q)
+    return ListResponse(data=[FoundTicketOut.from_found(item) for item in found])
+
+
+@router.post(
+    "/tickets/{ticket_id}/undo-admission",
+    summary="Undo a mistaken admission (admins and owners)",
+    description="The ticket may then be admitted again. The admitting scan stays "
+    "recorded, with who undid it and when.",
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+)
+def undo_admission(
+    ticket_id: TicketId, access: UndoAccess, session: SessionDep
+) -> DataResponse[UndoneAdmissionOut]:
+    undone = service.undo_admission(session, access=access, ticket_id=ticket_id)
+    return DataResponse(data=UndoneAdmissionOut.from_undone(undone))

@@ -1,6 +1,6 @@
 """Check-in: the errors its service raises (codes are part of the scanners' API)."""
 
-from admitone.errors import Busy, Conflict
+from admitone.errors import Busy, Conflict, InvalidInput
 from admitone.events.errors import EventNotFound
 
 
@@ -24,3 +24,16 @@ class ScanInProgress(Busy):
 
     code = "SCAN_IN_PROGRESS"
     message = "This scan is already being processed; retry to get its answer."
+
+
+class TicketNotAdmitted(Conflict):
+    """An undo of an admission that is not there: never admitted, or already undone
+    (two supervisors at once: the second one gets this)."""
+
+    code = "TICKET_NOT_ADMITTED"
+    message = "This ticket is not admitted: there is no admission to undo."
+
+
+class SearchTooShort(InvalidInput):
+    code = "SEARCH_TOO_SHORT"
+    message = "Type at least two characters of a name, an e-mail or an order code."

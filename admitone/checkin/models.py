@@ -24,6 +24,9 @@ class ScanResult(StrEnum):
 class CheckIn(IdMixin, Base):
     """One scan and its answer.
 
+    A ticket's current admission is its latest ``admitted`` row; one that a supervisor
+    undid has a ``CheckinUndo`` and stays here for the audit.
+
     ``(event_id, nonce)`` is unique: a scanner that retries with the same nonce gets the
     stored answer instead of a second scan (NULL nonces never collide).
     """
@@ -49,3 +52,24 @@ class CheckIn(IdMixin, Base):
     # SHA-256 of the scanned text: ties a retried nonce to the same QR without storing
     # arbitrary client input (or a usable ticket) in the audit log.
     payload_hash: Mapped[str] = mapped_column(String(64))
+
+
+class CheckinUndo(IdMixin, Base):
+    """A supervisor undid an admission (a mistaken scan): who and when.
+
+    The admitting scan keeps its row; the ticket's ``admitted_at`` is cleared, so the
+    ticket may be admitted again (``service.undo_admission``). ``checkin_id`` is unique:
+    an admission is undone at most once.
+    """
+
+    __tablename__ = "checkin_undos"
+
+    checkin_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checkins.id"), unique=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id"))
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), index=True, default=None
+    )
+    undone_at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )

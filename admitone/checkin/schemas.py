@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 from admitone.checkin.models import ScanResult
-from admitone.checkin.service import CheckinStats, ScanOutcome
+from admitone.checkin.service import CheckinStats, FoundTicket, ScanOutcome, UndoneAdmission
 from admitone.schemas import InputModel
 from admitone.tickets.models import TicketStatus
 from admitone.tickets.schemas import TicketTypeRef
@@ -37,7 +37,8 @@ MESSAGES = {
 class ScanIn(InputModel):
     qr: str = Field(
         max_length=MAX_QR_TEXT,
-        description="The text read from the QR code, as scanned",
+        description="The text read from the QR code, as scanned; or the ticket code "
+        "printed under it, typed (any case, with or without separators)",
         examples=["AEAAAAAAAAAAAAAAAAAAAAAAAA..."],
     )
     gate: GateName | None = Field(default=None, examples=["North gate"])
@@ -58,6 +59,9 @@ class ScannedTicketOut(BaseModel):
 class FirstAdmissionOut(BaseModel):
     at: datetime
     gate: str | None
+    by: str | None = Field(
+        default=None, description="The member who admitted it (name, else e-mail)"
+    )
 
 
 class ScanOut(BaseModel):
@@ -82,7 +86,9 @@ class ScanOut(BaseModel):
             and ticket is not None
             and ticket.admitted_at is not None
         ):
-            first = FirstAdmissionOut(at=ticket.admitted_at, gate=ticket.admitted_gate)
+            first = FirstAdmissionOut(
+                at=ticket.admitted_at, gate=ticket.admitted_gate, by=ticket.admitted_by
+            )
         return cls(
             result=outcome.result,
             admitted=outcome.admitted,
@@ -153,4 +159,54 @@ class CheckinKeyOut(BaseModel):
             payload_format=PAYLOAD_FORMAT,
             payload_length=ENCODED_LENGTH,
             created_at=key.created_at,
+        )
+
+
+class AdmissionOut(BaseModel):
+    at: datetime
+    gate: str | None
+    by: str | None
+
+
+class FoundTicketOut(BaseModel):
+    id: uuid.UUID = Field(description="Send it as `qr` to the scan to admit the ticket")
+    holder_name: str
+    ticket_type_name: str
+    order_code: str
+    status: TicketStatus
+    admission: AdmissionOut | None = Field(description="The current admission, if any")
+
+    @classmethod
+    def from_found(cls, found: FoundTicket) -> FoundTicketOut:
+        return cls(
+            id=found.id,
+            holder_name=found.holder_name,
+            ticket_type_name=found.ticket_type_name,
+            order_code=found.order_code,
+            status=found.status,
+            admission=None
+            if found.admitted_at is None
+            else AdmissionOut(at=found.admitted_at, gate=found.admitted_gate, by=found.admitted_by),
+        )
+
+
+class UndoneAdmissionOut(BaseModel):
+    ticket_id: uuid.UUID
+    holder_name: str
+    checkin_id: uuid.UUID = Field(description="The admitting scan, which stays recorded")
+    admitted_at: datetime
+    admitted_gate: str | None
+    undone_at: datetime
+    undone_by_id: uuid.UUID
+
+    @classmethod
+    def from_undone(cls, undone: UndoneAdmission) -> UndoneAdmissionOut:
+        return cls(
+            ticket_id=undone.ticket_id,
+            holder_name=undone.holder_name,
+            checkin_id=undone.checkin_id,
+            admitted_at=undone.admitted_at,
+            admitted_gate=undone.admitted_gate,
+            undone_at=undone.undone_at,
+            undone_by_id=undone.undone_by_id,
         )

@@ -9,12 +9,14 @@ ticket), one INSERT records the scan, and only a refusal needs a SELECT to expla
 from __future__ import annotations
 
 import hashlib
+import re
+import string
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import Table, bindparam, case, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from admitone import metrics
@@ -27,15 +29,23 @@ from admitone.authorization import (
     checked_access,
     role_allows,
 )
-from admitone.checkin.errors import CheckinEventNotFound, NonceReused, ScanInProgress
-from admitone.checkin.models import CheckIn, ScanResult
+from admitone.checkin.errors import (
+    CheckinEventNotFound,
+    NonceReused,
+    ScanInProgress,
+    SearchTooShort,
+    TicketNotAdmitted,
+)
+from admitone.checkin.models import CheckIn, CheckinUndo, ScanResult
 from admitone.db import insert_once, utcnow
 from admitone.db_direct import DirectLoad, DirectStatement, execute_direct, load_direct
-from admitone.errors import InvalidToken
+from admitone.errors import InvalidToken, PermissionDenied
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.metrics import count_after_commit
+from admitone.orders.models import Order
 from admitone.organizations.models import Membership, Organization, Role
 from admitone.tickets import signing
+from admitone.tickets.errors import TicketNotFound
 from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.signing import EventKey, KeyRing
 
@@ -173,6 +183,8 @@ class ScannedTicket:
     ticket_type_name: str
     admitted_at: datetime | None
     admitted_gate: str | None
+    # Who made the current admission (name, else e-mail), read only to explain a refusal.
+    admitted_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -224,10 +236,38 @@ _ADMIT_TICKET = DirectStatement(
     .values(admitted_at=bindparam("now"), admitted_gate=bindparam("gate"))
     .returning(*_TICKET_COLUMNS)
 )
-_SCANNED_TICKET = DirectStatement(select(*_TICKET_COLUMNS).where(_THIS_TICKET))
+# Who made a ticket's current admission: the member who made its latest admitting scan
+# (an undone one is older than the admission that followed it).
+_checkins = cast(Table, CheckIn.__table__)
+_users = cast(Table, User.__table__)
+_ADMITTED_BY = (
+    select(func.coalesce(func.nullif(_users.c.full_name, ""), _users.c.email))
+    .select_from(_checkins.join(_users, _users.c.id == _checkins.c.scanned_by_id))
+    .where(
+        _checkins.c.ticket_id == _tickets.c.id,
+        _checkins.c.result
+        == bindparam("admitting_result", ScanResult.admitted, type_=_checkins.c.result.type),
+    )
+    .order_by(_checkins.c.scanned_at.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("admitted_by")
+)
+# A refusal's explanation: the ticket, and who admitted it (one statement, as before).
+_SCANNED_TICKET = DirectStatement(select(*_TICKET_COLUMNS, _ADMITTED_BY).where(_THIS_TICKET))
+# A scan that lost its nonce to a twin gives back the admission it had just made.
+_RELEASE_ADMISSION = DirectStatement(
+    update(_tickets)
+    .where(
+        _THIS_TICKET,
+        _tickets.c.admitted_at == bindparam("claimed_at", type_=_tickets.c.admitted_at.type),
+    )
+    .values(admitted_at=null(), admitted_gate=null())
+)
 
 
 def _ticket_from_row(row: Any) -> ScannedTicket:
+    admitted_by = getattr(row, "admitted_by", None)
     return ScannedTicket(
         id=row.id,
         holder_name=row.holder_name,
@@ -236,7 +276,31 @@ def _ticket_from_row(row: Any) -> ScannedTicket:
         ticket_type_name=row.ticket_type_name,
         admitted_at=row.admitted_at,
         admitted_gate=row.admitted_gate,
+        admitted_by=admitted_by if row.admitted_at is not None else None,
     )
+
+
+# What people type from the text under the QR ("Ticket 3f2a…-…", "Billet …"): the
+# ticket's id, in any case, with or without its label and the separators they add.
+_CODE_LABEL = re.compile(r"^\s*(?:ticket|billet)\b\s*[:#]?", re.IGNORECASE)
+_CODE_SEPARATORS = re.compile(r"[\s\-_.:/]+")
+_HEX = frozenset(string.hexdigits.lower())
+MAX_TYPED_CODE = 100
+
+
+def parse_ticket_code(text: str) -> uuid.UUID | None:
+    """The ticket id in a code typed at the gate, or None when it is not one.
+
+    The id alone is no proof: it is as secret as the QR it is printed under (random,
+    122 bits), and the admission stays the same exactly-once UPDATE on this event's
+    ticket. A forged id names no ticket (``not_found``).
+    """
+    if len(text) > MAX_TYPED_CODE:
+        return None
+    cleaned = _CODE_SEPARATORS.sub("", _CODE_LABEL.sub("", text)).lower()
+    if len(cleaned) != 32 or not _HEX.issuperset(cleaned):
+        return None
+    return uuid.UUID(hex=cleaned)
 
 
 def _claim_admission(
@@ -266,7 +330,13 @@ def _scanned_ticket(
     session: Session, *, ticket_id: uuid.UUID, event_id: uuid.UUID
 ) -> ScannedTicket | None:
     row = execute_direct(
-        session, _SCANNED_TICKET, {"scanned_ticket_id": ticket_id, "scanned_event_id": event_id}
+        session,
+        _SCANNED_TICKET,
+        {
+            "scanned_ticket_id": ticket_id,
+            "scanned_event_id": event_id,
+            "admitting_result": ScanResult.admitted,
+        },
     ).first()
     return None if row is None else _ticket_from_row(row)
 
@@ -332,7 +402,8 @@ def scan_ticket(
     Invariant: a ticket is admitted at most once, even when gates scan it at the same
     instant (``_claim_admission``: a conditional UPDATE on the ticket row, which is the
     only lock taken; SQLite's write lock serialises the whole request anyway). Every
-    attempt, refused or not, is stored as a CheckIn. Idempotent per ``nonce``: the
+    attempt, refused or not, is stored as a CheckIn. ``qr`` is the QR's text, or the
+    ticket code printed under it, typed (``parse_ticket_code``). Idempotent per ``nonce``: the
     CheckIn insert is the nonce's claim (unique ``(event_id, nonce)``), and a retry gets
     the stored answer; the same nonce with another QR is refused (NONCE_REUSED) and
     rolls back. Untrusted ``qr`` text only ever yields ``invalid_signature``.
@@ -343,18 +414,21 @@ def scan_ticket(
     qr_hash = payload_hash(qr)
     # Signature first: pure CPU against the cached key, before any ticket query.
     refusal, claims = _verify(session, keys, event_id, qr)
+    ticket_id = None if claims is None else claims.ticket_id
+    if claims is None and refusal == ScanResult.invalid_signature:
+        ticket_id = parse_ticket_code(qr)  # the code printed under the QR, typed
     now = utcnow()
     ticket: ScannedTicket | None = None
-    if claims is None:
+    if ticket_id is None:
         result = refusal or ScanResult.invalid_signature
     else:
         ticket = _claim_admission(
-            session, ticket_id=claims.ticket_id, event_id=event_id, gate=gate, now=now
+            session, ticket_id=ticket_id, event_id=event_id, gate=gate, now=now
         )
         if ticket is not None:
             result = ScanResult.admitted
         else:
-            ticket = _scanned_ticket(session, ticket_id=claims.ticket_id, event_id=event_id)
+            ticket = _scanned_ticket(session, ticket_id=ticket_id, event_id=event_id)
             if ticket is None:
                 result = ScanResult.not_found
             elif ticket.status == TicketStatus.revoked:
@@ -379,13 +453,20 @@ def scan_ticket(
     )
     if not inserted:
         # This nonce was stored first (by an earlier try, or a twin request that
-        # PostgreSQL made us wait for). Same QR: nothing here changed the ticket, since
-        # admissions and revocations are final, so answer as the first time.
+        # PostgreSQL made us wait for): answer as the first time. If this try admitted
+        # the ticket (its first admission was undone since), give that admission back:
+        # the retry must change nothing.
         stored = session.scalar(
             select(CheckIn).where(CheckIn.event_id == event_id, CheckIn.nonce == nonce)
         )
-        if stored is None or (stored.payload_hash == qr_hash and result == ScanResult.admitted):
+        if stored is None:
             raise ScanInProgress(retry_after=1)  # defensive: roll back and let it retry
+        if result == ScanResult.admitted and ticket is not None:
+            execute_direct(
+                session,
+                _RELEASE_ADMISSION,
+                {"scanned_ticket_id": ticket.id, "scanned_event_id": event_id, "claimed_at": now},
+            )
         return _replay(session, stored, qr_hash)
     count_after_commit(session, SCANS_BY_RESULT[result])
     return ScanOutcome(
@@ -438,4 +519,156 @@ def checkin_stats(session: Session, *, access: EventAccess) -> CheckinStats:
         admitted=sum(item.admitted for item in by_type),
         total=sum(item.total for item in by_type),
         by_ticket_type=by_type,
+    )
+
+
+# --- finding a ticket at the gate, and undoing a mistaken admission -------------------
+
+SEARCH_LIMIT = 20
+MIN_SEARCH = 2
+
+
+@dataclass(frozen=True)
+class FoundTicket:
+    id: uuid.UUID
+    holder_name: str
+    ticket_type_name: str
+    order_code: str
+    status: TicketStatus
+    admitted_at: datetime | None
+    admitted_gate: str | None
+    admitted_by: str | None
+
+
+def find_tickets(session: Session, *, access: EventAccess, query: str) -> list[FoundTicket]:
+    """Tickets of ``access.event`` for a person at the gate without their QR.
+
+    Matches a holder's or buyer's name containing the text, or exactly (any case) an
+    order code, a buyer's e-mail or the ticket code printed under the QR. E-mails match
+    whole, not in part, so the search cannot be used to read them letter by letter.
+    At most ``SEARCH_LIMIT``, by holder name. Read-only, no lock.
+    """
+    text = " ".join(query.split())
+    if len(text) < MIN_SEARCH:
+        raise SearchTooShort(min_length=MIN_SEARCH)
+    lowered = text.lower()
+    conditions = [
+        func.lower(Ticket.holder_name).contains(lowered, autoescape=True),
+        func.lower(Order.buyer_name).contains(lowered, autoescape=True),
+        func.lower(Order.buyer_email) == lowered,
+        Order.code == _CODE_SEPARATORS.sub("", text).upper(),
+    ]
+    typed_id = parse_ticket_code(text)
+    if typed_id is not None:
+        conditions.append(Ticket.id == typed_id)
+    rows = session.execute(
+        select(
+            Ticket.id,
+            Ticket.holder_name,
+            TicketType.name.label("ticket_type_name"),
+            Order.code.label("order_code"),
+            Ticket.status,
+            Ticket.admitted_at,
+            Ticket.admitted_gate,
+            _ADMITTED_BY,
+        )
+        .join(TicketType, TicketType.id == Ticket.ticket_type_id)
+        .join(Order, Order.id == Ticket.order_id)
+        .where(Ticket.event_id == access.event.id, or_(*conditions))
+        .order_by(Ticket.holder_name, Ticket.id)
+        .limit(SEARCH_LIMIT),
+        {"admitting_result": ScanResult.admitted},
+    ).all()
+    return [
+        FoundTicket(
+            id=row.id,
+            holder_name=row.holder_name,
+            ticket_type_name=row.ticket_type_name,
+            order_code=row.order_code,
+            status=row.status,
+            admitted_at=row.admitted_at,
+            admitted_gate=row.admitted_gate,
+            admitted_by=row.admitted_by if row.admitted_at is not None else None,
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class UndoneAdmission:
+    ticket_id: uuid.UUID
+    holder_name: str
+    checkin_id: uuid.UUID  # the admitting scan, kept
+    admitted_at: datetime
+    admitted_gate: str | None
+    undone_at: datetime
+    undone_by_id: uuid.UUID
+
+
+def undo_admission(
+    session: Session, *, access: EventAccess, ticket_id: uuid.UUID
+) -> UndoneAdmission:
+    """Undo a ticket's current admission (a supervisor's act, ``undo_check_in``): the
+    ticket may be admitted again; the admitting scan keeps its row and a CheckinUndo
+    records who undid it and when.
+
+    Lock: the conditional UPDATE of the ticket row (``WHERE admitted_at IS NOT NULL``),
+    the row a scan's admission updates: two undos, or an undo and a scan, take turns on
+    it (SQLite: the write transaction). The second of two undos matches no row
+    (TICKET_NOT_ADMITTED); a scan after an undo admits, one before it is answered
+    "already admitted". ``checkin_undos.checkin_id`` is unique besides.
+    """
+    if not access.org.allows(Permission.undo_check_in):
+        raise PermissionDenied()
+    event_id = access.event.id
+    now = utcnow()
+    cleared = session.execute(
+        update(_tickets)
+        .where(
+            _tickets.c.id == ticket_id,
+            _tickets.c.event_id == event_id,
+            _tickets.c.admitted_at.is_not(None),
+        )
+        .values(admitted_at=None, admitted_gate=None)
+        .returning(_tickets.c.holder_name)
+    ).first()
+    if cleared is None:
+        exists = session.scalar(
+            select(Ticket.id).where(Ticket.id == ticket_id, Ticket.event_id == event_id)
+        )
+        if exists is None:
+            raise TicketNotFound()
+        raise TicketNotAdmitted()
+    # Read under the ticket's lock (a new snapshot per statement on PostgreSQL): the
+    # admission just cleared is the ticket's latest admitting scan.
+    admission = session.execute(
+        select(CheckIn.id, CheckIn.scanned_at, CheckIn.gate)
+        .where(
+            CheckIn.event_id == event_id,
+            CheckIn.ticket_id == ticket_id,
+            CheckIn.result == ScanResult.admitted,
+        )
+        .order_by(CheckIn.scanned_at.desc())
+        .limit(1)
+    ).first()
+    if admission is None:  # admitted outside the scanner: no scan to point at
+        raise TicketNotAdmitted()
+    session.add(
+        CheckinUndo(
+            checkin_id=admission.id,
+            event_id=event_id,
+            ticket_id=ticket_id,
+            undone_at=now,
+            undone_by_id=access.org.user.id,
+        )
+    )
+    session.flush()
+    return UndoneAdmission(
+        ticket_id=ticket_id,
+        holder_name=cleared.holder_name,
+        checkin_id=admission.id,
+        admitted_at=admission.scanned_at,
+        admitted_gate=admission.gate,
+        undone_at=now,
+        undone_by_id=access.org.user.id,
     )

@@ -212,6 +212,10 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
         "This scan was already sent with other details; scan the ticket again."
     ),
     "SCAN_IN_PROGRESS": lambda: _("This scan is still being processed; try again in a moment."),
+    "TICKET_NOT_ADMITTED": lambda: _("This ticket is not admitted: there is no admission to undo."),
+    "SEARCH_TOO_SHORT": lambda: _(
+        "Type at least two characters of a name, an e-mail or an order code."
+    ),
     # notifications/
     "DOCUMENT_NOT_FOUND": lambda: _("We could not find what you are looking for."),
 }

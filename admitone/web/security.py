@@ -34,16 +34,18 @@ from typing import Any
 import structlog
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from admitone.accounts import logins, tokens
 from admitone.accounts import service as accounts
 from admitone.accounts.models import AuthSession, User
+from admitone.authorization import Permission, acts_everywhere_with, roles_allowed
 from admitone.config import Environment, Settings
 from admitone.db import utcnow
 from admitone.errors import DomainError, NotAuthenticated, PermissionDenied
+from admitone.organizations.models import Membership
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +72,19 @@ class CsrfFailed(PermissionDenied):
 class WebLogin:
     user: User
     auth_session_id: uuid.UUID
+    # Whether the header shows "Scan": the user checks in somewhere (read with the login).
+    may_scan: bool = False
+
+
+# In the login's own query: does the user hold a role that checks in, anywhere?
+_CHECKS_IN_SOMEWHERE = (
+    exists()
+    .where(
+        Membership.user_id == User.id,
+        Membership.role.in_(roles_allowed(Permission.check_in)),
+    )
+    .label("may_scan")
+)
 
 
 def _serializer(settings: Settings, salt: str) -> URLSafeTimedSerializer:
@@ -120,7 +135,7 @@ def load_login(request: Request, session: Session, settings: Settings) -> WebLog
     if claims is not None:
         user_id, auth_session_id = claims
         row = session.execute(
-            select(User, AuthSession.last_used_at)
+            select(User, AuthSession.last_used_at, _CHECKS_IN_SOMEWHERE)
             .join(AuthSession, AuthSession.user_id == User.id)
             .where(
                 User.id == user_id,
@@ -130,8 +145,9 @@ def load_login(request: Request, session: Session, settings: Settings) -> WebLog
             )
         ).first()
         if row is not None:
-            user, last_used_at = row
-            login = WebLogin(user=user, auth_session_id=auth_session_id)
+            user, last_used_at, checks_in = row
+            may_scan = bool(checks_in) or acts_everywhere_with(user, Permission.check_in)
+            login = WebLogin(user=user, auth_session_id=auth_session_id, may_scan=may_scan)
             _record_use(request, session, auth_session_id, last_used_at, settings)
     request.state.web_login = login
     return login

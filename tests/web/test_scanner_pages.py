@@ -6,8 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import add_member, auth, create_org, register
-from tests.web.helpers import HTML, create_event, get_page, web_login
+from tests.helpers import PASSWORD, add_member, auth, create_org, register
+from tests.web.helpers import HTML, create_event, get_page, post_form, web_login
 
 
 def _event_with_member(client: TestClient, role: str) -> tuple[dict, dict]:
@@ -70,3 +70,70 @@ def test_scanner_needs_a_login(client: TestClient) -> None:
     response = get_page(client, "/scan", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login?next=")
+
+
+def _login_lands_on(client: TestClient, email: str, next_url: str | None = None) -> str:
+    data = {"email": email, "password": PASSWORD}
+    if next_url is not None:
+        data["next"] = next_url
+    response = post_form(client, "/login", data)
+    assert response.status_code == 303, response.text
+    return response.headers["location"].split("?")[0]
+
+
+def test_gate_staff_land_on_the_scanner_others_keep_their_landing(client: TestClient) -> None:
+    owner = register(client)
+    org = create_org(client, owner["headers"])["slug"]
+    staff, cashier = register(client), register(client)
+    add_member(client, owner["headers"], org, staff["email"], "staff")
+    add_member(client, owner["headers"], org, cashier["email"], "cashier")
+    buyer = register(client)
+    assert _login_lands_on(TestClient(client.app), staff["email"]) == "/scan"
+    # A page to go back to still wins.
+    assert _login_lands_on(TestClient(client.app), staff["email"], "/events") == "/events"
+    assert _login_lands_on(TestClient(client.app), owner["email"]) == "/"
+    assert _login_lands_on(TestClient(client.app), cashier["email"]) == "/"
+    assert _login_lands_on(TestClient(client.app), buyer["email"]) == "/"
+    # Gate staff here and admin elsewhere: more than gate staff, the usual landing.
+    other_owner = register(client)
+    other_org = create_org(client, other_owner["headers"])["slug"]
+    add_member(client, other_owner["headers"], other_org, staff["email"], "admin")
+    assert _login_lands_on(TestClient(client.app), staff["email"]) == "/"
+
+
+def test_everyone_who_may_scan_sees_the_scan_link(client: TestClient) -> None:
+    owner = register(client)
+    org = create_org(client, owner["headers"])["slug"]
+    people = {role: register(client) for role in ("staff", "admin", "cashier")}
+    for role, person in people.items():
+        add_member(client, owner["headers"], org, person["email"], role)
+    buyer = register(client)
+    link = '<a href="/scan"'
+    for email, sees in (
+        (owner["email"], True),
+        (people["staff"]["email"], True),
+        (people["admin"]["email"], True),
+        (people["cashier"]["email"], False),
+        (buyer["email"], False),
+    ):
+        browser = TestClient(client.app)
+        web_login(browser, email)
+        assert (link in get_page(browser, "/events").text) is sees, email
+    assert link not in get_page(TestClient(client.app), "/events").text
+
+
+def test_the_scanner_page_offers_search_and_undo_to_supervisors_only(client: TestClient) -> None:
+    event, _member = _event_with_member(client, "staff")
+    page = get_page(client, f"/scan/{event['id']}")
+    assert 'id="search-form"' in page.text
+    assert 'data-may-undo="false"' in page.text
+    assert 'data-text-code-TICKET_NOT_ADMITTED="' in page.text
+    admin_event, _admin = _event_with_member(client, "admin")
+    assert 'data-may-undo="true"' in get_page(client, f"/scan/{admin_event['id']}").text
+
+
+def test_the_scanner_page_in_french(client: TestClient) -> None:
+    event, _member = _event_with_member(client, "staff")
+    page = get_page(client, f"/scan/{event['id']}", headers={**HTML, "accept-language": "fr"})
+    assert "Trouver un billet" in page.text
+    assert "pour scanner le billet suivant ; le scanner revient" in page.text

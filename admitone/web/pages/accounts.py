@@ -15,8 +15,10 @@ from admitone.accounts import verification
 from admitone.accounts.errors import EmailTaken, InvalidCredentials, WeakPassword
 from admitone.accounts.models import User
 from admitone.accounts.schemas import LoginIn, ProfilePatch, RegisterIn
+from admitone.authorization import lands_on_scanner
 from admitone.config import Settings
 from admitone.deps import SessionDep, SettingsDep, rate_limit
+from admitone.organizations import service as organizations
 from admitone.twofactor import service as two_factor
 from admitone.web import i18n
 from admitone.web.deps import (
@@ -119,7 +121,12 @@ def finish_login(
     flash: str,
 ) -> Response:
     """Where a first step (a password, an identity provider) becomes a web login: at
-    once, or, for a two-factor account, after the second step page (no login yet)."""
+    once, or, for a two-factor account, after the second step page (no login yet).
+    Without a page to go back to, gate staff land on the scanner."""
+    if target == "/" and lands_on_scanner(
+        user, (role for _org, role in organizations.list_user_organizations(session, user=user))
+    ):
+        target = "/scan"  # gate staff open on their scanner
     pending = two_factor.login_challenge(user=user, settings=settings)
     if pending is not None:
         from admitone.web.pages.security import second_step_url, start_second_step

@@ -1,8 +1,10 @@
-"""Gate staff: pick an event, then scan tickets with the camera or by typing the code.
+"""Gate staff: pick an event, then scan tickets with the camera, by typing the code
+printed under the QR, or by finding the ticket by name, e-mail or order code.
 
 The page's JavaScript calls the check-in API itself (``POST /api/v1/events/{id}/checkins``)
 with a short-lived access token of the page login (``security.access_token_for``), so
-the gate uses the very same exactly-once path as any other scanner.
+the gate uses the very same exactly-once path as any other scanner; so do the search
+(``GET .../checkins/search``) and a supervisor's undo (``POST .../undo-admission``).
 """
 
 from __future__ import annotations
@@ -20,10 +22,23 @@ from admitone.events import service as events
 from admitone.events.models import EventStatus
 from admitone.organizations import service as organizations
 from admitone.web.deps import RequiredLogin, page_router
+from admitone.web.messages import error_text
 from admitone.web.security import access_token_for
 from admitone.web.templating import render
 
 router = page_router()
+
+# A result fills the screen this long, then the scanner is back (a tap: at once).
+RESULT_SECONDS = 4
+SCRIPT_ERROR_CODES = (
+    "TICKET_NOT_ADMITTED",
+    "TICKET_NOT_FOUND",
+    "SEARCH_TOO_SHORT",
+    "PERMISSION_DENIED",
+    "NONCE_REUSED",
+    "SCAN_IN_PROGRESS",
+    "BUSY",
+)
 
 
 @router.get("/scan")
@@ -64,6 +79,10 @@ def scanner_page(
             "stats": stats,
             "access_token": access_token_for(login, settings),
             "token_minutes": settings.access_token_minutes,
+            "may_undo": access.org.allows(Permission.undo_check_in),
+            "return_seconds": RESULT_SECONDS,
+            # The refusals the page's script may meet, in the reader's language.
+            "error_texts": {code: error_text(code, 400) for code in SCRIPT_ERROR_CODES},
         },
     )
 

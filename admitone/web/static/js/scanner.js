@@ -1,6 +1,9 @@
 // Gate scanner: reads QR codes with the camera (BarcodeDetector where the browser has
 // it, the vendored jsQR otherwise), or a typed/pasted code, and sends each one to the
-// check-in API. The answer fills the screen: green admitted, red refused with the reason.
+// check-in API; or finds a ticket by name, e-mail or order code and admits it. The
+// answer fills the screen with its own colour, symbol and tone: green admitted, amber
+// already admitted (by whom, when, where), red not a ticket. The scanner comes back by
+// itself after a few seconds, or at once on a tap. Supervisors may undo an admission.
 "use strict";
 
 (function () {
@@ -15,7 +18,19 @@
   var tokenMinutes = Number(root.getAttribute("data-token-minutes") || "15");
   var tokenAt = Date.now();
 
+  var searchUrl = root.getAttribute("data-search-url");
+  var undoUrl = root.getAttribute("data-undo-url");
+  var mayUndo = root.getAttribute("data-may-undo") === "true";
   var overlay = document.getElementById("scan-result");
+  var overlaySymbol = document.getElementById("scan-result-symbol");
+  var overlayExtra = document.getElementById("scan-result-extra");
+  var undoButton = document.getElementById("scan-undo");
+  var searchForm = document.getElementById("search-form");
+  var searchInput = document.getElementById("search-query");
+  var searchStatus = document.getElementById("search-status");
+  var searchResults = document.getElementById("search-results");
+  var returnTimer = null;
+  var undoTicket = null;
   var overlayTitle = document.getElementById("scan-result-title");
   var overlayDetail = document.getElementById("scan-result-detail");
   var nextButton = document.getElementById("scan-next");
@@ -98,22 +113,97 @@
     } catch (e) { return iso; }
   }
 
-  function show(admitted, title, detail) {
-    overlay.classList.remove("admitted", "refused");
-    overlay.classList.add(admitted ? "admitted" : "refused");
-    overlay.setAttribute("data-result", admitted ? "admitted" : "refused");
+  function fill(template, name, value) { return template.replace("%(" + name + ")s", value); }
+
+  // --- tones: Web Audio, made on the spot (no audio file) -------------------------------
+  var audio = null;
+  function tone(frequency, start, length, wave) {
+    var oscillator = audio.createOscillator();
+    var gain = audio.createGain();
+    oscillator.type = wave;
+    oscillator.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, audio.currentTime + start);
+    gain.gain.exponentialRampToValueAtTime(0.3, audio.currentTime + start + 0.01);
+    gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + start + length);
+    oscillator.connect(gain);
+    gain.connect(audio.destination);
+    oscillator.start(audio.currentTime + start);
+    oscillator.stop(audio.currentTime + start + length + 0.02);
+  }
+  function beep(kind) {
+    try {
+      var Context = window.AudioContext || window.webkitAudioContext;
+      if (!Context) { return; }
+      audio = audio || new Context();
+      if (audio.state === "suspended") { audio.resume(); }
+      if (kind === "admitted") {          // one short high tone
+        tone(1320, 0, 0.15, "sine");
+      } else if (kind === "already") {    // two middle tones
+        tone(660, 0, 0.12, "square");
+        tone(660, 0.2, 0.12, "square");
+      } else {                            // a low falling buzz
+        tone(300, 0, 0.2, "sawtooth");
+        tone(200, 0.22, 0.35, "sawtooth");
+      }
+    } catch (e) { /* no sound: the screen says it all */ }
+  }
+
+  var SYMBOLS = { admitted: "\u2713", already: "\u21BB", refused: "\u2715", undone: "\u21B6" };
+
+  // kind: "admitted", "already", "refused" or "undone"; result: the API's result.
+  function show(kind, result, title, detail, extra) {
+    overlay.classList.remove("admitted", "already", "refused", "undone");
+    overlay.classList.add(kind === "undone" ? "admitted" : kind);
+    overlay.setAttribute("data-kind", kind);
+    overlay.setAttribute("data-result", result);
+    overlaySymbol.textContent = SYMBOLS[kind];
     overlayTitle.textContent = title;
-    overlayDetail.textContent = detail;
+    overlayDetail.textContent = detail || "";
+    overlayExtra.textContent = extra || "";
+    undoButton.hidden = !(mayUndo && undoTicket);
     overlay.hidden = false;
     nextButton.focus();
-    if (navigator.vibrate) { navigator.vibrate(admitted ? 80 : [120, 80, 120]); }
+    beep(kind === "undone" ? "admitted" : kind);
+    if (navigator.vibrate) { navigator.vibrate(kind === "admitted" ? 80 : [120, 80, 120]); }
+    window.clearTimeout(returnTimer);
+    // Back to scanning by itself; longer when a supervisor may want to undo.
+    // (Read at each result: a test may hold the screen to check it.)
+    var seconds = Number(root.getAttribute("data-return-seconds") || "4");
+    returnTimer = window.setTimeout(hide, (undoButton.hidden ? seconds : seconds * 2) * 1000);
   }
 
   function hide() {
+    window.clearTimeout(returnTimer);
     overlay.hidden = true;
     busy = false;
+    undoTicket = null;
     codeInput.value = "";
     codeInput.focus();
+  }
+
+  function errorText(error) {
+    return (error && text("code-" + error.code)) || text("error");
+  }
+
+  function admissionText(admission) {
+    if (!admission) { return ""; }
+    var parts = [fill(text("already-at"), "time", formatTime(admission.at))];
+    if (admission.gate) { parts.push(fill(text("at-gate"), "gate", admission.gate)); }
+    if (admission.by) { parts.push(fill(text("by"), "name", admission.by)); }
+    return parts.join(" ");
+  }
+
+  function authorizedFetch(url, options, retried) {
+    return freshToken().then(function (bearer) {
+      options.credentials = "omit";
+      options.headers = Object.assign({ Accept: "application/json", Authorization: "Bearer " + bearer }, options.headers || {});
+      return fetch(url, options);
+    }).then(function (response) {
+      if (response.status === 401 && !retried) {
+        return refreshToken().then(function () { return authorizedFetch(url, options, true); });
+      }
+      return response.json().then(function (body) { return { status: response.status, body: body }; });
+    });
   }
 
   function updateCounts() {
@@ -144,33 +234,123 @@
       var data = answer.body && answer.body.data;
       if (!data) {
         refusedHere += 1;
-        show(false, text("refused"), text("error"));
+        show("refused", "error", text("refused"), text("error"));
       } else if (data.admitted) {
         var who = data.ticket ? data.ticket.holder_name + " — " + data.ticket.ticket_type.name : "";
-        show(true, text("admitted"), who);
+        show("admitted", data.result, text("admitted"), who);
+      } else if (data.result === "already_admitted") {
+        refusedHere += 1;
+        undoTicket = data.ticket ? data.ticket.id : null;
+        show("already", data.result, text("already_admitted"),
+          data.ticket ? data.ticket.holder_name + " — " + data.ticket.ticket_type.name : "",
+          admissionText(data.first_admission));
       } else {
         refusedHere += 1;
-        var reason = text(data.result) || data.message;
-        if (data.result === "already_admitted" && data.first_admission) {
-          reason += " — " + text("already-at").replace("%(time)s", formatTime(data.first_admission.at)) +
-            (data.first_admission.gate ? " (" + data.first_admission.gate + ")" : "");
-        }
-        show(false, text("refused"), reason);
+        show("refused", data.result, text(data.result) || data.message, text("refused"));
       }
       root.querySelector('[data-count="refused"]').textContent = refusedHere;
       updateCounts();
     }).catch(function () {
-      show(false, text("refused"), text("error"));
+      show("refused", "error", text("refused"), text("error"));
     });
   }
+
+  // --- a supervisor undoes a mistaken admission ------------------------------------------
+  function undoAdmission(ticketId) {
+    window.clearTimeout(returnTimer);
+    busy = true;
+    authorizedFetch(undoUrl.replace("TICKET_ID", encodeURIComponent(ticketId)), { method: "POST" }, false)
+      .then(function (answer) {
+        undoTicket = null;
+        var data = answer.body && answer.body.data;
+        if (data) {
+          show("undone", "undone", text("undone"), fill(text("undone-detail"), "name", data.holder_name));
+          updateCounts();
+        } else {
+          var error = answer.body && answer.body.error;
+          show("refused", "error", text("refused"), errorText(error));
+        }
+      }).catch(function () { show("refused", "error", text("refused"), text("error")); });
+  }
+
+  // --- finding a ticket by name, e-mail or order code -------------------------------------
+  function button(label, className, onClick) {
+    var element = document.createElement("button");
+    element.type = "button";
+    element.className = className;
+    element.textContent = label;
+    element.addEventListener("click", onClick);
+    return element;
+  }
+
+  function renderResults(tickets) {
+    searchResults.textContent = "";
+    searchStatus.textContent = tickets.length ? "" : text("no-match");
+    tickets.forEach(function (ticket) {
+      var item = document.createElement("li");
+      item.className = "search-result";
+      item.setAttribute("data-ticket-id", ticket.id);
+      var about = document.createElement("div");
+      var name = document.createElement("p");
+      name.className = "search-result-name";
+      name.textContent = ticket.holder_name;
+      var meta = document.createElement("p");
+      meta.className = "search-result-meta";
+      var facts = [ticket.ticket_type_name, fill(text("order"), "code", ticket.order_code)];
+      if (ticket.status !== "valid") { facts.push(text("not-valid")); }
+      if (ticket.admission) { facts.push(text("already_admitted") + ": " + admissionText(ticket.admission)); }
+      meta.textContent = facts.join(" · ");
+      about.appendChild(name);
+      about.appendChild(meta);
+      item.appendChild(about);
+      var actions = document.createElement("div");
+      actions.className = "search-result-actions";
+      if (ticket.status === "valid" && !ticket.admission) {
+        actions.appendChild(button(text("admit"), "button", function () {
+          searchResults.textContent = "";
+          searchInput.value = "";
+          handleCode(ticket.id, false);
+        }));
+      } else if (ticket.admission && mayUndo) {
+        actions.appendChild(button(text("undo"), "button button-ghost", function () {
+          searchResults.textContent = "";
+          undoAdmission(ticket.id);
+        }));
+      }
+      item.appendChild(actions);
+      searchResults.appendChild(item);
+    });
+  }
+
+  searchForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var query = searchInput.value.trim();
+    if (!query) { return; }
+    authorizedFetch(searchUrl + "?q=" + encodeURIComponent(query), { method: "GET" }, false)
+      .then(function (answer) {
+        if (answer.body && answer.body.data) { renderResults(answer.body.data); return; }
+        searchResults.textContent = "";
+        var error = answer.body && answer.body.error;
+        searchStatus.textContent = errorText(error);
+      }).catch(function () { searchStatus.textContent = text("error"); });
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     handleCode(codeInput.value, false);
   });
   nextButton.addEventListener("click", hide);
+  undoButton.addEventListener("click", function (event) {
+    event.stopPropagation();
+    if (undoTicket) { undoAdmission(undoTicket); }
+  });
+  // A tap anywhere on the result returns at once.
+  overlay.addEventListener("click", function (event) {
+    if (event.target !== undoButton) { hide(); }
+  });
   document.addEventListener("keydown", function (event) {
-    if (!overlay.hidden && (event.key === "Escape" || event.key === "Enter")) {
+    if (!overlay.hidden && document.activeElement !== undoButton &&
+        (event.key === "Escape" || event.key === "Enter")) {
       event.preventDefault();
       hide();
     }
