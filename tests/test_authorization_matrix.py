@@ -595,6 +595,8 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", _EVENT_PAGE + "/publish"): Route(
         WRITE, lambda ctx: Call({"event_id": _event_with_type(ctx)[0]})
     ),
+    ("POST", _EVENT_PAGE + "/image"): Route(WRITE, _event_params),
+    ("POST", _EVENT_PAGE + "/image/remove"): Route(WRITE, _event_params),
     ("GET", _EVENT_PAGE + "/cancel"): Route(WRITE, _event_params),
     ("POST", _EVENT_PAGE + "/cancel"): Route(WRITE, _event_params),
     ("GET", _EVENT_PAGE + "/ticket-types/new"): Route(WRITE, _event_params),

@@ -25,6 +25,8 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "event_published": lambda: _("Event published: it is now in the catalogue."),
     "event_cancelled": lambda: _("Event cancelled."),
     "ticket_type_saved": lambda: _("Ticket type saved."),
+    "image_saved": lambda: _("Image saved: the catalogue shows it now."),
+    "image_removed": lambda: _("Image removed."),
     "refunded": lambda: _("The order was refunded and its tickets revoked."),
     "member_added": lambda: _("Member added."),
     "member_updated": lambda: _("Role changed."),
