@@ -613,6 +613,8 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", "/organizer/{org}/two-factor"): Route(SECURITY, lambda ctx: Call({})),
     ("GET", _EVENT_PAGE + "/orders"): Route(ORDERS, _event_params),
     ("GET", _EVENT_PAGE + "/attendees.csv"): Route(ORDERS, _event_params),
+    ("GET", _EVENT_PAGE + "/orders/{order_id}"): Route(ORDERS, _paid_order_params),
+    ("POST", _EVENT_PAGE + "/orders/{order_id}/resend"): Route(ORDERS, _paid_order_params),
     ("GET", _EVENT_PAGE + "/orders/{order_id}/refund"): Route(REFUNDS, _paid_order_params),
     ("POST", _EVENT_PAGE + "/orders/{order_id}/refund"): Route(REFUNDS, _paid_order_params),
     ("GET", "/scan/{event_id}"): Route(CHECK_IN, _event_params),

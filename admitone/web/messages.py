@@ -28,6 +28,8 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "image_saved": lambda: _("Image saved: the catalogue shows it now."),
     "image_removed": lambda: _("Image removed."),
     "refunded": lambda: _("The order was refunded and its tickets revoked."),
+    "refunded_tickets": lambda: _("The ticked tickets were refunded and revoked."),
+    "tickets_resent": lambda: _("The tickets are on their way to the buyer again."),
     "member_added": lambda: _("Member added."),
     "member_updated": lambda: _("Role changed."),
     "member_removed": lambda: _("Member removed."),

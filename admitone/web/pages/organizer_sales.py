@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
 from admitone.authorization import OrgAccess, Permission
 from admitone.checkin import service as checkin
@@ -26,6 +27,7 @@ from admitone.deps import SessionDep, SettingsDep
 from admitone.errors import DomainError
 from admitone.events import service as events
 from admitone.events.models import Event
+from admitone.notifications import service as notifications
 from admitone.orders import organizer_views, refunds
 from admitone.orders.details import OrderDetails
 from admitone.orders.models import OrderStatus
@@ -34,6 +36,7 @@ from admitone.tickets import queries as ticket_queries
 from admitone.tickets.models import Ticket
 from admitone.web.deps import Form, form_str, page_org_access, page_router
 from admitone.web.formatting import local
+from admitone.web.i18n import _
 from admitone.web.messages import domain_error_text
 from admitone.web.pages.accounts import redirect
 from admitone.web.pages.organizer import _org_context
@@ -101,6 +104,15 @@ def _chart(series: list[dict[str, Any]]) -> dict[str, Any]:
         "max": scale_max,
         "bars": bars,
     }
+
+
+def payment_status_label(status: object) -> str:
+    return {
+        "pending": _("Pending"),
+        "succeeded": _("Succeeded"),
+        "failed": _("Failed"),
+        "refunded": _("Refunded"),
+    }.get(str(status), str(status))
 
 
 # ":uuid": "new" is not an event id (organizer.py's /events/new; tests/test_routes.py).
@@ -205,16 +217,89 @@ def event_orders(
     )
 
 
-@router.get("/organizer/{org}/events/{event_id}/orders/{order_id}/refund")
-def refund_confirm(
+@router.get("/organizer/{org}/events/{event_id}/orders/{order_id}")
+def order_page(
     request: Request,
     session: SessionDep,
-    access: RefundAccess,
+    access: OrdersAccess,
     event_id: EventId,
     order_id: Annotated[uuid.UUID, Path()],
 ) -> Response:
+    """One order: its lines, tickets, payments and refunds, and what may be done with it."""
     event = events.get_event(session, access=access, event_id=event_id)
-    details = organizer_views.get_event_order(
+    record = organizer_views.get_event_order_record(
+        session, access=access, event_id=event.id, order_id=order_id
+    )
+    return render(
+        request,
+        "organizer/order.html",
+        _org_context(
+            access,
+            event=event,
+            record=record,
+            order=record.details.order,
+            row={"status": str(effective_status(record.details.order, now=utcnow()))},
+            can_refund=access.allows(Permission.refund_orders),
+            payment_status_label=payment_status_label,
+            error=None,
+        ),
+    )
+
+
+@router.post("/organizer/{org}/events/{event_id}/orders/{order_id}/resend")
+def resend_tickets(
+    request: Request,
+    session: SessionDep,
+    access: OrdersAccess,
+    event_id: EventId,
+    order_id: Annotated[uuid.UUID, Path()],
+) -> Response:
+    """The confirmation mail again (``notifications.service.resend_order_confirmation``)."""
+    event = events.get_event(session, access=access, event_id=event_id)
+    try:
+        notifications.resend_order_confirmation(
+            session, access=access, event_id=event.id, order_id=order_id
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        session.rollback()
+        record = organizer_views.get_event_order_record(
+            session, access=access, event_id=event.id, order_id=order_id
+        )
+        return render(
+            request,
+            "organizer/order.html",
+            _org_context(
+                access,
+                event=event,
+                record=record,
+                order=record.details.order,
+                row={"status": str(effective_status(record.details.order, now=utcnow()))},
+                can_refund=access.allows(Permission.refund_orders),
+                payment_status_label=payment_status_label,
+                error=domain_error_text(exc),
+            ),
+            status_code=exc.status,
+        )
+    return redirect(
+        f"/organizer/{access.organization.slug}/events/{event.id}/orders/{order_id}",
+        flash="tickets_resent",
+    )
+
+
+def _render_refund(
+    request: Request,
+    session: Any,
+    access: OrgAccess,
+    *,
+    event_id: uuid.UUID,
+    order_id: uuid.UUID,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    event = events.get_event(session, access=access, event_id=event_id)
+    record = organizer_views.get_event_order_record(
         session, access=access, event_id=event.id, order_id=order_id
     )
     return render(
@@ -223,11 +308,32 @@ def refund_confirm(
         _org_context(
             access,
             event=event,
-            details=details,
-            status=str(effective_status(details.order, now=utcnow())),
-            error=None,
+            details=record.details,
+            record=record,
+            status=str(effective_status(record.details.order, now=utcnow())),
+            error=error,
         ),
+        status_code=status_code,
     )
+
+
+@router.get("/organizer/{org}/events/{event_id}/orders/{order_id}/refund")
+def refund_confirm(
+    request: Request,
+    session: SessionDep,
+    access: RefundAccess,
+    event_id: EventId,
+    order_id: Annotated[uuid.UUID, Path()],
+) -> Response:
+    return _render_refund(request, session, access, event_id=event_id, order_id=order_id)
+
+
+def _ticket_ids(form: FormData) -> list[uuid.UUID] | None:
+    """The ticked tickets (none: the whole order); None when one is not a ticket id."""
+    try:
+        return [uuid.UUID(str(value)) for value in form.getlist("ticket_id")]
+    except ValueError:
+        return None
 
 
 @router.post("/organizer/{org}/events/{event_id}/orders/{order_id}/refund")
@@ -240,7 +346,20 @@ def refund_submit(
     event_id: EventId,
     order_id: Annotated[uuid.UUID, Path()],
 ) -> Response:
+    """The whole order, or only the ticked tickets (``refunds.refund_order`` either way)."""
     event = events.get_event(session, access=access, event_id=event_id)
+    partial = form_str(form, "scope") == "tickets"
+    ticket_ids = _ticket_ids(form) if partial else []
+    if ticket_ids is None or (partial and not ticket_ids):
+        return _render_refund(
+            request,
+            session,
+            access,
+            event_id=event.id,
+            order_id=order_id,
+            error=_("Tick at least one ticket to refund."),
+            status_code=422,
+        )
     try:
         refunds.refund_order(
             session,
@@ -250,25 +369,25 @@ def refund_submit(
             reason=form_str(form, "reason")[:100],
             now=utcnow(),
             settings=settings,
+            ticket_ids=ticket_ids or None,
         )
     except DomainError as exc:
         if exc.status == 404:
             raise
         session.rollback()
-        details = organizer_views.get_event_order(
-            session, access=access, event_id=event_id, order_id=order_id
-        )
-        return render(
+        return _render_refund(
             request,
-            "organizer/refund.html",
-            _org_context(
-                access,
-                event=events.get_event(session, access=access, event_id=event_id),
-                details=details,
-                status=str(effective_status(details.order, now=utcnow())),
-                error=domain_error_text(exc),
-            ),
+            session,
+            access,
+            event_id=event_id,
+            order_id=order_id,
+            error=domain_error_text(exc),
             status_code=exc.status,
+        )
+    if ticket_ids:
+        return redirect(
+            f"/organizer/{access.organization.slug}/events/{event.id}/orders/{order_id}",
+            flash="refunded_tickets",
         )
     return redirect(
         f"/organizer/{access.organization.slug}/events/{event.id}/orders", flash="refunded"
