@@ -271,3 +271,36 @@ def test_order_page_and_actions_refuse_staff_and_strangers(client: TestClient) -
     web_login(client, stranger["email"])
     assert get_page(client, order_url).status_code == 404
     assert post_form(client, f"{order_url}/resend", {}, from_url="/").status_code == 404
+
+
+def test_event_page_shows_the_payout_figures_of_the_api(client: TestClient) -> None:
+    owner, org, event = _sold_event(client)
+    web_login(client, owner["email"])
+    order_url = _order_url(client, org, event)
+    confirm = get_page(client, f"{order_url}/refund")
+    first_ticket = re.search(r'name="ticket_id" value="([0-9a-f-]+)"', confirm.text).group(1)
+    post_form(
+        client,
+        f"{order_url}/refund",
+        {"scope": "tickets", "ticket_id": first_ticket},
+        from_url=f"{order_url}/refund",
+    )
+    api = client.get(
+        f"/api/v1/organizations/{org}/events/{event['id']}/payout", headers=owner["headers"]
+    ).json()["data"]
+    assert (api["gross_minor"], api["refunds_minor"]) == (7500, 2500)
+    page = get_page(client, f"/organizer/{org}/events/{event['id']}")
+    figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>(?:− )?(?:<strong>)?([^<]+)<", page.text))
+    assert figures["Gross sales"] == "€75.00"
+    assert figures["Refunds"] == "€25.00"
+    assert figures["Platform fees"] == f"€{api['platform_fees_minor'] / 100:.2f}"
+    assert figures["Net"] == f"€{api['net_minor'] / 100:.2f}"
+    client.cookies.set("admitone_lang", "fr")
+    french = get_page(client, f"/organizer/{org}/events/{event['id']}")
+    assert "Ventes brutes" in french.text and "Frais de la plateforme" in french.text
+    # Staff see the event, not the money.
+    client.cookies.clear()
+    staff = register(client)
+    add_member(client, owner["headers"], org, staff["email"], "staff")
+    web_login(client, staff["email"])
+    assert "Gross sales" not in get_page(client, f"/organizer/{org}/events/{event['id']}").text

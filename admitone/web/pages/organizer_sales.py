@@ -32,6 +32,7 @@ from admitone.orders import organizer_views, refunds
 from admitone.orders.details import OrderDetails
 from admitone.orders.models import OrderStatus
 from admitone.orders.transitions import effective_status
+from admitone.payments import payouts
 from admitone.tickets import queries as ticket_queries
 from admitone.tickets.models import Ticket
 from admitone.web.deps import Form, form_str, page_org_access, page_router
@@ -124,8 +125,11 @@ def event_overview(
     summary = organizer_views.SalesSummary(by_ticket_type={}, paid_seats=[])
     pending: list[OrderDetails] = []
     pending_total = 0
+    payout = None
     if access.allows(Permission.view_orders):
         summary = organizer_views.sales_summary(session, access=access, event_id=event.id)
+        # The API's GET .../payout figures, from the same function.
+        payout = payouts.payout_summary(session, event=event)
         pending, pending_total = organizer_views.list_event_orders(
             session,
             access=access,
@@ -172,6 +176,7 @@ def event_overview(
             chart=_chart(series),
             paid_orders=summary.paid_orders,
             holds_total=pending_total,
+            payout=payout,
         ),
     )
 
