@@ -605,6 +605,9 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", _EVENT_PAGE + "/ticket-types/{ticket_type_id}/edit"): Route(
         WRITE, _ticket_type_params
     ),
+    ("POST", _EVENT_PAGE + "/ticket-types/{ticket_type_id}/delete"): Route(
+        WRITE, _ticket_type_params
+    ),
     ("GET", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team/{member_id}"): Route(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, exists, func, select
 
 from admitone.events.models import Event, EventStatus, TicketType
 from admitone.orders.models import Order, OrderItem
@@ -41,6 +41,11 @@ def event_has_orders(event_id: uuid.UUID) -> Select[bool]:
 
 def ticket_type_has_orders(ticket_type_id: uuid.UUID) -> Select[bool]:
     return select(exists().where(OrderItem.ticket_type_id == ticket_type_id))
+
+
+def ticket_type_in_an_order() -> ColumnElement[bool]:
+    """Whether the ``TicketType`` of the enclosing statement appears in any order."""
+    return exists().where(OrderItem.ticket_type_id == TicketType.id)
 
 
 def cheapest_active_prices() -> Select[uuid.UUID, int]:

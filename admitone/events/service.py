@@ -540,6 +540,25 @@ def update_ticket_type(
     return get_ticket_type(session, access=access, event_id=event_id, ticket_type_id=ticket_type_id)
 
 
+def deletable_ticket_type_ids(
+    session: Session, *, access: OrgAccess, event_id: uuid.UUID
+) -> set[uuid.UUID]:
+    """The event's ticket types that ``delete_ticket_type`` would delete now: nothing sold
+    or held, in no order (the same conditions, read without a lock: a page's hint; the
+    delete checks them again)."""
+    return set(
+        session.scalars(
+            queries.ticket_types_of(access.organization.id, event_id)
+            .with_only_columns(TicketType.id)
+            .where(
+                TicketType.quantity_sold == 0,
+                TicketType.quantity_held == 0,
+                ~queries.ticket_type_in_an_order(),
+            )
+        )
+    )
+
+
 def delete_ticket_type(
     session: Session, *, access: OrgAccess, event_id: uuid.UUID, ticket_type_id: uuid.UUID
 ) -> None:

@@ -25,6 +25,7 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "event_published": lambda: _("Event published: it is now in the catalogue."),
     "event_cancelled": lambda: _("Event cancelled."),
     "ticket_type_saved": lambda: _("Ticket type saved."),
+    "ticket_type_deleted": lambda: _("Ticket type deleted."),
     "image_saved": lambda: _("Image saved: the catalogue shows it now."),
     "image_removed": lambda: _("Image removed."),
     "refunded": lambda: _("The order was refunded and its tickets revoked."),

@@ -175,6 +175,32 @@ def test_delete_ticket_type_sees_a_hold_that_lands_after_the_read(session, monke
     assert session.get(TicketType, ticket_type.id) is not None
 
 
+def test_deletable_ticket_types_are_those_delete_would_delete(session):
+    access = _access(session)
+    other = _access(session, slug="org-b")
+    event = _event(session, access)
+
+    def add(name):
+        return service.create_ticket_type(
+            session, access=access, event_id=event.id, name=name, price_minor=100, capacity=10
+        ).id
+
+    free, sold, held = add("Free"), add("Sold"), add("Held")
+    session.execute(update(TicketType).where(TicketType.id == sold).values(quantity_sold=1))
+    session.execute(update(TicketType).where(TicketType.id == held).values(quantity_held=2))
+    session.expire_all()
+    assert service.deletable_ticket_type_ids(session, access=access, event_id=event.id) == {free}
+    # Another organization sees none of them.
+    assert service.deletable_ticket_type_ids(session, access=other, event_id=event.id) == set()
+    for refused in (sold, held):
+        with pytest.raises(TicketTypeHasSales):
+            service.delete_ticket_type(
+                session, access=access, event_id=event.id, ticket_type_id=refused
+            )
+    service.delete_ticket_type(session, access=access, event_id=event.id, ticket_type_id=free)
+    assert service.deletable_ticket_type_ids(session, access=access, event_id=event.id) == set()
+
+
 def test_organization_owned_rows_are_only_read_through_queries_py():
     """The scoping lint: no direct lookups of events or ticket types outside queries.py."""
     package = Path(admitone.events.__file__).parent

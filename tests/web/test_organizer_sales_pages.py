@@ -290,7 +290,7 @@ def test_event_page_shows_the_payout_figures_of_the_api(client: TestClient) -> N
     ).json()["data"]
     assert (api["gross_minor"], api["refunds_minor"]) == (7500, 2500)
     page = get_page(client, f"/organizer/{org}/events/{event['id']}")
-    figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>(?:− )?(?:<strong>)?([^<]+)<", page.text))
+    figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>(?:\u2212 )?(?:<strong>)?([^<]+)<", page.text))
     assert figures["Gross sales"] == "€75.00"
     assert figures["Refunds"] == "€25.00"
     assert figures["Platform fees"] == f"€{api['platform_fees_minor'] / 100:.2f}"
@@ -304,3 +304,40 @@ def test_event_page_shows_the_payout_figures_of_the_api(client: TestClient) -> N
     add_member(client, owner["headers"], org, staff["email"], "staff")
     web_login(client, staff["email"])
     assert "Gross sales" not in get_page(client, f"/organizer/{org}/events/{event['id']}").text
+
+
+def test_delete_a_ticket_type_that_never_sold(client: TestClient) -> None:
+    owner, org, event = _sold_event(client)
+    standing, balcony = (t["id"] for t in event["ticket_types"])
+    base = f"/organizer/{org}/events/{event['id']}"
+    web_login(client, owner["email"])
+    page = get_page(client, base)
+    # Standing sold: no button, the reason instead; Balcony never sold: the button.
+    assert f"ticket-types/{balcony}/delete" in page.text
+    assert f"ticket-types/{standing}/delete" not in page.text
+    assert "This ticket type has sales; deactivate it instead of deleting it." in page.text
+    refused = post_form(client, f"{base}/ticket-types/{standing}/delete", {}, from_url=base)
+    assert refused.status_code == 409
+    assert "This ticket type has sales; deactivate it instead of deleting it." in refused.text
+    done = post_form(client, f"{base}/ticket-types/{balcony}/delete", {}, from_url=base)
+    assert done.status_code == 303
+    after = get_page(client, done.headers["location"])
+    assert "Ticket type deleted." in after.text
+    assert "Balcony" not in after.text
+    gone = post_form(client, f"{base}/ticket-types/{balcony}/delete", {}, from_url=base)
+    assert gone.status_code == 404
+
+
+def test_delete_a_ticket_type_refuses_staff_and_strangers(client: TestClient) -> None:
+    owner, org, event = _sold_event(client)
+    balcony = event["ticket_types"][1]["id"]
+    url = f"/organizer/{org}/events/{event['id']}/ticket-types/{balcony}/delete"
+    staff = register(client)
+    add_member(client, owner["headers"], org, staff["email"], "staff")
+    web_login(client, staff["email"])
+    assert "/delete" not in get_page(client, f"/organizer/{org}/events/{event['id']}").text
+    assert post_form(client, url, {}, from_url="/").status_code == 403
+    client.cookies.clear()
+    stranger = register(client)
+    web_login(client, stranger["email"])
+    assert post_form(client, url, {}, from_url="/").status_code == 404

@@ -743,6 +743,40 @@ def update_ticket_type(
     )
 
 
+@router.post("/organizer/{org}/events/{event_id}/ticket-types/{ticket_type_id}/delete")
+def delete_ticket_type(
+    request: Request,
+    session: SessionDep,
+    access: ManageAccess,
+    event_id: EventId,
+    ticket_type_id: Annotated[uuid.UUID, Path()],
+) -> Response:
+    """``events.service.delete_ticket_type``: refused (and said so) once it has sales."""
+    event = events.get_event(session, access=access, event_id=event_id)
+    try:
+        events.delete_ticket_type(
+            session, access=access, event_id=event.id, ticket_type_id=ticket_type_id
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        session.rollback()
+        return render(
+            request,
+            "error.html",
+            {
+                "status": exc.status,
+                "title": _("The ticket type cannot be deleted"),
+                "message": domain_error_text(exc),
+                "code": exc.code,
+            },
+            status_code=exc.status,
+        )
+    return redirect(
+        f"/organizer/{access.organization.slug}/events/{event.id}", flash="ticket_type_deleted"
+    )
+
+
 # --- team ---------------------------------------------------------------------------------
 
 

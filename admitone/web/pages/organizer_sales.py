@@ -38,7 +38,7 @@ from admitone.tickets.models import Ticket
 from admitone.web.deps import Form, form_str, page_org_access, page_router
 from admitone.web.formatting import local
 from admitone.web.i18n import _
-from admitone.web.messages import domain_error_text
+from admitone.web.messages import domain_error_text, error_text
 from admitone.web.pages.accounts import redirect
 from admitone.web.pages.organizer import _org_context
 from admitone.web.templating import render
@@ -147,6 +147,11 @@ def event_overview(
         }
         for ticket_type in event.ticket_types
     ]
+    deletable = (
+        events.deletable_ticket_type_ids(session, access=access, event_id=event.id)
+        if access.allows(Permission.manage_events)
+        else set()
+    )
     event_access = checkin.resolve_event_access(
         session, event_id=event.id, user=access.user, permission=Permission.view_events
     )
@@ -177,6 +182,8 @@ def event_overview(
             paid_orders=summary.paid_orders,
             holds_total=pending_total,
             payout=payout,
+            deletable=deletable,
+            has_sales_text=error_text("TICKET_TYPE_HAS_SALES", 409),
         ),
     )
 
