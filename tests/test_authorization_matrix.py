@@ -221,6 +221,7 @@ MATRIX: dict[tuple[str, str], Route] = {
         WRITE, lambda ctx: Call({"event_id": _event_with_type(ctx)[0]})
     ),
     ("POST", ORG + "/events/{event_id}/cancel"): Route(WRITE, _event_params),
+    ("POST", ORG + "/events/{event_id}/duplicate"): Route(WRITE, _event_params),
     ("PUT", ORG + "/events/{event_id}/image"): Route(
         WRITE,
         lambda ctx: Call(
@@ -597,6 +598,7 @@ PAGES: dict[tuple[str, str], Route] = {
     ),
     ("POST", _EVENT_PAGE + "/image"): Route(WRITE, _event_params),
     ("POST", _EVENT_PAGE + "/image/remove"): Route(WRITE, _event_params),
+    ("POST", _EVENT_PAGE + "/duplicate"): Route(WRITE, _event_params),
     ("GET", _EVENT_PAGE + "/cancel"): Route(WRITE, _event_params),
     ("POST", _EVENT_PAGE + "/cancel"): Route(WRITE, _event_params),
     ("GET", _EVENT_PAGE + "/ticket-types/new"): Route(WRITE, _event_params),

@@ -382,3 +382,40 @@ def test_image_routes_refuse_staff_and_strangers(client: TestClient) -> None:
     web_login(client, stranger["email"])
     assert _post_image(client, f"{base}/image", files, from_url="/").status_code == 404
     assert post_form(client, f"{base}/image/remove", {}, from_url="/").status_code == 404
+
+
+def test_duplicate_an_event_from_its_page(client: TestClient) -> None:
+    account, org = _owner(client)
+    event = create_event(client, account["headers"], org)
+    base = f"/organizer/{org}/events/{event['id']}"
+    page = get_page(client, base)
+    assert f'action="{base}/duplicate"' in page.text
+    done = post_form(client, f"{base}/duplicate", {}, from_url=base)
+    assert done.status_code == 303
+    location = done.headers["location"]
+    assert location.endswith("flash=event_duplicated") and "/edit" in location
+    copy_id = location.split("/events/")[1].split("/")[0]
+    assert copy_id != event["id"]
+    edit = get_page(client, location)
+    assert "This is a new draft copy of the event" in edit.text
+    assert 'value="Nightfall Live"' in edit.text
+    copy = client.get(
+        f"/api/v1/organizations/{org}/events/{copy_id}", headers=account["headers"]
+    ).json()["data"]
+    assert copy["status"] == "draft" and copy["slug"] == f"{event['slug']}-2"
+
+
+def test_duplicate_refuses_staff_and_strangers(client: TestClient) -> None:
+    owner = register(client)
+    org = create_org(client, owner["headers"])["slug"]
+    event = create_event(client, owner["headers"], org)
+    url = f"/organizer/{org}/events/{event['id']}/duplicate"
+    staff = register(client)
+    add_member(client, owner["headers"], org, staff["email"], "staff")
+    web_login(client, staff["email"])
+    assert "/duplicate" not in get_page(client, f"/organizer/{org}/events/{event['id']}").text
+    assert post_form(client, url, {}, from_url="/").status_code == 403
+    client.cookies.clear()
+    stranger = register(client)
+    web_login(client, stranger["email"])
+    assert post_form(client, url, {}, from_url="/").status_code == 404

@@ -481,6 +481,19 @@ def publish_event(
     )
 
 
+@router.post("/organizer/{org}/events/{event_id}/duplicate")
+def duplicate_event(
+    session: SessionDep, settings: SettingsDep, access: ManageAccess, event_id: EventId
+) -> Response:
+    """``events.service.duplicate_event``: a new draft, opened on its edit page."""
+    copy = events.duplicate_event(
+        session, access=access, event_id=event_id, media_dir=settings.media_dir
+    )
+    return redirect(
+        f"/organizer/{access.organization.slug}/events/{copy.id}/edit", flash="event_duplicated"
+    )
+
+
 @router.get("/organizer/{org}/events/{event_id}/cancel")
 def cancel_event_page(
     request: Request, session: SessionDep, access: ManageAccess, event_id: EventId
