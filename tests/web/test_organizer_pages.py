@@ -419,3 +419,54 @@ def test_duplicate_refuses_staff_and_strangers(client: TestClient) -> None:
     stranger = register(client)
     web_login(client, stranger["email"])
     assert post_form(client, url, {}, from_url="/").status_code == 404
+
+
+def test_a_draft_is_previewed_by_its_organization_only(client: TestClient) -> None:
+    owner = register(client)
+    org = create_org(client, owner["headers"])["slug"]
+    draft = create_event(client, owner["headers"], org, title="Secret Draft", publish=False)
+    public_url = f"/events/{draft['slug']}"
+    # Anonymous: the same 404 as for an unknown event.
+    assert get_page(client, public_url).status_code == 404
+    assert get_page(client, f"/events/{draft['id']}").status_code == 404
+    web_login(client, owner["email"])
+    nav = get_page(client, f"/organizer/{org}/events/{draft['id']}")
+    assert f'href="{public_url}">Preview<' in nav.text
+    page = get_page(client, public_url)
+    assert page.status_code == 200
+    assert "Draft — buyers cannot see this yet." in page.text
+    assert "Secret Draft" in page.text and "Standing" in page.text
+    assert 'action="/checkout"' not in page.text and "Continue" not in page.text
+    assert page.headers["cache-control"] == "private, no-store"
+    # Nothing can be bought through the pages either.
+    token = csrf_from(page.text)
+    bought = client.post(
+        "/checkout",
+        data={"csrf_token": token, "event": draft["slug"]},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert bought.status_code >= 400
+    client.cookies.set("admitone_lang", "fr")
+    assert "Brouillon — les acheteurs ne le voient pas encore." in get_page(client, public_url).text
+    client.cookies.clear()
+    # A member who may view events (gate staff) previews it too.
+    staff = register(client)
+    add_member(client, owner["headers"], org, staff["email"], "staff")
+    web_login(client, staff["email"])
+    assert "Draft — buyers cannot see this yet." in get_page(client, public_url).text
+    client.cookies.clear()
+    # Another organization's owner: 404.
+    stranger = register(client)
+    create_org(client, stranger["headers"])
+    web_login(client, stranger["email"])
+    assert get_page(client, public_url).status_code == 404
+    client.cookies.clear()
+    # Once published, it is an ordinary public page, without the banner.
+    client.post(
+        f"/api/v1/organizations/{org}/events/{draft['id']}/publish", headers=owner["headers"]
+    )
+    published = get_page(client, public_url)
+    assert published.status_code == 200
+    assert "Draft — buyers cannot see this yet." not in published.text
+    assert 'action="/checkout"' in published.text

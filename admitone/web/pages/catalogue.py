@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from admitone.deps import SessionDep
 from admitone.events import catalogue
+from admitone.events.errors import EventNotFound
 from admitone.events.models import Category, Event, TicketType
 from admitone.web.deps import OptionalLogin, page_router
 from admitone.web.messages import category_label, category_options
@@ -146,10 +147,18 @@ def event_page(
     login: OptionalLogin,
     slug: Annotated[str, Path(max_length=100)],
 ) -> Response:
-    entry = catalogue.get_public_event(session, id_or_slug=slug)
+    preview = False
+    try:
+        entry = catalogue.get_public_event(session, id_or_slug=slug)
+    except EventNotFound:
+        # A draft: its organizer's members preview it; anyone else gets the same 404.
+        if login is None:
+            raise
+        entry = catalogue.get_draft_preview(session, id_or_slug=slug, user=login.user)
+        preview = True
     event = entry.event
     tickets = [ticket_view(entry, t) for t in event.ticket_types if t.is_active]
-    return render(
+    response = render(
         request,
         "catalogue/event.html",
         {
@@ -160,5 +169,10 @@ def event_page(
             "category_label": category_label,
             "image_url": event_image_url,
             "errors": {},
+            "preview": preview,
         },
     )
+    if preview:
+        response.headers["cache-control"] = "private, no-store"
+        response.headers["x-robots-tag"] = "noindex"
+    return response
