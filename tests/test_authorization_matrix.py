@@ -241,6 +241,7 @@ MATRIX: dict[tuple[str, str], Route] = {
         WRITE, lambda ctx: Call({"event_id": _event_with_type(ctx)[0]})
     ),
     ("POST", ORG + "/events/{event_id}/cancel"): Route(WRITE, _event_params),
+    ("POST", ORG + "/events/{event_id}/duplicate"): Route(WRITE, _event_params),
     ("PUT", ORG + "/events/{event_id}/image"): Route(
         WRITE,
         lambda ctx: Call(
@@ -625,12 +626,18 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", _EVENT_PAGE + "/publish"): Route(
         WRITE, lambda ctx: Call({"event_id": _event_with_type(ctx)[0]})
     ),
+    ("POST", _EVENT_PAGE + "/image"): Route(WRITE, _event_params),
+    ("POST", _EVENT_PAGE + "/image/remove"): Route(WRITE, _event_params),
+    ("POST", _EVENT_PAGE + "/duplicate"): Route(WRITE, _event_params),
     ("GET", _EVENT_PAGE + "/cancel"): Route(WRITE, _event_params),
     ("POST", _EVENT_PAGE + "/cancel"): Route(WRITE, _event_params),
     ("GET", _EVENT_PAGE + "/ticket-types/new"): Route(WRITE, _event_params),
     ("POST", _EVENT_PAGE + "/ticket-types/new"): Route(WRITE, _event_params),
     ("GET", _EVENT_PAGE + "/ticket-types/{ticket_type_id}/edit"): Route(WRITE, _ticket_type_params),
     ("POST", _EVENT_PAGE + "/ticket-types/{ticket_type_id}/edit"): Route(
+        WRITE, _ticket_type_params
+    ),
+    ("POST", _EVENT_PAGE + "/ticket-types/{ticket_type_id}/delete"): Route(
         WRITE, _ticket_type_params
     ),
     ("GET", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
@@ -641,6 +648,8 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", "/organizer/{org}/two-factor"): Route(SECURITY, lambda ctx: Call({})),
     ("GET", _EVENT_PAGE + "/orders"): Route(ORDERS, _event_params),
     ("GET", _EVENT_PAGE + "/attendees.csv"): Route(ORDERS, _event_params),
+    ("GET", _EVENT_PAGE + "/orders/{order_id}"): Route(ORDERS, _paid_order_params),
+    ("POST", _EVENT_PAGE + "/orders/{order_id}/resend"): Route(ORDERS, _paid_order_params),
     ("GET", _EVENT_PAGE + "/orders/{order_id}/refund"): Route(REFUNDS, _paid_order_params),
     ("POST", _EVENT_PAGE + "/orders/{order_id}/refund"): Route(REFUNDS, _paid_order_params),
     ("GET", "/scan/{event_id}"): Route(CHECK_IN, _event_params),

@@ -297,6 +297,21 @@ def delete_event(
 
 
 @organizer_router.post(
+    "/{event_id}/duplicate",
+    status_code=status.HTTP_201_CREATED,
+    summary="Copy an event as a new draft (its ticket types, no sales, a new slug)",
+    responses=WRITE_ERRORS,
+)
+def duplicate_event(
+    event_id: EventId, access: ManageAccess, session: SessionDep, settings: SettingsDep
+) -> DataResponse[EventOut]:
+    event = service.duplicate_event(
+        session, access=access, event_id=event_id, media_dir=settings.media_dir
+    )
+    return DataResponse(data=event_out(event, organization_slug=access.organization.slug))
+
+
+@organizer_router.post(
     "/{event_id}/publish",
     summary="Publish a draft (needs an active ticket type and a future start)",
     responses=WRITE_ERRORS,

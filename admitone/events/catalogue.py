@@ -16,7 +16,10 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import ColumnExpressionArgument, Select, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from admitone.accounts.models import User
+from admitone.authorization import Permission, checked_access
 from admitone.db import utcnow
+from admitone.errors import PermissionDenied
 from admitone.events import queries, search, stock
 from admitone.events.errors import EventNotFound
 from admitone.events.models import Category, Event, EventStatus, TicketType
@@ -172,19 +175,48 @@ def get_public_event(session: Session, *, id_or_slug: str) -> CatalogueEntry:
 
     Drafts are 404 here. The counters are read now, from the primary: live availability.
     """
-    statement = queries.public_events().options(
-        joinedload(Event.organization), selectinload(Event.ticket_types)
-    )
+    event = _find(session, queries.public_events(), id_or_slug)
+    if event is None:
+        raise EventNotFound()
+    return _entry(session, event)
+
+
+def get_draft_preview(session: Session, *, id_or_slug: str, user: User) -> CatalogueEntry:
+    """A draft event as buyers will see it, for the members of its organization who may
+    view events (``authorization.checked_access``; a platform admin too); anyone else
+    gets the same 404 as for a draft anywhere (``EventNotFound``), so drafts do not leak.
+    Read-only; the caller shows it as a preview, with no way to buy (``is_on_sale`` is
+    false for a draft anyway)."""
+    event = _find(session, queries.draft_events(), id_or_slug)
+    if event is None:
+        raise EventNotFound()
+    member_role = session.scalar(queries.member_role(event.organization_id, user.id))
+    try:
+        checked_access(
+            event.organization,
+            member_role,
+            user=user,
+            permission=Permission.view_events,
+            not_found=EventNotFound,
+        )
+    except PermissionDenied:
+        raise EventNotFound() from None
+    return _entry(session, event)
+
+
+def _find(session: Session, statement: Select[Event], id_or_slug: str) -> Event | None:
+    statement = statement.options(joinedload(Event.organization), selectinload(Event.ticket_types))
     try:
         statement = statement.where(Event.id == uuid.UUID(id_or_slug))
     except ValueError:
         # Anything that cannot be a slug is not looked up at all (NUL bytes, huge input).
         if not SLUG_PATTERN.fullmatch(id_or_slug):
-            raise EventNotFound() from None
+            return None
         statement = statement.where(Event.slug == id_or_slug)
-    event = session.scalar(statement)
-    if event is None:
-        raise EventNotFound()
+    return session.scalar(statement)
+
+
+def _entry(session: Session, event: Event) -> CatalogueEntry:
     active = [ticket_type for ticket_type in event.ticket_types if ticket_type.is_active]
     return CatalogueEntry(
         event=event,

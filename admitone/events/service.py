@@ -295,6 +295,65 @@ def delete_event(
     session.expunge(event)
 
 
+# What a copy takes from its original; the rest (status, dates of publication, counters,
+# slug, image file) is the copy's own.
+_COPIED_EVENT_FIELDS = (
+    "title",
+    "description",
+    "category",
+    "venue_name",
+    "venue_address",
+    "city",
+    "country",
+    "timezone",
+    "starts_at",
+    "ends_at",
+    "currency",
+)
+_COPIED_TICKET_TYPE_FIELDS = tuple(sorted(TICKET_TYPE_FIELDS))
+
+
+def duplicate_event(
+    session: Session, *, access: OrgAccess, event_id: uuid.UUID, media_dir: Path
+) -> Event:
+    """A new draft copy of one of the organization's events (any status), with copies of
+    its ticket types, nothing sold or held, and a new slug (the original's with a number).
+
+    The image file is copied too, so that changing or deleting either event's image
+    leaves the other's alone (a new file removed again if the unit of work rolls back).
+    Orders, tickets and signing keys are never copied. No lock: only new rows.
+    """
+    original = get_event(session, access=access, event_id=event_id)
+    copy = Event(
+        organization_id=access.organization.id,
+        slug=_unique_slug(session, original.slug[: SLUG_MAX - 10].strip("-") or "event"),
+        status=EventStatus.draft,
+        **{name: getattr(original, name) for name in _COPIED_EVENT_FIELDS},
+    )
+    if original.image_path:
+        source = media_dir / original.image_path
+        if source.resolve().parent == (media_dir / images.MEDIA_SUBDIR).resolve() and (
+            source.is_file()
+        ):
+            copy.image_path = images.store_image(
+                session,
+                data=source.read_bytes(),
+                extension=source.suffix.lstrip("."),
+                media_dir=media_dir,
+            )
+    session.add(copy)
+    session.flush()
+    for ticket_type in original.ticket_types:
+        session.add(
+            TicketType(
+                event_id=copy.id,
+                **{name: getattr(ticket_type, name) for name in _COPIED_TICKET_TYPE_FIELDS},
+            )
+        )
+    session.flush()
+    return get_event(session, access=access, event_id=copy.id)
+
+
 def publish_event(session: Session, *, access: OrgAccess, event_id: uuid.UUID) -> Event:
     """draft -> published, with at least one active ticket type and a start in the future."""
     event = get_event(session, access=access, event_id=event_id)
@@ -538,6 +597,25 @@ def update_ticket_type(
                 capacity=capacity, sold=current.quantity_sold, held=current.quantity_held
             )
     return get_ticket_type(session, access=access, event_id=event_id, ticket_type_id=ticket_type_id)
+
+
+def deletable_ticket_type_ids(
+    session: Session, *, access: OrgAccess, event_id: uuid.UUID
+) -> set[uuid.UUID]:
+    """The event's ticket types that ``delete_ticket_type`` would delete now: nothing sold
+    or held, in no order (the same conditions, read without a lock: a page's hint; the
+    delete checks them again)."""
+    return set(
+        session.scalars(
+            queries.ticket_types_of(access.organization.id, event_id)
+            .with_only_columns(TicketType.id)
+            .where(
+                TicketType.quantity_sold == 0,
+                TicketType.quantity_held == 0,
+                ~queries.ticket_type_in_an_order(),
+            )
+        )
+    )
 
 
 def delete_ticket_type(

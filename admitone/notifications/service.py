@@ -25,10 +25,11 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
-from admitone.authorization import hash_order_token
+from admitone.authorization import OrgAccess, hash_order_token
 from admitone.config import Settings
 from admitone.db import Database, insert_once, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
+from admitone.jobs import enqueue_after_commit
 from admitone.languages import supported_language
 from admitone.notifications import documents
 from admitone.notifications.errors import DocumentNotFound
@@ -36,7 +37,9 @@ from admitone.notifications.mailer import get_mailer, header_text
 from admitone.notifications.models import Delivery
 from admitone.notifications.queries import readable_orders
 from admitone.notifications.texts import LABELS
+from admitone.orders.errors import OrderNotPaid
 from admitone.orders.models import Order, OrderItem, OrderStatus
+from admitone.orders.organizer_views import get_event_order
 from admitone.organizations.models import Organization
 from admitone.payments.models import Payment, Refund
 from admitone.tickets.models import Ticket, TicketStatus
@@ -50,6 +53,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 class Kind:
     order_confirmation = "order_confirmation"
+    # The confirmation sent again at the organizer's request: one marker per request.
+    order_confirmation_resent = "order_confirmation_resent"
     order_refunded = "order_refunded"
     payment_returned = "payment_returned"
     event_cancelled = "event_cancelled"
@@ -312,14 +317,22 @@ def _attach(message: EmailMessage, data: bytes, filename: str, mime: str) -> Non
 
 
 def confirmation_message(
-    session: Session, bundle: OrderBundle, *, keys: KeyRing, settings: Settings
+    session: Session,
+    bundle: OrderBundle,
+    *,
+    keys: KeyRing,
+    settings: Settings,
+    object_id: uuid.UUID | None = None,
 ) -> EmailMessage:
+    """The tickets, the .ics and the receipt; ``object_id`` names a resend (its own
+    Message-ID, so that mail clients do not take it for the first one)."""
     valid = [(t, tt) for t, tt in bundle.tickets if t.status == TicketStatus.valid]
     message = _compose(
         settings=settings,
         kind=Kind.order_confirmation,
         bundle=bundle,
         context={"tickets": valid},
+        object_id=object_id,
     )
     for index, (ticket, ticket_type) in enumerate(valid, start=1):
         payload = ticket_payload(session, ticket=ticket, keys=keys)
@@ -647,3 +660,26 @@ def orders_to_tell_of_cancellation(session: Session, event_id: uuid.UUID) -> lis
             .order_by(Order.id)
         )
     )
+
+
+def resend_order_confirmation(
+    session: Session, *, access: OrgAccess, event_id: uuid.UUID, order_id: uuid.UUID
+) -> uuid.UUID:
+    """Ask for the order's confirmation (its valid tickets, .ics, receipt) to be sent to
+    its buyer again, once this unit of work commits; returns the resend's id, which is
+    its delivery marker (so a re-run of the job sends it once, and each request once).
+
+    Only a paid order (``OrderNotPaid`` otherwise); the same mail permission as the first
+    confirmation applies when the job runs. No lock: nothing changes but the job queue.
+    """
+    details = get_event_order(session, access=access, event_id=event_id, order_id=order_id)
+    if details.order.status != OrderStatus.paid:
+        raise OrderNotPaid(status=str(details.order.status))
+    resend_id = uuid.uuid4()
+    enqueue_after_commit(
+        session,
+        "notifications.resend_order_confirmation",
+        order_id=str(details.order.id),
+        resend_id=str(resend_id),
+    )
+    return resend_id

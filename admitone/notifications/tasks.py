@@ -55,6 +55,30 @@ def send_order_confirmation(context: JobContext, *, order_id: str) -> bool:
     )
 
 
+@job("notifications.resend_order_confirmation")
+def resend_order_confirmation(context: JobContext, *, order_id: str, resend_id: str) -> bool:
+    """The confirmation again, at the organizer's request (``service.resend_order_confirmation``);
+    once per request (its marker is the resend's id), and only while the order is paid."""
+    keys = KeyRing(settings=context.settings, database=context.database)
+    resend = uuid.UUID(resend_id)
+
+    def build(session: Session, bundle: OrderBundle) -> EmailMessage | None:
+        if bundle.order.status != OrderStatus.paid:
+            return None  # refunded since the request: nothing to deliver
+        return service.confirmation_message(
+            session, bundle, keys=keys, settings=context.settings, object_id=resend
+        )
+
+    return service.send_once(
+        context.database,
+        context.settings,
+        kind=Kind.order_confirmation_resent,
+        order_id=uuid.UUID(order_id),
+        object_id=resend,
+        build=build,
+    )
+
+
 @job("notifications.send_refund_notice")
 def send_refund_notice(
     context: JobContext, *, refund_id: str, ticket_ids: list[str] | None = None

@@ -89,3 +89,25 @@ def money_minor(form: FormData, name: str, currency: str) -> int:
 def minor_to_input(amount_minor: int, currency: str) -> str:
     digits = get_currency_precision(currency)
     return f"{Decimal(amount_minor).scaleb(-digits):.{digits}f}"
+
+
+def percent_bp(form: FormData, name: str) -> int:
+    """``"5.5"``, ``"5,5"`` or ``"20 %"`` -> basis points (550, 2000); empty is 0."""
+    raw = form_str(form, name).replace(" ", "").replace("\u00a0", "").rstrip("%")
+    if not raw:
+        return 0
+    try:
+        percent = Decimal(raw.replace(",", "."))
+    except InvalidOperation:
+        raise FieldProblem(name, _("Enter a percentage, such as 5.5 or 20.")) from None
+    if not percent.is_finite() or not 0 <= percent <= 100:
+        raise FieldProblem(name, _("Enter a percentage between 0 and 100."))
+    basis_points = percent.scaleb(2)
+    if basis_points != basis_points.to_integral_value():
+        raise FieldProblem(name, _("Use at most two decimals."))
+    return int(basis_points)
+
+
+def bp_to_input(basis_points: int) -> str:
+    """550 -> ``"5.5"``, 2000 -> ``"20"``: a rate as the form shows it."""
+    return f"{Decimal(basis_points).scaleb(-2).normalize():f}"

@@ -24,8 +24,17 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "event_saved": lambda: _("Event saved."),
     "event_published": lambda: _("Event published: it is now in the catalogue."),
     "event_cancelled": lambda: _("Event cancelled."),
+    "event_duplicated": lambda: _(
+        "This is a new draft copy of the event, with its ticket types. Change what differs, "
+        "then publish it."
+    ),
     "ticket_type_saved": lambda: _("Ticket type saved."),
+    "ticket_type_deleted": lambda: _("Ticket type deleted."),
+    "image_saved": lambda: _("Image saved: the catalogue shows it now."),
+    "image_removed": lambda: _("Image removed."),
     "refunded": lambda: _("The order was refunded and its tickets revoked."),
+    "refunded_tickets": lambda: _("The ticked tickets were refunded and revoked."),
+    "tickets_resent": lambda: _("The tickets are on their way to the buyer again."),
     "member_added": lambda: _("Member added."),
     "member_updated": lambda: _("Role changed."),
     "member_removed": lambda: _("Member removed."),

@@ -424,3 +424,33 @@ class TestTicketTypes:
             kwargs = {"json": {"name": "x"}} if method == "PATCH" else {}
             response = client.request(method, url, headers=owner["headers"], **kwargs)
             assert response.status_code == 404, method
+
+
+class TestDuplicateEvent:
+    def test_copies_a_published_event_as_a_draft(self, client, owner, clean_database):
+        event = create_published_event(client, owner["headers"], owner["org"])
+        response = client.post(_url(owner, event["id"], "duplicate"), headers=owner["headers"])
+        assert response.status_code == 201, response.text
+        copy = response.json()["data"]
+        assert copy["status"] == "draft" and copy["id"] != event["id"]
+        assert copy["slug"] == f"{event['slug']}-2"
+        assert copy["title"] == event["title"]
+        types = client.get(
+            _url(owner, copy["id"], "ticket-types"), headers=owner["headers"]
+        ).json()["data"]
+        assert [(t["name"], t["quantity_sold"]) for t in types] == [
+            (t["name"], 0) for t in event["ticket_types"]
+        ]
+        # Drafts are not in the catalogue.
+        assert client.get(f"/api/v1/events/{copy['slug']}").status_code == 404
+
+    def test_another_organizations_event_is_404(self, client, owner, clean_database):
+        event = create_event(client, owner["headers"], owner["org"])
+        stranger = register(client)
+        stranger_org = create_org(client, stranger["headers"])["slug"]
+        before = db_snapshot(clean_database)
+        response = client.post(
+            events_url(stranger_org, event["id"], "duplicate"), headers=stranger["headers"]
+        )
+        assert response.status_code == 404
+        assert db_snapshot(clean_database) == before

@@ -175,6 +175,102 @@ def test_delete_ticket_type_sees_a_hold_that_lands_after_the_read(session, monke
     assert session.get(TicketType, ticket_type.id) is not None
 
 
+def test_deletable_ticket_types_are_those_delete_would_delete(session):
+    access = _access(session)
+    other = _access(session, slug="org-b")
+    event = _event(session, access)
+
+    def add(name):
+        return service.create_ticket_type(
+            session, access=access, event_id=event.id, name=name, price_minor=100, capacity=10
+        ).id
+
+    free, sold, held = add("Free"), add("Sold"), add("Held")
+    session.execute(update(TicketType).where(TicketType.id == sold).values(quantity_sold=1))
+    session.execute(update(TicketType).where(TicketType.id == held).values(quantity_held=2))
+    session.expire_all()
+    assert service.deletable_ticket_type_ids(session, access=access, event_id=event.id) == {free}
+    # Another organization sees none of them.
+    assert service.deletable_ticket_type_ids(session, access=other, event_id=event.id) == set()
+    for refused in (sold, held):
+        with pytest.raises(TicketTypeHasSales):
+            service.delete_ticket_type(
+                session, access=access, event_id=event.id, ticket_type_id=refused
+            )
+    service.delete_ticket_type(session, access=access, event_id=event.id, ticket_type_id=free)
+    assert service.deletable_ticket_type_ids(session, access=access, event_id=event.id) == set()
+
+
+def test_duplicate_event_is_a_new_draft_with_its_ticket_types(session, tmp_path):
+    from tests.helpers import png_bytes
+
+    access = _access(session)
+    other = _access(session, slug="org-b")
+    media_dir = tmp_path / "media"
+    event = _event(session, access, title="Original Night", description="Same words.")
+    service.create_ticket_type(
+        session,
+        access=access,
+        event_id=event.id,
+        name="Seated",
+        price_minor=3000,
+        vat_rate_bp=550,
+        capacity=40,
+        max_per_order=4,
+        position=1,
+    )
+    service.create_ticket_type(
+        session, access=access, event_id=event.id, name="Standing", price_minor=2000, capacity=90
+    )
+    service.set_event_image(
+        session,
+        access=access,
+        event_id=event.id,
+        data=png_bytes(),
+        media_dir=media_dir,
+        max_bytes=10_000,
+    )
+    service.publish_event(session, access=access, event_id=event.id)
+    session.execute(
+        update(TicketType).where(TicketType.event_id == event.id).values(quantity_sold=3)
+    )
+    original = service.get_event(session, access=access, event_id=event.id)
+
+    copy = service.duplicate_event(session, access=access, event_id=event.id, media_dir=media_dir)
+    assert copy.id != original.id
+    assert copy.status == EventStatus.draft and copy.published_at is None
+    assert copy.slug == f"{original.slug}-2"
+    assert (copy.title, copy.description, copy.starts_at, copy.currency) == (
+        original.title,
+        original.description,
+        original.starts_at,
+        original.currency,
+    )
+
+    def shape(ticket_type):
+        return (
+            ticket_type.name,
+            ticket_type.price_minor,
+            ticket_type.vat_rate_bp,
+            ticket_type.capacity,
+            ticket_type.max_per_order,
+            ticket_type.position,
+        )
+
+    assert sorted(map(shape, copy.ticket_types)) == sorted(map(shape, original.ticket_types))
+    assert all(t.quantity_sold == 0 and t.quantity_held == 0 for t in copy.ticket_types)
+    assert not {t.id for t in copy.ticket_types} & {t.id for t in original.ticket_types}
+    # Its own image file: removing the copy's leaves the original's.
+    assert copy.image_path and copy.image_path != original.image_path
+    assert (media_dir / copy.image_path).read_bytes() == (
+        media_dir / original.image_path
+    ).read_bytes()
+    again = service.duplicate_event(session, access=access, event_id=event.id, media_dir=media_dir)
+    assert again.slug == f"{original.slug}-3"
+    with pytest.raises(EventNotFound):
+        service.duplicate_event(session, access=other, event_id=event.id, media_dir=media_dir)
+
+
 def test_organization_owned_rows_are_only_read_through_queries_py():
     """The scoping lint: no direct lookups of events or ticket types outside queries.py."""
     package = Path(admitone.events.__file__).parent

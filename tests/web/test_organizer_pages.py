@@ -6,8 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import add_member, create_org, register
-from tests.web.helpers import create_event, get_page, post_form, web_login
+from tests.helpers import add_member, create_org, png_bytes, register
+from tests.web.helpers import HTML, create_event, csrf_from, get_page, post_form, web_login
 
 
 def _owner(client: TestClient) -> tuple[dict, str]:
@@ -220,3 +220,253 @@ def test_staff_cannot_manage_and_strangers_get_404(client: TestClient) -> None:
     web_login(client, stranger["email"])
     assert get_page(client, f"/organizer/{org}").status_code == 404
     assert get_page(client, f"/organizer/{org}/events/{event['id']}/edit").status_code == 404
+
+
+def _post_image(client: TestClient, url: str, files: dict | None, *, from_url: str):
+    token = csrf_from(get_page(client, from_url).text)
+    return client.post(
+        url,
+        data={"csrf_token": token},
+        files=files,
+        headers=HTML,
+        follow_redirects=False,
+    )
+
+
+def test_upload_replace_and_remove_the_event_image(client: TestClient, media_dir) -> None:
+    account, org = _owner(client)
+    event = create_event(client, account["headers"], org)
+    base = f"/organizer/{org}/events/{event['id']}"
+    card = get_page(client, "/events")
+    assert 'class="event-art' in card.text  # the letter placeholder, before any image
+    edit = get_page(client, f"{base}/edit")
+    assert 'enctype="multipart/form-data"' in edit.text
+    assert "No image yet" in edit.text
+    first = _post_image(
+        client,
+        f"{base}/image",
+        {"file": ("poster.png", png_bytes(), "image/png")},
+        from_url=f"{base}/edit",
+    )
+    assert first.status_code == 303, first.text
+    assert "flash=image_saved" in first.headers["location"]
+    api = client.get(
+        f"/api/v1/organizations/{org}/events/{event['id']}", headers=account["headers"]
+    )
+    first_url = api.json()["data"]["image_url"]
+    assert first_url and client.get(first_url).status_code == 200
+    catalogue = get_page(client, "/events")
+    assert f'src="{first_url}"' in catalogue.text
+    assert 'class="event-art' not in catalogue.text
+    # Replacing: the new file is served, the old one goes once the change commits.
+    second = _post_image(
+        client,
+        f"{base}/image",
+        {"file": ("poster.jpg", png_bytes(image_format="JPEG"), "image/jpeg")},
+        from_url=f"{base}/edit",
+    )
+    assert second.status_code == 303
+    second_url = client.get(
+        f"/api/v1/organizations/{org}/events/{event['id']}", headers=account["headers"]
+    ).json()["data"]["image_url"]
+    assert second_url != first_url and second_url.endswith(".jpg")
+    assert not (media_dir / first_url.removeprefix("/media/")).exists()
+    removed = post_form(client, f"{base}/image/remove", {}, from_url=f"{base}/edit")
+    assert removed.status_code == 303
+    assert (
+        client.get(
+            f"/api/v1/organizations/{org}/events/{event['id']}", headers=account["headers"]
+        ).json()["data"]["image_url"]
+        is None
+    )
+
+
+def test_a_bad_image_is_a_clear_error_on_the_page(client: TestClient) -> None:
+    account, org = _owner(client)
+    event = create_event(client, account["headers"], org)
+    base = f"/organizer/{org}/events/{event['id']}"
+    not_image = _post_image(
+        client,
+        f"{base}/image",
+        {"file": ("notes.png", b"not an image at all", "image/png")},
+        from_url=f"{base}/edit",
+    )
+    assert not_image.status_code == 415
+    assert "This file type is not accepted." in not_image.text
+    assert 'value="Nightfall Live"' in not_image.text  # the edit page, still filled in
+    nothing = _post_image(client, f"{base}/image", None, from_url=f"{base}/edit")
+    assert nothing.status_code == 422
+    assert "Choose an image file (JPEG, PNG or WebP)." in nothing.text
+    client.cookies.set("admitone_lang", "fr")
+    french = _post_image(
+        client,
+        f"{base}/image",
+        {"file": ("notes.png", b"not an image", "image/png")},
+        from_url=f"{base}/edit",
+    )
+    assert french.status_code == 415
+    assert "Ce type de fichier" in french.text
+
+
+def _noise_png(side: int) -> bytes:
+    """A PNG that does not compress: random pixels."""
+    import os
+    from io import BytesIO
+
+    from PIL import Image
+
+    buffer = BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_image_too_large_is_refused_on_the_page(client: TestClient, make_app) -> None:
+    small = TestClient(make_app(max_image_bytes=2048))
+    account, org = _owner(small)
+    event = create_event(small, account["headers"], org)
+    base = f"/organizer/{org}/events/{event['id']}"
+    big = _post_image(
+        small,
+        f"{base}/image",
+        {"file": ("big.png", _noise_png(40), "image/png")},
+        from_url=f"{base}/edit",
+    )
+    assert big.status_code == 413
+    assert "This file is too large." in big.text
+
+
+def test_vat_rate_is_a_percentage_on_the_ticket_type_form(client: TestClient) -> None:
+    account, org = _owner(client)
+    event = create_event(client, account["headers"], org, publish=False)
+    base = f"/organizer/{org}/events/{event['id']}"
+    fields = {"name": "Seated", "price": "30", "capacity": "40", "is_active": "on"}
+    bad = post_form(client, f"{base}/ticket-types/new", {**fields, "vat_rate": "abc"})
+    assert bad.status_code == 422
+    assert _errors(bad.text)["vat_rate"] == "Enter a percentage, such as 5.5 or 20."
+    too_high = post_form(client, f"{base}/ticket-types/new", {**fields, "vat_rate": "120"})
+    assert _errors(too_high.text)["vat_rate"] == "Enter a percentage between 0 and 100."
+    too_fine = post_form(client, f"{base}/ticket-types/new", {**fields, "vat_rate": "5.555"})
+    assert _errors(too_fine.text)["vat_rate"] == "Use at most two decimals."
+    good = post_form(client, f"{base}/ticket-types/new", {**fields, "vat_rate": "5,5"})
+    assert good.status_code == 303
+    types = client.get(
+        f"/api/v1/organizations/{org}/events/{event['id']}/ticket-types",
+        headers=account["headers"],
+    ).json()["data"]
+    seated = next(t for t in types if t["name"] == "Seated")
+    assert seated["vat_rate_bp"] == 550
+    edit_url = f"{base}/ticket-types/{seated['id']}/edit"
+    assert 'value="5.5"' in get_page(client, edit_url).text
+    changed = post_form(client, edit_url, {**fields, "vat_rate": "20"})
+    assert changed.status_code == 303
+    again = client.get(
+        f"/api/v1/organizations/{org}/events/{event['id']}/ticket-types/{seated['id']}",
+        headers=account["headers"],
+    ).json()["data"]
+    assert again["vat_rate_bp"] == 2000
+
+
+def test_image_routes_refuse_staff_and_strangers(client: TestClient) -> None:
+    owner = register(client)
+    org = create_org(client, owner["headers"])["slug"]
+    event = create_event(client, owner["headers"], org)
+    base = f"/organizer/{org}/events/{event['id']}"
+    staff = register(client)
+    add_member(client, owner["headers"], org, staff["email"], "staff")
+    web_login(client, staff["email"])
+    files = {"file": ("poster.png", png_bytes(), "image/png")}
+    assert _post_image(client, f"{base}/image", files, from_url="/").status_code == 403
+    assert post_form(client, f"{base}/image/remove", {}, from_url="/").status_code == 403
+    client.cookies.clear()
+    stranger = register(client)
+    web_login(client, stranger["email"])
+    assert _post_image(client, f"{base}/image", files, from_url="/").status_code == 404
+    assert post_form(client, f"{base}/image/remove", {}, from_url="/").status_code == 404
+
+
+def test_duplicate_an_event_from_its_page(client: TestClient) -> None:
+    account, org = _owner(client)
+    event = create_event(client, account["headers"], org)
+    base = f"/organizer/{org}/events/{event['id']}"
+    page = get_page(client, base)
+    assert f'action="{base}/duplicate"' in page.text
+    done = post_form(client, f"{base}/duplicate", {}, from_url=base)
+    assert done.status_code == 303
+    location = done.headers["location"]
+    assert location.endswith("flash=event_duplicated") and "/edit" in location
+    copy_id = location.split("/events/")[1].split("/")[0]
+    assert copy_id != event["id"]
+    edit = get_page(client, location)
+    assert "This is a new draft copy of the event" in edit.text
+    assert 'value="Nightfall Live"' in edit.text
+    copy = client.get(
+        f"/api/v1/organizations/{org}/events/{copy_id}", headers=account["headers"]
+    ).json()["data"]
+    assert copy["status"] == "draft" and copy["slug"] == f"{event['slug']}-2"
+
+
+def test_duplicate_refuses_staff_and_strangers(client: TestClient) -> None:
+    owner = register(client)
+    org = create_org(client, owner["headers"])["slug"]
+    event = create_event(client, owner["headers"], org)
+    url = f"/organizer/{org}/events/{event['id']}/duplicate"
+    staff = register(client)
+    add_member(client, owner["headers"], org, staff["email"], "staff")
+    web_login(client, staff["email"])
+    assert "/duplicate" not in get_page(client, f"/organizer/{org}/events/{event['id']}").text
+    assert post_form(client, url, {}, from_url="/").status_code == 403
+    client.cookies.clear()
+    stranger = register(client)
+    web_login(client, stranger["email"])
+    assert post_form(client, url, {}, from_url="/").status_code == 404
+
+
+def test_a_draft_is_previewed_by_its_organization_only(client: TestClient) -> None:
+    owner = register(client)
+    org = create_org(client, owner["headers"])["slug"]
+    draft = create_event(client, owner["headers"], org, title="Secret Draft", publish=False)
+    public_url = f"/events/{draft['slug']}"
+    # Anonymous: the same 404 as for an unknown event.
+    assert get_page(client, public_url).status_code == 404
+    assert get_page(client, f"/events/{draft['id']}").status_code == 404
+    web_login(client, owner["email"])
+    nav = get_page(client, f"/organizer/{org}/events/{draft['id']}")
+    assert f'href="{public_url}">Preview<' in nav.text
+    page = get_page(client, public_url)
+    assert page.status_code == 200
+    assert "Draft — buyers cannot see this yet." in page.text
+    assert "Secret Draft" in page.text and "Standing" in page.text
+    assert 'action="/checkout"' not in page.text and "Continue" not in page.text
+    assert page.headers["cache-control"] == "private, no-store"
+    # Nothing can be bought through the pages either.
+    token = csrf_from(page.text)
+    bought = client.post(
+        "/checkout",
+        data={"csrf_token": token, "event": draft["slug"]},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert bought.status_code >= 400
+    client.cookies.set("admitone_lang", "fr")
+    assert "Brouillon — les acheteurs ne le voient pas encore." in get_page(client, public_url).text
+    client.cookies.clear()
+    # A member who may view events (gate staff) previews it too.
+    staff = register(client)
+    add_member(client, owner["headers"], org, staff["email"], "staff")
+    web_login(client, staff["email"])
+    assert "Draft — buyers cannot see this yet." in get_page(client, public_url).text
+    client.cookies.clear()
+    # Another organization's owner: 404.
+    stranger = register(client)
+    create_org(client, stranger["headers"])
+    web_login(client, stranger["email"])
+    assert get_page(client, public_url).status_code == 404
+    client.cookies.clear()
+    # Once published, it is an ordinary public page, without the banner.
+    client.post(
+        f"/api/v1/organizations/{org}/events/{draft['id']}/publish", headers=owner["headers"]
+    )
+    published = get_page(client, public_url)
+    assert published.status_code == 200
+    assert "Draft — buyers cannot see this yet." not in published.text
+    assert 'action="/checkout"' in published.text

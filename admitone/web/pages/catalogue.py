@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from admitone.config import Settings
 from admitone.deps import SessionDep, SettingsDep
 from admitone.events import catalogue
+from admitone.events.errors import EventNotFound
 from admitone.events.models import Category, Event, TicketType
 from admitone.web import sharing
 from admitone.web.deps import OptionalLogin, page_router
@@ -146,7 +147,11 @@ def catalogue_page(
 
 
 def event_page_context(
-    entry: catalogue.CatalogueEntry, settings: Settings, *, errors: dict[str, str] | None = None
+    entry: catalogue.CatalogueEntry,
+    settings: Settings,
+    *,
+    errors: dict[str, str] | None = None,
+    preview: bool = False,
 ) -> dict[str, Any]:
     """What ``catalogue/event.html`` shows: the event page, and the same page again with
     an error when a checkout cannot start (``checkout.py``)."""
@@ -163,6 +168,7 @@ def event_page_context(
         "category_label": category_label,
         "image_url": event_image_url,
         "errors": errors or {},
+        "preview": preview,  # a draft shown to its organization's members: nothing to buy
         "share": {
             "url": page_url,
             "image": image_url,
@@ -181,7 +187,23 @@ def event_page(
     login: OptionalLogin,
     slug: Annotated[str, Path(max_length=100)],
 ) -> Response:
-    entry = catalogue.get_public_event(session, id_or_slug=slug)
-    return render(
-        request, "catalogue/event.html", event_page_context(entry, settings), compressible=True
+    preview = False
+    try:
+        entry = catalogue.get_public_event(session, id_or_slug=slug)
+    except EventNotFound:
+        # A draft: its organizer's members preview it; anyone else gets the same 404.
+        if login is None:
+            raise
+        entry = catalogue.get_draft_preview(session, id_or_slug=slug, user=login.user)
+        preview = True
+    response = render(
+        request,
+        "catalogue/event.html",
+        event_page_context(entry, settings, preview=preview),
+        # A draft is the organization's, and only shown to a member who is logged in.
+        compressible=not preview,
     )
+    if preview:
+        response.headers["cache-control"] = "private, no-store"
+        response.headers["x-robots-tag"] = "noindex"
+    return response

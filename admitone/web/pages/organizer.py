@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from admitone.accounts.errors import EmailNotVerified
 from admitone.authorization import OrgAccess, Permission
-from admitone.deps import KeyRingDep, SessionDep
+from admitone.deps import KeyRingDep, SessionDep, SettingsDep
 from admitone.errors import DomainError, InvalidInput
 from admitone.events import service as events
 from admitone.events.errors import EventSlugTaken
@@ -30,9 +30,11 @@ from admitone.organizations.schemas import MemberIn, OrganizationIn
 from admitone.web.deps import Form, PageUser, form_str, page_org_access, page_router
 from admitone.web.forms import (
     FieldProblem,
+    bp_to_input,
     local_datetime,
     minor_to_input,
     money_minor,
+    percent_bp,
     whole_number,
     zone_or_none,
 )
@@ -45,6 +47,7 @@ from admitone.web.messages import (
     field_errors,
 )
 from admitone.web.pages.accounts import redirect
+from admitone.web.pages.catalogue import event_image_url
 from admitone.web.templating import render
 
 router = page_router()
@@ -261,6 +264,11 @@ def _event_form_values(event: Event) -> dict[str, str]:
     }
 
 
+def _max_image_mb(request: Request) -> str:
+    max_bytes: int = request.app.state.settings.max_image_bytes
+    return f"{max_bytes / (1024 * 1024):g}"
+
+
 def _render_event_form(
     request: Request,
     access: OrgAccess,
@@ -268,6 +276,7 @@ def _render_event_form(
     values: dict[str, str],
     errors: dict[str, str],
     event: Event | None = None,
+    image_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
     return render(
@@ -278,6 +287,9 @@ def _render_event_form(
             values=values,
             errors=errors,
             event=event,
+            image_error=image_error,
+            image_url=event_image_url,
+            max_image_mb=_max_image_mb(request),
             category_options=category_options(),
             zones=COMMON_ZONES,
         ),
@@ -365,6 +377,71 @@ def update_event(
     )
 
 
+# --- events: image -------------------------------------------------------------------
+
+
+@router.post("/organizer/{org}/events/{event_id}/image")
+def upload_event_image(
+    request: Request,
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
+    access: ManageAccess,
+    event_id: EventId,
+) -> Response:
+    """The API's image upload as a form: the same checks and storage
+    (``events.service.set_event_image``); the body is bounded like the API's (app.py)."""
+    upload = form.get("file")
+    data = b""
+    if isinstance(upload, UploadFile):
+        # The part is spooled already; one byte past the limit lets the service refuse it.
+        data = upload.file.read(settings.max_image_bytes + 1)
+    event = events.get_event(session, access=access, event_id=event_id)
+    try:
+        if not data:
+            raise InvalidInput(errors=[{"field": "file", "message": "an image file is required"}])
+        events.set_event_image(
+            session,
+            access=access,
+            event_id=event.id,
+            data=data,
+            media_dir=settings.media_dir,
+            max_bytes=settings.max_image_bytes,
+        )
+    except DomainError as exc:
+        session.rollback()
+        event = events.get_event(session, access=access, event_id=event_id)
+        message = (
+            _("Choose an image file (JPEG, PNG or WebP).")
+            if isinstance(exc, InvalidInput)
+            else domain_error_text(exc)
+        )
+        return _render_event_form(
+            request,
+            access,
+            values=_event_form_values(event),
+            errors={},
+            event=event,
+            image_error=message,
+            status_code=exc.status,
+        )
+    return redirect(
+        f"/organizer/{access.organization.slug}/events/{event.id}/edit", flash="image_saved"
+    )
+
+
+@router.post("/organizer/{org}/events/{event_id}/image/remove")
+def remove_event_image(
+    session: SessionDep, settings: SettingsDep, access: ManageAccess, event_id: EventId
+) -> Response:
+    events.remove_event_image(
+        session, access=access, event_id=event_id, media_dir=settings.media_dir
+    )
+    return redirect(
+        f"/organizer/{access.organization.slug}/events/{event_id}/edit", flash="image_removed"
+    )
+
+
 # --- events: publish and cancel ------------------------------------------------------
 
 
@@ -404,6 +481,19 @@ def publish_event(
     )
 
 
+@router.post("/organizer/{org}/events/{event_id}/duplicate")
+def duplicate_event(
+    session: SessionDep, settings: SettingsDep, access: ManageAccess, event_id: EventId
+) -> Response:
+    """``events.service.duplicate_event``: a new draft, opened on its edit page."""
+    copy = events.duplicate_event(
+        session, access=access, event_id=event_id, media_dir=settings.media_dir
+    )
+    return redirect(
+        f"/organizer/{access.organization.slug}/events/{copy.id}/edit", flash="event_duplicated"
+    )
+
+
 @router.get("/organizer/{org}/events/{event_id}/cancel")
 def cancel_event_page(
     request: Request, session: SessionDep, access: ManageAccess, event_id: EventId
@@ -430,6 +520,7 @@ def _ticket_type_values(form: FormData) -> dict[str, Any]:
         "name",
         "description",
         "price",
+        "vat_rate",
         "capacity",
         "min_per_order",
         "max_per_order",
@@ -455,6 +546,7 @@ def _ticket_type_payload(
     problems: dict[str, str] = {}
     parsers = {
         "price_minor": lambda: money_minor(form, "price", event.currency),
+        "vat_rate_bp": lambda: percent_bp(form, "vat_rate"),
         "capacity": lambda: whole_number(form, "capacity"),
         "min_per_order": lambda: whole_number(form, "min_per_order", 1),
         "max_per_order": lambda: whole_number(form, "max_per_order", 10),
@@ -480,7 +572,7 @@ def _ticket_type_location(location: tuple[Any, ...], message: str) -> str:
             return "sales_end"
         return "max_per_order" if "max_per_order" in message else "__all__"
     name = str(location[0])
-    return "price" if name == "price_minor" else name
+    return {"price_minor": "price", "vat_rate_bp": "vat_rate"}.get(name, name)
 
 
 def _ticket_type_service_errors(exc: DomainError) -> dict[str, str]:
@@ -490,6 +582,8 @@ def _ticket_type_service_errors(exc: DomainError) -> dict[str, str]:
         found = domain_field_errors(exc)
         if "price_minor" in found:
             found["price"] = found.pop("price_minor")
+        if "vat_rate_bp" in found:
+            found["vat_rate"] = found.pop("vat_rate_bp")
         if "sales_end" in found:
             found["sales_end"] = _("The end must be after the start.")
         if "max_per_order" in found:
@@ -505,6 +599,7 @@ def _ticket_type_form_values(ticket_type: TicketType, event: Event) -> dict[str,
         "name": ticket_type.name,
         "description": ticket_type.description,
         "price": minor_to_input(ticket_type.price_minor, event.currency),
+        "vat_rate": bp_to_input(ticket_type.vat_rate_bp),
         "capacity": str(ticket_type.capacity),
         "min_per_order": str(ticket_type.min_per_order),
         "max_per_order": str(ticket_type.max_per_order),
@@ -545,6 +640,7 @@ def new_ticket_type_page(
         "name": "",
         "description": "",
         "price": "",
+        "vat_rate": "0",
         "capacity": "",
         "min_per_order": "1",
         "max_per_order": "10",
@@ -657,6 +753,40 @@ def update_ticket_type(
         errors=errors,
         ticket_type=ticket_type,
         status_code=422,
+    )
+
+
+@router.post("/organizer/{org}/events/{event_id}/ticket-types/{ticket_type_id}/delete")
+def delete_ticket_type(
+    request: Request,
+    session: SessionDep,
+    access: ManageAccess,
+    event_id: EventId,
+    ticket_type_id: Annotated[uuid.UUID, Path()],
+) -> Response:
+    """``events.service.delete_ticket_type``: refused (and said so) once it has sales."""
+    event = events.get_event(session, access=access, event_id=event_id)
+    try:
+        events.delete_ticket_type(
+            session, access=access, event_id=event.id, ticket_type_id=ticket_type_id
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        session.rollback()
+        return render(
+            request,
+            "error.html",
+            {
+                "status": exc.status,
+                "title": _("The ticket type cannot be deleted"),
+                "message": domain_error_text(exc),
+                "code": exc.code,
+            },
+            status_code=exc.status,
+        )
+    return redirect(
+        f"/organizer/{access.organization.slug}/events/{event.id}", flash="ticket_type_deleted"
     )
 
 

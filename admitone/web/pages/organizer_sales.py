@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData
 
 from admitone.authorization import OrgAccess, Permission
 from admitone.checkin import service as checkin
@@ -26,15 +27,18 @@ from admitone.deps import SessionDep, SettingsDep
 from admitone.errors import DomainError
 from admitone.events import service as events
 from admitone.events.models import Event
+from admitone.notifications import service as notifications
 from admitone.orders import organizer_views, refunds
 from admitone.orders.details import OrderDetails
 from admitone.orders.models import OrderStatus
 from admitone.orders.transitions import effective_status
+from admitone.payments import payouts
 from admitone.tickets import queries as ticket_queries
 from admitone.tickets.models import Ticket
 from admitone.web.deps import Form, form_str, page_org_access, page_router
 from admitone.web.formatting import local
-from admitone.web.messages import domain_error_text
+from admitone.web.i18n import _
+from admitone.web.messages import domain_error_text, error_text
 from admitone.web.pages.accounts import redirect
 from admitone.web.pages.organizer import _org_context
 from admitone.web.templating import render
@@ -103,6 +107,15 @@ def _chart(series: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def payment_status_label(status: object) -> str:
+    return {
+        "pending": _("Pending"),
+        "succeeded": _("Succeeded"),
+        "failed": _("Failed"),
+        "refunded": _("Refunded"),
+    }.get(str(status), str(status))
+
+
 # ":uuid": "new" is not an event id (organizer.py's /events/new; tests/test_routes.py).
 @router.get("/organizer/{org}/events/{event_id:uuid}")
 def event_overview(
@@ -112,8 +125,11 @@ def event_overview(
     summary = organizer_views.SalesSummary(by_ticket_type={}, paid_seats=[])
     pending: list[OrderDetails] = []
     pending_total = 0
+    payout = None
     if access.allows(Permission.view_orders):
         summary = organizer_views.sales_summary(session, access=access, event_id=event.id)
+        # The API's GET .../payout figures, from the same function.
+        payout = payouts.payout_summary(session, event=event)
         pending, pending_total = organizer_views.list_event_orders(
             session,
             access=access,
@@ -131,6 +147,11 @@ def event_overview(
         }
         for ticket_type in event.ticket_types
     ]
+    deletable = (
+        events.deletable_ticket_type_ids(session, access=access, event_id=event.id)
+        if access.allows(Permission.manage_events)
+        else set()
+    )
     event_access = checkin.resolve_event_access(
         session, event_id=event.id, user=access.user, permission=Permission.view_events
     )
@@ -160,6 +181,9 @@ def event_overview(
             chart=_chart(series),
             paid_orders=summary.paid_orders,
             holds_total=pending_total,
+            payout=payout,
+            deletable=deletable,
+            has_sales_text=error_text("TICKET_TYPE_HAS_SALES", 409),
         ),
     )
 
@@ -205,16 +229,89 @@ def event_orders(
     )
 
 
-@router.get("/organizer/{org}/events/{event_id}/orders/{order_id}/refund")
-def refund_confirm(
+@router.get("/organizer/{org}/events/{event_id}/orders/{order_id}")
+def order_page(
     request: Request,
     session: SessionDep,
-    access: RefundAccess,
+    access: OrdersAccess,
     event_id: EventId,
     order_id: Annotated[uuid.UUID, Path()],
 ) -> Response:
+    """One order: its lines, tickets, payments and refunds, and what may be done with it."""
     event = events.get_event(session, access=access, event_id=event_id)
-    details = organizer_views.get_event_order(
+    record = organizer_views.get_event_order_record(
+        session, access=access, event_id=event.id, order_id=order_id
+    )
+    return render(
+        request,
+        "organizer/order.html",
+        _org_context(
+            access,
+            event=event,
+            record=record,
+            order=record.details.order,
+            row={"status": str(effective_status(record.details.order, now=utcnow()))},
+            can_refund=access.allows(Permission.refund_orders),
+            payment_status_label=payment_status_label,
+            error=None,
+        ),
+    )
+
+
+@router.post("/organizer/{org}/events/{event_id}/orders/{order_id}/resend")
+def resend_tickets(
+    request: Request,
+    session: SessionDep,
+    access: OrdersAccess,
+    event_id: EventId,
+    order_id: Annotated[uuid.UUID, Path()],
+) -> Response:
+    """The confirmation mail again (``notifications.service.resend_order_confirmation``)."""
+    event = events.get_event(session, access=access, event_id=event_id)
+    try:
+        notifications.resend_order_confirmation(
+            session, access=access, event_id=event.id, order_id=order_id
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        session.rollback()
+        record = organizer_views.get_event_order_record(
+            session, access=access, event_id=event.id, order_id=order_id
+        )
+        return render(
+            request,
+            "organizer/order.html",
+            _org_context(
+                access,
+                event=event,
+                record=record,
+                order=record.details.order,
+                row={"status": str(effective_status(record.details.order, now=utcnow()))},
+                can_refund=access.allows(Permission.refund_orders),
+                payment_status_label=payment_status_label,
+                error=domain_error_text(exc),
+            ),
+            status_code=exc.status,
+        )
+    return redirect(
+        f"/organizer/{access.organization.slug}/events/{event.id}/orders/{order_id}",
+        flash="tickets_resent",
+    )
+
+
+def _render_refund(
+    request: Request,
+    session: Any,
+    access: OrgAccess,
+    *,
+    event_id: uuid.UUID,
+    order_id: uuid.UUID,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    event = events.get_event(session, access=access, event_id=event_id)
+    record = organizer_views.get_event_order_record(
         session, access=access, event_id=event.id, order_id=order_id
     )
     return render(
@@ -223,11 +320,32 @@ def refund_confirm(
         _org_context(
             access,
             event=event,
-            details=details,
-            status=str(effective_status(details.order, now=utcnow())),
-            error=None,
+            details=record.details,
+            record=record,
+            status=str(effective_status(record.details.order, now=utcnow())),
+            error=error,
         ),
+        status_code=status_code,
     )
+
+
+@router.get("/organizer/{org}/events/{event_id}/orders/{order_id}/refund")
+def refund_confirm(
+    request: Request,
+    session: SessionDep,
+    access: RefundAccess,
+    event_id: EventId,
+    order_id: Annotated[uuid.UUID, Path()],
+) -> Response:
+    return _render_refund(request, session, access, event_id=event_id, order_id=order_id)
+
+
+def _ticket_ids(form: FormData) -> list[uuid.UUID] | None:
+    """The ticked tickets (none: the whole order); None when one is not a ticket id."""
+    try:
+        return [uuid.UUID(str(value)) for value in form.getlist("ticket_id")]
+    except ValueError:
+        return None
 
 
 @router.post("/organizer/{org}/events/{event_id}/orders/{order_id}/refund")
@@ -240,7 +358,20 @@ def refund_submit(
     event_id: EventId,
     order_id: Annotated[uuid.UUID, Path()],
 ) -> Response:
+    """The whole order, or only the ticked tickets (``refunds.refund_order`` either way)."""
     event = events.get_event(session, access=access, event_id=event_id)
+    partial = form_str(form, "scope") == "tickets"
+    ticket_ids = _ticket_ids(form) if partial else []
+    if ticket_ids is None or (partial and not ticket_ids):
+        return _render_refund(
+            request,
+            session,
+            access,
+            event_id=event.id,
+            order_id=order_id,
+            error=_("Tick at least one ticket to refund."),
+            status_code=422,
+        )
     try:
         refunds.refund_order(
             session,
@@ -250,25 +381,25 @@ def refund_submit(
             reason=form_str(form, "reason")[:100],
             now=utcnow(),
             settings=settings,
+            ticket_ids=ticket_ids or None,
         )
     except DomainError as exc:
         if exc.status == 404:
             raise
         session.rollback()
-        details = organizer_views.get_event_order(
-            session, access=access, event_id=event_id, order_id=order_id
-        )
-        return render(
+        return _render_refund(
             request,
-            "organizer/refund.html",
-            _org_context(
-                access,
-                event=events.get_event(session, access=access, event_id=event_id),
-                details=details,
-                status=str(effective_status(details.order, now=utcnow())),
-                error=domain_error_text(exc),
-            ),
+            session,
+            access,
+            event_id=event_id,
+            order_id=order_id,
+            error=domain_error_text(exc),
             status_code=exc.status,
+        )
+    if ticket_ids:
+        return redirect(
+            f"/organizer/{access.organization.slug}/events/{event.id}/orders/{order_id}",
+            flash="refunded_tickets",
         )
     return redirect(
         f"/organizer/{access.organization.slug}/events/{event.id}/orders", flash="refunded"
