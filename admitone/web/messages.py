@@ -40,6 +40,12 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "member_removed": lambda: _("Member removed."),
     "org_created": lambda: _("Organization created."),
     "order_cancelled": lambda: _("Order cancelled; the seats are released."),
+    "publish_needs_ticket_type": lambda: _(
+        "Not published yet: add at least one ticket type, then publish again."
+    ),
+    "publish_starts_in_the_past": lambda: _(
+        "Not published yet: the event starts in the past. Change its date, then publish again."
+    ),
     "password_reset": lambda: _("Your password is changed. Log in with the new one."),
     "password_changed": lambda: _("Your password is changed. Your other logins are ended."),
     "email_verified": lambda: _("Your e-mail address is confirmed."),
@@ -65,9 +71,17 @@ FLASH: Mapping[str, Callable[[], str]] = {
 }
 
 
+# Flash messages that tell of something not done: shown as warnings, not as successes.
+WARNING_FLASHES = frozenset({"publish_needs_ticket_type", "publish_starts_in_the_past"})
+
+
 def flash_text(key: str) -> str:
     factory = FLASH.get(key)
     return factory() if factory else ""
+
+
+def flash_is_warning(key: str) -> bool:
+    return key in WARNING_FLASHES
 
 
 # The page's text for each error code that can be raised (the codes of the error classes

@@ -15,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from admitone.config import Settings
 from admitone.web import formatting, i18n, sharing
 from admitone.web.compression import COMPRESSIBLE_HEADER
-from admitone.web.messages import flash_text
+from admitone.web.messages import flash_is_warning, flash_text
 from admitone.web.security import csrf_token, set_csrf_cookie_if_new
 
 WEB_DIR = Path(__file__).parent
@@ -69,6 +69,7 @@ def build_environment() -> Environment:
         supported_locales=i18n.SUPPORTED_LOCALES,
         query=_query,
         flash_text=flash_text,
+        flash_is_warning=flash_is_warning,
         time_range=formatting.time_range,
         currency_digits=formatting.currency_digits,
     )

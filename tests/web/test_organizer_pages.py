@@ -85,8 +85,16 @@ def test_ticket_type_form_validates_and_publish_puts_the_event_in_the_catalogue(
     event_url = created.headers["location"].split("?")[0]
     event_id = event_url.rsplit("/", 1)[1]
     refused = post_form(client, f"{event_url}/publish", {}, from_url=f"{event_url}/edit")
-    assert refused.status_code == 409
-    assert "Add at least one ticket type before publishing." in refused.text
+    # Not a dead end (issue 15): back on the event's page, what is missing said as a
+    # warning, the way forward (add a ticket type) right there.
+    assert refused.status_code == 303
+    assert refused.headers["location"] == f"{event_url}?flash=publish_needs_ticket_type"
+    back = get_page(client, refused.headers["location"])
+    assert 'class="notice notice-warn" role="alert"' in back.text
+    assert "Not published yet: add at least one ticket type, then publish again." in back.text
+    assert f'href="{event_url}/ticket-types/new"' in back.text
+    french = get_page(client, refused.headers["location"], headers={"Accept-Language": "fr"})
+    assert "Pas encore publié" in french.text
     bad = post_form(
         client,
         f"{event_url}/ticket-types/new",

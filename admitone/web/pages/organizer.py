@@ -460,19 +460,22 @@ def publish_event(
     except DomainError as exc:
         session.rollback()
         reasons = exc.details.get("reasons", []) if exc.details else []
-        messages = []
+        event_page = f"/organizer/{access.organization.slug}/events/{event_id}"
+        # Back on the event's page, which holds the way forward (add a ticket type, edit
+        # the date), with what is missing said at the top.
         if "no_active_ticket_type" in reasons:
-            messages.append(_("Add at least one ticket type before publishing."))
+            return redirect(event_page, flash="publish_needs_ticket_type")
         if "starts_in_the_past" in reasons:
-            messages.append(_("The event starts in the past; change its date first."))
+            return redirect(event_page, flash="publish_starts_in_the_past")
         return render(
             request,
             "error.html",
             {
                 "status": exc.status,
                 "title": _("The event cannot be published yet"),
-                "message": " ".join(messages) or domain_error_text(exc),
+                "message": domain_error_text(exc),
                 "code": exc.code,
+                "back_url": event_page,
             },
             status_code=exc.status,
         )
@@ -782,6 +785,7 @@ def delete_ticket_type(
                 "title": _("The ticket type cannot be deleted"),
                 "message": domain_error_text(exc),
                 "code": exc.code,
+                "back_url": f"/organizer/{access.organization.slug}/events/{event.id}",
             },
             status_code=exc.status,
         )

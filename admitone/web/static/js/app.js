@@ -10,6 +10,15 @@
     }
   });
 
+  // Ask first where a click cannot be taken back: <button data-confirm="Remove ...?">
+  // (or the form's own data-confirm). Without script the action happens as before.
+  document.addEventListener("submit", function (event) {
+    var source = event.submitter && event.submitter.hasAttribute("data-confirm")
+      ? event.submitter : event.target;
+    var question = source && source.getAttribute && source.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) { event.preventDefault(); }
+  });
+
   // Countdown of a hold: <span data-countdown="ISO instant" data-expired-text="...">.
   function pad(n) { return n < 10 ? "0" + n : String(n); }
   function startCountdown(element) {
