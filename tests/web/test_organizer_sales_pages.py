@@ -341,3 +341,33 @@ def test_delete_a_ticket_type_refuses_staff_and_strangers(client: TestClient) ->
     stranger = register(client)
     web_login(client, stranger["email"])
     assert post_form(client, url, {}, from_url="/").status_code == 404
+
+
+def test_figures_of_a_cancelled_event_say_refunds_are_in_progress(
+    client: TestClient, database
+) -> None:
+    import uuid
+
+    from admitone.events.models import EventStatus
+    from tests.factories import set_event_status
+
+    owner, org, event = _sold_event(client)
+    web_login(client, owner["email"])
+    url = f"/organizer/{org}/events/{event['id']}"
+    assert "refunds in progress" not in get_page(client, url).text
+    # Straight after the cancellation, before the refund jobs have gone through.
+    set_event_status(database, uuid.UUID(event["id"]), EventStatus.cancelled)
+    page = get_page(client, url).text
+    assert "Event cancelled: refunds in progress. 1 paid order is still to be refunded" in page
+    french = get_page(client, url, headers={"Accept-Language": "fr"}).text
+    assert "remboursements en cours" in french
+    # Once refunded, the figures say so.
+    order = get_page(client, f"{url}/orders").text
+    order_id = re.search(r"/orders/([0-9a-f-]{36})", order).group(1)
+    refunded = client.post(
+        f"/api/v1/organizations/{org}/events/{event['id']}/orders/{order_id}/refund",
+        headers=owner["headers"],
+        json={},
+    )
+    assert refunded.status_code == 200, refunded.text
+    assert "Event cancelled: every paid order is refunded." in get_page(client, url).text
