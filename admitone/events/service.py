@@ -8,8 +8,6 @@ checked, so they stay right under concurrent requests and concurrent sales.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -19,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from admitone import slugs
 from admitone.authorization import OrgAccess
 from admitone.db import utcnow
 from admitone.errors import InvalidInput
@@ -79,10 +78,7 @@ TICKET_TYPE_FIELDS = frozenset(
 
 def slugify(text: str) -> str:
     """A URL slug from a title: ASCII letters, digits and single dashes."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    # Leave room for a "-NNN" suffix.
-    return slug[: SLUG_MAX - 10].strip("-") or "event"
+    return slugs.slugify(text, fallback="event")
 
 
 def _unique_slug(session: Session, base: str) -> str:
@@ -91,12 +87,9 @@ def _unique_slug(session: Session, base: str) -> str:
             select(Event.slug).where((Event.slug == base) | Event.slug.like(f"{base}-%"))
         )
     )
-    if base not in taken and not _looks_like_uuid(base):
-        return base
-    number = 2
-    while f"{base}-{number}" in taken:
-        number += 1
-    return f"{base}-{number}"
+    if _looks_like_uuid(base):
+        taken.add(base)  # an event is also found by its id: a slug must not look like one
+    return slugs.first_free(base, taken)
 
 
 def _looks_like_uuid(value: str) -> bool:
@@ -197,6 +190,18 @@ def list_events(
         .offset((page - 1) * per_page)
     )
     return list(events), total
+
+
+def latest_event_choices(session: Session, *, access: OrgAccess) -> tuple[str, str, str] | None:
+    """(time zone, country, currency) of the organization's newest event: the choices a
+    new event's form offers first; None before its first event."""
+    row = session.execute(
+        select(Event.timezone, Event.country, Event.currency)
+        .where(Event.organization_id == access.organization.id)
+        .order_by(Event.created_at.desc(), Event.id)
+        .limit(1)
+    ).first()
+    return (row.timezone, row.country, row.currency) if row else None
 
 
 def create_event(

@@ -39,6 +39,16 @@ def _countries() -> frozenset[str]:
     return frozenset(c.alpha_2 for c in pycountry.countries)
 
 
+def known_countries() -> frozenset[str]:
+    """The ISO 3166 alpha-2 codes an event may name: what the pages offer."""
+    return _countries()
+
+
+def known_currencies() -> frozenset[str]:
+    """The ISO 4217 codes an event may be priced in: what the pages offer."""
+    return _currencies()
+
+
 def time_zone(value: str) -> str:
     # Looked up in the list rather than opened: ZoneInfo("../x") would touch the disk.
     if value not in _time_zones():

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from admitone import slugs
 from admitone.accounts.models import User
 from admitone.accounts.service import get_user_by_email
 from admitone.accounts.verification import require_verified_email
@@ -62,6 +63,19 @@ def set_two_factor_requirement(
     access.organization.require_two_factor = required
     session.flush()
     return access.organization
+
+
+def proposed_slug(session: Session, name: str) -> str:
+    """A free short address made from ``name``, as an event's is made from its title."""
+    base = slugs.slugify(name, fallback="organizer")
+    taken = set(
+        session.scalars(
+            select(Organization.slug).where(
+                (Organization.slug == base) | Organization.slug.like(f"{base}-%")
+            )
+        )
+    )
+    return slugs.first_free(base, taken)
 
 
 def create_organization(session: Session, *, user: User, name: str, slug: str) -> Organization:

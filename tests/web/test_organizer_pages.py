@@ -478,3 +478,80 @@ def test_a_draft_is_previewed_by_its_organization_only(client: TestClient) -> No
     assert published.status_code == 200
     assert "Draft — buyers cannot see this yet." not in published.text
     assert 'action="/checkout"' in published.text
+
+
+def _selected(html: str, name: str) -> tuple[str, str]:
+    """(the selected option's value, the first option's value) of a select."""
+    block = html.split(f'name="{name}"', 1)[1].split("</select>", 1)[0]
+    selected = re.search(r'<option value="([^"]+)" selected>', block)
+    first = re.search(r'<option value="([^"]+)"', block)
+    assert selected and first, name
+    return selected.group(1), first.group(1)
+
+
+def test_country_currency_and_zone_are_chosen_from_lists_last_choice_first(
+    client: TestClient,
+) -> None:
+    _account, org = _owner(client)
+    first = get_page(client, f"/organizer/{org}/events/new").text
+    assert _selected(first, "country") == ("FR", "FR")  # the home default, on top
+    assert _selected(first, "currency") == ("EUR", "EUR")
+    assert "France (FR)" in first and "Japanese Yen (JPY)" in first
+    assert '<option value="America/Argentina/Buenos_Aires">' in first  # every zone offered
+    created = post_form(
+        client,
+        f"/organizer/{org}/events/new",
+        {**EVENT_FORM, "country": "JP", "currency": "JPY", "timezone": "Asia/Tokyo"},
+    )
+    assert created.status_code == 303, _errors(created.text)
+    # The next event starts from the organization's last choices, listed first.
+    again = get_page(client, f"/organizer/{org}/events/new").text
+    assert _selected(again, "country") == ("JP", "JP")
+    assert _selected(again, "currency") == ("JPY", "JPY")
+    assert 'name="timezone" type="text" value="Asia/Tokyo"' in again
+    assert again.index('<option value="Asia/Tokyo">') < again.index('<option value="Europe/Paris">')
+    french = get_page(
+        client, f"/organizer/{org}/events/new", headers={"Accept-Language": "fr"}
+    ).text
+    assert "Japon (JP)" in french and "yen japonais (JPY)" in french
+
+
+def test_an_unknown_time_zone_marks_only_the_time_zone(client: TestClient) -> None:
+    _account, org = _owner(client)
+    refused = post_form(
+        client, f"/organizer/{org}/events/new", {**EVENT_FORM, "timezone": "Mars/Olympus"}
+    )
+    assert refused.status_code == 422
+    assert set(_errors(refused.text)) == {"timezone"}  # the dates typed right stay right
+
+
+def test_every_field_error_shows_at_once(client: TestClient) -> None:
+    _account, org = _owner(client)
+    refused = post_form(
+        client,
+        f"/organizer/{org}/events/new",
+        {
+            **EVENT_FORM,
+            "title": "",
+            "venue_name": "",
+            "starts_at": "not a date",
+            "country": "ZZ",
+            "timezone": "Nowhere/Land",
+        },
+    )
+    assert refused.status_code == 422
+    assert {"title", "venue_name", "starts_at", "country", "timezone"} <= set(_errors(refused.text))
+
+
+def test_an_organizations_short_address_is_made_from_its_name(client: TestClient) -> None:
+    account = register(client)
+    web_login(client, account["email"])
+    made = post_form(client, "/organizer", {"name": "Théâtre du Soleil", "slug": ""})
+    assert made.status_code == 303
+    assert made.headers["location"].startswith("/organizer/theatre-du-soleil")
+    again = post_form(client, "/organizer", {"name": "Théâtre du Soleil", "slug": ""})
+    assert again.headers["location"].startswith("/organizer/theatre-du-soleil-2")
+    # One typed in is kept as it is, and refused when taken.
+    taken = post_form(client, "/organizer", {"name": "Other", "slug": "theatre-du-soleil"})
+    assert taken.status_code == 422
+    assert "already taken" in taken.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Path, Request
 from fastapi.responses import Response
@@ -27,6 +28,7 @@ from admitone.organizations import service as organizations
 from admitone.organizations.errors import SlugTaken
 from admitone.organizations.models import Role
 from admitone.organizations.schemas import MemberIn, OrganizationIn
+from admitone.web import choices
 from admitone.web.deps import Form, PageUser, form_str, page_org_access, page_router
 from admitone.web.forms import (
     FieldProblem,
@@ -133,7 +135,10 @@ def create_organization(
     errors: dict[str, str] = {}
     status_code = 422
     try:
-        body = OrganizationIn(**values)
+        # Left empty, the short address is made from the name (as an event's from its
+        # title); one typed in is taken as it is, or refused if taken.
+        slug = values["slug"] or organizations.proposed_slug(session, values["name"])
+        body = OrganizationIn(name=values["name"], slug=slug)
         organization = organizations.create_organization(
             session, user=user, name=body.name, slug=body.slug
         )
@@ -210,7 +215,9 @@ def _event_values(form: FormData) -> dict[str, str]:
 
 def _event_payload(form: FormData, values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The API's event body from the form, and the errors of fields that do not parse."""
-    zone = zone_or_none(values["timezone"])
+    # An unknown time zone is the time zone field's error only: the dates are read in UTC
+    # meanwhile, so that dates typed right are not marked wrong as well.
+    zone = zone_or_none(values["timezone"]) or ZoneInfo("UTC")
     problems: dict[str, str] = {}
     payload: dict[str, Any] = {
         "title": values["title"],
@@ -291,14 +298,22 @@ def _render_event_form(
             image_url=event_image_url,
             max_image_mb=_max_image_mb(request),
             category_options=category_options(),
-            zones=COMMON_ZONES,
+            zones=choices.zone_suggestions(COMMON_ZONES, values.get("timezone")),
+            country_options=choices.country_options(values.get("country")),
+            currency_options=choices.currency_options(values.get("currency")),
         ),
         status_code=status_code,
     )
 
 
 @router.get("/organizer/{org}/events/new")
-def new_event_page(request: Request, access: ManageAccess) -> Response:
+def new_event_page(request: Request, session: SessionDep, access: ManageAccess) -> Response:
+    # The organization's last choices, else the platform's home defaults.
+    timezone, country, currency = events.latest_event_choices(session, access=access) or (
+        "Europe/Paris",
+        "FR",
+        "EUR",
+    )
     values = {
         "title": "",
         "slug": "",
@@ -307,11 +322,11 @@ def new_event_page(request: Request, access: ManageAccess) -> Response:
         "venue_name": "",
         "venue_address": "",
         "city": "",
-        "country": "FR",
+        "country": country,
         "starts_at": "",
         "ends_at": "",
-        "timezone": "Europe/Paris",
-        "currency": "EUR",
+        "timezone": timezone,
+        "currency": currency,
     }
     return _render_event_form(request, access, values=values, errors={})
 
