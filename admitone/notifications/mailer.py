@@ -13,11 +13,10 @@ import re
 import smtplib
 import ssl
 from email.message import EmailMessage
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
-
-from functools import lru_cache
 
 import structlog
 
