@@ -107,8 +107,19 @@ class _Pdf(FPDF):
         return text.encode(CORE_ENCODING, "replace").decode(CORE_ENCODING)
 
     def line_of_text(self, text: str, *, size: float = 11, height: float = 7) -> None:
+        """``text`` from the left margin, wrapped to the page's width, then a new line."""
         self.text_font(size)
-        self.multi_cell(0, height, self.safe(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        text = self.safe(text)
+        # Fast on purpose (the confirmation job draws about 20 of these per order):
+        # fpdf2's multi_cell breaks lines character by character in Python, about
+        # 0.2 ms a line. A text that fits on one line is drawn as one cell, which puts
+        # the same glyphs at the same place; the margin of 1 mm leaves a text near the
+        # edge to multi_cell, whose measure may differ by a rounding.
+        fits = self.get_string_width(text) < self.epw - 2 * self.c_margin - 1
+        if fits and "\n" not in text:
+            self.cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        else:
+            self.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 @dataclass(frozen=True)
