@@ -12,8 +12,10 @@ import os
 import re
 import smtplib
 import ssl
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
-from functools import lru_cache
+from email.policy import default as default_policy
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -43,6 +45,28 @@ def header_text(value: str) -> str:
     if len(text) > MAX_HEADER_TEXT:
         text = text[: MAX_HEADER_TEXT - 1].rstrip() + "\u2026"
     return text
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The standard library's header registry, its classes made once per header name.
+
+    Fast on purpose: ``HeaderRegistry[name]`` builds a new class with ``type()`` for every
+    header set or parsed, about 35 per order confirmation, a quarter of the time spent
+    building the message (issue 15). The classes are the same; the message too.
+    """
+
+    @cache  # noqa: B019 (one registry per process: it is never freed anyway)
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        return super().__getitem__(name)
+
+
+# Every message is built with this policy: the library's default with the registry above.
+MAIL_POLICY = default_policy.clone(header_factory=_HeaderClasses())
+
+
+def new_message() -> EmailMessage:
+    """An empty message with the mail policy (MAIL_POLICY)."""
+    return EmailMessage(policy=MAIL_POLICY)
 
 
 class Mailer(Protocol):

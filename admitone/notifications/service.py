@@ -32,7 +32,7 @@ from admitone.events.models import Event, EventStatus, TicketType
 from admitone.languages import supported_language
 from admitone.notifications import documents
 from admitone.notifications.errors import DocumentNotFound
-from admitone.notifications.mailer import get_mailer, header_text
+from admitone.notifications.mailer import get_mailer, header_text, new_message
 from admitone.notifications.models import Delivery
 from admitone.notifications.queries import readable_orders
 from admitone.notifications.texts import LABELS
@@ -295,7 +295,7 @@ def _compose(
     # of the template's module, which Jinja's types cannot declare.
     module: Any = text_template.make_module(values)
     subject = str(module.subject)
-    message = EmailMessage()
+    message = new_message()
     message["Subject"] = header_text(subject)
     message["From"] = settings.mail_from
     message["To"] = formataddr((header_text(order.buyer_name), order.buyer_email))
