@@ -71,7 +71,8 @@ def account_message(
     message["To"] = formataddr((header_text(user.full_name), token.email))
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = _message_id(settings, kind, token.id)
-    message.set_content(text_template.render(values))
+    # The module is the rendered template: its text is the body (rendered once, not twice).
+    message.set_content(str(module))
     message.add_alternative(html_template.render(values), subtype="html")
     message["Content-Language"] = locale
     return message

@@ -301,7 +301,8 @@ def _compose(
     message["To"] = formataddr((header_text(order.buyer_name), order.buyer_email))
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = _message_id(settings, kind, object_id or order.id)
-    message.set_content(text_template.render(values))
+    # The module is the rendered template: its text is the body (rendered once, not twice).
+    message.set_content(str(module))
     message.add_alternative(html_template.render(values), subtype="html")
     return message
 
