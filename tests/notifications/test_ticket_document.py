@@ -6,8 +6,11 @@ from __future__ import annotations
 import base64
 import uuid
 
+import pytest
 import segno
 import zxingcpp
+from fpdf.enums import XPos, YPos
+from PIL import Image, ImageChops
 
 from admitone.notifications import documents
 from admitone.notifications.texts import LABELS
@@ -79,3 +82,33 @@ def test_text_too_long_for_a_line_still_wraps() -> None:
     assert title in text
     [page] = render_pages(pdf, scale=SCALE)
     assert [found.text for found in zxingcpp.read_barcodes(page)] == [PAYLOAD]
+
+
+@pytest.mark.parametrize("script", ["latin", "cyrillic"])
+def test_one_line_texts_land_where_multi_cell_put_them(script: str) -> None:
+    """line_of_text writes a text that fits with text() (fast); the pages must be those
+    multi_cell drew, line breaks and page breaks included (the core font, and DejaVu)."""
+    name = "Ada Lovelace" if script == "latin" else "Анна Каренина"
+    lines = [
+        (22, 11, "Moonlight Jazz — édition spéciale"),
+        (12, 7, f"Holder: {name}"),
+        (12, 7, "samedi 9 janvier 2027 à 20:00\u202fheure normale d\u2019Europe centrale"),
+        (9, 5, " ".join(["wrapped"] * 40)),
+        (8, 5, "Ticket 00000000-0000-0000-0000-000000000007"),
+    ] * 8  # past the end of the first page
+
+    def pages(fast: bool) -> list[Image.Image]:
+        pdf = documents._Pdf([text for _size, _height, text in lines])
+        pdf.add_page()
+        for size, height, text in lines:
+            if fast:
+                pdf.line_of_text(text, size=size, height=height)
+            else:
+                pdf.text_font(size)
+                pdf.multi_cell(0, height, pdf.safe(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        return render_pages(bytes(pdf.output()), scale=2)
+
+    fast, reference = pages(fast=True), pages(fast=False)
+    assert len(fast) == len(reference) > 1
+    for mine, theirs in zip(fast, reference, strict=True):
+        assert ImageChops.difference(mine, theirs).getbbox() is None
