@@ -105,8 +105,10 @@ class HttpConnection:
         return status, content
 
     def close(self) -> None:
+        """Close the connection; a later request opens a new one."""
         if self.writer is not None:
             self.writer.close()
+        self.reader = self.writer = None
 
 
 class Api:
@@ -381,6 +383,8 @@ async def run(
                 await asyncio.sleep(0.05)
             mails_seconds = time.perf_counter() - started
             worker_cpu = worker_check.worker.seconds() - cpu_before[1]
+            for client in clients:  # the server has closed them, idle for so long
+                client.close()
 
         payloads = await fetch_payloads(clients, paid)
         queue: asyncio.Queue[str] = asyncio.Queue()
