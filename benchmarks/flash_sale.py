@@ -9,6 +9,14 @@ the oversell count (tickets sold beyond capacity, which must be 0).
     python benchmarks/flash_sale.py --database postgresql --workers 2 --threads 4 \\
         --redis-url redis://127.0.0.1:6379/9
     python benchmarks/flash_sale.py --url http://127.0.0.1:8000   # an app already running
+    python benchmarks/flash_sale.py --database postgresql --workers 2 --threads 4 \\
+        --redis-url redis://127.0.0.1:6379/9 --with-worker
+
+``--with-worker`` runs the production shape whole: ``admitone worker`` beside the app,
+taking the jobs from Redis, its mail going to an SMTP server the benchmark starts
+(aiosmtpd). After the sale it waits until every paid order's confirmation has arrived,
+then prints the CPU seconds per paid order of the app's processes (over the sale) and
+of the worker's (from the sale's start to the last confirmation), read from /proc.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,6 +32,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from json import dumps, loads
@@ -95,8 +105,10 @@ class HttpConnection:
         return status, content
 
     def close(self) -> None:
+        """Close the connection; a later request opens a new one."""
         if self.writer is not None:
             self.writer.close()
+        self.reader = self.writer = None
 
 
 class Api:
@@ -278,7 +290,63 @@ def report_latencies(stats: Stats) -> None:
         )
 
 
-async def run(base_url: str, *, buyers: int, capacity: int) -> int:
+class ProcessTreeCpu:
+    """The CPU time (user + system) of a process and its descendants, from /proc.
+
+    A descendant that has exited and was reaped counts through its parent's cutime and
+    cstime; ``seconds()`` is meant for differences between two readings.
+    """
+
+    TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    @staticmethod
+    def _stat(pid: int) -> tuple[int, int] | None:
+        """(parent pid, utime + stime + cutime + cstime in ticks) of ``pid``."""
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
+        return int(fields[1]), sum(int(value) for value in fields[11:15])
+
+    def pids(self) -> list[int]:
+        parents: dict[int, list[int]] = defaultdict(list)
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and (stat := self._stat(int(entry.name))) is not None:
+                parents[stat[0]].append(int(entry.name))
+        tree, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(parents.get(pid, ()))
+        return tree
+
+    def seconds(self) -> float:
+        ticks = 0
+        for pid in self.pids():
+            stat = self._stat(pid)
+            ticks += stat[1] if stat is not None else 0
+        return ticks / self.TICK
+
+
+@dataclass
+class WorkerCheck:
+    """What ``--with-worker`` measures: the app's and the worker's process trees, and
+    the SMTP server's count of confirmations."""
+
+    app: ProcessTreeCpu
+    worker: ProcessTreeCpu
+    received: Callable[[], int]
+    log: Path | None = None
+    timeout: float = 300
+
+
+async def run(
+    base_url: str, *, buyers: int, capacity: int, worker_check: WorkerCheck | None = None
+) -> int:
     stats = Stats()
     # One connection per simulated client, kept alive, as browsers and scanners do.
     clients = [Api(base_url, stats) for _ in range(buyers)]
@@ -288,6 +356,9 @@ async def run(base_url: str, *, buyers: int, capacity: int) -> int:
 
         paid: list[tuple[str, str]] = []
         sold_out = asyncio.Event()
+        if worker_check is not None:
+            cpu_before = (worker_check.app.seconds(), worker_check.worker.seconds())
+            mails_before = worker_check.received()
         started = time.perf_counter()
         await asyncio.gather(
             *(
@@ -296,6 +367,24 @@ async def run(base_url: str, *, buyers: int, capacity: int) -> int:
             )
         )
         sale_seconds = time.perf_counter() - started
+        if worker_check is not None:
+            app_cpu = worker_check.app.seconds() - cpu_before[0]
+            # The worker catches up after the sale: wait for every confirmation (the
+            # scans then run without it, as they do without --with-worker).
+            deadline = time.monotonic() + worker_check.timeout
+            while worker_check.received() - mails_before < len(paid):
+                if time.monotonic() > deadline:
+                    if worker_check.log is not None and worker_check.log.exists():
+                        print(worker_check.log.read_text()[-3000:])
+                    raise SystemExit(
+                        f"only {worker_check.received() - mails_before} of {len(paid)} "
+                        "confirmations arrived"
+                    )
+                await asyncio.sleep(0.05)
+            mails_seconds = time.perf_counter() - started
+            worker_cpu = worker_check.worker.seconds() - cpu_before[1]
+            for client in clients:  # the server has closed them, idle for so long
+                client.close()
 
         payloads = await fetch_payloads(clients, paid)
         queue: asyncio.Queue[str] = asyncio.Queue()
@@ -338,6 +427,15 @@ async def run(base_url: str, *, buyers: int, capacity: int) -> int:
         f"  check-in stats        admitted {checkin_stats['data']['admitted']} of {checkin_stats['data']['total']}"
     )
     print(f"  OVERSOLD              {oversold}")
+    if worker_check is not None:
+        print(
+            f"  confirmations         {len(paid)} received {mails_seconds:.2f} s after the sale "
+            f"began ({mails_seconds - sale_seconds:.2f} s after it ended)"
+        )
+        print(
+            f"  CPU per paid order    app {app_cpu / len(paid) * 1000:.2f} ms (over the sale), "
+            f"worker {worker_cpu / len(paid) * 1000:.2f} ms (to the last confirmation)"
+        )
     all_requests = [
         v
         for step, values in stats.latencies.items()
@@ -380,10 +478,10 @@ def _database_url(choice: str, workdir: Path) -> tuple[str, str | None]:
     return choice, None
 
 
-def start_server(
-    database_url: str, workers: int, threads: int, workdir: Path, redis_url: str | None
-) -> tuple[subprocess.Popen[bytes], str]:
-    admitone = str(Path(sys.executable).parent / "admitone")
+def _environment(
+    database_url: str, threads: int, workdir: Path, redis_url: str | None, smtp_url: str | None
+) -> dict[str, str]:
+    """The app's (and the job worker's) settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ADMITONE_")}
     env.update(
         ADMITONE_DATABASE_URL=database_url,
@@ -404,6 +502,13 @@ def start_server(
         # Production shape: jobs (confirmation mails, PDFs) go to the queue for workers
         # elsewhere, instead of running in the app processes.
         env["ADMITONE_REDIS_URL"] = redis_url
+    if smtp_url:
+        env["ADMITONE_SMTP_URL"] = smtp_url
+    return env
+
+
+def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    admitone = str(Path(sys.executable).parent / "admitone")
     subprocess.run([admitone, "migrate"], env=env, check=True, capture_output=True)
     # The organizer: an account made at the command line has a verified address, which
     # creating an organization needs (a registration would wait for its mailed link).
@@ -435,6 +540,53 @@ def start_server(
     raise SystemExit("the app did not become ready")
 
 
+def start_worker(
+    env: dict[str, str], concurrency: int, log: Path
+) -> tuple[subprocess.Popen[bytes], ProcessTreeCpu]:
+    """``admitone worker`` as in production (docs/jobs.md), once it has booted: its pool
+    processes are up and its CPU time stands still (the boot is not the jobs' cost)."""
+    admitone = str(Path(sys.executable).parent / "admitone")
+    # Its log (one line per job at the production level) goes to a file, read on failure.
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [admitone, "worker", "--concurrency", str(concurrency)],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    tree = ProcessTreeCpu(process.pid)
+    deadline = time.monotonic() + 120
+    last = -1.0
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        if process.poll() is not None:
+            raise SystemExit("the job worker exited")
+        now = tree.seconds()
+        if len(tree.pids()) > concurrency and now == last:
+            return process, tree
+        last = now
+    process.kill()
+    raise SystemExit("the job worker did not settle")
+
+
+_CONFIRMATION_ID = re.compile(
+    rb"^Message-ID:\s+<order_confirmation\.", re.MULTILINE | re.IGNORECASE
+)
+
+
+class _CountingInbox:
+    """aiosmtpd handler: counts the order confirmations it accepts."""
+
+    def __init__(self) -> None:
+        self.confirmations = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        # \s+: a long Message-ID is folded onto the next line.
+        if _CONFIRMATION_ID.search(envelope.content):
+            self.confirmations += 1
+        return "250 Message accepted"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -461,27 +613,74 @@ def main() -> int:
         "--redis-url",
         help="queue jobs in this Redis (production shape) instead of running them in the app",
     )
+    parser.add_argument(
+        "--with-worker",
+        action="store_true",
+        help="run `admitone worker` beside the app (needs --redis-url), mail to a local SMTP "
+        "server, and print the CPU per paid order of the app and of the worker",
+    )
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=2,
+        help="job processes of the worker (with --with-worker; the CLI's default)",
+    )
     args = parser.parse_args()
+    if args.with_worker and (args.url or not args.redis_url):
+        parser.error("--with-worker starts the app and its worker: give --redis-url, not --url")
 
     if args.url:
         return asyncio.run(run(args.url, buyers=args.buyers, capacity=args.capacity))
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         database_url, pg_name = _database_url(args.database, workdir)
-        process, base = start_server(
-            database_url, args.workers, args.threads, workdir, args.redis_url
+        smtp = None
+        if args.with_worker:
+            from aiosmtpd.controller import Controller
+
+            inbox = _CountingInbox()
+            smtp = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+            smtp.start()
+        env = _environment(
+            database_url,
+            args.threads,
+            workdir,
+            args.redis_url,
+            f"smtp://127.0.0.1:{smtp.port}" if smtp is not None else None,
         )
+        process, base = start_server(env, args.workers)
+        worker = None
         try:
+            worker_check = None
+            if smtp is not None:
+                worker, worker_tree = start_worker(
+                    env, args.worker_concurrency, workdir / "worker.log"
+                )
+                worker_check = WorkerCheck(
+                    app=ProcessTreeCpu(process.pid),
+                    worker=worker_tree,
+                    received=lambda: inbox.confirmations,
+                    log=workdir / "worker.log",
+                )
             jobs = f"jobs queued in {args.redis_url}" if args.redis_url else "jobs in-process"
+            if worker is not None:
+                jobs += f", run by `admitone worker --concurrency {args.worker_concurrency}`"
             # ADMITONE_PIN_WORKERS is left at its default: serve pins each process to a CPU.
             print(
                 f"app: {args.workers} worker(s), each pinned to a CPU, x {args.threads} threads on "
                 f"{database_url.split('@')[-1]}, {jobs}"
             )
-            return asyncio.run(run(base, buyers=args.buyers, capacity=args.capacity))
+            return asyncio.run(
+                run(base, buyers=args.buyers, capacity=args.capacity, worker_check=worker_check)
+            )
         finally:
             process.terminate()
             process.wait(timeout=30)
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=60)
+            if smtp is not None:
+                smtp.stop()
             if pg_name:
                 import psycopg
 

@@ -22,7 +22,7 @@ from admitone.accounts.models import AccountToken, AccountTokenPurpose, User
 from admitone.config import Settings
 from admitone.db import Database, utcnow
 from admitone.languages import supported_language
-from admitone.notifications.mailer import get_mailer, header_text
+from admitone.notifications.mailer import get_mailer, header_text, new_message
 from admitone.notifications.service import (
     _message_id,
     _templates,
@@ -63,7 +63,7 @@ def account_message(
     environment = _templates()
     text_template = environment.get_template(f"{locale}/{kind}.txt")
     html_template = environment.get_template(f"{locale}/{kind}.html")
-    message = EmailMessage()
+    message = new_message()
     # The template's {% set subject %}, exported by Jinja as an attribute of its module.
     module: Any = text_template.make_module(values)
     message["Subject"] = header_text(str(module.subject))
@@ -71,7 +71,8 @@ def account_message(
     message["To"] = formataddr((header_text(user.full_name), token.email))
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = _message_id(settings, kind, token.id)
-    message.set_content(text_template.render(values))
+    # The module is the rendered template: its text is the body (rendered once, not twice).
+    message.set_content(str(module))
     message.add_alternative(html_template.render(values), subtype="html")
     message["Content-Language"] = locale
     return message

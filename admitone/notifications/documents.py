@@ -1,13 +1,14 @@
 """The attachments: a PDF per ticket, the receipt PDF, the ``.ics`` calendar entry.
 
-PDFs are drawn with fpdf2, QR codes with segno, calendars with icalendar. Text uses the
+PDFs are drawn with fpdf2, the tickets' QR codes encoded with zxing-cpp and drawn as
+rectangles, calendars with icalendar. Text uses the
 DejaVu Sans font when the system has it (any script); otherwise the PDF core font,
 which only knows Latin-1, so other characters are replaced.
 """
 
 from __future__ import annotations
 
-import io
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import segno
+import zxingcpp
 from babel.dates import format_datetime
 from babel.numbers import format_currency, get_currency_precision
 from fpdf import FPDF
@@ -30,8 +31,8 @@ FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
     Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
 )
-QR_SCALE = 10  # pixels per module in the embedded PNG
-QR_WIDTH_MM = 80
+QR_WIDTH_MM = 80  # the code and its quiet zone
+QR_QUIET_ZONE = 4  # modules of light margin on each side (the standard's minimum)
 
 
 @lru_cache(maxsize=1)
@@ -106,8 +107,27 @@ class _Pdf(FPDF):
         return text.encode(CORE_ENCODING, "replace").decode(CORE_ENCODING)
 
     def line_of_text(self, text: str, *, size: float = 11, height: float = 7) -> None:
+        """``text`` from the left margin, wrapped to the page's width, then a new line."""
         self.text_font(size)
-        self.multi_cell(0, height, self.safe(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        text = self.safe(text)
+        # Fast on purpose (the confirmation job draws about 20 of these per order):
+        # fpdf2's multi_cell breaks lines character by character in Python, about
+        # 0.2 ms a line, and even its cell goes through its styled-text machinery. A
+        # text that fits on one line is written with text() where cell() would put it
+        # (left margin plus the cell margin; the baseline at half the line height plus
+        # 0.3 of the font size, fpdf2's own rule), then the line is ended as a cell
+        # would: the same glyphs at the same place (a test compares the rendered pages).
+        # The margin of 1 mm leaves a text near the edge to multi_cell, whose measure
+        # may differ by a rounding.
+        fits = self.get_string_width(text) < self.epw - 2 * self.c_margin - 1
+        if fits and "\n" not in text:
+            if self.will_page_break(height):
+                self.add_page()
+            baseline = self.y + 0.5 * height + 0.3 * self.font_size
+            self.text(self.l_margin + self.c_margin, baseline, text)
+            self.ln(height)
+        else:
+            self.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 @dataclass(frozen=True)
@@ -148,16 +168,65 @@ def ticket_pdf(sheet: TicketSheet) -> bytes:
         (sheet.labels["order"], sheet.order_code),
     ):
         pdf.line_of_text(f"{label}: {value}", size=12)
-    qr = segno.make(sheet.qr_payload, error="m", micro=False)
-    buffer = io.BytesIO()
-    qr.save(buffer, kind="png", scale=QR_SCALE, border=4)
-    buffer.seek(0)
     pdf.ln(4)
-    pdf.image(buffer, x=(pdf.w - QR_WIDTH_MM) / 2, w=QR_WIDTH_MM)
+    draw_qr(pdf, qr_modules(sheet.qr_payload), x=(pdf.w - QR_WIDTH_MM) / 2, width=QR_WIDTH_MM)
     pdf.ln(2)
     pdf.line_of_text(sheet.labels["scan"], size=9, height=5)
     pdf.line_of_text(f"{sheet.labels['ticket']} {sheet.ticket_id}", size=8, height=5)
     return bytes(pdf.output())
+
+
+# --- the QR code: fast on purpose ------------------------------------------------------
+# Every paid order renders its tickets' QR codes in the confirmation job, and in an
+# on-sale that job, not the sale, used most of the machine (docs/performance-log.md,
+# issue 15). segno (pure Python) spent about 8 ms choosing the mask of a version 8 code,
+# writing it as a PNG 4 ms more, and fpdf2 about 3 ms reading the PNG back; zxing-cpp
+# encodes it in about 0.4 ms, and the modules go into the page as one filled path of
+# rectangles (the same squares, drawn sharp at any zoom). The payload, the version (8)
+# and the error-correction level (M) are those of segno; the mask pattern, which the
+# encoder chooses, may differ. tests/notifications/test_ticket_document.py decodes the
+# page and checks the version and level.
+
+_DARK_RUNS = re.compile(rb"\x00+")  # zxing-cpp's image: 0 is a dark module, 255 light
+
+
+def qr_modules(payload: str) -> list[bytes]:
+    """The QR code of ``payload`` at error-correction level M, the smallest version that
+    holds it: one row of bytes per row of modules (0 dark, 255 light), no quiet zone."""
+    code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    image = code.to_image(scale=1, add_quiet_zones=False)
+    height, width = image.shape
+    # The Image is a buffer (8-bit grey, row by row); the stubs do not declare it.
+    pixels = bytes(memoryview(image))  # type: ignore[arg-type]
+    return [pixels[row * width : (row + 1) * width] for row in range(height)]
+
+
+def draw_qr(pdf: FPDF, modules: list[bytes], *, x: float, width: float) -> None:
+    """Draw the code at (``x``, the current y), ``width`` wide with its quiet zone, like
+    an image in the flow: a page break first if it does not fit, then y moves below it.
+
+    One path, one fill: a rectangle per run of dark modules in a row, in a coordinate
+    system whose unit is one module (``cm``), so the squares meet exactly and no seam
+    shows between rows.
+    """
+    size = len(modules) + 2 * QR_QUIET_ZONE
+    if pdf.will_page_break(width):
+        pdf.add_page()
+    module = width / size * pdf.k  # points
+    left = (x * pdf.k) + QR_QUIET_ZONE * module
+    top = (pdf.h - pdf.y) * pdf.k - QR_QUIET_ZONE * module
+    runs = [
+        f"{start} {row} {end - start} 1 re"
+        for row, line in enumerate(modules)
+        for start, end in (run.span() for run in _DARK_RUNS.finditer(line))
+    ]
+    # fpdf2 has no public call for raw drawing operators; q/Q keep its graphics state.
+    pdf._out(
+        f"q 0 g {module:.5f} 0 0 {-module:.5f} {left:.3f} {top:.3f} cm\n"
+        + "\n".join(runs)
+        + "\nf Q"
+    )
+    pdf.y += width
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from admitone.jobs import enqueue_after_commit
 from admitone.languages import supported_language
 from admitone.notifications import documents
 from admitone.notifications.errors import DocumentNotFound
-from admitone.notifications.mailer import get_mailer, header_text
+from admitone.notifications.mailer import get_mailer, header_text, new_message
 from admitone.notifications.models import Delivery
 from admitone.notifications.queries import readable_orders
 from admitone.notifications.texts import LABELS
@@ -300,13 +300,14 @@ def _compose(
     # of the template's module, which Jinja's types cannot declare.
     module: Any = text_template.make_module(values)
     subject = str(module.subject)
-    message = EmailMessage()
+    message = new_message()
     message["Subject"] = header_text(subject)
     message["From"] = settings.mail_from
     message["To"] = formataddr((header_text(order.buyer_name), order.buyer_email))
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = _message_id(settings, kind, object_id or order.id)
-    message.set_content(text_template.render(values))
+    # The module is the rendered template: its text is the body (rendered once, not twice).
+    message.set_content(str(module))
     message.add_alternative(html_template.render(values), subtype="html")
     return message
 
