@@ -229,16 +229,17 @@ def event_orders(
     )
 
 
-@router.get("/organizer/{org}/events/{event_id}/orders/{order_id}")
-def order_page(
+def _render_order(
     request: Request,
-    session: SessionDep,
-    access: OrdersAccess,
-    event_id: EventId,
-    order_id: Annotated[uuid.UUID, Path()],
+    session: Any,
+    access: OrgAccess,
+    event: Event,
+    order_id: uuid.UUID,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
 ) -> Response:
     """One order: its lines, tickets, payments and refunds, and what may be done with it."""
-    event = events.get_event(session, access=access, event_id=event_id)
     record = organizer_views.get_event_order_record(
         session, access=access, event_id=event.id, order_id=order_id
     )
@@ -253,9 +254,22 @@ def order_page(
             row={"status": str(effective_status(record.details.order, now=utcnow()))},
             can_refund=access.allows(Permission.refund_orders),
             payment_status_label=payment_status_label,
-            error=None,
+            error=error,
         ),
+        status_code=status_code,
     )
+
+
+@router.get("/organizer/{org}/events/{event_id}/orders/{order_id}")
+def order_page(
+    request: Request,
+    session: SessionDep,
+    access: OrdersAccess,
+    event_id: EventId,
+    order_id: Annotated[uuid.UUID, Path()],
+) -> Response:
+    event = events.get_event(session, access=access, event_id=event_id)
+    return _render_order(request, session, access, event, order_id)
 
 
 @router.post("/organizer/{org}/events/{event_id}/orders/{order_id}/resend")
@@ -276,22 +290,13 @@ def resend_tickets(
         if exc.status == 404:
             raise
         session.rollback()
-        record = organizer_views.get_event_order_record(
-            session, access=access, event_id=event.id, order_id=order_id
-        )
-        return render(
+        return _render_order(
             request,
-            "organizer/order.html",
-            _org_context(
-                access,
-                event=event,
-                record=record,
-                order=record.details.order,
-                row={"status": str(effective_status(record.details.order, now=utcnow()))},
-                can_refund=access.allows(Permission.refund_orders),
-                payment_status_label=payment_status_label,
-                error=domain_error_text(exc),
-            ),
+            session,
+            access,
+            event,
+            order_id,
+            error=domain_error_text(exc),
             status_code=exc.status,
         )
     return redirect(
