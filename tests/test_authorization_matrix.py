@@ -658,6 +658,7 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", "/orders/{order_id}/pay"): Route(BUYER, _pending_order_params),
     ("POST", "/orders/{order_id}/cancel"): Route(BUYER, _pending_order_params),
     ("GET", "/orders/{order_id}/tickets/{ticket_id}.pdf"): Route(ORDER_READER, _ticket_pdf_params),
+    ("GET", "/orders/{order_id}/tickets.pdf"): Route(ORDER_READER, _paid_order_reader_params),
     ("GET", "/orders/{order_id}/receipt.pdf"): Route(ORDER_READER, _paid_order_reader_params),
     ("GET", "/orders/{order_id}/calendar.ics"): Route(ORDER_READER, _paid_order_reader_params),
     ("GET", "/pay/test/{payment_id}"): Route(BUYER, _pending_payment_params),

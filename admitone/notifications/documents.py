@@ -146,17 +146,32 @@ class TicketSheet:
 
 
 def ticket_pdf(sheet: TicketSheet) -> bytes:
+    return tickets_pdf([sheet], title=f"{sheet.event_title} - {sheet.ticket_type}")
+
+
+def tickets_pdf(sheets: list[TicketSheet], *, title: str) -> bytes:
+    """One page per ticket, in one file: an order's tickets as a single download."""
     pdf = _Pdf(
         [
-            sheet.event_title,
-            sheet.starts_at,
-            sheet.venue,
-            sheet.holder_name,
-            sheet.ticket_type,
-            *sheet.labels.values(),
+            text
+            for sheet in sheets
+            for text in (
+                sheet.event_title,
+                sheet.starts_at,
+                sheet.venue,
+                sheet.holder_name,
+                sheet.ticket_type,
+                *sheet.labels.values(),
+            )
         ]
     )
-    pdf.set_title(pdf.safe(f"{sheet.event_title} - {sheet.ticket_type}"))
+    pdf.set_title(pdf.safe(title))
+    for sheet in sheets:
+        _ticket_page(pdf, sheet)
+    return bytes(pdf.output())
+
+
+def _ticket_page(pdf: _Pdf, sheet: TicketSheet) -> None:
     pdf.add_page()
     pdf.line_of_text(sheet.event_title, size=22, height=11)
     pdf.line_of_text(sheet.starts_at, size=12)
@@ -173,7 +188,6 @@ def ticket_pdf(sheet: TicketSheet) -> bytes:
     pdf.ln(2)
     pdf.line_of_text(sheet.labels["scan"], size=9, height=5)
     pdf.line_of_text(f"{sheet.labels['ticket']} {sheet.ticket_id}", size=8, height=5)
-    return bytes(pdf.output())
 
 
 # --- the QR code: fast on purpose ------------------------------------------------------

@@ -142,21 +142,44 @@ def _venue(event: Event) -> str:
     return ", ".join(part for part in (event.venue_name, event.venue_address, event.city) if part)
 
 
+def _ticket_sheet(
+    event: Event, ticket: Ticket, ticket_type: TicketType, order: Order, payload: str, locale: str
+) -> documents.TicketSheet:
+    return documents.TicketSheet(
+        ticket_id=ticket.id,
+        event_title=event.title,
+        starts_at=documents.local_time(event.starts_at, event.timezone, locale),
+        venue=_venue(event),
+        holder_name=ticket.holder_name,
+        ticket_type=ticket_type.name,
+        order_code=order.code,
+        qr_payload=payload,
+        labels=LABELS[locale],
+    )
+
+
 def ticket_document(
     event: Event, ticket: Ticket, ticket_type: TicketType, order: Order, payload: str, locale: str
 ) -> bytes:
-    return documents.ticket_pdf(
-        documents.TicketSheet(
-            ticket_id=ticket.id,
-            event_title=event.title,
-            starts_at=documents.local_time(event.starts_at, event.timezone, locale),
-            venue=_venue(event),
-            holder_name=ticket.holder_name,
-            ticket_type=ticket_type.name,
-            order_code=order.code,
-            qr_payload=payload,
-            labels=LABELS[locale],
-        )
+    return documents.ticket_pdf(_ticket_sheet(event, ticket, ticket_type, order, payload, locale))
+
+
+def order_tickets_pdf(views: list[TicketView], *, locale: str = "en") -> bytes:
+    """All the valid tickets of one order in one PDF, a page each (the download of the
+    order's page); TicketRevoked when none is valid any more."""
+    valid = [(view, view.qr_payload) for view in views if view.qr_payload is not None]
+    if not valid:
+        from admitone.tickets.errors import TicketRevoked
+
+        raise TicketRevoked()
+    language = supported_language(locale)
+    first = valid[0][0]
+    return documents.tickets_pdf(
+        [
+            _ticket_sheet(view.event, view.ticket, view.ticket_type, view.order, payload, language)
+            for view, payload in valid
+        ],
+        title=f"{first.event.title} - {first.order.code}",
     )
 
 

@@ -149,3 +149,39 @@ def test_no_receipt_before_payment(client: TestClient, clean_database: Database,
     assert "receipt.pdf" not in page.text
     response = client.get(f"/orders/{order['id']}/receipt.pdf?token={token}", headers=HTML)
     assert response.status_code == 404
+
+
+def test_all_tickets_of_an_order_download_as_one_pdf(
+    make_app, clean_database: Database, shop: Shop
+) -> None:
+    import pypdfium2
+
+    app = make_app()
+    with TestClient(app) as buying:
+        order = buy(buying, shop, quantity=3)
+        stranger_order = buy(buying, shop, quantity=1)
+    ticket_ids = _ticket_ids(clean_database, order["id"])
+    url = f"/orders/{order['id']}/tickets.pdf"
+    with TestClient(app) as guest:
+        page = get_page(guest, f"/orders/{order['id']}?token={order['access_token']}")
+        assert f'href="{url}" download>Download all 3 tickets (one PDF)</a>' in page.text
+        response = get_page(guest, url)  # the browser remembers the order's secret
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "private, no-store"
+        assert response.headers["content-disposition"] == (
+            f'attachment; filename="tickets-{order["code"]}.pdf"'
+        )
+        document = pypdfium2.PdfDocument(response.content)
+        try:
+            pages = [document[i].get_textpage().get_text_range() for i in range(len(document))]
+        finally:
+            document.close()
+        # One page per ticket, each naming its own ticket.
+        assert len(pages) == 3
+        assert sorted(
+            next(str(t) for t in ticket_ids if str(t) in page) for page in pages
+        ) == sorted(str(t) for t in ticket_ids)
+    with TestClient(app) as stranger:
+        assert get_page(stranger, url).status_code == 404
+        denied = get_page(stranger, f"{url}?token={stranger_order['access_token']}")
+        assert denied.status_code == 404

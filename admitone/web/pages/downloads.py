@@ -1,4 +1,5 @@
-"""Downloads from "my tickets" and the order page: a ticket's PDF, the receipt, the .ics.
+"""Downloads from "my tickets" and the order page: a ticket's PDF, all the order's tickets
+in one PDF, the receipt, the .ics.
 
 The same documents as the e-mails and the API (``notifications.service``), opened with
 the page credentials: the logged-in account's cookie session, or a guest's secret link
@@ -68,6 +69,20 @@ def ticket_pdf(
         raise TicketNotFound()  # a readable ticket, but not of the order in the link
     pdf = documents.ticket_view_pdf(view, locale=current_locale())
     return attachment(pdf, "application/pdf", f"ticket-{view.order.code}-{view.ticket.id}.pdf")
+
+
+@router.get("/orders/{order_id}/tickets.pdf")
+def order_tickets_pdf(
+    session: SessionDep, keys: KeyRingDep, reader: Reader, order_id: OrderId
+) -> Response:
+    """Every valid ticket of the order, a page each: one file to print or keep."""
+    views = tickets.list_order_tickets(
+        session, order_id=order_id, user=reader.user, order_token=reader.order_token, keys=keys
+    )
+    if not views:
+        raise TicketNotFound()  # not the caller's order (or not paid): nothing to show
+    pdf = documents.order_tickets_pdf(views, locale=current_locale())
+    return attachment(pdf, "application/pdf", f"tickets-{views[0].order.code}.pdf")
 
 
 @router.get("/orders/{order_id}/receipt.pdf")
