@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
@@ -123,56 +123,47 @@ _SUCCEED = _moving(
 _FAIL = _moving(source=(PaymentStatus.pending,), status=PaymentStatus.failed, updated_at=_NOW)
 
 
-class _PaymentLookup(TypedDict):
-    """How a notification names its payment: the keywords of ``_move_payment`` and
-    ``_load_payment``."""
+@dataclass(frozen=True, slots=True)
+class _PaymentKey:
+    """How a notification names its payment: by id (the test provider), or by the
+    provider's own reference (a webhook)."""
 
     provider: str
     payment_id: uuid.UUID | None
     provider_ref: str | None
 
-
-def _lookup(
-    *, provider: str, payment_id: uuid.UUID | None, provider_ref: str | None
-) -> tuple[bool, dict[str, Any]]:
-    if payment_id is not None:
-        return True, {"payment_id": payment_id}
-    if provider_ref is not None:
-        return False, {"provider": provider, "provider_ref": provider_ref}
-    raise ValueError("give payment_id or provider_ref")
+    def parameters(self) -> tuple[bool, dict[str, Any]]:
+        """(found by id, the statement's parameters)."""
+        if self.payment_id is not None:
+            return True, {"payment_id": self.payment_id}
+        if self.provider_ref is not None:
+            return False, {"provider": self.provider, "provider_ref": self.provider_ref}
+        raise ValueError("give payment_id or provider_ref")
 
 
 def _move_payment(
-    session: Session,
-    statements: dict[bool, DirectStatement],
-    *,
-    provider: str,
-    payment_id: uuid.UUID | None,
-    provider_ref: str | None,
-    now: datetime,
+    session: Session, statements: dict[bool, DirectStatement], key: _PaymentKey, *, now: datetime
 ) -> Payment | None:
     """The payment moved by one of ``statements``, loaded; None if none moved (unknown,
     or not in a state it may leave)."""
-    by_id, parameters = _lookup(provider=provider, payment_id=payment_id, provider_ref=provider_ref)
+    by_id, parameters = key.parameters()
     row = execute_direct(session, statements[by_id], {**parameters, "now": now}).first()
     if row is None:
         return None
-    if row.provider != provider:
+    if row.provider != key.provider:
         raise PaymentNotFound()  # another provider's: the unit of work rolls the move back
     return as_loaded(session, Payment, row._asdict())
 
 
-def _load_payment(
-    session: Session, *, provider: str, payment_id: uuid.UUID | None, provider_ref: str | None
-) -> Payment:
-    by_id, parameters = _lookup(provider=provider, payment_id=payment_id, provider_ref=provider_ref)
+def _load_payment(session: Session, key: _PaymentKey) -> Payment:
+    by_id, parameters = key.parameters()
     payment = session.scalar(
         select(Payment)
         .where(_BY_ID if by_id else _BY_REF)
         .execution_options(populate_existing=True),
         parameters,
     )
-    if payment is None or payment.provider != provider:
+    if payment is None or payment.provider != key.provider:
         raise PaymentNotFound()
     return payment
 
@@ -199,14 +190,10 @@ def payment_succeeded(
     fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.succeeded", now=now
     )
-    lookup: _PaymentLookup = {
-        "provider": provider,
-        "payment_id": payment_id,
-        "provider_ref": provider_ref,
-    }
-    payment = _move_payment(session, _SUCCEED, **lookup, now=now) if fresh else None
+    key = _PaymentKey(provider, payment_id, provider_ref)
+    payment = _move_payment(session, _SUCCEED, key, now=now) if fresh else None
     if payment is None:
-        payment = _load_payment(session, **lookup)
+        payment = _load_payment(session, key)
         paid_for = purpose_handler(payment.purpose).paid_for(session, payment=payment, payer=payer)
         outcome = PaymentOutcome.already_processed if fresh else PaymentOutcome.duplicate
         return PaymentResult(outcome=outcome, payment=payment, paid_for=paid_for)
@@ -241,14 +228,10 @@ def payment_failed(
     fresh = record_notification(
         session, provider=provider, external_id=external_id, kind="payment.failed", now=now
     )
-    lookup: _PaymentLookup = {
-        "provider": provider,
-        "payment_id": payment_id,
-        "provider_ref": provider_ref,
-    }
-    payment = _move_payment(session, _FAIL, **lookup, now=now) if fresh else None
+    key = _PaymentKey(provider, payment_id, provider_ref)
+    payment = _move_payment(session, _FAIL, key, now=now) if fresh else None
     if payment is None:
-        payment = _load_payment(session, **lookup)
+        payment = _load_payment(session, key)
         paid_for = purpose_handler(payment.purpose).paid_for(session, payment=payment, payer=payer)
         if not fresh:
             return PaymentResult(

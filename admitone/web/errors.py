@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
+from admitone.errors import DomainError
 from admitone.web import i18n
 from admitone.web.i18n import _
 from admitone.web.messages import error_text
@@ -47,6 +48,25 @@ def way_back(request: Request) -> str | None:
     if back == here and request.method in ("GET", "HEAD"):
         return None  # reloading the page that failed helps nobody
     return back
+
+
+def render_refusal(
+    request: Request, exc: DomainError, *, title: str, message: str, back_url: str
+) -> Response:
+    """The error page for a refusal that a page catches itself, with the way back to the
+    page the action belongs to (the Referer may be another page)."""
+    return render(
+        request,
+        "error.html",
+        {
+            "status": exc.status,
+            "title": title,
+            "message": message,
+            "code": exc.code,
+            "back_url": back_url,
+        },
+        status_code=exc.status,
+    )
 
 
 def render_error_page(

@@ -30,6 +30,7 @@ from admitone.organizations.models import Role
 from admitone.organizations.schemas import MemberIn, OrganizationIn
 from admitone.web import choices
 from admitone.web.deps import Form, PageUser, form_str, page_org_access, page_router
+from admitone.web.errors import render_refusal
 from admitone.web.forms import (
     FieldProblem,
     bp_to_input,
@@ -482,17 +483,12 @@ def publish_event(
             return redirect(event_page, flash="publish_needs_ticket_type")
         if "starts_in_the_past" in reasons:
             return redirect(event_page, flash="publish_starts_in_the_past")
-        return render(
+        return render_refusal(
             request,
-            "error.html",
-            {
-                "status": exc.status,
-                "title": _("The event cannot be published yet"),
-                "message": domain_error_text(exc),
-                "code": exc.code,
-                "back_url": event_page,
-            },
-            status_code=exc.status,
+            exc,
+            title=_("The event cannot be published yet"),
+            message=domain_error_text(exc),
+            back_url=event_page,
         )
     return redirect(
         f"/organizer/{access.organization.slug}/events/{event_id}", flash="event_published"
@@ -792,17 +788,12 @@ def delete_ticket_type(
         if exc.status == 404:
             raise
         session.rollback()
-        return render(
+        return render_refusal(
             request,
-            "error.html",
-            {
-                "status": exc.status,
-                "title": _("The ticket type cannot be deleted"),
-                "message": domain_error_text(exc),
-                "code": exc.code,
-                "back_url": f"/organizer/{access.organization.slug}/events/{event.id}",
-            },
-            status_code=exc.status,
+            exc,
+            title=_("The ticket type cannot be deleted"),
+            message=domain_error_text(exc),
+            back_url=f"/organizer/{access.organization.slug}/events/{event.id}",
         )
     return redirect(
         f"/organizer/{access.organization.slug}/events/{event.id}", flash="ticket_type_deleted"
