@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -189,20 +188,17 @@ def check_two_factor(*, organization: Organization, user: User) -> None:
 ORDER_TOKEN_MAX_LENGTH = 128
 
 
-def new_order_token() -> str:
-    """A random order token (256 bits), for an order made without an Idempotency-Key."""
-    return secrets.token_urlsafe(32)
+def order_access_token(secret_key: str, order_id: uuid.UUID) -> str:
+    """The secret that opens an order without an account (the guest's private link).
 
-
-def keyed_order_token(secret_key: str, idempotency_record_id: uuid.UUID) -> str:
-    """The order token of an order made with an Idempotency-Key.
-
-    Derived from the idempotency record (a random id), not drawn, so that a retried
-    request can be given the same token back although only its hash is stored.
-    Unforgeable without the server's secret key.
+    Derived from the order's id under the server's secret key, not drawn at random, so
+    that the server can give it again although only its hash is stored: to a retried
+    request with the same Idempotency-Key, and in the mails' link to the order page.
+    Unforgeable without the secret key; rotating the key changes every order's token
+    (the old links stop opening the orders, as the old logins stop working).
     """
     digest = hmac.new(
-        secret_key.encode(), f"order-access-token:{idempotency_record_id}".encode(), hashlib.sha256
+        secret_key.encode(), f"order-access-token:{order_id}".encode(), hashlib.sha256
     ).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 

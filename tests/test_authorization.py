@@ -24,8 +24,7 @@ from admitone.authorization import (
     acting_role,
     acts_everywhere_with,
     hash_order_token,
-    keyed_order_token,
-    new_order_token,
+    order_access_token,
     proves_buyer,
     roles_allowed,
 )
@@ -63,24 +62,25 @@ def test_roles_allowed_reads_the_one_table():
 
 
 def test_order_tokens_made_fit_the_limit_and_prove_the_buyer():
-    record = uuid.uuid4()
-    keyed = keyed_order_token("a-secret-key", record)
-    # A retried order gets its token back: the same record, the same token.
-    assert keyed == keyed_order_token("a-secret-key", record)
-    assert keyed != keyed_order_token("another-key", record)
-    for token in (new_order_token(), keyed):
-        assert 40 <= len(token) <= ORDER_TOKEN_MAX_LENGTH
-        assert re.fullmatch(r"[A-Za-z0-9_-]+", token)
-        stored = hash_order_token(token)
-        assert stored != token and len(stored) == 64
-        assert proves_buyer(
-            BuyerProof(user_id=None, order_token=token), buyer_user_id=None, order_token_hash=stored
-        )
-        assert not proves_buyer(
-            BuyerProof(user_id=None, order_token=token + "x"),
-            buyer_user_id=None,
-            order_token_hash=stored,
-        )
+    order_id = uuid.uuid4()
+    keyed = order_access_token("a-secret-key", order_id)
+    # The server can give an order's token again: the same order, the same token.
+    assert keyed == order_access_token("a-secret-key", order_id)
+    assert keyed != order_access_token("another-key", order_id)
+    assert keyed != order_access_token("a-secret-key", uuid.uuid4())
+    token = keyed
+    assert 40 <= len(token) <= ORDER_TOKEN_MAX_LENGTH
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", token)
+    stored = hash_order_token(token)
+    assert stored != token and len(stored) == 64
+    assert proves_buyer(
+        BuyerProof(user_id=None, order_token=token), buyer_user_id=None, order_token_hash=stored
+    )
+    assert not proves_buyer(
+        BuyerProof(user_id=None, order_token=token + "x"),
+        buyer_user_id=None,
+        order_token_hash=stored,
+    )
     buyer_id = uuid.uuid4()
     assert proves_buyer(
         BuyerProof(user_id=buyer_id, order_token=None), buyer_user_id=buyer_id, order_token_hash=""

@@ -29,6 +29,7 @@ from admitone.deps import (
     rate_limit,
 )
 from admitone.errors import error_responses
+from admitone.orders.buyer_orders import claim_guest_orders
 from admitone.schemas import DataResponse
 from admitone.twofactor import service as two_factor
 from admitone.twofactor.api import second_factor_needed
@@ -78,6 +79,8 @@ def login(
     tokens = service.start_session(
         session, user=user, settings=settings, user_agent=request.headers.get("user-agent")
     )
+    # A verified address finds the guest orders it placed (issue 15).
+    claim_guest_orders(session, user=user)
     return DataResponse(
         data=SessionOut(user=UserOut.model_validate(user), tokens=TokensOut.model_validate(tokens))
     )
@@ -183,7 +186,8 @@ def confirm_password_reset(body: PasswordResetConfirmIn, session: SessionDep) ->
     dependencies=[Depends(rate_limit("account_token"))],
 )
 def verify_email(body: VerifyEmailIn, session: SessionDep) -> Response:
-    verification.verify_email(session, token=body.token)
+    user = verification.verify_email(session, token=body.token)
+    claim_guest_orders(session, user=user)  # its guest orders join the account
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
-from admitone.authorization import OrgAccess, hash_order_token
+from admitone.authorization import OrgAccess, hash_order_token, order_access_token
 from admitone.config import Settings
 from admitone.db import Database, insert_once, utcnow
 from admitone.events.models import Event, EventStatus, TicketType
@@ -290,6 +290,21 @@ def _message_id(settings: Settings, kind: str, object_id: uuid.UUID) -> str:
     return f"<{kind}.{object_id}@{domain}>"
 
 
+def order_page_url(order: Order, settings: Settings) -> str:
+    """The order's page, as its mails link to it: a guest's link carries the order's
+    secret (authorization.order_access_token), an account's order opens after logging in.
+
+    An order made before tokens were derived has a random one the server cannot give
+    again: its link then has no token (the buyer opens it with the link they kept)."""
+    url = f"{settings.public_url.rstrip('/')}/orders/{order.id}"
+    if order.user_id is not None:
+        return url
+    token = order_access_token(settings.secret_key.get_secret_value(), order.id)
+    if hash_order_token(token) != order.access_token_hash:
+        return url
+    return f"{url}?token={token}"
+
+
 def _compose(
     *,
     settings: Settings,
@@ -315,6 +330,7 @@ def _compose(
         "total": documents.money(order.total_minor, order.currency, locale),
         "refunded": documents.money(order.refunded_minor, order.currency, locale),
         "public_url": settings.public_url.rstrip("/"),
+        "order_url": order_page_url(order, settings),
         **context,
     }
     text_template = environment.get_template(f"{locale}/{kind}.txt")

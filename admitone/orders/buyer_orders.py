@@ -1,4 +1,5 @@
-"""The buyer's orders: read one (by account or secret token), list one's own, cancel.
+"""The buyer's orders: read one (by account or secret token), list one's own, cancel;
+the guest orders of an address joining the account that verified it.
 
 A buyer reaches an order through ``queries.buyer_order`` only; anyone else gets 404.
 """
@@ -7,10 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
+from admitone.accounts.models import User
 from admitone.authorization import hash_order_token
 from admitone.events import stock
 from admitone.orders import queries
@@ -87,3 +90,26 @@ def cancel_order(
         raise OrderNotPending(status=str(current))
     stock.release_held(session, seats_of_orders(session, [order.id]))
     return reload_details(session, order.id)
+
+
+def claim_guest_orders(session: Session, *, user: User) -> int:
+    """The guest orders placed with the account's address become the account's, once the
+    address is verified: the buyer who registers or logs in finds them among their
+    orders and tickets. Returns how many joined.
+
+    Only a verified address claims (anyone may type any address at checkout or
+    registration); only guest orders move (an order of another account never does). The
+    pages and the API call this where a login starts or an address is verified.
+    """
+    if user.email_verified_at is None:
+        return 0
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Order)
+            .where(Order.user_id.is_(None), Order.buyer_email == user.email)
+            .values(user_id=user.id)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount

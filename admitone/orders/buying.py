@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from admitone import metrics
 from admitone.accounts.service import normalize_email
-from admitone.authorization import hash_order_token, keyed_order_token, new_order_token
+from admitone.authorization import hash_order_token, order_access_token
 from admitone.config import Settings
 from admitone.db_direct import insert_untracked
 from admitone.events import stock
@@ -127,13 +127,13 @@ def create_order(
                 raise IdempotencyKeyReused()
             return CreatedOrder(
                 details=reload_details(session, record.resource_id),
-                order_token=keyed_order_token(settings.secret_key.get_secret_value(), record.id),
+                order_token=order_access_token(
+                    settings.secret_key.get_secret_value(), record.resource_id
+                ),
                 replayed=True,
             )
-        order_token = keyed_order_token(settings.secret_key.get_secret_value(), record_id)
-    else:
-        order_token = new_order_token()
 
+    order_token = order_access_token(settings.secret_key.get_secret_value(), order_id)
     limits = hold_limits.for_order(
         event_id=event_id,
         order_id=order_id,

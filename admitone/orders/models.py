@@ -27,6 +27,8 @@ class Order(IdMixin, TimestampMixin, Base):
         # The hold limits' sum reads a client's orders of an event (docs/locking.md).
         Index("ix_orders_event_id_buyer_email", "event_id", "buyer_email"),
         Index("ix_orders_event_id_client_ip", "event_id", "client_ip"),
+        # A verified address claims its guest orders (buyer_orders.claim_guest_orders).
+        Index("ix_orders_buyer_email", "buyer_email"),
         CheckConstraint("total_minor >= 0", name="total_positive"),
     )
 

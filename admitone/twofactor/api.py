@@ -22,6 +22,7 @@ from admitone.deps import (
     rate_limit,
 )
 from admitone.errors import error_responses
+from admitone.orders.buyer_orders import claim_guest_orders
 from admitone.organizations import service as organizations
 from admitone.ratelimit import RateLimiter
 from admitone.schemas import DataResponse
@@ -76,6 +77,8 @@ def logged_in(
     tokens = accounts.start_session(
         session, user=user, settings=settings, user_agent=request.headers.get("user-agent")
     )
+    # A verified address finds the guest orders it placed (issue 15).
+    claim_guest_orders(session, user=user)
     return DataResponse(
         data=SessionOut(user=UserOut.model_validate(user), tokens=TokensOut.model_validate(tokens))
     )

@@ -45,6 +45,7 @@ from admitone.authorization import Permission, acts_everywhere_with, roles_allow
 from admitone.config import Environment, Settings
 from admitone.db import utcnow
 from admitone.errors import DomainError, NotAuthenticated, PermissionDenied
+from admitone.orders.buyer_orders import claim_guest_orders
 from admitone.organizations.models import Membership
 
 log = structlog.get_logger(__name__)
@@ -185,10 +186,12 @@ def _record_use(
 def log_in(
     response: Response, request: Request, *, session: Session, user: User, settings: Settings
 ) -> WebLogin:
-    """Open a login for ``user`` and put it in the cookie (with a fresh CSRF nonce)."""
+    """Open a login for ``user`` and put it in the cookie (with a fresh CSRF nonce); a
+    verified address finds the guest orders it placed."""
     pair = accounts.start_session(
         session, user=user, settings=settings, user_agent=request.headers.get("user-agent")
     )
+    claim_guest_orders(session, user=user)
     _user_id, auth_session_id = tokens.decode_access_token(
         pair.access_token, secret=settings.secret_key.get_secret_value()
     )

@@ -131,3 +131,60 @@ def test_embedded_mode_writes_the_confirmation_to_the_outbox(
     # The file is named after the Message-ID: a re-run rewrites it rather than adding one.
     [eml] = outbox.glob("*.eml")
     assert eml.name.startswith("order_confirmation.")
+
+
+def test_confirmation_links_to_the_order_page_with_the_guests_private_link(
+    make_app: Callable[..., FastAPI],
+    clean_database: Database,
+    smtp_server: tuple[Inbox, int],
+) -> None:
+    import re
+
+    inbox, port = smtp_server
+    app = make_app(smtp_url=f"smtp://127.0.0.1:{port}", public_url="https://tickets.example.org")
+    shop = make_shop(clean_database, capacity=10, price_minor=2500)
+    with TestClient(app) as client:
+        order: dict[str, Any] = buy(client, shop, quantity=1)
+        wait_for_jobs()
+        [message] = inbox.wait_for(1)
+    text, html = body(message, "plain"), body(message, "html")
+    link = re.search(r"https://tickets\.example\.org/orders/(\S+)\?token=([\w-]+)", text)
+    assert link is not None, text
+    assert link.group(1) == order["id"]
+    # The very token the guest was given at checkout (derived again for the mail).
+    assert link.group(2) == order["access_token"]
+    assert f'href="{link.group(0)}"' in html
+
+    # The link opens the order in a browser that never saw it; a wrong token does not.
+    with TestClient(app) as stranger:
+        page = stranger.get(f"/orders/{order['id']}?token={link.group(2)}")
+        assert page.status_code == 200 and order["code"] in page.text
+        wrong = stranger.get(f"/orders/{order['id']}?token={link.group(2)[:-1]}A")
+        assert wrong.status_code == 404 and order["code"] not in wrong.text
+
+
+def test_order_page_url_without_a_token_for_accounts_and_old_random_tokens(
+    make_app: Callable[..., FastAPI], clean_database: Database
+) -> None:
+    from admitone.authorization import hash_order_token
+    from admitone.notifications.service import order_page_url
+    from admitone.orders.models import Order
+
+    app = make_app(public_url="https://tickets.example.org/")
+    settings = app.state.settings
+    shop = make_shop(clean_database, capacity=10, price_minor=2500)
+    with TestClient(app) as client:
+        order: dict[str, Any] = buy(client, shop, quantity=1)
+    with clean_database.session() as session:
+        row = session.get(Order, uuid.UUID(order["id"]))
+        assert row is not None
+        plain = f"https://tickets.example.org/orders/{order['id']}"
+        assert order_page_url(row, settings) == f"{plain}?token={order['access_token']}"
+        # An order made when tokens were random: the server cannot give its token again.
+        row.access_token_hash = hash_order_token("a-random-token-of-old")
+        assert order_page_url(row, settings) == plain
+        # An account's order opens after logging in: no secret in its mails.
+        row.access_token_hash = hash_order_token(order["access_token"])
+        row.user_id = uuid.uuid4()
+        assert order_page_url(row, settings) == plain
+        session.rollback()

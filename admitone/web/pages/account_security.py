@@ -30,6 +30,7 @@ from admitone.accounts.schemas import (
 )
 from admitone.deps import SessionDep, SettingsDep, rate_limit
 from admitone.errors import RateLimited
+from admitone.orders.buyer_orders import claim_guest_orders
 from admitone.web.deps import Form, RequiredLogin, form_str, page_router
 from admitone.web.i18n import _
 from admitone.web.messages import field_errors
@@ -120,7 +121,7 @@ def verify_email_submit(request: Request, form: Form, session: SessionDep) -> Re
     token = form_str(form, "token")
     try:
         body = VerifyEmailIn(token=token)
-        verification.verify_email(session, token=body.token)
+        user = verification.verify_email(session, token=body.token)
     except (ValidationError, AccountTokenInvalid):
         return render(
             request,
@@ -136,6 +137,7 @@ def verify_email_submit(request: Request, form: Form, session: SessionDep) -> Re
             },
             status_code=422,
         )
+    claim_guest_orders(session, user=user)  # its guest orders join the account
     return redirect("/account", flash="email_verified")
 
 
