@@ -1,4 +1,5 @@
-"""Buying through the pages: details, hold with countdown, test provider, tickets."""
+"""Buying through the pages: the event page's choice and details hold the seats at once,
+then the countdown, the test provider, the tickets."""
 
 from __future__ import annotations
 
@@ -33,20 +34,10 @@ def buy(
     """Walk the pages from the event to the confirmation; returns the order page path."""
     ticket_type = event["ticket_types"][0]["id"]
     page = get_page(client, f"/events/{event['slug']}")
-    details = client.post(
-        "/checkout",
-        data={
-            "csrf_token": csrf_from(page.text),
-            "event": event["slug"],
-            f"qty-{ticket_type}": str(quantity),
-        },
-        headers=HTML,
-    )
-    assert details.status_code == 200, details.text
     held = client.post(
         "/checkout/reserve",
         data={
-            "csrf_token": csrf_from(details.text),
+            "csrf_token": csrf_from(page.text),
             "event": event["slug"],
             f"qty-{ticket_type}": str(quantity),
             "buyer_name": name,
@@ -74,35 +65,64 @@ def buy(
     return order_path
 
 
-def test_details_page_previews_the_order_and_prefills_a_logged_in_buyer(client: TestClient) -> None:
+def test_the_event_page_asks_the_details_prefilled_for_an_account(client: TestClient) -> None:
     event = _event(client)
+    guest_page = get_page(client, f"/events/{event['slug']}").text
+    form = guest_page.split('action="/checkout/reserve"', 1)[1].split("</form>", 1)[0]
+    assert 'name="buyer_name" type="text" value=""' in form
+    assert 'name="buyer_email" type="email" value=""' in form
+    assert "Hold my tickets" in form
+
     buyer = register(client, full_name="Ada Lovelace")
     web_login(client, buyer["email"])
+    page = get_page(client, f"/events/{event['slug']}")
+    assert 'name="buyer_name" type="text" value="Ada Lovelace"' in page.text
+    assert f'name="buyer_email" type="email" value="{buyer["email"]}"' in page.text
+    # A page with the account's address is this browser's only.
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_leaving_the_event_page_holds_the_seats_at_once(client: TestClient) -> None:
+    event = _event(client)
     ticket_type = event["ticket_types"][0]["id"]
     page = get_page(client, f"/events/{event['slug']}")
-    details = client.post(
-        "/checkout",
+    held = client.post(
+        "/checkout/reserve",
         data={
             "csrf_token": csrf_from(page.text),
             "event": event["slug"],
             f"qty-{ticket_type}": "3",
+            "buyer_name": "Quick Guest",
+            "buyer_email": "quick-guest@example.com",
         },
         headers=HTML,
+        follow_redirects=False,
     )
-    assert details.status_code == 200
-    assert "€75.00" in details.text
-    assert 'value="Ada Lovelace"' in details.text
-    assert f'value="{buyer["email"]}"' in details.text
+    # Straight from the event page to the hold and its countdown: no step in between.
+    assert held.status_code == 303 and held.headers["location"].startswith("/orders/")
+    availability = client.get(f"/api/v1/events/{event['slug']}").json()["data"]
+    assert availability["ticket_types"][0]["available"] == 97
+    order_page = get_page(client, held.headers["location"])
+    assert "data-countdown=" in order_page.text and "€75.00" in order_page.text
 
 
-def test_choosing_nothing_stays_on_the_event_page(client: TestClient) -> None:
+def test_choosing_nothing_and_bad_details_are_all_said_at_once(client: TestClient) -> None:
     event = _event(client)
     page = get_page(client, f"/events/{event['slug']}")
     response = client.post(
-        "/checkout", data={"csrf_token": csrf_from(page.text), "event": event["slug"]}, headers=HTML
+        "/checkout/reserve",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "event": event["slug"],
+            "buyer_name": "Kept Name",
+            "buyer_email": "not-an-address",
+        },
+        headers=HTML,
     )
     assert response.status_code == 422
     assert "Choose at least one ticket." in response.text
+    assert 'id="f-buyer_email-error"' in response.text
+    assert 'value="Kept Name"' in response.text and 'value="not-an-address"' in response.text
 
 
 def test_bad_buyer_details_are_shown_next_to_the_fields(client: TestClient) -> None:
@@ -334,17 +354,15 @@ def test_the_organizer_form_sets_the_limit_per_buyer(client: TestClient) -> None
     assert api.json()["data"]["max_per_buyer"] is None
 
 
-def _details(client: TestClient, event: dict, quantities: dict[str, int]):
-    page = get_page(client, f"/events/{event['slug']}")
-    return client.post(
-        "/checkout",
-        data={
-            "csrf_token": csrf_from(page.text),
-            "event": event["slug"],
-            **{f"qty-{type_id}": str(n) for type_id, n in quantities.items()},
-        },
-        headers=HTML,
-    )
+def _event_page(client: TestClient, event: dict):
+    return get_page(client, f"/events/{event['slug']}")
+
+
+def _selected(html: str, type_id: str) -> str:
+    """The quantity selected for a ticket type on the event page."""
+    select = html.split(f'name="qty-{type_id}"', 1)[1].split("</select>", 1)[0]
+    match = re.search(r'<option value="(\d+)" selected>', select)
+    return match.group(1) if match else "0"
 
 
 def _hold_through_the_api(client: TestClient, event: dict, type_id: str, quantity: int) -> dict:
@@ -369,7 +387,7 @@ def test_seats_gone_during_checkout_keep_the_buyer_on_the_form(client: TestClien
         ],
     )
     balcony, floor = (t["id"] for t in event["ticket_types"])
-    details = _details(client, event, {balcony: 3, floor: 1})
+    details = _event_page(client, event)
     assert details.status_code == 200
     _hold_through_the_api(client, event, balcony, 2)  # someone else was quicker
 
@@ -390,8 +408,8 @@ def test_seats_gone_during_checkout_keep_the_buyer_on_the_form(client: TestClien
     assert "Not enough left of Balcony" in again.text  # the ticket type named
     assert 'value="Camille Durand"' in again.text and 'value="camille@example.com"' in again.text
     # The choice now holds what is left: 1 balcony seat, and the floor seat as chosen.
-    assert f'name="qty-{balcony}" value="1"' in again.text
-    assert f'name="qty-{floor}" value="1"' in again.text
+    assert _selected(again.text, balcony) == "1"
+    assert _selected(again.text, floor) == "1"
     held = client.post(
         "/checkout/reserve",
         data={
@@ -413,7 +431,7 @@ def test_nothing_left_at_all_goes_back_to_the_event_page_naming_the_type(
 ) -> None:
     event = _event(client, ticket_types=[{"name": "Balcony", "price_minor": 3000, "capacity": 2}])
     balcony = event["ticket_types"][0]["id"]
-    details = _details(client, event, {balcony: 2})
+    details = _event_page(client, event)
     _hold_through_the_api(client, event, balcony, 2)
     again = client.post(
         "/checkout/reserve",
@@ -464,7 +482,7 @@ def test_an_expired_hold_starts_again_with_the_same_choice(client: TestClient, d
 
     event = _event(client)
     ticket_type = event["ticket_types"][0]["id"]
-    details = _details(client, event, {ticket_type: 3})
+    details = _event_page(client, event)
     held = client.post(
         "/checkout/reserve",
         data={
@@ -481,10 +499,15 @@ def test_an_expired_hold_starts_again_with_the_same_choice(client: TestClient, d
     expire_hold(database, order_path.rsplit("/", 1)[1])
     expired = get_page(client, order_path)
     assert "Your reservation has expired" in expired.text
-    form = expired.text.split('action="/checkout"', 1)[1].split("</form>", 1)[0]
+    form = expired.text.split('action="/checkout/reserve"', 1)[1].split("</form>", 1)[0]
     fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
     assert fields[f"qty-{ticket_type}"] == "3" and fields["event"] == event["slug"]
-    restarted = client.post("/checkout", data=fields, headers=HTML)
-    assert restarted.status_code == 200
-    assert 'value="Late Payer"' in restarted.text and 'value="late@example.com"' in restarted.text
-    assert f'name="qty-{ticket_type}" value="3"' in restarted.text
+    # One click holds the same choice again, for the same buyer.
+    restarted = client.post("/checkout/reserve", data=fields, headers=HTML, follow_redirects=False)
+    assert restarted.status_code == 303
+    again = restarted.headers["location"]
+    assert again != order_path
+    order = get_page(client, again).text
+    assert "data-countdown=" in order
+    assert "Late Payer" in order and "late@example.com" in order
+    assert re.search(r">\s*3\s*<", order.split("summary-table", 1)[1])

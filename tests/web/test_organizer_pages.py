@@ -444,13 +444,19 @@ def test_a_draft_is_previewed_by_its_organization_only(client: TestClient) -> No
     assert page.status_code == 200
     assert "Draft — buyers cannot see this yet." in page.text
     assert "Secret Draft" in page.text and "Standing" in page.text
-    assert 'action="/checkout"' not in page.text and "Continue" not in page.text
+    assert 'action="/checkout/reserve"' not in page.text and "Hold my tickets" not in page.text
     assert page.headers["cache-control"] == "private, no-store"
     # Nothing can be bought through the pages either.
     token = csrf_from(page.text)
     bought = client.post(
-        "/checkout",
-        data={"csrf_token": token, "event": draft["slug"]},
+        "/checkout/reserve",
+        data={
+            "csrf_token": token,
+            "event": draft["slug"],
+            f"qty-{draft['ticket_types'][0]['id']}": "1",
+            "buyer_name": "Early Bird",
+            "buyer_email": "early@example.com",
+        },
         headers=HTML,
         follow_redirects=False,
     )
@@ -477,7 +483,7 @@ def test_a_draft_is_previewed_by_its_organization_only(client: TestClient) -> No
     published = get_page(client, public_url)
     assert published.status_code == 200
     assert "Draft — buyers cannot see this yet." not in published.text
-    assert 'action="/checkout"' in published.text
+    assert 'action="/checkout/reserve"' in published.text
 
 
 def _selected(html: str, name: str) -> tuple[str, str]:

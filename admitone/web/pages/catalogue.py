@@ -7,6 +7,7 @@ so the pages and the API always agree on what is on sale.
 from __future__ import annotations
 
 import math
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
@@ -21,6 +22,7 @@ from admitone.events.models import Category, Event, TicketType
 from admitone.web import sharing
 from admitone.web.deps import OptionalLogin, page_router
 from admitone.web.messages import category_label, category_options
+from admitone.web.security import WebLogin
 from admitone.web.templating import render
 
 router = page_router()
@@ -152,9 +154,12 @@ def event_page_context(
     *,
     errors: dict[str, str] | None = None,
     preview: bool = False,
+    values: dict[str, str] | None = None,
+    chosen: dict[uuid.UUID, int] | None = None,
 ) -> dict[str, Any]:
     """What ``catalogue/event.html`` shows: the event page, and the same page again with
-    an error when a checkout cannot start (``checkout.py``)."""
+    the buyer's choice (``chosen``), details (``values``) and what went wrong when the
+    seats cannot be held (``checkout.py``)."""
     event = entry.event
     tickets = [ticket_view(entry, t) for t in event.ticket_types if t.is_active]
     page_url = sharing.absolute(settings.public_url, f"/events/{event.slug}")
@@ -168,6 +173,8 @@ def event_page_context(
         "category_label": category_label,
         "image_url": event_image_url,
         "errors": errors or {},
+        "values": values or {},
+        "chosen": chosen or {},
         "preview": preview,  # a draft shown to its organization's members: nothing to buy
         "share": {
             "url": page_url,
@@ -177,6 +184,13 @@ def event_page_context(
             "map_url": sharing.map_url(event),
         },
     }
+
+
+def _buyer_values(login: WebLogin | None) -> dict[str, str]:
+    """The details form prefilled for an account: its name and address."""
+    if login is None:
+        return {}
+    return {"buyer_name": login.user.full_name, "buyer_email": login.user.email}
 
 
 @router.get("/events/{slug}")
@@ -199,7 +213,7 @@ def event_page(
     response = render(
         request,
         "catalogue/event.html",
-        event_page_context(entry, settings, preview=preview),
+        event_page_context(entry, settings, preview=preview, values=_buyer_values(login)),
         # A draft is the organization's, and only shown to a member who is logged in.
         compressible=not preview,
     )

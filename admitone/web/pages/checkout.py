@@ -122,63 +122,33 @@ def _chosen(form: FormData, event: Event) -> list[tuple[TicketType, int]]:
     return chosen
 
 
-def _event_page_with_error(
-    request: Request, entry: catalogue.CatalogueEntry, message: str, status_code: int
-) -> Response:
-    settings: Settings = request.app.state.settings
-    return render(
-        request,
-        "catalogue/event.html",
-        event_page_context(entry, settings, errors={"__all__": message}),
-        status_code=status_code,
-    )
-
-
-def _details_page(
+def _event_page_again(
     request: Request,
-    event: Event,
-    chosen: list[tuple[TicketType, int]],
+    session: Any,
+    slug: str,
     *,
+    chosen: list[tuple[TicketType, int]],
     values: dict[str, str],
     errors: dict[str, str],
-    status_code: int = 200,
+    status_code: int,
 ) -> Response:
-    # The amounts shown here are a preview; create_order prices the order itself.
-    lines = [
-        {"type": ticket_type, "quantity": quantity, "total": ticket_type.price_minor * quantity}
-        for ticket_type, quantity in chosen
-    ]
-    return render(
-        request,
-        "checkout/details.html",
-        {
-            "event": event,
-            "lines": lines,
-            "total": sum(line["total"] for line in lines),
-            "values": values,
-            "errors": errors,
-        },
-        status_code=status_code,
+    """The event page again, the buyer's choice and details kept, with what went wrong."""
+    settings: Settings = request.app.state.settings
+    entry = catalogue.get_public_event(session, id_or_slug=slug)
+    context = event_page_context(
+        entry,
+        settings,
+        errors=errors,
+        values=values,
+        chosen={ticket_type.id: quantity for ticket_type, quantity in chosen},
     )
+    return render(request, "catalogue/event.html", context, status_code=status_code)
 
 
-@router.post("/checkout")
-def checkout_details(
-    request: Request, form: Form, session: SessionDep, login: OptionalLogin
-) -> Response:
-    entry = catalogue.get_public_event(session, id_or_slug=form_str(form, "event")[:100])
-    chosen = _chosen(form, entry.event)
-    if not chosen:
-        return _event_page_with_error(request, entry, _("Choose at least one ticket."), 422)
-    # Prefilled from the form when the buyer starts again from an expired order.
-    values = {
-        "buyer_name": form_str(form, "buyer_name") or (login.user.full_name if login else ""),
-        "buyer_email": form_str(form, "buyer_email") or (login.user.email if login else ""),
-    }
-    return _details_page(request, entry.event, chosen, values=values, errors={})
-
-
-# Counted with the API's orders: the same rate limit and hold limits per client.
+# The event page's form holds the seats at once (the hold and its countdown start when
+# the buyer leaves the event page): the buyer's name and e-mail are asked on that page,
+# prefilled for an account. Counted with the API's orders: the same rate limit and hold
+# limits per client.
 @router.post("/checkout/reserve", dependencies=[Depends(rate_limit("order"))])
 def checkout_reserve(
     request: Request,
@@ -190,17 +160,28 @@ def checkout_reserve(
     entry = catalogue.get_public_event(session, id_or_slug=form_str(form, "event")[:100])
     event = entry.event
     chosen = _chosen(form, event)
-    if not chosen:
-        return _event_page_with_error(request, entry, _("Choose at least one ticket."), 422)
     values = {
         "buyer_name": form_str(form, "buyer_name"),
         "buyer_email": form_str(form, "buyer_email"),
     }
+    errors: dict[str, str] = {}
     try:
         buyer = BuyerIn(name=values["buyer_name"], email=values["buyer_email"])
     except ValidationError as exc:
         errors = {f"buyer_{name}": text for name, text in field_errors(exc).items()}
-        return _details_page(request, event, chosen, values=values, errors=errors, status_code=422)
+    if not chosen:
+        errors["__all__"] = _("Choose at least one ticket.")
+    if errors:
+        # Every problem at once: the choice and each field.
+        return _event_page_again(
+            request,
+            session,
+            event.slug,
+            chosen=chosen,
+            values=values,
+            errors=errors,
+            status_code=422,
+        )
     try:
         created = buying.create_order(
             session,
@@ -216,18 +197,25 @@ def checkout_reserve(
         )
     except SoldOut as exc:
         session.rollback()
-        return _details_after_sold_out(request, session, event.slug, chosen, values, exc)
+        return _after_sold_out(request, session, event.slug, chosen, values, exc)
     except DomainError as exc:
         session.rollback()
-        entry = catalogue.get_public_event(session, id_or_slug=event.slug)
-        return _event_page_with_error(request, entry, domain_error_text(exc), exc.status)
+        return _event_page_again(
+            request,
+            session,
+            event.slug,
+            chosen=chosen,
+            values=values,
+            errors={"__all__": domain_error_text(exc)},
+            status_code=exc.status,
+        )
     order = created.details.order
     response = redirect(f"/orders/{order.id}")
     _remember(response, request, settings, order.id, created.order_token)
     return response
 
 
-def _details_after_sold_out(
+def _after_sold_out(
     request: Request,
     session: Any,
     slug: str,
@@ -235,9 +223,9 @@ def _details_after_sold_out(
     values: dict[str, str],
     exc: SoldOut,
 ) -> Response:
-    """Seats ran out while the buyer filled in the form: they stay on it, their name and
-    e-mail kept, the choice cut down to what is left and the ticket types named; one
-    click holds what remains. Nothing left at all: back to the event page."""
+    """Seats ran out while the buyer chose: they stay on the form, their name and e-mail
+    kept, the choice cut down to what is left and the ticket types named; one click
+    holds what remains."""
     left: dict[str, int] = exc.details.get("available", {})
     kept, short = [], []
     for ticket_type, quantity in chosen:
@@ -247,17 +235,22 @@ def _details_after_sold_out(
         if min(quantity, available) >= max(ticket_type.min_per_order, 1):
             kept.append((ticket_type, min(quantity, available)))
     names = ", ".join(short)
-    entry = catalogue.get_public_event(session, id_or_slug=slug)
-    if not kept:
+    if kept:
+        message = _(
+            "Not enough left of %(types)s: your choice now holds what is left. Check it, "
+            "then hold your tickets.",
+            types=names,
+        )
+    else:
         message = _("Sold out while you were choosing: %(types)s.", types=names)
-        return _event_page_with_error(request, entry, message, exc.status)
-    message = _(
-        "Not enough left of %(types)s: your choice now holds what is left. Check it, "
-        "then hold your tickets.",
-        types=names,
-    )
-    return _details_page(
-        request, entry.event, kept, values=values, errors={"__all__": message}, status_code=409
+    return _event_page_again(
+        request,
+        session,
+        slug,
+        chosen=kept,
+        values=values,
+        errors={"__all__": message},
+        status_code=exc.status,
     )
 
 

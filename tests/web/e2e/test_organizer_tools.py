@@ -107,7 +107,7 @@ def test_image_upload_partial_refund_and_draft_preview(
         page.get_by_role("link", name="Preview").click()
         expect(page.get_by_text("Draft — buyers cannot see this yet.")).to_be_visible()
         expect(page.get_by_role("heading", name=f"Secret {suffix}")).to_be_visible()
-        expect(page.get_by_role("button", name="Continue")).to_have_count(0)
+        expect(page.get_by_role("button", name="Hold my tickets")).to_have_count(0)
         expect(page.get_by_label("Quantity")).to_have_count(0)
         _no_serious_violations(page)
         screenshot(page, f"draft-preview-{suffix}")
