@@ -8,7 +8,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_time, get_datetime_format
-from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
 
 from admitone.web.i18n import babel_locale
 
@@ -35,6 +35,13 @@ def money(amount_minor: int | None, currency: str) -> str:
 
 def number(value: int | float | Decimal) -> str:
     return format_decimal(value, locale=babel_locale())
+
+
+def percent_of_bp(basis_points: int) -> str:
+    """A rate kept in basis points (VAT: 550 is 5.5 %), as the reader writes percents."""
+    return format_percent(
+        Decimal(basis_points) / 10000, locale=babel_locale(), decimal_quantization=False
+    )
 
 
 def _zone(timezone: str | None) -> ZoneInfo:

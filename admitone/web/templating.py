@@ -76,6 +76,7 @@ def build_environment() -> Environment:
     env.filters.update(
         money=formatting.money,
         number=formatting.number,
+        percent_of_bp=formatting.percent_of_bp,
         datetime_in=formatting.datetime_in,
         date_in=formatting.date_in,
         time_in=formatting.time_in,

@@ -79,3 +79,8 @@ def test_event_pages_say_the_night_naturally_in_both_languages(client: TestClien
     assert "20:00 à 00:00" in french
     home = _visible(get_page(client, "/").text)
     assert "CET" in home or "CEST" in home  # the card names the zone
+
+
+def test_vat_rates_read_as_percents_in_the_readers_language(locale: str) -> None:
+    rates = [formatting.percent_of_bp(bp) for bp in (0, 550, 2000)]
+    assert rates == {"en": ["0%", "5.5%", "20%"], "fr": ["0\xa0%", "5,5\xa0%", "20\xa0%"]}[locale]

@@ -363,6 +363,9 @@ def test_vat_rate_is_a_percentage_on_the_ticket_type_form(client: TestClient) ->
     ).json()["data"]
     seated = next(t for t in types if t["name"] == "Seated")
     assert seated["vat_rate_bp"] == 550
+    # The event's table of ticket types shows each one's rate.
+    row = get_page(client, base).text.split(">Seated<", 1)[1].split("</tr>", 1)[0]
+    assert ">5.5%<" in row
     edit_url = f"{base}/ticket-types/{seated['id']}/edit"
     assert 'value="5.5"' in get_page(client, edit_url).text
     changed = post_form(client, edit_url, {**fields, "vat_rate": "20"})
