@@ -176,3 +176,52 @@ def test_your_logins_log_out_this_one(
     expect(phone.get_by_role("heading", name="Log in")).to_be_visible()
     laptop.goto("/account")
     expect(laptop.get_by_role("heading", name="My account")).to_be_visible()
+
+
+def test_a_guest_follows_the_mail_to_the_order_then_finds_it_in_a_new_account(
+    api: httpx.Client, new_context: Callable[..., BrowserContext], inbox: Inbox
+) -> None:
+    from tests.helpers import create_org
+    from tests.web.helpers import create_event
+
+    owner = register(api)
+    org = create_org(api, owner["headers"])["slug"]
+    event = create_event(api, owner["headers"], org, title="Guest Night")
+    email = "marie.curie@example.com"
+    buyer = new_context().new_page()
+    buyer.goto(f"/events/{event['slug']}")
+    buyer.get_by_label("Quantity").select_option("2")
+    buyer.get_by_label("Full name").fill("Marie Curie")
+    buyer.get_by_label("E-mail").fill(email)
+    buyer.get_by_role("button", name="Hold my tickets").click()
+    buyer.get_by_role("button", name=re.compile(r"^Pay ")).click()
+    buyer.get_by_role("button", name="Approve payment").click()
+    expect(buyer.get_by_role("heading", name="You're in! Here are your tickets")).to_be_visible()
+
+    # The confirmation's link opens the order in another browser, without an account.
+    [confirmation] = [m for m in inbox.wait_for(1) if email in str(m["To"])]
+    found = re.search(r"(http://\S+/orders/[0-9a-f-]+\?token=[\w-]+)", body(confirmation, "plain"))
+    assert found, body(confirmation, "plain")
+    link = found.group(1)
+    elsewhere = new_context().new_page()
+    elsewhere.goto(link)
+    expect(
+        elsewhere.get_by_role("heading", name="You're in! Here are your tickets")
+    ).to_be_visible()
+    expect(elsewhere.locator("img.qr")).to_have_count(2)
+
+    # Registering with that address and confirming it: the tickets are in the account.
+    elsewhere.goto("/register")
+    elsewhere.get_by_label("Full name").fill("Marie Curie")
+    elsewhere.get_by_label("E-mail").fill(email)
+    elsewhere.get_by_label("Password", exact=True).fill(PASSWORD)
+    elsewhere.get_by_role("button", name="Create my account").click()
+    expect(elsewhere.get_by_role("button", name="Log out")).to_be_visible()
+    elsewhere.goto("/account/tickets")
+    expect(elsewhere.locator("img.qr")).to_have_count(0)  # not before the address is confirmed
+    elsewhere.goto(_link_to(inbox, email, "email_verification"))
+    elsewhere.get_by_role("button", name="Confirm my address").click()
+    expect(elsewhere.get_by_text("Your e-mail address is confirmed.")).to_be_visible()
+    elsewhere.goto("/account/tickets")
+    expect(elsewhere.locator("img.qr")).to_have_count(2)
+    expect(elsewhere.get_by_text("Guest Night").first).to_be_visible()
