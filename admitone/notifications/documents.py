@@ -8,11 +8,13 @@ which only knows Latin-1, so other characters are replaced.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
-from collections.abc import Iterable
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,6 +24,8 @@ from babel.dates import format_datetime
 from babel.numbers import format_currency, get_currency_precision
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import CORE_FONTS_CHARWIDTHS
+from fpdf.syntax import PDFDate, PDFString
 from icalendar import Calendar
 from icalendar import Event as CalendarEvent
 
@@ -130,6 +134,190 @@ class _Pdf(FPDF):
             self.multi_cell(0, height, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
+# --- the simple documents written directly: fast on purpose ----------------------------
+# A profile of the confirmation job (issue 15) showed fpdf2's own machinery, not the
+# drawing, as most of a ticket's or a receipt's cost: every text() and cell() copies its
+# graphics state and re-measures through its bidirectional-text layer, and output()
+# serialises each of the ~8 objects by reflection (about 2 of the 4 ms a one-ticket
+# order spent in PDFs). Most documents are simple: the core font, every text on one
+# line, no page break. _DirectPdf takes the calls _Pdf takes for those (the same layout
+# functions drive both) and writes the very bytes fpdf2 would write (the same operators,
+# objects, offsets and /ID: tests/notifications/test_direct_pdf.py compares them byte
+# for byte); anything else (DejaVu, a text to wrap, a page break) raises _NotSimple and
+# the document is drawn again by fpdf2.
+
+
+class _NotSimple(Exception):
+    """The document needs fpdf2: a text to wrap, a page break, a font to embed."""
+
+
+# The page's geometry as fpdf2 computes it for _Pdf (read from one instance, once: its
+# floats, rounded as it rounds them, decide the last digit of every position).
+_GEOMETRY = FPDF(format="A4")
+_GEOMETRY.set_auto_page_break(auto=True, margin=15)
+_HELVETICA_WIDTHS = CORE_FONTS_CHARWIDTHS["helvetica"]
+_PDF_HEADER = "%PDF-1.3\n%éëñ¿\n".encode("latin-1")
+
+
+class _DirectPdf:
+    """What _Pdf draws for a simple document, written without fpdf2 (see above)."""
+
+    k = _GEOMETRY.k
+    w = _GEOMETRY.w
+    h = _GEOMETRY.h
+    l_margin = _GEOMETRY.l_margin
+    t_margin = _GEOMETRY.t_margin
+    c_margin = _GEOMETRY.c_margin
+    epw = _GEOMETRY.epw
+    page_break_trigger = _GEOMETRY.page_break_trigger
+    line_width = _GEOMETRY.line_width
+    page_size = f"{_GEOMETRY.w * _GEOMETRY.k:.2f} {_GEOMETRY.h * _GEOMETRY.k:.2f}"
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        if not _fits_core_font(texts):
+            raise _NotSimple()
+        self.creation_date = datetime.now(UTC)
+        self.title = ""
+        self.pages: list[list[str]] = []
+        self.x = self.l_margin
+        self.y = self.t_margin
+        self.font_size_pt = 0.0
+        self.font_size = 0.0
+        self.font_on_page = False
+
+    def set_title(self, title: str) -> None:
+        self.title = title
+
+    def safe(self, text: str) -> str:
+        text = text.translate(_CORE_FONT_SPACES)
+        return text.encode(CORE_ENCODING, "replace").decode(CORE_ENCODING)
+
+    def add_page(self) -> None:
+        self.pages.append(["2 J", f"{self.line_width * self.k:.2f} w"])
+        self.x, self.y = self.l_margin, self.t_margin
+        self.font_on_page = False
+
+    def _out(self, operators: str) -> None:
+        self.pages[-1].append(operators)
+
+    def text_font(self, size: float) -> None:
+        if size != self.font_size_pt:
+            self.font_size_pt, self.font_size = size, size / self.k
+            self.font_on_page = False
+
+    def will_page_break(self, height: float) -> bool:
+        if self.y + height > self.page_break_trigger:
+            raise _NotSimple()
+        return False
+
+    def ln(self, height: float) -> None:
+        self.x = self.l_margin
+        self.y += height
+
+    def _text(self, x: float, baseline: float, text: str) -> str:
+        # fpdf2: the text in Windows-1252 read as Latin-1, parentheses escaped (text()).
+        encoded = text.encode(CORE_ENCODING).decode("latin-1")
+        escaped = (
+            encoded.replace("\\", "\\\\")
+            .replace(")", "\\)")
+            .replace("(", "\\(")
+            .replace("\r", "\\r")
+        )
+        if not self.font_on_page:
+            self.font_on_page = True
+            self._out(f"BT /F1 {self.font_size_pt:.2f} Tf ET")
+        return f"BT {x * self.k:.2f} {(self.h - baseline) * self.k:.2f} Td ({escaped}) Tj ET"
+
+    def _width(self, text: str) -> float:
+        encoded = text.encode(CORE_ENCODING).decode("latin-1")
+        return sum(_HELVETICA_WIDTHS[c] for c in encoded) * self.font_size_pt * 0.001 / self.k
+
+    def line_of_text(self, text: str, *, size: float = 11, height: float = 7) -> None:
+        """_Pdf.line_of_text for a text that fits on one line (else _NotSimple)."""
+        self.text_font(size)
+        text = self.safe(text)
+        if not text or "\n" in text:
+            raise _NotSimple()
+        if not self._width(text) < self.epw - 2 * self.c_margin - 1:
+            raise _NotSimple()
+        self.will_page_break(height)
+        baseline = self.y + 0.5 * height + 0.3 * self.font_size
+        self._out(self._text(self.l_margin + self.c_margin, baseline, text))
+        self.ln(height)
+
+    def cell(self, width: float, height: float, text: str, border: str = "") -> None:
+        """fpdf2's cell() for one left-aligned line in the current font (border "" or "B")."""
+        if not text or "\n" in text or border not in ("", "B"):
+            raise _NotSimple()
+        self.will_page_break(height)
+        drawn = self._text(
+            self.x + self.c_margin, self.y + 0.5 * height + 0.3 * self.font_size, text
+        )
+        if border == "B":
+            bottom = (self.h - (self.y + height)) * self.k
+            drawn = (
+                f"{self.x * self.k:.2f} {bottom:.2f} m {(self.x + width) * self.k:.2f} {bottom:.2f} l S "
+                + drawn
+            )
+        self._out(drawn)
+        self.x += width
+
+    def output(self) -> bytes:
+        """The file fpdf2 writes for these pages (compressed, Helvetica as /F1)."""
+        count = len(self.pages)
+        font_id = 3 + 2 * count
+        info_id = 4 + 3 * count
+        kids = "\n".join(f"{3 + 2 * index} 0 R" for index in range(count))
+        objects: list[bytes] = [
+            f"<<\n/Count {count}\n/Kids [{kids}]\n"
+            f"/MediaBox [0 0 {self.page_size}]\n/Type /Pages\n>>".encode(),
+            b"<<\n/OpenAction [3 0 R /FitH null]\n/PageLayout /OneColumn\n/Pages 1 0 R\n"
+            b"/Type /Catalog\n>>",
+        ]
+        for index, operators in enumerate(self.pages):
+            objects.append(
+                f"<<\n/Contents {4 + 2 * index} 0 R\n/Parent 1 0 R\n"
+                f"/Resources {font_id + 1 + index} 0 R\n/Type /Page\n>>".encode()
+            )
+            stream = zlib.compress(("\n".join(operators) + "\n").encode("latin-1"))
+            objects.append(
+                b"<<\n/Filter /FlateDecode\n/Length %d\n>>\nstream\n%s\nendstream"
+                % (len(stream), stream)
+            )
+        objects.append(
+            b"<<\n/BaseFont /Helvetica\n/Encoding /WinAnsiEncoding\n/Subtype /Type1\n"
+            b"/Type /Font\n>>"
+        )
+        resources = (
+            f"<<\n/Font <</F1 {font_id} 0 R>>\n/ProcSet [/PDF /Text /ImageB /ImageC /ImageI]\n>>"
+        ).encode()
+        objects.extend(resources for _ in range(count))
+        info = ["<<", f"/CreationDate {PDFDate(self.creation_date, with_tz=True).serialize()}"]
+        info.append("/Creator (Admit One)")
+        if self.title:
+            info.append(f"/Title {PDFString(self.title).serialize()}")
+        objects.append(("\n".join(info) + "\n>>").encode("latin-1"))
+        assert len(objects) == info_id
+
+        buffer = bytearray(_PDF_HEADER)
+        offsets = []
+        for number, body in enumerate(objects, start=1):
+            offsets.append(len(buffer))
+            buffer += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+        startxref = len(buffer)
+        digest = hashlib.md5(buffer, usedforsecurity=False)
+        digest.update(self.creation_date.strftime("%Y%m%d%H%M%S").encode())
+        file_id = digest.hexdigest().upper()
+        xref = [f"xref\n0 {len(objects) + 1}\n0000000000 65535 f "]
+        xref.extend(f"{offset:010} 00000 n " for offset in offsets)
+        xref.append(
+            f"trailer\n<<\n/Size {len(objects) + 1}\n/Root 2 0 R\n/Info {info_id} 0 R\n"
+            f"/ID [<{file_id}><{file_id}>]\n>>\nstartxref\n{startxref}\n%%EOF\n"
+        )
+        buffer += "\n".join(xref).encode()
+        return bytes(buffer)
+
+
 @dataclass(frozen=True)
 class TicketSheet:
     """What a ticket PDF prints."""
@@ -151,27 +339,34 @@ def ticket_pdf(sheet: TicketSheet) -> bytes:
 
 def tickets_pdf(sheets: list[TicketSheet], *, title: str) -> bytes:
     """One page per ticket, in one file: an order's tickets as a single download."""
-    pdf = _Pdf(
-        [
-            text
-            for sheet in sheets
-            for text in (
-                sheet.event_title,
-                sheet.starts_at,
-                sheet.venue,
-                sheet.holder_name,
-                sheet.ticket_type,
-                *sheet.labels.values(),
-            )
-        ]
-    )
+    texts = [
+        text
+        for sheet in sheets
+        for text in (
+            sheet.event_title,
+            sheet.starts_at,
+            sheet.venue,
+            sheet.holder_name,
+            sheet.ticket_type,
+            *sheet.labels.values(),
+        )
+    ]
+    try:
+        direct = _DirectPdf(texts)
+        direct.set_title(direct.safe(title))
+        for sheet in sheets:
+            _ticket_page(direct, sheet)
+        return direct.output()
+    except _NotSimple:
+        pass
+    pdf = _Pdf(texts)
     pdf.set_title(pdf.safe(title))
     for sheet in sheets:
         _ticket_page(pdf, sheet)
     return bytes(pdf.output())
 
 
-def _ticket_page(pdf: _Pdf, sheet: TicketSheet) -> None:
+def _ticket_page(pdf: _Pdf | _DirectPdf, sheet: TicketSheet) -> None:
     pdf.add_page()
     pdf.line_of_text(sheet.event_title, size=22, height=11)
     pdf.line_of_text(sheet.starts_at, size=12)
@@ -215,7 +410,7 @@ def qr_modules(payload: str) -> list[bytes]:
     return [pixels[row * width : (row + 1) * width] for row in range(height)]
 
 
-def draw_qr(pdf: FPDF, modules: list[bytes], *, x: float, width: float) -> None:
+def draw_qr(pdf: FPDF | _DirectPdf, modules: list[bytes], *, x: float, width: float) -> None:
     """Draw the code at (``x``, the current y), ``width`` wide with its quiet zone, like
     an image in the flow: a page break first if it does not fit, then y moves below it.
 
@@ -295,18 +490,24 @@ def receipt_pdf(receipt: Receipt) -> bytes:
     def fmt(amount: int) -> str:
         return money(amount, receipt.currency, receipt.locale)
 
-    pdf = _Pdf(
-        [
-            receipt.buyer_name,
-            receipt.buyer_email,
-            receipt.organizer,
-            receipt.event_title,
-            receipt.paid_at,
-            fmt(receipt.total_minor),
-            *(line.name for line in receipt.lines),
-            *labels.values(),
-        ]
-    )
+    texts = [
+        receipt.buyer_name,
+        receipt.buyer_email,
+        receipt.organizer,
+        receipt.event_title,
+        receipt.paid_at,
+        fmt(receipt.total_minor),
+        *(line.name for line in receipt.lines),
+        *labels.values(),
+    ]
+    try:
+        return _receipt_page(_DirectPdf(texts), receipt, fmt)
+    except _NotSimple:
+        return _receipt_page(_Pdf(texts), receipt, fmt)
+
+
+def _receipt_page(pdf: _Pdf | _DirectPdf, receipt: Receipt, fmt: Callable[[int], str]) -> bytes:
+    labels = receipt.labels
     pdf.set_title(pdf.safe(f"{labels['receipt']} {receipt.order_code}"))
     pdf.add_page()
     pdf.line_of_text(f"{labels['receipt']} {receipt.order_code}", size=20, height=10)

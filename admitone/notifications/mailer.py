@@ -8,6 +8,7 @@ upgrading to STARTTLS when the server offers it.
 
 from __future__ import annotations
 
+import binascii
 import os
 import re
 import smtplib
@@ -67,6 +68,47 @@ MAIL_POLICY = default_policy.clone(header_factory=_HeaderClasses())
 def new_message() -> EmailMessage:
     """An empty message with the mail policy (MAIL_POLICY)."""
     return EmailMessage(policy=MAIL_POLICY)
+
+
+_PLAIN_FILENAME = re.compile(r"[A-Za-z0-9._-]+")
+MAX_LINE_LENGTH = 78  # the mail policy's (the default)
+_BASE64_LINE = 57  # bytes per line of 76 base64 characters (the policy's line length)
+
+
+def attachment_part(
+    message: EmailMessage, data: bytes, *, filename: str, mime: str
+) -> EmailMessage | None:
+    """The part ``message.add_attachment(data, ..., filename=filename)`` would add, its
+    headers stored as the text they fold to; None when the file name is not plain ASCII
+    or a header would need folding (then add_attachment it is).
+
+    Fast on purpose: add_attachment parses each of the part's four headers with the
+    standard library's header parser and the generator folds them again when the message
+    is sent, about 0.3 ms per attachment, three or four per order confirmation (issue
+    15). A header stored as a short string is written as it is; the message is the same
+    (tests/notifications/test_mail_parts.py compares the bytes).
+    """
+    disposition = f'attachment; filename="{filename}"'
+    if (
+        not _PLAIN_FILENAME.fullmatch(filename)
+        or len("Content-Disposition: ") + len(disposition) > MAX_LINE_LENGTH
+    ):
+        return None
+    part = EmailMessage(policy=message.policy)
+    # The order add_attachment sets them in; the library keeps them in this list.
+    part._headers = [  # type: ignore[attr-defined]
+        ("Content-Type", mime),
+        ("Content-Transfer-Encoding", "base64"),
+        ("Content-Disposition", disposition),
+        ("MIME-Version", "1.0"),
+    ]
+    part.set_payload(
+        "".join(
+            binascii.b2a_base64(data[start : start + _BASE64_LINE]).decode("ascii")
+            for start in range(0, len(data), _BASE64_LINE)
+        )
+    )
+    return part
 
 
 class Mailer(Protocol):

@@ -33,7 +33,7 @@ from admitone.jobs import enqueue_after_commit
 from admitone.languages import supported_language
 from admitone.notifications import documents
 from admitone.notifications.errors import DocumentNotFound
-from admitone.notifications.mailer import get_mailer, header_text, new_message
+from admitone.notifications.mailer import attachment_part, get_mailer, header_text, new_message
 from admitone.notifications.models import Delivery
 from admitone.notifications.queries import readable_orders
 from admitone.notifications.texts import LABELS
@@ -353,7 +353,13 @@ def _compose(
 
 def _attach(message: EmailMessage, data: bytes, filename: str, mime: str) -> None:
     maintype, subtype = mime.split("/")
-    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    part = attachment_part(message, data, filename=filename, mime=mime)
+    if part is None:
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    else:
+        if message.get_content_type() != "multipart/mixed":
+            message.make_mixed()
+        message.attach(part)
 
 
 def confirmation_message(
