@@ -181,6 +181,42 @@ def _paid_order(ctx) -> dict[str, Any]:
     return ctx.shared["paid_order"]
 
 
+def _named_order(ctx) -> dict[str, Any]:
+    """One paid guest order of A for an event that asks for attendee names, with its
+    ticket; shared by the calls of one test, like ``_paid_order``."""
+    if ctx.shared.get("named_order") is None:
+        event = create_published_event(ctx.client, ctx.owner_a, ctx.org_a, ask_attendee_names=True)
+        body = {
+            "event_id": event["id"],
+            "items": [{"ticket_type_id": event["ticket_types"][0]["id"], "quantity": 1}],
+            "buyer": {"name": "Matrix Buyer", "email": "matrix@example.com"},
+        }
+        created = ctx.client.post(f"{API}/orders", json=body)
+        assert created.status_code == 201, created.text
+        order = created.json()["data"]
+        headers = token_headers(order["access_token"])
+        payment = start_payment(ctx.client, order)
+        approved = ctx.client.post(f"{API}/payments/test/{payment['id']}/approve", headers=headers)
+        assert approved.status_code == 200, approved.text
+        tickets = ctx.client.get(f"{API}/orders/{order['id']}/tickets", headers=headers)
+        ctx.shared["named_order"] = {**order, "ticket_id": tickets.json()["data"][0]["id"]}
+    return ctx.shared["named_order"]
+
+
+def _named_ticket_params(ctx) -> Call:
+    order = _named_order(ctx)
+    return Call(
+        {"order_id": order["id"], "ticket_id": order["ticket_id"]},
+        json={"holder_name": "Matrix Attendee"},
+        order_token=order["access_token"],
+    )
+
+
+def _named_order_params(ctx) -> Call:
+    order = _named_order(ctx)
+    return Call({"order_id": order["id"]}, order_token=order["access_token"])
+
+
 def _order_body(ctx) -> Call:
     event = _published_event(ctx)
     item = {"ticket_type_id": event["ticket_types"][0]["id"], "quantity": 1}
@@ -333,6 +369,10 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
     ("GET", "/tickets/{ticket_id}/qr.png"): Route(
         ORDER_READER, _ticket_params, codes={404: "TICKET_NOT_FOUND"}
+    ),
+    # The attendee's name on a ticket: the buyer alone, organizers included in the refusal.
+    ("PATCH", "/orders/{order_id}/tickets/{ticket_id}"): Route(
+        BUYER, _named_ticket_params, codes={404: "TICKET_NOT_FOUND"}
     ),
 }
 
@@ -657,6 +697,7 @@ PAGES: dict[tuple[str, str], Route] = {
     ("GET", "/orders/{order_id}"): Route(BUYER, _pending_order_params),
     ("POST", "/orders/{order_id}/pay"): Route(BUYER, _pending_order_params),
     ("POST", "/orders/{order_id}/cancel"): Route(BUYER, _pending_order_params),
+    ("POST", "/orders/{order_id}/attendee-names"): Route(BUYER, _named_order_params),
     ("GET", "/orders/{order_id}/tickets/{ticket_id}.pdf"): Route(ORDER_READER, _ticket_pdf_params),
     ("GET", "/orders/{order_id}/tickets.pdf"): Route(ORDER_READER, _paid_order_reader_params),
     ("GET", "/orders/{order_id}/receipt.pdf"): Route(ORDER_READER, _paid_order_reader_params),

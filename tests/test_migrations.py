@@ -380,6 +380,8 @@ BACKFILLED_AT: dict[str, dict[str, dict[uuid.UUID, dict[str, Any]]]] = {
         "payments": {PAYMENT: {"purpose": "order", "purpose_id": ORDER}},
         "refunds": {_id(22): {"purpose": "order", "purpose_id": ORDER}},
     },
+    # Events made before attendee names existed do not ask for them.
+    "0012_attendee_names": {"events": {EVENT: {"ask_attendee_names": False}}},
 }
 
 

@@ -113,6 +113,7 @@ def event_out(event: Event, *, organization_slug: str) -> EventOut:
         ends_at=_local(event.ends_at, zone),
         timezone=event.timezone,
         currency=event.currency,
+        ask_attendee_names=event.ask_attendee_names,
         image_url=_image_url(event),
         status=event.status,
         published_at=event.published_at,

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from admitone.db import Base, IdMixin, TimestampMixin
@@ -61,6 +61,9 @@ class Event(IdMixin, TimestampMixin, Base):
     )
     published_at: Mapped[datetime | None] = mapped_column(default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The organizer asks for each attendee's name: the buyer then sets it per ticket on
+    # the order (tickets.service.set_holder_name). Off: every ticket carries the buyer's.
+    ask_attendee_names: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     organization: Mapped[Organization] = relationship(lazy="raise")
     ticket_types: Mapped[list[TicketType]] = relationship(

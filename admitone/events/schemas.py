@@ -50,6 +50,10 @@ PerBuyer = Annotated[StrictInt, Field(ge=1, le=10_000)]
 Position = Annotated[StrictInt, Field(ge=0, le=10_000)]
 # VAT included in the price, in basis points: 2000 is 20 %, 550 is 5.5 %.
 VatRate = Annotated[StrictInt, Field(ge=0, le=10_000)]
+ASK_ATTENDEE_NAMES_DESCRIPTION = (
+    "Ask for each attendee's name: the buyer sets the name of each ticket "
+    "(PATCH /orders/{order_id}/tickets/{ticket_id}); off, tickets carry the buyer's name"
+)
 
 
 class EventsInput(InputModel):
@@ -122,6 +126,9 @@ class EventIn(EventsInput):
     ends_at: EventTime = Field(examples=["2026-06-21T23:30:00+02:00"])
     timezone: TimeZoneName = Field(examples=["Europe/Paris"])
     currency: CurrencyCode = Field(examples=["EUR"])
+    ask_attendee_names: StrictBool = Field(
+        default=False, description=ASK_ATTENDEE_NAMES_DESCRIPTION
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> EventIn:
@@ -150,6 +157,9 @@ class EventPatch(PatchModel):
     ends_at: EventTime | None = None
     timezone: TimeZoneName | None = None
     currency: CurrencyCode | None = None
+    ask_attendee_names: StrictBool | None = Field(
+        default=None, description=ASK_ATTENDEE_NAMES_DESCRIPTION
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> EventPatch:
@@ -208,6 +218,7 @@ class EventOut(OutputModel):
     ends_at: datetime
     timezone: str
     currency: str
+    ask_attendee_names: bool = Field(description=ASK_ATTENDEE_NAMES_DESCRIPTION)
     image_url: str | None
     status: EventStatus
     published_at: datetime | None

@@ -53,6 +53,7 @@ EVENT_FIELDS = frozenset(
         "ends_at",
         "timezone",
         "currency",
+        "ask_attendee_names",
     }
 )
 TICKET_TYPE_FIELDS = frozenset(
@@ -220,6 +221,7 @@ def create_event(
     slug: str | None = None,
     description: str = "",
     venue_address: str = "",
+    ask_attendee_names: bool = False,
 ) -> Event:
     """Create a draft event; its slug is globally unique (generated from the title if absent)."""
     values = _check_event_values(
@@ -235,6 +237,7 @@ def create_event(
             "timezone": timezone,
             "currency": currency,
             "description": description,
+            "ask_attendee_names": ask_attendee_names,
         }
     )
     if values["ends_at"] <= values["starts_at"]:
@@ -314,6 +317,7 @@ _COPIED_EVENT_FIELDS = (
     "starts_at",
     "ends_at",
     "currency",
+    "ask_attendee_names",
 )
 _COPIED_TICKET_TYPE_FIELDS = tuple(sorted(TICKET_TYPE_FIELDS))
 

@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from starlette.convertors import StringConvertor, register_url_convertor
 
-from admitone.deps import CurrentUser, KeyRingDep, OptionalUser, OrderToken, SessionDep
+from admitone.db import utcnow
+from admitone.deps import Buyer, CurrentUser, KeyRingDep, OptionalUser, OrderToken, SessionDep
 from admitone.errors import error_responses
 from admitone.hot_routes import hot_route
 from admitone.schemas import DataResponse, ListResponse, page_meta
 from admitone.tickets import service
-from admitone.tickets.schemas import TicketOut
+from admitone.tickets.schemas import HolderNameIn, TicketHolderOut, TicketOut
 
 router = APIRouter(tags=["tickets"])
 
@@ -148,3 +149,36 @@ def list_order_tickets(
     return ListResponse(
         data=[TicketOut.from_view(view) for view in views], meta={"total": len(views)}
     )
+
+
+@router.patch(
+    "/orders/{order_id}/tickets/{ticket_id}",
+    summary="Set a ticket's attendee name (the order's buyer, when the event asks for names)",
+    description=(
+        "Only the order's buyer (their account, or the order token) may; anyone else gets "
+        "a 404. Refused with a 409 when the event does not ask for names "
+        "(`ATTENDEE_NAMES_NOT_ASKED`), the ticket is revoked (`TICKET_REVOKED`) or already "
+        "admitted (`TICKET_ALREADY_ADMITTED`), the event has ended (`EVENT_ENDED`) or is "
+        "cancelled (`EVENT_CANCELLED`). The QR code does not change; `GET /tickets/{id}` "
+        "answers the whole ticket."
+    ),
+    responses=error_responses(401, 404, 409, 422),
+)
+def set_holder_name(
+    order_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    body: HolderNameIn,
+    buyer: Buyer,
+    session: SessionDep,
+    response: Response,
+) -> DataResponse[TicketHolderOut]:
+    ticket = service.set_holder_name(
+        session,
+        order_id=order_id,
+        ticket_id=ticket_id,
+        proof=buyer,
+        holder_name=body.holder_name,
+        now=utcnow(),
+    )
+    response.headers.update(NO_STORE)
+    return DataResponse(data=TicketHolderOut.model_validate(ticket))

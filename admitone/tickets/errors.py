@@ -21,3 +21,20 @@ class SigningKeyUnavailable(DomainError):
     code = "SIGNING_KEY_UNAVAILABLE"
     status = 500
     message = "The event's ticket-signing key cannot be read; check the key secret setting."
+
+
+class AttendeeNamesNotAsked(Conflict):
+    """The event does not ask for attendee names: its tickets keep the buyer's name."""
+
+    code = "ATTENDEE_NAMES_NOT_ASKED"
+    message = "This event does not ask for attendee names; its tickets carry the buyer's name."
+
+
+class TicketAlreadyAdmitted(Conflict):
+    code = "TICKET_ALREADY_ADMITTED"
+    message = "This ticket was already admitted at the gate; its name can no longer change."
+
+
+class EventEnded(Conflict):
+    code = "EVENT_ENDED"
+    message = "The event has ended; its tickets can no longer change."

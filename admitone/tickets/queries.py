@@ -64,6 +64,26 @@ def readable_tickets(
     return ticket_rows() if condition is None else ticket_rows().where(condition)
 
 
+def buyer_tickets(
+    *, order_id: uuid.UUID, user_id: uuid.UUID | None, order_token_hash: str | None
+) -> Select[Ticket, Event, TicketType]:
+    """An order's tickets, with their event and type, as the order's buyer reaches them:
+    their account or the order token (``authorization.BuyerProof``). Organizers and
+    platform admins do not: what the buyer alone may change goes through here."""
+    reached: list[ColumnElement[bool]] = []
+    if user_id is not None:
+        reached.append(Order.user_id == user_id)
+    if order_token_hash is not None:
+        reached.append(Order.access_token_hash == order_token_hash)
+    return (
+        select(Ticket, Event, TicketType)
+        .join(Order, Order.id == Ticket.order_id)
+        .join(Event, Event.id == Ticket.event_id)
+        .join(TicketType, TicketType.id == Ticket.ticket_type_id)
+        .where(Ticket.order_id == order_id, or_(*reached) if reached else false())
+    )
+
+
 def tickets_of_user(user_id: uuid.UUID) -> Select[Ticket, Order, Event, TicketType]:
     """The tickets of the orders an account placed ("my tickets")."""
     return ticket_rows().where(Order.user_id == user_id)

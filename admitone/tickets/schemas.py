@@ -2,12 +2,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
-from admitone.schemas import OutputModel
+from admitone.schemas import InputModel, OneLine, OutputModel
 from admitone.tickets.models import TicketStatus
-from admitone.tickets.service import TicketView
+from admitone.tickets.service import HOLDER_NAME_MAX, TicketView
+
+# Trimmed by InputModel; the service checks the same (tickets.service.checked_holder_name).
+HolderName = Annotated[str, StringConstraints(min_length=1, max_length=HOLDER_NAME_MAX), OneLine]
+
+
+class HolderNameIn(InputModel):
+    holder_name: HolderName = Field(
+        examples=["Grace Hopper"], description="The attendee's name, printed on the ticket"
+    )
 
 
 class TicketEventOut(OutputModel):
@@ -19,6 +29,10 @@ class TicketEventOut(OutputModel):
     timezone: str
     venue_name: str
     city: str
+    ask_attendee_names: bool = Field(
+        description="The organizer asks for each attendee's name: the buyer sets it per "
+        "ticket (PATCH /orders/{order_id}/tickets/{ticket_id})"
+    )
 
 
 class TicketTypeRef(OutputModel):
@@ -67,3 +81,15 @@ class TicketOut(BaseModel):
             qr_svg_url=f"{base}/qr.svg" if has_qr else None,
             qr_png_url=f"{base}/qr.png" if has_qr else None,
         )
+
+
+class TicketHolderOut(OutputModel):
+    """A ticket's attendee name, as set. Without the QR (a write request signs nothing:
+    ``KeyRing.get_or_create``); ``GET /tickets/{id}`` answers the whole ticket."""
+
+    id: uuid.UUID
+    order_id: uuid.UUID
+    event_id: uuid.UUID
+    ticket_type_id: uuid.UUID
+    status: TicketStatus
+    holder_name: str

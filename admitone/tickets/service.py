@@ -11,20 +11,31 @@ import io
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, Protocol, cast
 
 import segno
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from admitone.accounts.models import User
-from admitone.authorization import hash_order_token
+from admitone.authorization import BuyerProof, hash_order_token
 from admitone.db import utcnow
 from admitone.db_direct import insert_untracked
-from admitone.events.models import Event, TicketType
+from admitone.errors import Conflict, DomainError, InvalidInput
+from admitone.events.errors import EventCancelled
+from admitone.events.models import Event, EventStatus, TicketType
 from admitone.orders.models import Order
+from admitone.schemas import one_line
 from admitone.tickets import queries
-from admitone.tickets.errors import TicketNotFound, TicketRevoked
+from admitone.tickets.errors import (
+    AttendeeNamesNotAsked,
+    EventEnded,
+    TicketAlreadyAdmitted,
+    TicketNotFound,
+    TicketRevoked,
+)
 from admitone.tickets.models import Ticket, TicketStatus
 from admitone.tickets.signing import KeyRing
 
@@ -90,6 +101,123 @@ def revoke_tickets(
     if ticket_ids is not None:
         statement = statement.where(Ticket.id.in_(ticket_ids))
     return cast(CursorResult[Any], session.execute(statement)).rowcount
+
+
+# --- the attendee's name ----------------------------------------------------------------
+
+# The column's length (tickets.holder_name); the API's body says the same.
+HOLDER_NAME_MAX = 200
+
+
+def checked_holder_name(value: str) -> str:
+    """An attendee's name as stored: trimmed, 1 to 200 characters, on one line (it is
+    printed on the ticket and shown at the gate). Otherwise InvalidInput naming the
+    ``holder_name`` field, with the type of the problem as the API's validation gives it
+    (``string_too_short``, ``string_too_long``, ``value_error``)."""
+    name = value.strip()
+    problem = None
+    if not name:
+        problem = ("string_too_short", "String should have at least 1 character")
+    elif len(name) > HOLDER_NAME_MAX:
+        problem = ("string_too_long", f"String should have at most {HOLDER_NAME_MAX} characters")
+    else:
+        try:
+            one_line(name)
+        except ValueError as exc:
+            problem = ("value_error", str(exc))
+    if problem is not None:
+        kind, message = problem
+        raise InvalidInput(errors=[{"field": "holder_name", "message": message, "type": kind}])
+    return name
+
+
+def holder_name_refusal(ticket: Ticket, event: Event, *, now: datetime) -> DomainError | None:
+    """Why the buyer may not set this ticket's attendee name now; None when they may.
+
+    Only when the event asks for names, on a valid ticket not yet admitted, until the
+    event ends (and not once it is cancelled: its tickets are being refunded). The
+    order page asks it to decide which tickets get a field; ``set_holder_name`` raises it.
+    """
+    if not event.ask_attendee_names:
+        return AttendeeNamesNotAsked()
+    if event.status == EventStatus.cancelled:
+        return EventCancelled()
+    if ticket.status != TicketStatus.valid:
+        return TicketRevoked(
+            "This ticket was refunded or cancelled; its name can no longer change."
+        )
+    if ticket.admitted_at is not None:
+        return TicketAlreadyAdmitted()
+    if event.ends_at <= now:
+        return EventEnded()
+    return None
+
+
+def set_holder_name(
+    session: Session,
+    *,
+    order_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    proof: BuyerProof,
+    holder_name: str,
+    now: datetime,
+) -> Ticket:
+    """The order's buyer (account or order token) sets the attendee name of one of its
+    tickets; anyone else gets 404 (``queries.buyer_ticket``). Refused, nothing changes:
+    422 for a bad name, 409 with the reason's code (``holder_name_refusal``).
+
+    The name is not part of the signed QR payload, so nothing is re-signed. No lock is
+    taken first: the write is ``UPDATE ... WHERE status = 'valid' AND admitted_at IS
+    NULL``, so a scan admitting the ticket (or a refund revoking it) at the same moment
+    either comes first and the rename is refused, or comes after it.
+    """
+    name = checked_holder_name(holder_name)
+    row = session.execute(
+        queries.buyer_tickets(
+            order_id=order_id, user_id=proof.user_id, order_token_hash=proof.order_token_hash
+        ).where(Ticket.id == ticket_id)
+    ).first()
+    if row is None:
+        raise TicketNotFound()
+    ticket, event, _ticket_type = row
+    refusal = holder_name_refusal(ticket, event, now=now)
+    if refusal is not None:
+        raise refusal
+    renamed = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Ticket)
+            .where(
+                Ticket.id == ticket.id,
+                Ticket.status == TicketStatus.valid,
+                Ticket.admitted_at.is_(None),
+            )
+            .values(holder_name=name)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if renamed.rowcount != 1:
+        # Admitted or revoked since it was read: say which.
+        session.refresh(ticket)
+        raise holder_name_refusal(ticket, event, now=now) or Conflict()
+    set_committed_value(ticket, "holder_name", name)
+    return ticket
+
+
+def buyer_order_tickets(
+    session: Session, *, order_id: uuid.UUID, proof: BuyerProof
+) -> list[tuple[Ticket, Event, TicketType]]:
+    """The tickets of an order as its buyer alone reaches them (``queries.buyer_tickets``;
+    empty for anyone else), in the order page's order. Nothing is signed, so a write
+    request may call it (signing may create the event's key in a unit of work of its
+    own, which must not wait behind the caller's SQLite write: ``KeyRing.get_or_create``).
+    """
+    statement = queries.buyer_tickets(
+        order_id=order_id, user_id=proof.user_id, order_token_hash=proof.order_token_hash
+    ).order_by(Ticket.ticket_type_id, Ticket.created_at, Ticket.id)
+    return [
+        (ticket, event, ticket_type) for ticket, event, ticket_type in session.execute(statement)
+    ]
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "member_removed": lambda: _("Member removed."),
     "org_created": lambda: _("Organization created."),
     "order_cancelled": lambda: _("Order cancelled; the seats are released."),
+    "attendee_names_saved": lambda: _("Names saved: the tickets show them now."),
     "publish_needs_ticket_type": lambda: _(
         "Not published yet: add at least one ticket type, then publish again."
     ),
@@ -229,6 +230,13 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     "SIGNING_KEY_UNAVAILABLE": lambda: _(
         "Tickets cannot be shown right now; we have been told. Please try again later."
     ),
+    "ATTENDEE_NAMES_NOT_ASKED": lambda: _(
+        "This event does not ask for attendee names: the tickets carry the buyer's name."
+    ),
+    "TICKET_ALREADY_ADMITTED": lambda: _(
+        "This ticket was already admitted at the entrance; its name can no longer change."
+    ),
+    "EVENT_ENDED": lambda: _("This event has ended; its tickets can no longer change."),
     # checkin/
     "EVENT_NOT_FOUND": lambda: _("We could not find what you are looking for."),
     "NONCE_REUSED": lambda: _(

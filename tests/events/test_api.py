@@ -454,3 +454,44 @@ class TestDuplicateEvent:
         )
         assert response.status_code == 404
         assert db_snapshot(clean_database) == before
+
+
+class TestAttendeeNamesSetting:
+    """Issue 15: the organizer asks for each attendee's name (off unless asked)."""
+
+    def test_off_by_default_settable_at_creation_and_shown(self, client, owner):
+        plain = create_event(client, owner["headers"], owner["org"])
+        assert plain["ask_attendee_names"] is False
+        asked = create_event(client, owner["headers"], owner["org"], ask_attendee_names=True)
+        assert asked["ask_attendee_names"] is True
+        read = client.get(_url(owner, asked["id"]), headers=owner["headers"]).json()["data"]
+        assert read["ask_attendee_names"] is True
+
+    def test_patch_turns_it_on_and_off_and_leaves_it_alone_otherwise(self, client, owner):
+        event = create_event(client, owner["headers"], owner["org"])
+        url = _url(owner, event["id"])
+        on = client.patch(url, json={"ask_attendee_names": True}, headers=owner["headers"])
+        assert on.status_code == 200, on.text
+        assert on.json()["data"]["ask_attendee_names"] is True
+        retitled = client.patch(url, json={"title": "Still asking"}, headers=owner["headers"])
+        assert retitled.json()["data"]["ask_attendee_names"] is True
+        off = client.patch(url, json={"ask_attendee_names": False}, headers=owner["headers"])
+        assert off.json()["data"]["ask_attendee_names"] is False
+
+    @pytest.mark.parametrize("value", ["yes", 1, None])
+    def test_only_a_boolean_is_accepted(self, client, owner, clean_database, value):
+        event = create_event(client, owner["headers"], owner["org"])
+        before = db_snapshot(clean_database)
+        response = client.patch(
+            _url(owner, event["id"]), json={"ask_attendee_names": value}, headers=owner["headers"]
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+        assert db_snapshot(clean_database) == before
+
+    def test_a_copy_asks_as_its_original_does(self, client, owner):
+        for asked in (True, False):
+            event = create_event(client, owner["headers"], owner["org"], ask_attendee_names=asked)
+            copy = client.post(_url(owner, event["id"], "duplicate"), headers=owner["headers"])
+            assert copy.status_code == 201, copy.text
+            assert copy.json()["data"]["ask_attendee_names"] is asked

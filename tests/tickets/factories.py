@@ -48,6 +48,7 @@ def make_event(
     status: EventStatus = EventStatus.published,
     ticket_types: tuple[tuple[str, int], ...] = (("General", 100),),
     title: str = "Night Show",
+    ask_attendee_names: bool = False,
 ) -> EventInfo:
     starts_at = utcnow() + timedelta(days=30)
     with database.session() as session:
@@ -65,6 +66,7 @@ def make_event(
             currency="EUR",
             status=status,
             published_at=utcnow() if status == EventStatus.published else None,
+            ask_attendee_names=ask_attendee_names,
         )
         session.add(event)
         session.flush()

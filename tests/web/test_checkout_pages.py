@@ -3,6 +3,8 @@ then the countdown, the test provider, the tickets."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 from fastapi.testclient import TestClient
@@ -511,3 +513,204 @@ def test_an_expired_hold_starts_again_with_the_same_choice(client: TestClient, d
     assert "data-countdown=" in order
     assert "Late Payer" in order and "late@example.com" in order
     assert re.search(r">\s*3\s*<", order.split("summary-table", 1)[1])
+
+
+# --- attendee names (issue 15, point 5) ------------------------------------------------------
+
+
+def _asking_event(client: TestClient) -> dict:
+    """A published event whose organizer asks for each attendee's name."""
+    event = _event(client, title="Named Night")
+    response = client.patch(
+        f"/api/v1/organizations/{event['org']}/events/{event['id']}",
+        json={"ask_attendee_names": True},
+        headers=event["owner"]["headers"],
+    )
+    assert response.status_code == 200, response.text
+    return event
+
+
+_NAME_FIELD = re.compile(
+    r'<input id="f-(holder_name-[0-9a-f-]+)" name="[^"]+" type="text" value="([^"]*)"'
+)
+
+
+def _name_fields(html: str) -> dict[str, str]:
+    return dict(_NAME_FIELD.findall(html))
+
+
+def _holder_names(html: str) -> list[str]:
+    """The names the ticket list shows, in its order."""
+    return re.findall(r'<span class="badge badge-accent">[^<]*</span> ([^<]+)</p>', html)
+
+
+def _pdf_text(content: bytes) -> list[str]:
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(content)
+    try:
+        return [document[i].get_textpage().get_text_range() for i in range(len(document))]
+    finally:
+        document.close()
+
+
+def test_the_buyer_names_each_ticket_and_every_view_of_the_tickets_shows_it(
+    client: TestClient,
+) -> None:
+    event = _asking_event(client)
+    order_path = buy(client, event, 2, name="Guest Person")
+    page = get_page(client, order_path)
+    fields = _name_fields(page.text)
+    # One field per ticket, holding the buyer's name, numbered as the list shows them.
+    assert list(fields.values()) == ["Guest Person", "Guest Person"]
+    assert "Name on ticket 1 (Standing)" in page.text and "Name on ticket 2 (Standing)" in page.text
+    first, second = fields
+    saved = client.post(
+        f"{order_path}/attendee-names",
+        data={"csrf_token": csrf_from(page.text), first: " Grace Hopper ", second: "Alan Turing"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"{order_path}?flash=attendee_names_saved"
+    after = get_page(client, saved.headers["location"])
+    assert "Names saved: the tickets show them now." in after.text
+    assert _holder_names(after.text) == ["Grace Hopper", "Alan Turing"]
+    assert list(_name_fields(after.text).values()) == ["Grace Hopper", "Alan Turing"]
+    # The PDFs: all the tickets in one, and each ticket's own.
+    pages = _pdf_text(get_page(client, f"{order_path}/tickets.pdf").content)
+    assert ["Grace Hopper" in text for text in pages] == [True, False]
+    assert ["Alan Turing" in text for text in pages] == [False, True]
+    assert not any("Guest Person" in text for text in pages)
+    ticket_id = first.removeprefix("holder_name-")
+    single = _pdf_text(get_page(client, f"{order_path}/tickets/{ticket_id}.pdf").content)
+    assert "Grace Hopper" in single[0]
+    # The organizer's order page and attendee list.
+    organizer = TestClient(client.app)
+    web_login(organizer, event["owner"]["email"])
+    order_id = order_path.rsplit("/", 1)[1]
+    event_url = f"/organizer/{event['org']}/events/{event['id']}"
+    record = get_page(organizer, f"{event_url}/orders/{order_id}")
+    assert record.status_code == 200
+    assert "<td>Grace Hopper</td>" in record.text and "<td>Alan Turing</td>" in record.text
+    rows = list(csv.DictReader(io.StringIO(get_page(organizer, f"{event_url}/attendees.csv").text)))
+    assert sorted(row["holder_name"] for row in rows) == ["Alan Turing", "Grace Hopper"]
+    assert {row["buyer_name"] for row in rows} == {"Guest Person"}
+
+
+def test_a_bad_name_is_shown_next_to_its_field_and_nothing_changes(client: TestClient) -> None:
+    event = _asking_event(client)
+    order_path = buy(client, event, 2)
+    page = get_page(client, order_path)
+    first, second = _name_fields(page.text)
+    refused = client.post(
+        f"{order_path}/attendee-names",
+        data={"csrf_token": csrf_from(page.text), first: "Grace Hopper", second: "   "},
+        headers=HTML,
+    )
+    assert refused.status_code == 422
+    assert "Please correct the fields marked below." in refused.text
+    assert f'id="f-{second}-error">This field is required.<' in refused.text
+    # What was typed is kept; the change of the other ticket is not saved either.
+    assert _name_fields(refused.text) == {first: "Grace Hopper", second: ""}
+    assert _holder_names(get_page(client, order_path).text) == ["Guest Person", "Guest Person"]
+    too_long = client.post(
+        f"{order_path}/attendee-names",
+        data={"csrf_token": csrf_from(page.text), first: "x" * 201},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert too_long.status_code == 422
+    assert "Use at most 200 characters." in too_long.text
+
+
+def test_in_french(client: TestClient) -> None:
+    event = _asking_event(client)
+    order_path = buy(client, event, 1)
+    french = {"Accept-Language": "fr"}
+    page = get_page(client, order_path, headers=french)
+    assert "Noms des participants" in page.text
+    assert "Nom sur le billet 1 (Standing)" in page.text
+    assert "Enregistrer les noms" in page.text
+    (field,) = _name_fields(page.text)
+    refused = client.post(
+        f"{order_path}/attendee-names",
+        data={"csrf_token": csrf_from(page.text), field: ""},
+        headers={**HTML, **french},
+    )
+    assert refused.status_code == 422
+    assert "Ce champ est obligatoire." in refused.text
+    saved = client.post(
+        f"{order_path}/attendee-names",
+        data={"csrf_token": csrf_from(page.text), field: "Marie Curie"},
+        headers=HTML,
+    )
+    assert saved.status_code == 200  # followed to the order page
+    after = get_page(client, f"{order_path}?flash=attendee_names_saved", headers=french)
+    assert "Noms enregistrés : les billets les affichent désormais." in after.text
+    assert _holder_names(after.text) == ["Marie Curie"]
+
+
+def test_no_names_form_unless_asked_and_only_for_tickets_that_may_change(
+    client: TestClient,
+) -> None:
+    plain = _event(client)
+    order_path = buy(client, plain, 1)
+    page = get_page(client, order_path)
+    assert "Attendee names" not in page.text and _name_fields(page.text) == {}
+    # Posted anyway: refused with the reason, nothing changes.
+    ticket_id = re.search(r"/tickets/([0-9a-f-]{36})\.pdf", page.text).group(1)
+    refused = client.post(
+        f"{order_path}/attendee-names",
+        data={"csrf_token": csrf_from(page.text), f"holder_name-{ticket_id}": "Grace Hopper"},
+        headers=HTML,
+    )
+    assert refused.status_code == 409
+    assert "This event does not ask for attendee names" in refused.text
+    assert _holder_names(get_page(client, order_path).text) == ["Guest Person"]
+    # An admitted ticket keeps its name: no field for it, the other keeps its own.
+    event = _asking_event(client)
+    order_path = buy(client, event, 2)
+    page = get_page(client, order_path)
+    first, second = _name_fields(page.text)
+    token = re.search(r"\?token=([^\"&]+)", page.text).group(1)
+    order_id = order_path.rsplit("/", 1)[1]
+    listed = client.get(f"/api/v1/orders/{order_id}/tickets", headers={"X-Order-Token": token})
+    payload = next(
+        t["qr_payload"]
+        for t in listed.json()["data"]
+        if t["id"] == first.removeprefix("holder_name-")
+    )
+    scan = client.post(
+        f"/api/v1/events/{event['id']}/checkins",
+        json={"qr": payload},
+        headers=event["owner"]["headers"],
+    )
+    assert scan.json()["data"]["result"] == "admitted"
+    assert list(_name_fields(get_page(client, order_path).text)) == [second]
+    # Posted for the admitted ticket anyway (a stale page): refused, said next to it.
+    stale = client.post(
+        f"{order_path}/attendee-names",
+        data={"csrf_token": csrf_from(page.text), first: "Too Late", second: "Alan Turing"},
+        headers=HTML,
+    )
+    assert stale.status_code == 409
+    assert "already admitted at the entrance" in stale.text
+    assert _holder_names(get_page(client, order_path).text) == ["Guest Person", "Guest Person"]
+
+
+def test_only_the_buyers_browser_may_name_the_tickets(client: TestClient) -> None:
+    event = _asking_event(client)
+    order_path = buy(client, event, 1)
+    page = get_page(client, order_path)
+    (field,) = _name_fields(page.text)
+    for stranger in (TestClient(client.app), client):
+        if stranger is client:
+            client.cookies.clear()  # the buyer's browser, having forgotten the order
+        csrf = csrf_from(get_page(stranger, "/").text)
+        refused = stranger.post(
+            f"{order_path}/attendee-names",
+            data={"csrf_token": csrf, field: "Mallory"},
+            headers=HTML,
+        )
+        assert refused.status_code == 404

@@ -564,3 +564,45 @@ def test_an_organizations_short_address_is_made_from_its_name(client: TestClient
     taken = post_form(client, "/organizer", {"name": "Other", "slug": "theatre-du-soleil"})
     assert taken.status_code == 422
     assert "already taken" in taken.text
+
+
+def test_the_event_form_asks_for_attendee_names_when_ticked(client: TestClient) -> None:
+    """Issue 15: a checkbox with a hint, off by default, kept on edit, untickable; the
+    event's page says it."""
+    account, org = _owner(client)
+    new = get_page(client, f"/organizer/{org}/events/new")
+    box = re.search(r'<input id="f-ask_attendee_names"[^>]*>', new.text)
+    assert box and "checked" not in box.group(0)
+    assert "Ask for the name of each attendee" in new.text
+    assert "otherwise every ticket carries the buyer's name." in new.text
+    french = get_page(client, f"/organizer/{org}/events/new", headers={"Accept-Language": "fr"})
+    assert "Demander le nom de chaque participant" in french.text
+    created = post_form(
+        client, f"/organizer/{org}/events/new", {**EVENT_FORM, "ask_attendee_names": "on"}
+    )
+    assert created.status_code == 303
+    event_url = created.headers["location"].split("?")[0]
+    event_id = event_url.rsplit("/", 1)[1]
+    api_url = f"/api/v1/organizations/{org}/events/{event_id}"
+
+    def asked() -> bool:
+        return client.get(api_url, headers=account["headers"]).json()["data"]["ask_attendee_names"]
+
+    assert asked() is True
+    assert "Attendee names asked" in get_page(client, event_url).text
+    edit = get_page(client, f"{event_url}/edit")
+    box = re.search(r'<input id="f-ask_attendee_names"[^>]*>', edit.text)
+    assert box and "checked" in box.group(0)
+    # A browser sends no field for an unticked box: unticked, it is off.
+    saved = post_form(client, f"{event_url}/edit", EVENT_FORM)
+    assert saved.status_code == 303
+    assert asked() is False
+    assert "Attendee names asked" not in get_page(client, event_url).text
+    # A form refused for another field keeps the box as it was ticked.
+    refused = post_form(
+        client, f"{event_url}/edit", {**EVENT_FORM, "title": "", "ask_attendee_names": "on"}
+    )
+    assert refused.status_code == 422
+    box = re.search(r'<input id="f-ask_attendee_names"[^>]*>', refused.text)
+    assert box and "checked" in box.group(0)
+    assert asked() is False

@@ -25,7 +25,7 @@ from admitone.authorization import ORDER_TOKEN_MAX_LENGTH, BuyerProof, hash_orde
 from admitone.config import Settings
 from admitone.db import utcnow
 from admitone.deps import KeyRingDep, SessionDep, SettingsDep, client_ip, rate_limit
-from admitone.errors import DomainError
+from admitone.errors import DomainError, InvalidInput
 from admitone.events import catalogue
 from admitone.events.models import Event, TicketType
 from admitone.orders import buyer_orders, buying, fulfilment, paying
@@ -288,6 +288,87 @@ def order_tickets(
     return views
 
 
+def _render_order(
+    request: Request,
+    session: Any,
+    settings: Settings,
+    login: Any,
+    keys: KeyRing,
+    *,
+    order_id: uuid.UUID,
+    order_token: str | None,
+    name_values: dict[str, str] | None = None,
+    name_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The buyer's order page. After refused attendee names (a write request, which must
+    sign nothing: ``KeyRing.get_or_create``), the names form again with what the buyer
+    typed and the errors next to the fields, without the tickets' QR codes."""
+    details = buyer_orders.get_buyer_order(
+        session,
+        order_id=order_id,
+        user_id=login.user.id if login else None,
+        order_token=order_token,
+    )
+    order = details.order
+    event = catalogue.get_public_event(session, id_or_slug=str(order.event_id)).event
+    now = utcnow()
+    status = effective_status(order, now=now)
+    refused = name_errors is not None
+    context: dict[str, Any] = {
+        "order": order,
+        "lines": details.lines,
+        "event": event,
+        "status": str(status),
+        "tickets": [],
+        "name_fields": [],
+        "name_errors": name_errors or {},
+        "secret_link": None,
+    }
+    if status == OrderStatus.paid and not refused:
+        context["tickets"] = order_tickets(
+            session, details=details, login=login, token=order_token, keys=keys
+        )
+    if status == OrderStatus.paid and event.ask_attendee_names:
+        proof = BuyerProof(user_id=login.user.id if login else None, order_token=order_token)
+        context["name_fields"] = _name_fields(
+            tickets.buyer_order_tickets(session, order_id=order.id, proof=proof),
+            now=now,
+            values=name_values or {},
+        )
+    # A refusal for a ticket that has no field any more (admitted meanwhile, or names
+    # not asked) is said above the form.
+    shown = {field["name"] for field in context["name_fields"]}
+    unshown = [text for name, text in (name_errors or {}).items() if name not in shown]
+    if unshown:
+        context["name_errors"] = {
+            **context["name_errors"],
+            "__all__": " ".join(dict.fromkeys(unshown)),
+        }
+    if order_token and order.user_id is None:
+        context["secret_link"] = (
+            f"{settings.public_url.rstrip('/')}/orders/{order.id}?token={order_token}"
+        )
+    return render(request, "checkout/order.html", context, status_code=status_code)
+
+
+def _name_fields(
+    rows: list[tuple[Ticket, Event, TicketType]], *, now: Any, values: dict[str, str]
+) -> list[dict[str, Any]]:
+    """A field for each ticket whose attendee name the buyer may set now, numbered as the
+    ticket list shows them, holding the current name (or what the buyer typed)."""
+    return [
+        {
+            "name": f"holder_name-{ticket.id}",
+            "number": number,
+            "ticket_type": ticket_type,
+            "value": values.get(str(ticket.id), ticket.holder_name),
+        }
+        for number, (ticket, event, ticket_type) in enumerate(rows, start=1)
+        if tickets.holder_name_refusal(ticket, event, now=now) is None
+    ]
+
+
 @router.get("/orders/{order_id}")
 def order_page(
     request: Request,
@@ -299,36 +380,89 @@ def order_page(
     token: TokenQuery = None,
 ) -> Response:
     order_token = remembered_order_token(request, settings, order_id, token)
-    details = buyer_orders.get_buyer_order(
-        session,
-        order_id=order_id,
-        user_id=login.user.id if login else None,
-        order_token=order_token,
+    response = _render_order(
+        request, session, settings, login, keys, order_id=order_id, order_token=order_token
     )
-    order = details.order
-    event = catalogue.get_public_event(session, id_or_slug=str(order.event_id)).event
-    status = effective_status(order, now=utcnow())
-    context: dict[str, Any] = {
-        "order": order,
-        "lines": details.lines,
-        "event": event,
-        "status": str(status),
-        "tickets": [],
-        "secret_link": None,
-    }
-    if status == OrderStatus.paid:
-        context["tickets"] = order_tickets(
-            session, details=details, login=login, token=order_token, keys=keys
-        )
-    if order_token and order.user_id is None:
-        context["secret_link"] = (
-            f"{settings.public_url.rstrip('/')}/orders/{order.id}?token={order_token}"
-        )
-    response = render(request, "checkout/order.html", context)
     if token:
         # Opened from the secret link: remember it for the payment round trip.
-        _remember(response, request, settings, order.id, token)
+        _remember(response, request, settings, order_id, token)
     return response
+
+
+def _holder_name_problem(exc: InvalidInput) -> str:
+    """The page's text for ``tickets.checked_holder_name``'s refusal."""
+    kinds = {error.get("type") for error in exc.details.get("errors", [])}
+    if "string_too_short" in kinds:
+        return _("This field is required.")
+    if "string_too_long" in kinds:
+        return _("Use at most %(n)s characters.") % {"n": tickets.HOLDER_NAME_MAX}
+    return _("Use one line, without line breaks.")
+
+
+@router.post("/orders/{order_id}/attendee-names")
+def order_attendee_names(
+    request: Request,
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: OptionalLogin,
+    keys: KeyRingDep,
+    order_id: OrderId,
+) -> Response:
+    """The attendee names of the order's tickets, one field each (``holder_name-<id>``),
+    set through ``tickets.set_holder_name`` like the API; all or nothing: one refusal and
+    none changes, the page shows it next to its field."""
+    order_token = remembered_order_token(request, settings, order_id, None)
+    proof = BuyerProof(user_id=login.user.id if login else None, order_token=order_token)
+    # The buyer's alone: 404 for anyone else, organizers included (as the service says).
+    buyer_orders.get_buyer_order(
+        session, order_id=order_id, user_id=proof.user_id, order_token=order_token
+    )
+    now = utcnow()
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    status_code = 422
+    for ticket, _event, _ticket_type in tickets.buyer_order_tickets(
+        session, order_id=order_id, proof=proof
+    ):
+        field = f"holder_name-{ticket.id}"
+        if field not in form:
+            continue
+        typed = form_str(form, field)
+        values[str(ticket.id)] = typed
+        if typed == ticket.holder_name:
+            continue  # unchanged: nothing to ask
+        try:
+            tickets.set_holder_name(
+                session,
+                order_id=order_id,
+                ticket_id=ticket.id,
+                proof=proof,
+                holder_name=typed,
+                now=now,
+            )
+        except InvalidInput as exc:
+            errors[field] = _holder_name_problem(exc)
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            errors[field] = domain_error_text(exc)
+            status_code = exc.status
+    if errors:
+        session.rollback()
+        return _render_order(
+            request,
+            session,
+            settings,
+            login,
+            keys,
+            order_id=order_id,
+            order_token=order_token,
+            name_values=values,
+            name_errors=errors,
+            status_code=status_code,
+        )
+    return redirect(f"/orders/{order_id}", flash="attendee_names_saved")
 
 
 @router.post("/orders/{order_id}/pay", dependencies=[Depends(rate_limit("payment"))])

@@ -194,7 +194,7 @@ def _event_location(location: tuple[Any, ...], message: str) -> str:
     return str(location[0])
 
 
-def _event_values(form: FormData) -> dict[str, str]:
+def _event_values(form: FormData) -> dict[str, Any]:
     names = (
         "title",
         "slug",
@@ -209,12 +209,13 @@ def _event_values(form: FormData) -> dict[str, str]:
         "timezone",
         "currency",
     )
-    values = {name: form_str(form, name) for name in names}
+    values: dict[str, Any] = {name: form_str(form, name) for name in names}
     values["description"] = str(form.get("description") or "").strip()
+    values["ask_attendee_names"] = form.get("ask_attendee_names") == "on"
     return values
 
 
-def _event_payload(form: FormData, values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+def _event_payload(form: FormData, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The API's event body from the form, and the errors of fields that do not parse."""
     # An unknown time zone is the time zone field's error only: the dates are read in UTC
     # meanwhile, so that dates typed right are not marked wrong as well.
@@ -233,6 +234,7 @@ def _event_payload(form: FormData, values: dict[str, str]) -> tuple[dict[str, An
         },
         "timezone": values["timezone"],
         "currency": values["currency"].upper(),
+        "ask_attendee_names": values["ask_attendee_names"],
     }
     for name in ("starts_at", "ends_at"):
         try:
@@ -253,7 +255,7 @@ def _event_service_errors(exc: DomainError) -> dict[str, str]:
     return {"__all__": domain_error_text(exc)}
 
 
-def _event_form_values(event: Event) -> dict[str, str]:
+def _event_form_values(event: Event) -> dict[str, Any]:
     from admitone.web.formatting import input_datetime
 
     return {
@@ -269,6 +271,7 @@ def _event_form_values(event: Event) -> dict[str, str]:
         "ends_at": input_datetime(event.ends_at, event.timezone),
         "timezone": event.timezone,
         "currency": event.currency,
+        "ask_attendee_names": event.ask_attendee_names,
     }
 
 
@@ -281,7 +284,7 @@ def _render_event_form(
     request: Request,
     access: OrgAccess,
     *,
-    values: dict[str, str],
+    values: dict[str, Any],
     errors: dict[str, str],
     event: Event | None = None,
     image_error: str | None = None,
@@ -328,6 +331,7 @@ def new_event_page(request: Request, session: SessionDep, access: ManageAccess) 
         "ends_at": "",
         "timezone": timezone,
         "currency": currency,
+        "ask_attendee_names": False,
     }
     return _render_event_form(request, access, values=values, errors={})
 
