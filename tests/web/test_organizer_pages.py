@@ -187,6 +187,10 @@ def test_team_members_and_roles(client: TestClient) -> None:
     assert added.status_code == 303
     page = get_page(client, f"/organizer/{org}/team")
     assert staff["email"] in page.text
+    # The page's title is its title, and the two-factor section appears once, in the body.
+    title = re.search(r"<title>([^<]*)</title>", page.text)
+    assert title is not None and title.group(1).startswith("Team · ")
+    assert page.text.count('id="two-factor-title"') == 1
     member_id = re.search(
         r'action="/organizer/{}/team/([0-9a-f-]+)"[^>]*>\s*<input[^>]*>\s*<label[^>]*>[^<]*{}'.format(
             org, re.escape(staff["email"])
