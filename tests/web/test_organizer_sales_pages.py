@@ -39,7 +39,9 @@ def test_event_page_shows_sales_revenue_chart_and_checkin(client: TestClient) ->
     assert page.status_code == 200
     # 3 x 25.00 on Standing, nothing on Balcony.
     assert re.search(
-        r"Standing</td>\s*<td class=\"num\">€25.00</td>\s*<td class=\"num\">3</td>", page.text
+        r"Standing</td>\s*<td class=\"num\">€25.00</td>\s*<td class=\"num\">0%</td>"
+        r"\s*<td class=\"num\">3</td>",
+        page.text,
     )
     assert "€75.00" in page.text
     assert '<svg class="chart"' in page.text
