@@ -10,7 +10,7 @@ which the outbox (one file per id) and mail clients deduplicate. See docs/mail.m
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import String, Uuid, bindparam, exists, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
@@ -96,40 +96,89 @@ class OrderBundle:
     organizer_verified: bool = False
 
 
+# The order with everything its messages print, in one statement (one round trip): the
+# order, its event and organizer, the account's language, and a row per ticket with its
+# line and type (a line without tickets has a row of its own). A ticket joins by its line
+# (issue_tickets gives it the line's order and type; the index on order_item_id: by the
+# type, the planners scan every ticket of the type). Built once: the job runs on every
+# paid order, and building its three statements anew each time was a quarter of its
+# database work (issue 15, docs/mail.md).
+_ORDER_ROWS = (
+    select(
+        Order,
+        Event,
+        Organization.name,
+        Organization.verified_at,
+        User.locale,
+        OrderItem,
+        TicketType,
+        Ticket,
+    )
+    .join(Event, Event.id == Order.event_id)
+    .join(Organization, Organization.id == Order.organization_id)
+    .outerjoin(User, User.id == Order.user_id)
+    .outerjoin(OrderItem, OrderItem.order_id == Order.id)
+    .outerjoin(TicketType, TicketType.id == OrderItem.ticket_type_id)
+    .outerjoin(Ticket, Ticket.order_item_id == OrderItem.id)
+    .where(Order.id == bindparam("order_id", type_=Uuid))
+    .order_by(TicketType.position, TicketType.name, OrderItem.id)
+)
+# The same, and whether the message of ``kind`` about ``marker_id`` went out or was
+# withheld (already_delivered), for send_once: its check and its load in one statement.
+_ORDER_ROWS_UNLESS_DELIVERED = _ORDER_ROWS.add_columns(
+    exists()
+    .where(
+        Delivery.kind.in_(
+            (bindparam("kind", type_=String), bindparam("withheld_kind", type_=String))
+        ),
+        Delivery.object_id == bindparam("marker_id", type_=Uuid),
+    )
+    .label("delivered")
+)
+
+
 def load_order(session: Session, order_id: uuid.UUID) -> OrderBundle | None:
-    row = session.execute(
-        select(Order, Event, Organization.name, Organization.verified_at)
-        .join(Event, Event.id == Order.event_id)
-        .join(Organization, Organization.id == Order.organization_id)
-        .where(Order.id == order_id)
-    ).first()
-    if row is None:
+    return _bundle(session.execute(_ORDER_ROWS, {"order_id": order_id}).all())
+
+
+def _load_order_unless_delivered(
+    session: Session, order_id: uuid.UUID, *, kind: str, marker_id: uuid.UUID
+) -> OrderBundle | None:
+    """``load_order``, or None when the order is not found or the message of ``kind``
+    about ``marker_id`` went out already (or was withheld)."""
+    rows = session.execute(
+        _ORDER_ROWS_UNLESS_DELIVERED,
+        {
+            "order_id": order_id,
+            "kind": kind,
+            "withheld_kind": withheld(kind),
+            "marker_id": marker_id,
+        },
+    ).all()
+    if rows and rows[0].delivered:
         return None
-    order, event, organizer, verified_at = row
-    lines = [
-        (item, ticket_type)
-        for item, ticket_type in session.execute(
-            select(OrderItem, TicketType)
-            .join(TicketType, TicketType.id == OrderItem.ticket_type_id)
-            .where(OrderItem.order_id == order.id)
-            .order_by(TicketType.position, TicketType.name, OrderItem.id)
-        )
-    ]
-    tickets = [
-        (ticket, ticket_type)
-        for ticket, ticket_type in session.execute(
-            select(Ticket, TicketType)
-            .join(TicketType, TicketType.id == Ticket.ticket_type_id)
-            .where(Ticket.order_id == order.id)
-            .order_by(TicketType.position, Ticket.created_at, Ticket.id)
-        )
-    ]
+    return _bundle(rows)
+
+
+def _bundle(rows: Sequence[Any]) -> OrderBundle | None:
+    """The bundle from the rows of _ORDER_ROWS (and the columns added after them)."""
+    if not rows:
+        return None
+    order, event, organizer, verified_at, user_locale = rows[0][:5]
+    lines: list[tuple[OrderItem, TicketType]] = []
+    tickets: list[tuple[Ticket, TicketType]] = []
+    for row in rows:
+        item, ticket_type, ticket = row[5:8]
+        if item is None:
+            continue  # an order without lines (none is made so)
+        if not lines or lines[-1][0] is not item:
+            lines.append((item, ticket_type))
+        if ticket is not None:
+            tickets.append((ticket, ticket_type))
+    # The tickets by type position, then as issued (the rows come in the lines' order).
+    tickets.sort(key=lambda pair: (pair[1].position, pair[0].created_at, pair[0].id))
     # The language recorded with the order (guests too); older orders: the account's.
-    locale = supported_language(order.locale)
-    if order.locale is None and order.user_id is not None:
-        locale = supported_language(
-            session.scalar(select(User.locale).where(User.id == order.user_id))
-        )
+    locale = supported_language(order.locale if order.locale is not None else user_locale)
     return OrderBundle(
         order, event, organizer, lines, tickets, locale, organizer_verified=verified_at is not None
     )
@@ -595,9 +644,8 @@ def send_once(
     """
     marker_id = object_id or order_id
     with database.session(write=False) as session:
-        if already_delivered(session, kind=kind, object_id=marker_id):
-            return False
-        bundle = load_order(session, order_id)
+        # The marker's check and the order in one statement (already_delivered).
+        bundle = _load_order_unless_delivered(session, order_id, kind=kind, marker_id=marker_id)
         if bundle is None:
             return False
         permitted = mail_permission(session, bundle, kind=kind, settings=settings, now=utcnow())
