@@ -13,6 +13,7 @@ import os
 import re
 import smtplib
 import ssl
+import threading
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -148,6 +149,22 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+# One open connection per thread and server, kept between messages: connecting (EHLO,
+# STARTTLS, the login) cost more CPU than sending in the confirmation job's profile
+# (issue 15). Per thread, because a connection carries one conversation at a time (the
+# embedded mode sends from a thread pool; a Celery worker process has one thread).
+_open_connections = threading.local()
+
+
+def _thread_connections() -> dict[tuple[object, ...], smtplib.SMTP]:
+    connections: dict[tuple[object, ...], smtplib.SMTP] | None = getattr(
+        _open_connections, "by_server", None
+    )
+    if connections is None:
+        connections = _open_connections.by_server = {}
+    return connections
+
+
 class SmtpMailer:
     def __init__(self, url: str) -> None:
         parts = urlsplit(url)
@@ -157,7 +174,7 @@ class SmtpMailer:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
 
-    def send(self, message: EmailMessage) -> None:
+    def _connect(self) -> smtplib.SMTP:
         smtp: smtplib.SMTP
         if self.ssl:
             smtp = smtplib.SMTP_SSL(
@@ -165,7 +182,7 @@ class SmtpMailer:
             )
         else:
             smtp = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS)
-        with smtp:
+        try:
             smtp.ehlo()
             if not self.ssl:
                 if smtp.has_extn("starttls"):
@@ -177,7 +194,39 @@ class SmtpMailer:
                     )
             if self.username:
                 smtp.login(self.username, self.password or "")
-            smtp.send_message(message)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        """Send on this thread's open connection to the server, else a new one.
+
+        A kept connection may have been closed by the server since (idle timeout, a
+        restart): the send then fails before the server took the message (SMTP keeps
+        nothing of an unfinished transaction), and it is sent once more on a new
+        connection. Any other failure closes the connection and is raised.
+        """
+        connections = _thread_connections()
+        key = (self.ssl, self.host, self.port, self.username)
+        smtp = connections.pop(key, None)
+        if smtp is not None:
+            try:
+                smtp.send_message(message)
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                smtp.close()
+                smtp = None
+            except BaseException:
+                smtp.close()
+                raise
+        if smtp is None:
+            smtp = self._connect()
+            try:
+                smtp.send_message(message)
+            except BaseException:
+                smtp.close()
+                raise
+        connections[key] = smtp
         log.info("mail.smtp", host=self.host, to=message["To"], subject=message["Subject"])
 
 
