@@ -2,15 +2,20 @@
 worker keeps the page (without its API token); with the network cut, a reload still shows
 the scanner and says "Offline", as does the event list; back online it says "Online",
 gets a fresh token (even when the kept copy's CSRF token is too old) and admits a typed
-code; axe finds nothing serious in either state."""
+code; axe finds nothing serious in either state. A deploy that changes a shell file
+installs a new worker, whose cache replaces the old one."""
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable
 
 import httpx
 from playwright.sync_api import BrowserContext, Page, expect
+from pytest import MonkeyPatch
 
+from admitone.web.pages import scanner_shell
 from tests.helpers import add_member, create_org, register
 from tests.web.e2e.conftest import PHONE, axe_violations, screenshot
 from tests.web.e2e.test_flows import _log_in
@@ -24,6 +29,15 @@ CACHE_CONTENTS = """async (path) => {
     const urls = (await cache.keys()).map(r => new URL(r.url).pathname + new URL(r.url).search);
     const page = await cache.match(path);
     return {names, urls, page: page ? await page.text() : null};
+}"""
+
+# The caches, once the registration has no worker installing or waiting.
+ACTIVE_CACHES = """async () => {
+    const registration = await navigator.serviceWorker.getRegistration('/scan');
+    if (registration.installing || registration.waiting || registration.active.state !== 'activated') {
+        return null;
+    }
+    return await caches.keys();
 }"""
 
 # Make the kept page's CSRF token unusable, as a copy kept past its 12 hours would be.
@@ -118,3 +132,62 @@ def test_the_scanner_opens_offline_and_says_so(
         f"/api/v1/events/{event['id']}/checkins/stats", headers=owner["headers"]
     ).json()["data"]
     assert stats["admitted"] == 1
+
+
+def _deploy(page: Page, monkeypatch: MonkeyPatch, version: str, path: str) -> dict:
+    """A deploy that changes a shell file (so the worker's script is another one), seen by
+    the page's next update check; returns the cache once the new worker has taken over."""
+    monkeypatch.setattr(scanner_shell, "shell_version", lambda: version)
+    scanner_shell.service_worker_script.cache_clear()
+    page.evaluate("navigator.serviceWorker.getRegistration('/scan').then(r => r.update())")
+    # wait_for_function would take the promise itself for a true value: poll here.
+    deadline = time.monotonic() + 15
+    while page.evaluate(ACTIVE_CACHES) != [f"admitone-scanner-{version}"]:
+        assert time.monotonic() < deadline, page.evaluate(ACTIVE_CACHES)
+        time.sleep(0.1)
+    return page.evaluate(CACHE_CONTENTS, path)
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'data-csrf="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def test_a_new_deploy_replaces_the_kept_shell(
+    api: httpx.Client, new_context: Callable[..., BrowserContext], monkeypatch: MonkeyPatch
+) -> None:
+    owner = register(api)
+    org = create_org(api, owner["headers"])["slug"]
+    staff = register(api)
+    add_member(api, owner["headers"], org, staff["email"], "staff")
+    event = create_event(api, owner["headers"], org, title="Redeploy Rave")
+    path = f"/scan/{event['id']}"
+    context = new_context()
+    page = context.new_page()
+    _log_in(page, staff["email"])
+    page.goto(path)
+    _offline_ready(page)
+    first = page.evaluate(CACHE_CONTENTS, path)
+    assert first["names"] == [f"admitone-scanner-{scanner_shell.shell_version()}"]
+    try:
+        # The new worker fills a new cache, the scanner page fetched anew (each rendering
+        # has its own masked CSRF token), and the old cache is gone.
+        second = _deploy(page, monkeypatch, "deploy-two", path)
+        assert path in second["urls"] and 'data-token=""' in second["page"]
+        assert _csrf(second["page"]) != _csrf(first["page"])
+        # A deploy seen while the page cannot be fetched: the kept copy is carried over,
+        # not lost with the old cache.
+        context.route(f"**{path}", lambda route: route.abort())
+        third = _deploy(page, monkeypatch, "deploy-three", path)
+        context.unroute(f"**{path}")
+        assert path in third["urls"]
+        assert _csrf(third["page"]) == _csrf(second["page"])
+
+        context.set_offline(True)
+        page.reload()
+        expect(page.get_by_role("heading", name="Redeploy Rave")).to_be_visible()
+        expect(page.locator("#network-status-text")).to_have_text("Offline")
+    finally:
+        monkeypatch.undo()
+        scanner_shell.service_worker_script.cache_clear()

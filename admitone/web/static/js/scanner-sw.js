@@ -47,8 +47,13 @@ function keepable(response) {
 
 function storePage(cache, url) {
   return fetch(new Request(url, { credentials: "same-origin", cache: "no-store" })).then(function (response) {
+    // A page the server no longer gives (logged out, access gone) is not carried over.
     if (!keepable(response)) { return null; }
     return withoutToken(response).then(function (copy) { return cache.put(url, copy); });
+  }, function () {
+    // No network during the update: carry the older copy over rather than lose the page
+    // (it names the older shell files; fromCacheThenNetwork serves the current ones).
+    return caches.match(url).then(function (old) { return old ? cache.put(url, old) : null; });
   });
 }
 
@@ -80,7 +85,7 @@ self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(CACHE).then(function (cache) {
     // The static files must all be there, or this version is not installed.
     return cache.addAll(SHELL.assets).then(pagesToKeep).then(function (pages) {
-      // A page that cannot be fetched now (logged out, gone) is left out, not fatal.
+      // A page that cannot be kept is left out, not fatal.
       return Promise.all(pages.map(function (url) {
         return storePage(cache, url).catch(function () { return null; });
       }));
