@@ -76,6 +76,13 @@ def test_the_scanner_opens_offline_and_says_so(
     expect(page.locator("#network-status-text")).to_have_text("Online")
     assert page.locator("#scanner").get_attribute("data-token")
     _offline_ready(page)
+    # Chromium finds the app installable (manifest, icons, a worker controlling the page),
+    # but for the test's browser context being an incognito one.
+    cdp = context.new_cdp_session(page)
+    errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == [], errors
+    manifest = cdp.send("Page.getAppManifest")
+    assert manifest["url"].endswith("/scanner.webmanifest") and not manifest["errors"]
     # Typed codes work online as before (and the service worker leaves the API alone).
     _type_code(page, printed)
     expect(page.locator("#scan-result")).to_have_attribute("data-kind", "admitted")

@@ -6,7 +6,8 @@
 // page's own requests meet: a request that fails for want of a network says "offline"
 // (navigator.onLine stays true on a network that is up but goes nowhere), any answer
 // from the server says "online". While offline with navigator.onLine true, a light probe
-// (GET /healthz) runs every few seconds to notice the way back.
+// (GET /healthz) notices the way back: after 1, 2 and 5 seconds, then every 10 (a request
+// that began before the network came back may fail just after the "online" event).
 //
 // It is the seam for the rest of the offline scanner (the ticket bundle, the queue of
 // offline scans, their upload: issue 16), which scanner.js and later modules reach
@@ -24,16 +25,18 @@
   if (!element) { return; }
   var label = document.getElementById("network-status-text");
   var detail = document.getElementById("network-status-detail");
-  var PROBE_SECONDS = 10;
+  var PROBE_SECONDS = [1, 2, 5, 10];
   var online = null;
   var listeners = [];
   var probeTimer = null;
+  var probes = 0;
 
   function text(name) { return element.getAttribute("data-text-" + name) || ""; }
 
   function set(state) {
     if (state === online) { return; }
     online = state;
+    probes = 0;
     element.setAttribute("data-state", state ? "online" : "offline");
     label.textContent = text(state ? "online" : "offline");
     detail.hidden = state;
@@ -45,14 +48,18 @@
 
   function probe() {
     return fetch(element.getAttribute("data-probe-url"), { cache: "no-store", credentials: "omit" })
-      .then(function () { set(true); }, function () { set(false); });
+      .then(function () { set(true); }, function () {
+        if (online) { set(false); } else { schedule(); }
+      });
   }
 
   function schedule() {
     window.clearTimeout(probeTimer);
     // With navigator.onLine false the browser's "online" event says when to look again.
     if (online === false && navigator.onLine) {
-      probeTimer = window.setTimeout(function () { probe(); schedule(); }, PROBE_SECONDS * 1000);
+      var seconds = PROBE_SECONDS[Math.min(probes, PROBE_SECONDS.length - 1)];
+      probes += 1;
+      probeTimer = window.setTimeout(probe, seconds * 1000);
     }
   }
 
