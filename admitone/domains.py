@@ -91,7 +91,11 @@ DOMAINS: tuple[Domain, ...] = (
     Domain(
         "checkin",
         api_routers=("admitone.checkin.api:router",),
-        page_routers=("admitone.web.pages.scanner:router",),
+        page_routers=(
+            "admitone.web.pages.scanner:router",
+            # The scanner's installable offline shell: manifest and service worker.
+            "admitone.web.pages.scanner_shell:router",
+        ),
     ),
     Domain("tickets", api_routers=("admitone.tickets.api:router",)),
     Domain(

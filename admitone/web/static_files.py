@@ -13,6 +13,8 @@ visitor controls would open them to BREACH-style guessing.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from urllib.parse import parse_qs
 
 from starlette.middleware.gzip import GZipMiddleware
@@ -37,6 +39,17 @@ class VersionedStaticFiles(StaticFiles):
             current = asked == [static_version(path)]
             response.headers["cache-control"] = IMMUTABLE if current else REVALIDATE
         return response
+
+
+def combined_version(paths: Iterable[str]) -> str:
+    """One version for a set of static files, changing whenever any file's content hash
+    (``static_version``) changes: the gate scanner's service worker is named by it
+    (``web/pages/scanner_shell.py``), so a deploy that changes a shell file replaces the
+    shell cached on the gates' devices."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(f"{path}={static_version(path)}\n".encode())
+    return digest.hexdigest()[:12]
 
 
 def static_files_app() -> ASGIApp:

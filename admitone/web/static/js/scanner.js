@@ -1,9 +1,10 @@
 // Gate scanner: reads QR codes with the camera (BarcodeDetector where the browser has
-// it, the vendored jsQR otherwise), or a typed/pasted code, and sends each one to the
-// check-in API; or finds a ticket by name, e-mail or order code and admits it. The
+// it, the vendored jsQR in a worker otherwise), or a typed/pasted code, and sends each one
+// to the check-in API; or finds a ticket by name, e-mail or order code and admits it. The
 // answer fills the screen with its own colour, symbol and tone: green admitted, amber
 // already admitted (by whom, when, where), red not a ticket. The scanner comes back by
 // itself after a few seconds, or at once on a tap. Supervisors may undo an admission.
+// The offline shell (service worker, online/offline) is js/scanner-shell.js, loaded first.
 "use strict";
 
 (function () {
@@ -14,9 +15,12 @@
   var statsUrl = root.getAttribute("data-stats-url");
   var tokenUrl = root.getAttribute("data-token-url");
   var csrf = root.getAttribute("data-csrf");
-  var token = root.getAttribute("data-token");
+  // Empty when the page comes from the service worker's cache, which never keeps a token
+  // (docs/offline-scanner.md): a fresh one is asked for once the network is there.
+  var token = root.getAttribute("data-token") || "";
   var tokenMinutes = Number(root.getAttribute("data-token-minutes") || "15");
   var tokenAt = Date.now();
+  var shell = window.AdmitOneScanner || null;
 
   var searchUrl = root.getAttribute("data-search-url");
   var undoUrl = root.getAttribute("data-undo-url");
@@ -63,12 +67,41 @@
     });
   } catch (e) { /* private mode: no storage */ }
 
+  // Every request of the page goes through here, so the shell knows whether the server
+  // can be reached: an answer (any status) is "online", a network failure "offline".
+  function netFetch(url, options) {
+    return fetch(url, options).then(function (response) {
+      if (shell) { shell.sawNetwork(true); }
+      return response;
+    }, function (error) {
+      if (shell) { shell.sawNetwork(false); }
+      throw error;
+    });
+  }
+
+  // A page copy kept offline may carry a CSRF token too old for /scan/token (12 hours),
+  // or one from before a new login: the page as the server renders it now has both fresh.
+  function tokensFromPage() {
+    return netFetch(window.location.pathname, {
+      credentials: "same-origin", cache: "no-store", headers: { Accept: "text/html" }
+    }).then(function (response) {
+      if (!response.ok || response.redirected) { throw new Error("page " + response.status); }
+      return response.text();
+    }).then(function (html) {
+      var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("scanner");
+      if (!fresh || !fresh.getAttribute("data-token")) { throw new Error("no token"); }
+      csrf = fresh.getAttribute("data-csrf");
+      return { access_token: fresh.getAttribute("data-token") };
+    });
+  }
+
   function refreshToken() {
-    return fetch(tokenUrl, {
+    return netFetch(tokenUrl, {
       method: "POST",
       credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf, Accept: "application/json" }
     }).then(function (response) {
+      if (response.status === 403) { return tokensFromPage(); }
       if (!response.ok) { throw new Error("token " + response.status); }
       return response.json();
     }).then(function (body) {
@@ -80,7 +113,7 @@
 
   function freshToken() {
     // Renew a minute before the access token would expire.
-    if (Date.now() - tokenAt > (tokenMinutes - 1) * 60000) { return refreshToken(); }
+    if (!token || Date.now() - tokenAt > (tokenMinutes - 1) * 60000) { return refreshToken(); }
     return Promise.resolve(token);
   }
 
@@ -89,7 +122,7 @@
       var body = { qr: code, nonce: nonce() };
       var gate = gateInput.value.trim();
       if (gate) { body.gate = gate; }
-      return fetch(scanUrl, {
+      return netFetch(scanUrl, {
         method: "POST",
         credentials: "omit",
         headers: {
@@ -197,7 +230,7 @@
     return freshToken().then(function (bearer) {
       options.credentials = "omit";
       options.headers = Object.assign({ Accept: "application/json", Authorization: "Bearer " + bearer }, options.headers || {});
-      return fetch(url, options);
+      return netFetch(url, options);
     }).then(function (response) {
       if (response.status === 401 && !retried) {
         return refreshToken().then(function () { return authorizedFetch(url, options, true); });
@@ -208,7 +241,7 @@
 
   function updateCounts() {
     freshToken().then(function (bearer) {
-      return fetch(statsUrl, { headers: { Authorization: "Bearer " + bearer, Accept: "application/json" }, credentials: "omit" });
+      return netFetch(statsUrl, { headers: { Authorization: "Bearer " + bearer, Accept: "application/json" }, credentials: "omit" });
     }).then(function (response) { return response.ok ? response.json() : null; })
       .then(function (body) {
         if (!body || !body.data) { return; }
@@ -251,6 +284,15 @@
       root.querySelector('[data-count="refused"]').textContent = refusedHere;
       updateCounts();
     }).catch(function () {
+      // The seam for the offline scanner (issue 16): a module that can decide alone
+      // (signed bundle, local queue) plugs in as AdmitOneScanner.decideOffline.
+      // decideOffline(code) answers a Promise of {kind, result, title, detail, extra}.
+      if (shell && shell.decideOffline && !shell.isOnline()) {
+        shell.decideOffline(code).then(function (decision) {
+          show(decision.kind, decision.result, decision.title, decision.detail, decision.extra);
+        }, function () { show("refused", "error", text("refused"), text("error")); });
+        return;
+      }
       show("refused", "error", text("refused"), text("error"));
     });
   }
@@ -356,45 +398,102 @@
     }
   });
 
+  // --- network: a page opened from the cache has no token; counts may be old --------------
+  function catchUp() {
+    if (!token) { refreshToken().catch(function () { /* asked again at the next scan */ }); }
+    updateCounts();
+  }
+  if (shell) {
+    shell.onNetworkChange(function (online) { if (online) { catchUp(); } });
+  }
+  if (!token && (!shell || shell.isOnline())) { catchUp(); }
+
   // --- camera ------------------------------------------------------------------------
+  // Decoders (docs/offline-scanner.md): the browser's BarcodeDetector where it has one for
+  // QR codes (Android, macOS, ChromeOS); elsewhere (desktop Linux and Windows Chromium,
+  // Firefox) the vendored jsQR 1.4.0 in a dedicated worker (js/qr-worker.js). jsQR rather
+  // than zxing-wasm or qr-scanner: no change to the CSP (zxing-wasm's WebAssembly needs
+  // 'wasm-unsafe-eval' and would fetch its .wasm from a CDN unless told otherwise;
+  // qr-scanner starts its worker from a blob: URL, which needs worker-src blob:), 57 KB
+  // compressed, served by the app like every script. A decode takes some 20 ms on a slow
+  // laptop: in the worker, never on the page's thread. The page only copies a frame,
+  // scaled down to at most MAX_SIDE pixels, a few times a second.
+  var FRAME_MS = 200;
+  var MAX_SIDE = 800;
   var canvas = document.createElement("canvas");
   var context = canvas.getContext("2d", { willReadFrequently: true });
   var detector = null;
 
-  function decodeFrame() {
-    if (video.readyState < 2) { return Promise.resolve(null); }
-    if (detector) {
-      return detector.detect(video).then(function (codes) {
-        return codes.length ? codes[0].rawValue : null;
-      }).catch(function () { return null; });
-    }
-    if (typeof window.jsQR !== "function") { return Promise.resolve(null); }
-    var width = video.videoWidth;
-    var height = video.videoHeight;
-    if (!width || !height) { return Promise.resolve(null); }
-    canvas.width = width;
-    canvas.height = height;
-    context.drawImage(video, 0, 0, width, height);
-    var image = context.getImageData(0, 0, width, height);
-    var found = window.jsQR(image.data, width, height, { inversionAttempts: "dontInvert" });
-    return Promise.resolve(found ? found.data : null);
-  }
-
-  function loop() {
-    if (video.hidden) { return; }
-    var next = function () { window.setTimeout(loop, 150); };
-    if (busy || !overlay.hidden) { next(); return; }
-    decodeFrame().then(function (code) {
-      if (code) { handleCode(code, true); }
-      next();
-    });
-  }
-
-  function chooseDecoder() {
+  function nativeDetector() {
     if (!("BarcodeDetector" in window)) { return Promise.resolve(null); }
     return window.BarcodeDetector.getSupportedFormats().then(function (formats) {
-      return formats.indexOf("qr_code") >= 0 ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+      if (formats.indexOf("qr_code") < 0) { return null; }
+      var native = new window.BarcodeDetector({ formats: ["qr_code"] });
+      return {
+        name: "barcode-detector",
+        detect: function () {
+          return native.detect(video).then(function (codes) {
+            return codes.length ? codes[0].rawValue : null;
+          }).catch(function () { return null; });
+        }
+      };
     }).catch(function () { return null; });
+  }
+
+  function workerDetector() {
+    var worker = new Worker(video.getAttribute("data-decoder-worker-url"));
+    var waiting = {};
+    var sent = 0;
+    var failed = false;
+    function settleAll() {
+      Object.keys(waiting).forEach(function (id) { waiting[id](null); delete waiting[id]; });
+    }
+    worker.onmessage = function (event) {
+      var message = event.data || {};
+      if (message.type === "error") { failed = true; settleAll(); }
+      if (message.type === "decoded" && waiting[message.id]) {
+        waiting[message.id](message.text || null);
+        delete waiting[message.id];
+      }
+    };
+    worker.onerror = function () { failed = true; settleAll(); };
+    worker.postMessage({ type: "load", url: video.getAttribute("data-decoder-url") });
+    return {
+      name: "jsqr-worker",
+      detect: function () {
+        if (failed) { return Promise.resolve(null); }
+        var scale = Math.min(1, MAX_SIDE / Math.max(video.videoWidth, video.videoHeight));
+        var width = Math.round(video.videoWidth * scale);
+        var height = Math.round(video.videoHeight * scale);
+        if (!width || !height) { return Promise.resolve(null); }
+        canvas.width = width;
+        canvas.height = height;
+        context.drawImage(video, 0, 0, width, height);
+        var pixels = context.getImageData(0, 0, width, height).data.buffer;
+        sent += 1;
+        var id = sent;
+        return new Promise(function (resolve) {
+          waiting[id] = resolve;
+          // Transferred, not copied: the page keeps no reference to the frame.
+          worker.postMessage({ type: "decode", id: id, width: width, height: height, pixels: pixels }, [pixels]);
+        });
+      }
+    };
+  }
+
+  // One frame at a time: the next is taken FRAME_MS after the previous one was decoded,
+  // and none while a result is on screen or the page is hidden.
+  function loop() {
+    if (video.hidden) { return; }
+    var next = function () { window.setTimeout(loop, FRAME_MS); };
+    if (busy || !overlay.hidden || document.hidden || video.readyState < 2) { next(); return; }
+    detector.detect().then(function (code) {
+      if (code) {
+        root.setAttribute("data-last-decoded", String(Date.now()));
+        handleCode(code, true);
+      }
+      next();
+    }, next);
   }
 
   cameraButton.addEventListener("click", function () {
@@ -403,15 +502,15 @@
       return;
     }
     cameraButton.disabled = true;
-    chooseDecoder().then(function (found) {
-      detector = found;
+    nativeDetector().then(function (found) {
+      detector = found || workerDetector();
       return navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
     }).then(function (stream) {
       video.srcObject = stream;
       video.hidden = false;
       cameraButton.hidden = true;
       cameraStatus.textContent = text("camera-on");
-      root.setAttribute("data-decoder", detector ? "barcode-detector" : "jsqr");
+      root.setAttribute("data-decoder", detector.name);
       return video.play();
     }).then(loop).catch(function () {
       cameraButton.disabled = false;
