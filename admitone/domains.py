@@ -90,7 +90,7 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "checkin",
-        api_routers=("admitone.checkin.api:router",),
+        api_routers=("admitone.checkin.api:router", "admitone.checkin.api:lists_router"),
         page_routers=("admitone.web.pages.scanner:router",),
     ),
     Domain("tickets", api_routers=("admitone.tickets.api:router",)),
