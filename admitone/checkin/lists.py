@@ -284,8 +284,9 @@ class QuarterCount:
 @dataclass(frozen=True)
 class ListStats:
     """A list's counters: ``inside`` now, ``admitted`` (tickets with at least one entry
-    on it), ``total`` valid tickets it admits; entries and exits by gate and by quarter
-    hour (UTC), from the successful scans that no supervisor undid."""
+    on it), ``total`` valid tickets it admits, all of valid tickets (a refunded ticket
+    leaves them); entries and exits by gate and by quarter hour (UTC), from the
+    successful scans that no supervisor undid."""
 
     list_id: uuid.UUID
     inside: int
@@ -335,15 +336,15 @@ def stats_of_list(session: Session, *, event_id: uuid.UUID, checkin_list: Checki
         )
     ).all()
     valid = Ticket.status == TicketStatus.valid
+    entered = valid & CheckinPresence.ticket_id.is_not(None)
+    inside = entered & CheckinPresence.inside.is_(True)
     counts = {
         row.ticket_type_id: row
         for row in session.execute(
             select(
                 Ticket.ticket_type_id,
-                func.count(CheckinPresence.ticket_id).label("admitted"),
-                func.coalesce(
-                    func.sum(case((CheckinPresence.inside.is_(True), 1), else_=0)), 0
-                ).label("inside"),
+                func.coalesce(func.sum(case((entered, 1), else_=0)), 0).label("admitted"),
+                func.coalesce(func.sum(case((inside, 1), else_=0)), 0).label("inside"),
                 func.coalesce(func.sum(case((valid, 1), else_=0)), 0).label("total"),
             )
             .select_from(Ticket)
@@ -364,12 +365,15 @@ def stats_of_list(session: Session, *, event_id: uuid.UUID, checkin_list: Checki
                 total=int(count.total) if count else 0,
             )
         )
-    # Presences of types since taken off the list still count as in: they entered.
+    # Valid tickets only (a refunded ticket leaves the counts, as it leaves the total);
+    # tickets of types since taken off the list still count: they entered.
     totals = session.execute(
         select(
             func.count(CheckinPresence.ticket_id),
             func.coalesce(func.sum(case((CheckinPresence.inside.is_(True), 1), else_=0)), 0),
-        ).where(CheckinPresence.list_id == checkin_list.id)
+        )
+        .join(Ticket, Ticket.id == CheckinPresence.ticket_id)
+        .where(CheckinPresence.list_id == checkin_list.id, valid)
     ).one()
     successful = (
         select(CheckIn.gate, CheckIn.kind, CheckIn.scanned_at)
