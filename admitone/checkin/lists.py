@@ -156,6 +156,10 @@ def _check_types(event: Event, ticket_type_ids: Sequence[uuid.UUID]) -> list[uui
     return sorted(set(ticket_type_ids))
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
 def _check_window(valid_from: datetime | None, valid_until: datetime | None) -> None:
     if valid_from is not None and valid_until is not None and valid_until <= valid_from:
         raise CheckinListWindowInvalid(
@@ -187,6 +191,7 @@ def create_list(
     No lock: a list is a new row."""
     event = events.get_event(session, access=access, event_id=event_id)
     chosen = None if ticket_type_ids is None else _check_types(event, ticket_type_ids)
+    valid_from, valid_until = _utc(valid_from), _utc(valid_until)
     _check_window(valid_from, valid_until)
     created = CheckinList(
         event_id=event.id,
@@ -219,8 +224,8 @@ def update_list(
     """
     event = events.get_event(session, access=access, event_id=event_id)
     found = _get_list(session, event=event, list_id=list_id)
-    valid_from = changes.get("valid_from", found.valid_from)
-    valid_until = changes.get("valid_until", found.valid_until)
+    valid_from = _utc(changes.get("valid_from", found.valid_from))
+    valid_until = _utc(changes.get("valid_until", found.valid_until))
     _check_window(valid_from, valid_until)
     if "ticket_type_ids" in changes:
         chosen = changes["ticket_type_ids"]
