@@ -280,9 +280,7 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("POST", ORG + "/events/{event_id}/checkin-lists"): Route(
         WRITE, lambda ctx: Call({"event_id": _event(ctx)}, json={"name": "Matrix list"})
     ),
-    ("GET", ORG + "/events/{event_id}/checkin-lists/{list_id}"): Route(
-        READ, _checkin_list_params
-    ),
+    ("GET", ORG + "/events/{event_id}/checkin-lists/{list_id}"): Route(READ, _checkin_list_params),
     ("PATCH", ORG + "/events/{event_id}/checkin-lists/{list_id}"): Route(
         WRITE, lambda ctx: _checkin_list_params(ctx, json={"name": "Changed"})
     ),
