@@ -455,7 +455,9 @@ def _check_shape(declared: DirectStatement) -> None:
             raise StatementNotSupported("columns= is for an INSERT's rows")
         return
     if declared.columns is None:
-        if not statement._values and not statement._multi_values:
+        # INSERT ... SELECT takes its rows from the select: its parameters are the
+        # select's, checked as any statement's when it is compiled.
+        if not statement._values and not statement._multi_values and statement.select is None:
             raise StatementNotSupported(
                 f"an INSERT declares the columns its rows give (columns=...): "
                 f"{_sql_excerpt(statement)}"

@@ -23,6 +23,7 @@ from admitone.accounts import service as accounts
 from admitone.accounts import verification
 from admitone.accounts.models import User
 from admitone.authorization import OrgAccess, Permission, resolve_access
+from admitone.checkin import lists as checkin_lists
 from admitone.db import utcnow
 from admitone.events import service as events
 from admitone.events.models import Category
@@ -219,6 +220,7 @@ def _add_event(
         )
     if publish:
         events.publish_event(session, access=access, event_id=event.id)
+        checkin_lists.ensure_default_list(session, event_id=event.id)
 
 
 def load_demo(

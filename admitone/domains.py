@@ -90,7 +90,7 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "checkin",
-        api_routers=("admitone.checkin.api:router",),
+        api_routers=("admitone.checkin.api:router", "admitone.checkin.api:lists_router"),
         page_routers=(
             "admitone.web.pages.scanner:router",
             # The scanner's installable offline shell: manifest and service worker.

@@ -2,7 +2,13 @@
 
 from admitone.accounts.models import AccountToken, AuthSession, RefreshToken, User
 from admitone.accounts.oidc.models import IdentityLink
-from admitone.checkin.models import CheckIn, CheckinUndo
+from admitone.checkin.models import (
+    CheckIn,
+    CheckinList,
+    CheckinListTicketType,
+    CheckinPresence,
+    CheckinUndo,
+)
 from admitone.db import Base
 from admitone.events.models import Event, TicketType
 from admitone.notifications.models import Delivery
@@ -17,6 +23,9 @@ __all__ = [
     "AuthSession",
     "Base",
     "CheckIn",
+    "CheckinList",
+    "CheckinListTicketType",
+    "CheckinPresence",
     "CheckinUndo",
     "Delivery",
     "Event",

@@ -72,6 +72,7 @@ ID_PARAMETERS = {
     "order_id": True,
     "payment_id": True,
     "ticket_id": True,
+    "list_id": True,  # a check-in list of an event
     "id_or_slug": True,  # a published event, by id or slug
     "slug": True,  # the same, on the pages
     "session_id": False,  # the caller's own login
@@ -247,6 +248,18 @@ def _admitted_ticket_params(ctx) -> Call:
     return Call({"event_id": order["event_id"], "ticket_id": ticket["id"]})
 
 
+def _checkin_list_params(ctx, **extra) -> Call:
+    """A fresh event of A with a check-in list of its own (made by A's owner)."""
+    event_id = _event(ctx)
+    response = ctx.client.post(
+        f"{API}/organizations/{ctx.org_a}/events/{event_id}/checkin-lists",
+        json={"name": "Matrix list"},
+        headers=ctx.owner_a,
+    )
+    assert response.status_code == 201, response.text
+    return Call({"event_id": event_id, "list_id": response.json()["data"]["id"]}, **extra)
+
+
 def _ticket_params(ctx) -> Call:
     order = _paid_order(ctx)
     return Call({"ticket_id": order["ticket_id"]}, order_token=order["access_token"])
@@ -297,6 +310,21 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
     ("DELETE", ORG + "/events/{event_id}/ticket-types/{ticket_type_id}"): Route(
         WRITE, _ticket_type_params
+    ),
+    # Check-in lists: managed like the event.
+    ("GET", ORG + "/events/{event_id}/checkin-lists"): Route(READ, _event_params),
+    ("POST", ORG + "/events/{event_id}/checkin-lists"): Route(
+        WRITE, lambda ctx: Call({"event_id": _event(ctx)}, json={"name": "Matrix list"})
+    ),
+    ("GET", ORG + "/events/{event_id}/checkin-lists/{list_id}"): Route(READ, _checkin_list_params),
+    ("PATCH", ORG + "/events/{event_id}/checkin-lists/{list_id}"): Route(
+        WRITE, lambda ctx: _checkin_list_params(ctx, json={"name": "Changed"})
+    ),
+    ("DELETE", ORG + "/events/{event_id}/checkin-lists/{list_id}"): Route(
+        WRITE, _checkin_list_params
+    ),
+    ("GET", ORG + "/events/{event_id}/checkin-lists/{list_id}/stats"): Route(
+        READ, _checkin_list_params
     ),
     # Before the routes that need a paid order (its e-mail is written in the background).
     ("GET", ORG + "/events/{event_id}/payout"): Route(ORDERS, _event_params),

@@ -64,6 +64,11 @@ STARTS = datetime(2027, 6, 1, 18, 0, tzinfo=UTC)
 USER, STAFF, ORGANIZATION, EVENT, TICKET_TYPE = _id(1), _id(2), _id(3), _id(4), _id(5)
 ORDER, ORDER_ITEM, PAYMENT, TICKET, AUTH_SESSION = _id(6), _id(7), _id(8), _id(9), _id(10)
 
+# Migration 0012 derives each event's default check-in list id from the event's
+# (copied from the revision, as revisions copy what they need).
+DEFAULT_LIST = uuid.uuid5(uuid.UUID("5d0f7a0e-3c1b-4f57-9a8e-0c1d2e3f4a5b"), str(EVENT))
+OTHER_LIST = _id(40)
+
 # Rows inserted when a step reaches the revision (the key), in the shape of that
 # revision's tables: a paid order, its ticket admitted once, a partial refund, and the
 # accounts and records around it. The first revision fills every one of its tables.
@@ -348,6 +353,37 @@ ROWS_ADDED_AT: dict[str, dict[str, list[dict[str, Any]]]] = {
             }
         ],
     },
+    # A second list of the event, for the ticket type alone, with re-entry and a window;
+    # the ticket went in and out there.
+    "0013_checkin_lists": {
+        "checkin_lists": [
+            {
+                "id": OTHER_LIST,
+                "event_id": EVENT,
+                "default_for_event_id": None,
+                "name": "Pass-out",
+                "all_ticket_types": False,
+                "allow_reentry": True,
+                "valid_from": STARTS - timedelta(hours=1),
+                "valid_until": STARTS + timedelta(hours=6),
+                "created_at": T0,
+            }
+        ],
+        "checkin_list_ticket_types": [{"list_id": OTHER_LIST, "ticket_type_id": TICKET_TYPE}],
+        "checkin_presences": [
+            {
+                "list_id": OTHER_LIST,
+                "ticket_id": TICKET,
+                "inside": False,
+                "entries": 1,
+                "exits": 1,
+                "first_entry_at": STARTS,
+                "last_entry_at": STARTS,
+                "last_exit_at": STARTS + timedelta(hours=1),
+                "last_gate": "south",
+            }
+        ],
+    },
     # The owner undid the admission of checkin 24 (rows only in the tables a revision
     # adds: a walk back up inserts them again).
     "0010_checkin_undo": {
@@ -365,8 +401,9 @@ ROWS_ADDED_AT: dict[str, dict[str, list[dict[str, Any]]]] = {
 }
 
 # Values a revision computes from the rows already there (table -> primary key ->
-# column -> value), checked from that step on.
-BACKFILLED_AT: dict[str, dict[str, dict[uuid.UUID, dict[str, Any]]]] = {
+# column -> value), checked from that step on. A row the revision makes from old data
+# (in a table it adds) is declared whole here.
+BACKFILLED_AT: dict[str, dict[str, dict[Any, dict[str, Any]]]] = {
     # Accounts made before verification existed count as verified.
     "0004_account_recovery": {"users": {USER: {"email_verified_at": T0}}},
     "0005_two_factor": {
@@ -382,6 +419,35 @@ BACKFILLED_AT: dict[str, dict[str, dict[uuid.UUID, dict[str, Any]]]] = {
     },
     # Events made before attendee names existed do not ask for them.
     "0012_attendee_names": {"events": {EVENT: {"ask_attendee_names": False}}},
+    # Every event got its default list; the admitted ticket is inside it; every scan
+    # was an entry on it.
+    "0013_checkin_lists": {
+        "checkin_lists": {
+            DEFAULT_LIST: {
+                "event_id": EVENT,
+                "default_for_event_id": EVENT,
+                "name": "Default",
+                "all_ticket_types": True,
+                "allow_reentry": False,
+                "valid_from": None,
+                "valid_until": None,
+            }
+        },
+        "checkin_presences": {
+            (DEFAULT_LIST, TICKET): {
+                "list_id": DEFAULT_LIST,
+                "ticket_id": TICKET,
+                "inside": True,
+                "entries": 1,
+                "exits": 0,
+                "first_entry_at": STARTS,
+                "last_entry_at": STARTS,
+                "last_exit_at": None,
+                "last_gate": "north",
+            }
+        },
+        "checkins": {_id(24): {"list_id": DEFAULT_LIST, "kind": "entry"}},
+    },
 }
 
 
@@ -401,7 +467,7 @@ class Rows:
                 )
         for table_name, rows_by_key in BACKFILLED_AT.get(revision, {}).items():
             for key, values in rows_by_key.items():
-                self.expected[table_name][key].update(values)
+                self.expected.setdefault(table_name, {}).setdefault(key, {}).update(values)
 
     def check(self, connection: Connection, step: str) -> None:
         inspector = inspect(connection)
@@ -531,3 +597,21 @@ def test_every_revision_upgrades_and_downgrades_with_data(fresh_url: str) -> Non
     with _connection(fresh_url) as connection:
         assert set(inspect(connection).get_table_names()) == {"alembic_version"}
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 0
+
+
+def test_0012_downgrade_puts_the_admission_back_on_the_ticket(fresh_url: str) -> None:
+    """The walk above forgets a column once a step drops it; here the ticket columns
+    0012 drops come back on the way down, filled from the default list."""
+    revisions = _revisions()
+    upto = revisions[: revisions.index("0013_checkin_lists") + 1]
+    rows = Rows()
+    for revision in upto:
+        upgrade_database(fresh_url, revision)
+        _step(fresh_url, rows, revision=revision, step=f"at {revision}", add=True)
+    downgrade_database(fresh_url, "0011_guest_order_claims")
+    with _connection(fresh_url) as connection:
+        tickets = _table_as_it_is(connection, "tickets")
+        admitted = connection.execute(
+            select(tickets.c.admitted_at, tickets.c.admitted_gate).where(tickets.c.id == TICKET)
+        ).one()
+    assert (_comparable(admitted[0]), admitted[1]) == (STARTS, "north")

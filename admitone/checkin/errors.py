@@ -1,6 +1,6 @@
 """Check-in: the errors its service raises (codes are part of the scanners' API)."""
 
-from admitone.errors import Busy, Conflict, InvalidInput
+from admitone.errors import Busy, Conflict, InvalidInput, NotFound
 from admitone.events.errors import EventNotFound
 
 
@@ -37,3 +37,33 @@ class TicketNotAdmitted(Conflict):
 class SearchTooShort(InvalidInput):
     code = "SEARCH_TOO_SHORT"
     message = "Type at least two characters of a name, an e-mail or an order code."
+
+
+class CheckinListNotFound(NotFound):
+    """No such list for this event (or not yours): a scan, an undo or the organizer's
+    list routes naming a list of another event get this too."""
+
+    code = "CHECKIN_LIST_NOT_FOUND"
+    message = "No such check-in list for this event."
+
+
+class DefaultListNotDeletable(Conflict):
+    code = "DEFAULT_LIST_NOT_DELETABLE"
+    message = "The event's default check-in list cannot be deleted."
+
+
+class CheckinListHasScans(Conflict):
+    code = "CHECKIN_LIST_HAS_SCANS"
+    message = "This check-in list has scans; it can no longer be deleted."
+
+
+class CheckinListTicketTypeUnknown(InvalidInput):
+    """A ticket type id that is not one of the event's."""
+
+    code = "CHECKIN_LIST_TICKET_TYPE_UNKNOWN"
+    message = "Every ticket type of a check-in list must be one of the event's."
+
+
+class CheckinListWindowInvalid(InvalidInput):
+    code = "CHECKIN_LIST_WINDOW_INVALID"
+    message = "A check-in list's window must end after it starts."

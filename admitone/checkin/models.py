@@ -1,4 +1,9 @@
-"""Check-in: every scan attempt, kept for the audit (the admission itself is on the ticket)."""
+"""Check-in: the event's lists, each ticket's presence on each list, every scan attempt.
+
+A list (``CheckinList``) says which tickets it admits and whether they may come back
+after an exit; a ticket's state on a list is one ``CheckinPresence`` row, which the scan
+writes with one conditional statement (docs/gates.md); every scan is a ``CheckIn`` row.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admitone.db import Base, IdMixin, utcnow
@@ -19,13 +24,93 @@ class ScanResult(StrEnum):
     wrong_event = "wrong_event"  # a genuine ticket of another event
     revoked = "revoked"  # refunded or cancelled
     not_found = "not_found"  # genuine signature, but no such ticket here
+    exited = "exited"  # an exit, recorded: the holder is out
+    wrong_list = "wrong_list"  # the ticket's type is not on this list
+    outside_window = "outside_window"  # before the list's valid_from or after valid_until
+    not_inside = "not_inside"  # an exit of a ticket that is not inside on this list
+
+
+class CheckinKind(StrEnum):
+    entry = "entry"
+    exit = "exit"
+
+
+class CheckinList(IdMixin, Base):
+    """Who a gate admits: a list of an event (issue 16).
+
+    ``all_ticket_types`` or the types in ``checkin_list_ticket_types``; after an exit a
+    ticket may enter again only when ``allow_reentry``; entries only between
+    ``valid_from`` and ``valid_until`` (either may be open). Each event has one default
+    list, made at publish: ``default_for_event_id`` is its event's id there and NULL
+    elsewhere, unique, so the default is found by one index probe and there is never a
+    second one (a portable "partial unique index": NULLs never collide).
+    """
+
+    __tablename__ = "checkin_lists"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id"), index=True)
+    default_for_event_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("events.id"), unique=True, default=None
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    all_ticket_types: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_reentry: Mapped[bool] = mapped_column(Boolean, default=False)
+    valid_from: Mapped[datetime | None] = mapped_column(default=None)
+    valid_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_default(self) -> bool:
+        return self.default_for_event_id is not None
+
+
+class CheckinListTicketType(Base):
+    """A ticket type a list admits (lists with ``all_ticket_types`` false)."""
+
+    __tablename__ = "checkin_list_ticket_types"
+
+    list_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("checkin_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticket_type_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("ticket_types.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class CheckinPresence(Base):
+    """A ticket's state on one list: inside or not, how many entries and exits.
+
+    The row exists from the ticket's first entry on the list. Its key is ``(list_id,
+    ticket_id)`` and nothing else (no surrogate id): the scan finds and writes it by
+    that key, and a list's counters read it by the key's first column, so one index
+    serves both. The scan's write is conditional on the state it read (docs/gates.md):
+    a first entry inserts (``ON CONFLICT DO NOTHING``), a re-entry updates ``WHERE inside
+    = false AND entries = :seen``, an exit ``WHERE inside = true``.
+    """
+
+    __tablename__ = "checkin_presences"
+
+    list_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("checkin_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticket_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    inside: Mapped[bool] = mapped_column(Boolean)
+    entries: Mapped[int] = mapped_column(Integer)
+    exits: Mapped[int] = mapped_column(Integer)
+    first_entry_at: Mapped[datetime]
+    last_entry_at: Mapped[datetime]
+    last_exit_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_gate: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
 class CheckIn(IdMixin, Base):
     """One scan and its answer.
 
-    A ticket's current admission is its latest ``admitted`` row; one that a supervisor
-    undid has a ``CheckinUndo`` and stays here for the audit.
+    A scan names a list and a kind (entry or exit). A ticket's current admission on a
+    list is its presence; an admitting scan that a supervisor undid has a
+    ``CheckinUndo`` and stays here for the audit.
 
     ``(event_id, nonce)`` is unique: a scanner that retries with the same nonce gets the
     stored answer instead of a second scan (NULL nonces never collide).
@@ -49,6 +134,16 @@ class CheckIn(IdMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True, default=None
     )
     nonce: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The list the scan was for (always set by the scan; migration 0013 set the old
+    # scans' to their event's default list), and whether it was an entry or an exit.
+    # No foreign key: SQLite cannot drop a column that has one (0013's downgrade), and
+    # a list that has scans is never deleted (``lists.delete_list``).
+    list_id: Mapped[uuid.UUID | None] = mapped_column(index=True, default=None)
+    kind: Mapped[CheckinKind] = mapped_column(
+        Enum(CheckinKind, native_enum=False, length=10),
+        default=CheckinKind.entry,
+        server_default=CheckinKind.entry.value,
+    )
     # SHA-256 of the scanned text: ties a retried nonce to the same QR without storing
     # arbitrary client input (or a usable ticket) in the audit log.
     payload_hash: Mapped[str] = mapped_column(String(64))
@@ -57,8 +152,8 @@ class CheckIn(IdMixin, Base):
 class CheckinUndo(IdMixin, Base):
     """A supervisor undid an admission (a mistaken scan): who and when.
 
-    The admitting scan keeps its row; the ticket's ``admitted_at`` is cleared, so the
-    ticket may be admitted again (``service.undo_admission``). ``checkin_id`` is unique:
+    The admitting scan keeps its row; the ticket's presence on the scan's list loses
+    that entry, so the ticket may be admitted again (``service.undo_admission``). ``checkin_id`` is unique:
     an admission is undone at most once.
     """
 

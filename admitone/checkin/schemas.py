@@ -2,12 +2,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
-from admitone.checkin.models import ScanResult
-from admitone.checkin.service import CheckinStats, FoundTicket, ScanOutcome, UndoneAdmission
+from admitone.checkin.lists import ListStats, ListView
+from admitone.checkin.models import CheckinKind, ScanResult
+from admitone.checkin.service import (
+    CheckinStats,
+    FoundTicket,
+    Presence,
+    ScanOutcome,
+    UndoneAdmission,
+)
 from admitone.schemas import InputModel
 from admitone.tickets.models import TicketStatus
 from admitone.tickets.schemas import TicketTypeRef
@@ -31,6 +38,10 @@ MESSAGES = {
     ScanResult.wrong_event: "This ticket is for another event.",
     ScanResult.revoked: "This ticket was refunded or cancelled.",
     ScanResult.not_found: "Unknown ticket.",
+    ScanResult.exited: "Goodbye: exit recorded.",
+    ScanResult.wrong_list: "This ticket is not admitted through this list.",
+    ScanResult.outside_window: "This list does not admit at this time.",
+    ScanResult.not_inside: "This ticket is not inside: there is no entry to exit from.",
 }
 
 
@@ -47,6 +58,12 @@ class ScanIn(InputModel):
         description="A fresh random value per scan (a UUID): a retry with the same nonce "
         "gets the first answer instead of being scanned again",
     )
+    list_id: uuid.UUID | None = Field(
+        default=None,
+        description="The check-in list scanned for (GET .../checkin-lists); default: the "
+        "event's default list",
+    )
+    kind: CheckinKind = Field(default=CheckinKind.entry, description="`entry` (default) or `exit`")
 
 
 class ScannedTicketOut(BaseModel):
@@ -64,34 +81,62 @@ class FirstAdmissionOut(BaseModel):
     )
 
 
+class PresenceOut(BaseModel):
+    inside: bool = Field(description="Inside now, on this list")
+    entries: int
+    exits: int
+    first_entry_at: datetime
+    last_entry_at: datetime
+    last_exit_at: datetime | None
+    last_gate: str | None
+
+    @classmethod
+    def from_presence(cls, presence: Presence) -> PresenceOut:
+        return cls(
+            inside=presence.inside,
+            entries=presence.entries,
+            exits=presence.exits,
+            first_entry_at=presence.first_entry_at,
+            last_entry_at=presence.last_entry_at,
+            last_exit_at=presence.last_exit_at,
+            last_gate=presence.last_gate,
+        )
+
+
 class ScanOut(BaseModel):
     result: ScanResult
     admitted: bool = Field(description="True only for the scan that let the holder in")
+    accepted: bool = Field(description="True when the entry or the exit was recorded")
+    kind: CheckinKind
+    list_id: uuid.UUID = Field(description="The check-in list the scan was for")
     message: str
     checkin_id: uuid.UUID
     scanned_at: datetime
     gate: str | None
     ticket: ScannedTicketOut | None
     first_admission: FirstAdmissionOut | None = Field(
-        description="When and where the ticket was first admitted (already_admitted)"
+        description="already_admitted: the entry this scan repeats (when, where, by whom)"
+    )
+    presence: PresenceOut | None = Field(
+        description="The ticket's state on the list after this scan (null: never entered)"
     )
     replayed: bool = Field(description="True when this is the stored answer to a retried nonce")
 
     @classmethod
     def from_outcome(cls, outcome: ScanOutcome) -> ScanOut:
         ticket = outcome.ticket
+        presence = outcome.presence
         first = None
-        if (
-            outcome.result == ScanResult.already_admitted
-            and ticket is not None
-            and ticket.admitted_at is not None
-        ):
+        if outcome.result == ScanResult.already_admitted and presence is not None:
             first = FirstAdmissionOut(
-                at=ticket.admitted_at, gate=ticket.admitted_gate, by=ticket.admitted_by
+                at=presence.last_entry_at, gate=presence.last_gate, by=outcome.admitted_by
             )
         return cls(
             result=outcome.result,
             admitted=outcome.admitted,
+            accepted=outcome.accepted,
+            kind=outcome.kind,
+            list_id=outcome.list_id,
             message=MESSAGES[outcome.result],
             checkin_id=outcome.checkin_id,
             scanned_at=outcome.scanned_at,
@@ -105,6 +150,7 @@ class ScanOut(BaseModel):
                 ticket_type=TicketTypeRef(id=ticket.ticket_type_id, name=ticket.ticket_type_name),
             ),
             first_admission=first,
+            presence=None if presence is None else PresenceOut.from_presence(presence),
             replayed=outcome.replayed,
         )
 
@@ -117,13 +163,17 @@ class TypeStatsOut(BaseModel):
 
 
 class CheckinStatsOut(BaseModel):
-    admitted: int
-    total: int = Field(description="Valid (not revoked) tickets")
+    list_id: uuid.UUID | None = Field(
+        description="The list counted (null: the event has no default list yet)"
+    )
+    admitted: int = Field(description="Tickets inside now, on the list")
+    total: int = Field(description="Valid (not revoked) tickets of the list's types")
     by_ticket_type: list[TypeStatsOut]
 
     @classmethod
     def from_stats(cls, stats: CheckinStats) -> CheckinStatsOut:
         return cls(
+            list_id=stats.list_id,
             admitted=stats.admitted,
             total=stats.total,
             by_ticket_type=[
@@ -174,7 +224,9 @@ class FoundTicketOut(BaseModel):
     ticket_type_name: str
     order_code: str
     status: TicketStatus
-    admission: AdmissionOut | None = Field(description="The current admission, if any")
+    admission: AdmissionOut | None = Field(
+        description="The current admission on the list searched for (inside now), if any"
+    )
 
     @classmethod
     def from_found(cls, found: FoundTicket) -> FoundTicketOut:
@@ -193,6 +245,7 @@ class FoundTicketOut(BaseModel):
 class UndoneAdmissionOut(BaseModel):
     ticket_id: uuid.UUID
     holder_name: str
+    list_id: uuid.UUID
     checkin_id: uuid.UUID = Field(description="The admitting scan, which stays recorded")
     admitted_at: datetime
     admitted_gate: str | None
@@ -204,9 +257,131 @@ class UndoneAdmissionOut(BaseModel):
         return cls(
             ticket_id=undone.ticket_id,
             holder_name=undone.holder_name,
+            list_id=undone.list_id,
             checkin_id=undone.checkin_id,
             admitted_at=undone.admitted_at,
             admitted_gate=undone.admitted_gate,
             undone_at=undone.undone_at,
             undone_by_id=undone.undone_by_id,
+        )
+
+
+# --- check-in lists ----------------------------------------------------------------------
+
+ListName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+# At most as many as an event can have ticket types, with room: a bound on the input.
+TicketTypeIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=200)]
+
+
+class CheckinListIn(InputModel):
+    name: ListName = Field(examples=["VIP entrance"])
+    ticket_type_ids: TicketTypeIds | None = Field(
+        default=None,
+        description="The event's ticket types this list admits; null or left out: all "
+        "(also those added later)",
+    )
+    allow_reentry: bool = Field(
+        default=False, description="Whether a ticket may enter again after a recorded exit"
+    )
+    valid_from: AwareDatetime | None = Field(
+        default=None, description="Entries from this time on (ISO 8601 with an offset)"
+    )
+    valid_until: AwareDatetime | None = Field(
+        default=None, description="Entries until this time (after valid_from)"
+    )
+
+
+class CheckinListPatch(InputModel):
+    """A partial update: a field left out is unchanged. ``ticket_type_ids``,
+    ``valid_from`` and ``valid_until`` take null (all types; no bound)."""
+
+    name: ListName | None = None
+    ticket_type_ids: TicketTypeIds | None = None
+    allow_reentry: bool | None = None
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> CheckinListPatch:
+        for name in ("name", "allow_reentry"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class CheckinListOut(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    name: str
+    is_default: bool = Field(description="The list a scan uses when it names none")
+    ticket_type_ids: list[uuid.UUID] | None = Field(description="null: all ticket types")
+    allow_reentry: bool
+    valid_from: datetime | None
+    valid_until: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def from_view(cls, view: ListView) -> CheckinListOut:
+        item = view.checkin_list
+        return cls(
+            id=item.id,
+            event_id=item.event_id,
+            name=item.name,
+            is_default=item.is_default,
+            ticket_type_ids=view.ticket_type_ids,
+            allow_reentry=item.allow_reentry,
+            valid_from=item.valid_from,
+            valid_until=item.valid_until,
+            created_at=item.created_at,
+        )
+
+
+class ListTypeCountOut(BaseModel):
+    ticket_type_id: uuid.UUID
+    name: str
+    inside: int
+    admitted: int
+    total: int = Field(description="Valid tickets of this type")
+
+
+class GateCountOut(BaseModel):
+    gate: str | None
+    entries: int
+    exits: int
+
+
+class QuarterHourCountOut(BaseModel):
+    starts_at: datetime = Field(description="Start of the quarter hour, UTC")
+    entries: int
+    exits: int
+
+
+class ListStatsOut(BaseModel):
+    list_id: uuid.UUID
+    inside: int = Field(description="Tickets inside now")
+    admitted: int = Field(description="Tickets with at least one entry on the list")
+    total: int = Field(description="Valid tickets of the list's ticket types")
+    by_ticket_type: list[ListTypeCountOut]
+    by_gate: list[GateCountOut] = Field(
+        description="Recorded entries and exits by gate (undone entries left out)"
+    )
+    by_quarter_hour: list[QuarterHourCountOut] = Field(
+        description="Recorded entries and exits per 15 minutes, UTC, quarters with scans"
+    )
+
+    @classmethod
+    def from_stats(cls, stats: ListStats) -> ListStatsOut:
+        return cls(
+            list_id=stats.list_id,
+            inside=stats.inside,
+            admitted=stats.admitted,
+            total=stats.total,
+            by_ticket_type=[ListTypeCountOut(**vars(item)) for item in stats.by_ticket_type],
+            by_gate=[GateCountOut(**vars(item)) for item in stats.by_gate],
+            by_quarter_hour=[QuarterHourCountOut(**vars(item)) for item in stats.by_quarter_hour],
         )

@@ -1,9 +1,12 @@
-"""Check-in: scan a ticket's QR at a gate, admit it exactly once, count who is in.
+"""Check-in: scan a ticket's QR at a gate for one of the event's lists, entry or exit,
+admit it exactly once per list (docs/gates.md), count who is in.
 
-The scan path is built for speed (docs/ticket-signing.md): the QR is parsed and its
-signature checked against the event's public key from the process cache before any
-ticket query; then one conditional UPDATE decides the admission (and returns the
-ticket), one INSERT records the scan, and only a refusal needs a SELECT to explain it.
+The scan path is built for speed (docs/hot-path.md): the QR is parsed and its signature
+checked against the event's public key from the process cache before any query, so the
+ticket's id is known; then ONE query reads the caller, the event and their role, the
+list, the ticket and its presence on the list; ONE conditional statement writes the
+presence, guarded by the state that was read (a write that matches nothing lost a race
+and is explained by a re-read); one INSERT records the scan.
 """
 
 from __future__ import annotations
@@ -12,11 +15,28 @@ import hashlib
 import re
 import string
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, null, or_, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from admitone import metrics
@@ -29,15 +49,25 @@ from admitone.authorization import (
     checked_access,
     role_allows,
 )
+from admitone.checkin import lists
 from admitone.checkin.errors import (
     CheckinEventNotFound,
+    CheckinListNotFound,
     NonceReused,
     ScanInProgress,
     SearchTooShort,
     TicketNotAdmitted,
 )
-from admitone.checkin.models import CheckIn, CheckinUndo, ScanResult
-from admitone.db import insert_once, utcnow
+from admitone.checkin.models import (
+    CheckIn,
+    CheckinKind,
+    CheckinList,
+    CheckinListTicketType,
+    CheckinPresence,
+    CheckinUndo,
+    ScanResult,
+)
+from admitone.db import UTCDateTime, insert_once, utcnow
 from admitone.db_direct import DirectLoad, DirectStatement, execute_direct, load_direct
 from admitone.errors import InvalidToken, PermissionDenied
 from admitone.events.models import Event, EventStatus, TicketType
@@ -73,17 +103,6 @@ _EVENT_WITH_CALLER_ROLE = _EVENT_WITH_ORGANIZATION.add_columns(Membership.role).
     (Membership.organization_id == Event.organization_id)
     & (Membership.user_id == bindparam("user_id")),
 )
-# The scan's caller (an open login of an active user, accounts' rule) with the event and
-# their role in its organization: one round trip to the database instead of two.
-_CALLER_WITH_EVENT_ROLE = DirectLoad(
-    ACTIVE_USER_OF_SESSION.add_columns(Event, Organization, Membership.role)
-    .outerjoin(Event, Event.id == bindparam("event_id"))
-    .outerjoin(Organization, Organization.id == Event.organization_id)
-    .outerjoin(
-        Membership,
-        (Membership.organization_id == Event.organization_id) & (Membership.user_id == User.id),
-    )
-)
 
 
 def _event_with_role(
@@ -111,32 +130,6 @@ def resolve_event_access(
     if found is None:
         raise CheckinEventNotFound()
     event, organization, member_role = found
-    return _event_access(event, organization, member_role, user=user, permission=permission)
-
-
-def resolve_caller_event_access(
-    session: Session,
-    *,
-    event_id: uuid.UUID,
-    user_id: uuid.UUID,
-    auth_session_id: uuid.UUID,
-    permission: Permission,
-) -> EventAccess:
-    """``resolve_event_access`` for the caller of an access token's claims
-    (``accounts.service.access_token_claims``), found with the event in one query.
-
-    The login closed or the user deactivated: InvalidToken (401), as for any route.
-    """
-    rows = load_direct(
-        session,
-        _CALLER_WITH_EVENT_ROLE,
-        {"user_id": user_id, "auth_session_id": auth_session_id, "event_id": event_id},
-    )
-    if not rows:
-        raise InvalidToken()
-    user, event, organization, member_role = rows[0]
-    if event is None:
-        raise CheckinEventNotFound()
     return _event_access(event, organization, member_role, user=user, permission=permission)
 
 
@@ -174,6 +167,32 @@ def get_checkin_key(
     return keys.get_or_create(session, event_id)
 
 
+# --- the scan ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Presence:
+    """A ticket's state on one list (``CheckinPresence``), as read or as written."""
+
+    inside: bool
+    entries: int
+    exits: int
+    first_entry_at: datetime
+    last_entry_at: datetime
+    last_exit_at: datetime | None
+    last_gate: str | None
+
+
+@dataclass(frozen=True)
+class ListRules:
+    id: uuid.UUID
+    name: str
+    all_ticket_types: bool
+    allow_reentry: bool
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+
 @dataclass(frozen=True)
 class ScannedTicket:
     id: uuid.UUID
@@ -181,103 +200,418 @@ class ScannedTicket:
     status: TicketStatus
     ticket_type_id: uuid.UUID
     ticket_type_name: str
-    admitted_at: datetime | None
-    admitted_gate: str | None
-    # Who made the current admission (name, else e-mail), read only to explain a refusal.
-    admitted_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanState:
+    """What a scan decides from: the list (None: no such list, or no default list yet),
+    the ticket of this event (None: no such ticket), its presence on the list (None:
+    never entered there) and whether its type is on the list."""
+
+    checkin_list: ListRules | None
+    ticket: ScannedTicket | None
+    presence: Presence | None
+    type_on_list: bool
 
 
 @dataclass(frozen=True)
 class ScanOutcome:
-    """The answer to a scan; ``replayed`` when it is the stored answer to a retried nonce."""
+    """The answer to a scan; ``replayed`` when it is the stored answer to a retried nonce.
+
+    ``presence``: the ticket's state on the list after the scan (None: never entered).
+    ``admitted_by``: for ``already_admitted``, the member who made the entry it repeats.
+    """
 
     checkin_id: uuid.UUID
     result: ScanResult
+    kind: CheckinKind
+    list_id: uuid.UUID
     scanned_at: datetime
     gate: str | None
     ticket: ScannedTicket | None
+    presence: Presence | None
+    admitted_by: str | None = None
     replayed: bool = False
 
     @property
     def admitted(self) -> bool:
         return self.result == ScanResult.admitted
 
+    @property
+    def accepted(self) -> bool:
+        """The entry or the exit was recorded (admitted, or exited)."""
+        return self.result in (ScanResult.admitted, ScanResult.exited)
+
 
 def payload_hash(qr: str) -> str:
     return hashlib.sha256(qr.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-# What a scan shows about a ticket; RETURNING gives the same columns as a SELECT.
 _tickets = cast(Table, Ticket.__table__)  # a declarative model's table is a Table
-_TICKET_COLUMNS = (
-    _tickets.c.id,
-    _tickets.c.holder_name,
-    _tickets.c.status,
-    _tickets.c.admitted_at,
-    _tickets.c.admitted_gate,
-    _tickets.c.ticket_type_id,
-    select(TicketType.__table__.c.name)
-    .where(TicketType.__table__.c.id == _tickets.c.ticket_type_id)
-    .scalar_subquery()
-    .label("ticket_type_name"),
-)
-# (Not named after columns: an UPDATE reserves those names for its SET clause.)
-_THIS_TICKET = (_tickets.c.id == bindparam("scanned_ticket_id")) & (
-    _tickets.c.event_id == bindparam("scanned_event_id")
-)
-# The admission itself: admits a valid ticket not yet in, else matches no row.
-_ADMIT_TICKET = DirectStatement(
-    update(_tickets)
-    .where(
-        _THIS_TICKET,
-        _tickets.c.status == TicketStatus.valid,
-        _tickets.c.admitted_at.is_(None),
-    )
-    .values(admitted_at=bindparam("now"), admitted_gate=bindparam("gate"))
-    .returning(*_TICKET_COLUMNS)
-)
-# Who made a ticket's current admission: the member who made its latest admitting scan
-# (an undone one is older than the admission that followed it).
+_types = cast(Table, TicketType.__table__)
+_lists = cast(Table, CheckinList.__table__)
+_list_types = cast(Table, CheckinListTicketType.__table__)
+_presences = cast(Table, CheckinPresence.__table__)
 _checkins = cast(Table, CheckIn.__table__)
 _users = cast(Table, User.__table__)
-_ADMITTED_BY = (
+
+# What the scan reads besides the caller: the list's rules, the ticket, its presence.
+_STATE_COLUMNS = (
+    _lists.c.id.label("list_id"),
+    _lists.c.name.label("list_name"),
+    _lists.c.all_ticket_types,
+    _lists.c.allow_reentry,
+    _lists.c.valid_from,
+    _lists.c.valid_until,
+    or_(_lists.c.all_ticket_types, _list_types.c.list_id.is_not(None)).label("type_on_list"),
+    _tickets.c.id.label("ticket_id"),
+    _tickets.c.holder_name,
+    _tickets.c.status,
+    _tickets.c.ticket_type_id,
+    _types.c.name.label("ticket_type_name"),
+    _presences.c.inside,
+    _presences.c.entries,
+    _presences.c.exits,
+    _presences.c.first_entry_at,
+    _presences.c.last_entry_at,
+    _presences.c.last_exit_at,
+    _presences.c.last_gate,
+)
+
+
+def _with_state(statement: Any, event_id_column: Any, *, named_list: bool) -> Any:
+    """``statement`` with the list, the ticket of the event and its presence outer-joined
+    (each a probe by key: the list by id or by ``default_for_event_id``, the ticket by
+    ``(event_id, id)``, the presence by ``(list_id, ticket_id)``)."""
+    list_condition = (
+        (_lists.c.id == bindparam("list_id", type_=Uuid())) & (_lists.c.event_id == event_id_column)
+        if named_list
+        else _lists.c.default_for_event_id == event_id_column
+    )
+    return (
+        statement.add_columns(*_STATE_COLUMNS)
+        .outerjoin(_lists, list_condition)
+        .outerjoin(
+            _tickets,
+            (_tickets.c.id == bindparam("scanned_ticket_id", type_=Uuid()))
+            & (_tickets.c.event_id == event_id_column),
+        )
+        .outerjoin(_types, _types.c.id == _tickets.c.ticket_type_id)
+        .outerjoin(
+            _presences,
+            (_presences.c.list_id == _lists.c.id) & (_presences.c.ticket_id == _tickets.c.id),
+        )
+        .outerjoin(
+            _list_types,
+            (_list_types.c.list_id == _lists.c.id)
+            & (_list_types.c.ticket_type_id == _tickets.c.ticket_type_id),
+        )
+    )
+
+
+# The scan's one read: its caller (an open login of an active user, accounts' rule) with
+# the event and their role in its organization, and the list, the ticket and its
+# presence on the list. One round trip instead of two, then three (docs/hot-path.md).
+_CALLER_EVENT_BASE = (
+    ACTIVE_USER_OF_SESSION.add_columns(Event, Organization, Membership.role)
+    .outerjoin(Event, Event.id == bindparam("event_id"))
+    .outerjoin(Organization, Organization.id == Event.organization_id)
+    .outerjoin(
+        Membership,
+        (Membership.organization_id == Event.organization_id) & (Membership.user_id == User.id),
+    )
+)
+_CALLER_WITH_EVENT_ROLE = DirectLoad(_CALLER_EVENT_BASE)
+_CALLER_WITH_SCAN_STATE = {
+    named: DirectLoad(_with_state(_CALLER_EVENT_BASE, Event.id, named_list=named))
+    for named in (False, True)
+}
+# The same state for a caller already checked (``scan_ticket``, the slow path's re-read).
+_SCAN_STATE = {
+    named: DirectStatement(
+        _with_state(
+            select(Event.id.label("found"))
+            .select_from(Event)
+            .where(Event.id == bindparam("event_id")),
+            Event.id,
+            named_list=named,
+        )
+    )
+    for named in (False, True)
+}
+
+# The writes, each ONE statement guarded by the state the read saw. A write that
+# matches nothing lost a race (or met a revocation) and is explained by a re-read.
+#
+# The ticket must still be valid when an entry is written: the statement re-checks
+# ``status = 'valid'`` under a share lock of the ticket row (``FOR SHARE``; nothing on
+# SQLite, whose write lock serialises writers). A revocation in flight holds that row's
+# lock, so the entry waits for it and then finds the ticket revoked (docs/locking.md).
+_VALID_TICKET = (
+    select(_tickets.c.id)
+    .where(
+        _tickets.c.id == bindparam("scanned_ticket_id", type_=Uuid()),
+        _tickets.c.event_id == bindparam("scanned_event_id", type_=Uuid()),
+        _tickets.c.status == TicketStatus.valid,
+    )
+    .with_for_update(read=True)
+)
+_THIS_PRESENCE = (_presences.c.list_id == bindparam("scanned_list_id", type_=Uuid())) & (
+    _presences.c.ticket_id == bindparam("scanned_ticket_id", type_=Uuid())
+)
+
+
+def _first_entry(dialect_insert: Any) -> Any:
+    # INSERT ... SELECT FROM tickets WHERE valid FOR SHARE ON CONFLICT DO NOTHING: the
+    # presence's key is the claim; a twin scan's insert waits on it, then does nothing.
+    now = bindparam("now", type_=UTCDateTime())
+    valid = _VALID_TICKET.add_columns(
+        bindparam("scanned_list_id", type_=Uuid()),
+        true(),
+        literal_column("1", Integer()),
+        literal_column("0", Integer()),
+        now,
+        now,
+        bindparam("gate", type_=String()),
+    )
+    return (
+        dialect_insert(_presences)
+        .from_select(
+            [
+                "ticket_id",
+                "list_id",
+                "inside",
+                "entries",
+                "exits",
+                "first_entry_at",
+                "last_entry_at",
+                "last_gate",
+            ],
+            valid,
+        )
+        .on_conflict_do_nothing()
+        .returning(_presences.c.entries)
+    )
+
+
+_FIRST_ENTRY = {
+    "postgresql": DirectStatement(_first_entry(postgresql_insert), dialects=("postgresql",)),
+    "sqlite": DirectStatement(_first_entry(sqlite_insert), dialects=("sqlite",)),
+}
+# Back in after an exit, on a list that allows it: only from the state that was read.
+_REENTRY = DirectStatement(
+    update(_presences)
+    .where(
+        _THIS_PRESENCE,
+        _presences.c.inside.is_(False),
+        _presences.c.entries == bindparam("seen_entries", type_=Integer()),
+        exists(_VALID_TICKET),
+    )
+    .values(
+        inside=True,
+        entries=_presences.c.entries + 1,
+        last_entry_at=bindparam("now", type_=UTCDateTime()),
+        last_gate=bindparam("gate", type_=String()),
+    )
+)
+# Out: only when inside (a revoked ticket inside may still leave, and is counted out).
+_EXIT = DirectStatement(
+    update(_presences)
+    .where(_THIS_PRESENCE, _presences.c.inside.is_(True))
+    .values(
+        inside=False,
+        exits=_presences.c.exits + 1,
+        last_exit_at=bindparam("now", type_=UTCDateTime()),
+        last_gate=bindparam("gate", type_=String()),
+    )
+)
+
+# Who made the entry a duplicate repeats: the member of the latest admitting entry on
+# the list (read only to explain that refusal).
+_ADMITTED_BY = DirectStatement(
     select(func.coalesce(func.nullif(_users.c.full_name, ""), _users.c.email))
     .select_from(_checkins.join(_users, _users.c.id == _checkins.c.scanned_by_id))
     .where(
-        _checkins.c.ticket_id == _tickets.c.id,
-        _checkins.c.result
-        == bindparam("admitting_result", ScanResult.admitted, type_=_checkins.c.result.type),
+        _checkins.c.ticket_id == bindparam("scanned_ticket_id", type_=Uuid()),
+        _checkins.c.list_id == bindparam("scanned_list_id", type_=Uuid()),
+        _checkins.c.result == bindparam("admitting_result", type_=_checkins.c.result.type),
     )
     .order_by(_checkins.c.scanned_at.desc())
     .limit(1)
-    .scalar_subquery()
-    .label("admitted_by")
-)
-# A refusal's explanation: the ticket, and who admitted it (one statement, as before).
-_SCANNED_TICKET = DirectStatement(select(*_TICKET_COLUMNS, _ADMITTED_BY).where(_THIS_TICKET))
-# A scan that lost its nonce to a twin gives back the admission it had just made.
-_RELEASE_ADMISSION = DirectStatement(
-    update(_tickets)
-    .where(
-        _THIS_TICKET,
-        _tickets.c.admitted_at == bindparam("claimed_at", type_=_tickets.c.admitted_at.type),
-    )
-    .values(admitted_at=null(), admitted_gate=null())
 )
 
 
-def _ticket_from_row(row: Any) -> ScannedTicket:
-    admitted_by = getattr(row, "admitted_by", None)
-    return ScannedTicket(
-        id=row.id,
-        holder_name=row.holder_name,
-        status=row.status,
-        ticket_type_id=row.ticket_type_id,
-        ticket_type_name=row.ticket_type_name,
-        admitted_at=row.admitted_at,
-        admitted_gate=row.admitted_gate,
-        admitted_by=admitted_by if row.admitted_at is not None else None,
+class Write(StrEnum):
+    """The presence write a scan's decision asks for."""
+
+    first_entry = "first_entry"
+    reentry = "reentry"
+    exit = "exit"
+
+
+def _state_from_row(row: Any) -> ScanState:
+    rules = (
+        None
+        if row.list_id is None
+        else ListRules(
+            id=row.list_id,
+            name=row.list_name,
+            all_ticket_types=row.all_ticket_types,
+            allow_reentry=row.allow_reentry,
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+        )
     )
+    ticket = (
+        None
+        if row.ticket_id is None
+        else ScannedTicket(
+            id=row.ticket_id,
+            holder_name=row.holder_name,
+            status=row.status,
+            ticket_type_id=row.ticket_type_id,
+            ticket_type_name=row.ticket_type_name,
+        )
+    )
+    presence = (
+        None
+        if row.entries is None
+        else Presence(
+            inside=bool(row.inside),
+            entries=row.entries,
+            exits=row.exits,
+            first_entry_at=row.first_entry_at,
+            last_entry_at=row.last_entry_at,
+            last_exit_at=row.last_exit_at,
+            last_gate=row.last_gate,
+        )
+    )
+    return ScanState(
+        checkin_list=rules, ticket=ticket, presence=presence, type_on_list=bool(row.type_on_list)
+    )
+
+
+def decide(
+    state: ScanState, *, kind: CheckinKind, now: datetime
+) -> tuple[ScanResult, Write | None]:
+    """The rules of a scan, on the state read (pure: no database).
+
+    Entry: refused for an unknown or revoked ticket, a type not on the list
+    (``wrong_list``), outside the list's window (``outside_window``), or when the ticket
+    is inside, or has entered and the list allows no re-entry (``already_admitted``);
+    else a first entry or a re-entry. Exit: only when inside (``not_inside``), whatever
+    the ticket's status or the time: people leave.
+    """
+    ticket, presence, rules = state.ticket, state.presence, state.checkin_list
+    if ticket is None or rules is None:
+        return ScanResult.not_found, None
+    if kind == CheckinKind.exit:
+        if presence is None or not presence.inside:
+            return ScanResult.not_inside, None
+        return ScanResult.exited, Write.exit
+    if ticket.status == TicketStatus.revoked:
+        return ScanResult.revoked, None
+    if not state.type_on_list:
+        return ScanResult.wrong_list, None
+    if (rules.valid_from is not None and now < rules.valid_from) or (
+        rules.valid_until is not None and now > rules.valid_until
+    ):
+        return ScanResult.outside_window, None
+    if presence is None:
+        return ScanResult.admitted, Write.first_entry
+    if presence.inside or not rules.allow_reentry:
+        return ScanResult.already_admitted, None
+    return ScanResult.admitted, Write.reentry
+
+
+def _write_presence(
+    session: Session,
+    *,
+    write: Write,
+    list_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    event_id: uuid.UUID,
+    seen: Presence | None,
+    gate: str | None,
+    now: datetime,
+) -> bool:
+    """The presence write a decision asks for, as ONE statement guarded by the state
+    read: True when it matched (this scan won), False when it lost a race or met a
+    revocation. Never a read-then-write. (Tests swap this function for a racy one as a
+    negative control.)"""
+    parameters: dict[str, Any] = {
+        "scanned_list_id": list_id,
+        "scanned_ticket_id": ticket_id,
+        "scanned_event_id": event_id,
+        "now": now,
+        "gate": gate,
+    }
+    if write == Write.first_entry:
+        statement = _FIRST_ENTRY[session.get_bind().dialect.name]
+        return execute_direct(session, statement, parameters).first() is not None
+    if write == Write.reentry:
+        assert seen is not None
+        parameters["seen_entries"] = seen.entries
+        return execute_direct(session, _REENTRY, parameters).rowcount == 1
+    del parameters["scanned_event_id"]
+    return execute_direct(session, _EXIT, parameters).rowcount == 1
+
+
+def _after(write: Write, seen: Presence | None, *, gate: str | None, now: datetime) -> Presence:
+    """The presence a successful write leaves (what the statement wrote)."""
+    if write == Write.first_entry or seen is None:
+        return Presence(True, 1, 0, now, now, None, gate)
+    if write == Write.reentry:
+        return replace(
+            seen, inside=True, entries=seen.entries + 1, last_entry_at=now, last_gate=gate
+        )
+    return replace(seen, inside=False, exits=seen.exits + 1, last_exit_at=now, last_gate=gate)
+
+
+def _give_back(
+    session: Session,
+    *,
+    write: Write,
+    list_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    seen: Presence | None,
+) -> None:
+    """Undo this transaction's own presence write (its nonce was stored first by a twin):
+    the row is still locked by this transaction, so the state read is the one to put back."""
+    this = (CheckinPresence.list_id == list_id) & (CheckinPresence.ticket_id == ticket_id)
+    if write == Write.first_entry or seen is None:
+        session.execute(delete(CheckinPresence).where(this))
+        return
+    session.execute(
+        update(CheckinPresence)
+        .where(this)
+        .values(
+            inside=seen.inside,
+            entries=seen.entries,
+            exits=seen.exits,
+            last_entry_at=seen.last_entry_at,
+            last_exit_at=seen.last_exit_at,
+            last_gate=seen.last_gate,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _read_state(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    list_id: uuid.UUID | None,
+    ticket_id: uuid.UUID | None,
+) -> ScanState:
+    """The scan state, read again (the slow path; a new snapshot on PostgreSQL)."""
+    parameters: dict[str, Any] = {"event_id": event_id, "scanned_ticket_id": ticket_id}
+    if list_id is not None:
+        parameters["list_id"] = list_id
+    row = execute_direct(session, _SCAN_STATE[list_id is not None], parameters).first()
+    if row is None:
+        raise CheckinEventNotFound()
+    return _state_from_row(row)
 
 
 # What people type from the text under the QR ("Ticket 3f2a…-…", "Billet …"): the
@@ -292,7 +626,7 @@ def parse_ticket_code(text: str) -> uuid.UUID | None:
     """The ticket id in a code typed at the gate, or None when it is not one.
 
     The id alone is no proof: it is as secret as the QR it is printed under (random,
-    122 bits), and the admission stays the same exactly-once UPDATE on this event's
+    122 bits), and the admission stays the same exactly-once write on this event's
     ticket. A forged id names no ticket (``not_found``).
     """
     if len(text) > MAX_TYPED_CODE:
@@ -301,44 +635,6 @@ def parse_ticket_code(text: str) -> uuid.UUID | None:
     if len(cleaned) != 32 or not _HEX.issuperset(cleaned):
         return None
     return uuid.UUID(hex=cleaned)
-
-
-def _claim_admission(
-    session: Session,
-    *,
-    ticket_id: uuid.UUID,
-    event_id: uuid.UUID,
-    gate: str | None,
-    now: datetime,
-) -> ScannedTicket | None:
-    """The admission itself: the ticket for the one scan that admits it, else None.
-
-    One conditional UPDATE: the row lock (PostgreSQL) or the write lock (SQLite) makes
-    a concurrent scan wait and then find ``admitted_at`` set, so it matches no row. Never
-    a read-then-write. RETURNING saves a query on the common path. (Tests swap this
-    function for a racy one as a negative control.)
-    """
-    row = execute_direct(
-        session,
-        _ADMIT_TICKET,
-        {"scanned_ticket_id": ticket_id, "scanned_event_id": event_id, "now": now, "gate": gate},
-    ).first()
-    return None if row is None else _ticket_from_row(row)
-
-
-def _scanned_ticket(
-    session: Session, *, ticket_id: uuid.UUID, event_id: uuid.UUID
-) -> ScannedTicket | None:
-    row = execute_direct(
-        session,
-        _SCANNED_TICKET,
-        {
-            "scanned_ticket_id": ticket_id,
-            "scanned_event_id": event_id,
-            "admitting_result": ScanResult.admitted,
-        },
-    ).first()
-    return None if row is None else _ticket_from_row(row)
 
 
 def _record_scan(session: Session, values: dict[str, Any]) -> bool:
@@ -352,15 +648,17 @@ def _record_scan(session: Session, values: dict[str, Any]) -> bool:
 
 def _verify(
     session: Session, keys: KeyRing, event_id: uuid.UUID, qr: str
-) -> tuple[ScanResult | None, signing.TicketClaims | None]:
-    """Parse and verify: (a refusal, None) or (None, claims of a genuine ticket of ours)."""
+) -> tuple[ScanResult | None, uuid.UUID | None]:
+    """Parse and verify, pure CPU against the cached keys: (a refusal, None), or (None,
+    the ticket id) of a genuine ticket of this event or of a code typed at the gate."""
     claims = signing.parse_payload(qr)
     if claims is None:
-        return ScanResult.invalid_signature, None
+        typed = parse_ticket_code(qr)  # the code printed under the QR, typed
+        return (None, typed) if typed is not None else (ScanResult.invalid_signature, None)
     key = keys.find(session, event_id)
     if claims.event_id == event_id:
         if key is not None and signing.verify(key.public_key, claims):
-            return None, claims
+            return None, claims.ticket_id
         return ScanResult.invalid_signature, None
     # Another event's id: only a ticket genuinely signed for that event is "wrong
     # event"; a forged or tampered one stays "invalid signature".
@@ -373,18 +671,76 @@ def _verify(
 def _replay(session: Session, stored: CheckIn, qr_hash: str) -> ScanOutcome:
     if stored.payload_hash != qr_hash:
         raise NonceReused(nonce=stored.nonce)
-    ticket = (
-        _scanned_ticket(session, ticket_id=stored.ticket_id, event_id=stored.event_id)
-        if stored.ticket_id is not None
-        else None
+    list_id = stored.list_id
+    assert list_id is not None  # every scan since 0013 names its list
+    state = _read_state(
+        session, event_id=stored.event_id, list_id=list_id, ticket_id=stored.ticket_id
     )
     return ScanOutcome(
         checkin_id=stored.id,
         result=stored.result,
+        kind=stored.kind,
+        list_id=list_id,
         scanned_at=stored.scanned_at,
         gate=stored.gate,
-        ticket=ticket,
+        ticket=state.ticket,
+        presence=state.presence,
         replayed=True,
+    )
+
+
+def scan_as_caller(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    user_id: uuid.UUID,
+    auth_session_id: uuid.UUID,
+    keys: KeyRing,
+    qr: str,
+    gate: str | None = None,
+    nonce: str | None = None,
+    list_id: uuid.UUID | None = None,
+    kind: CheckinKind = CheckinKind.entry,
+) -> ScanOutcome:
+    """The online scan for the caller of an access token's claims: ``scan_ticket`` with
+    the caller's access checked in the scan's one read (docs/hot-path.md).
+
+    The QR is verified first (CPU only), so the ticket's id is known; then one query
+    reads the caller (the login closed or the user deactivated: InvalidToken, 401), the
+    event and their role (the rules of ``authorization.checked_access``: 404 outside the
+    organization, 403 without ``check_in``), the list, the ticket and its presence.
+    """
+    refusal, ticket_id = _verify(session, keys, event_id, qr)
+    parameters: dict[str, Any] = {
+        "user_id": user_id,
+        "auth_session_id": auth_session_id,
+        "event_id": event_id,
+        "scanned_ticket_id": ticket_id,
+    }
+    if list_id is not None:
+        parameters["list_id"] = list_id
+    rows = load_direct(session, _CALLER_WITH_SCAN_STATE[list_id is not None], parameters)
+    if not rows:
+        raise InvalidToken()
+    row = rows[0]
+    user, event, organization, member_role = row[0], row[1], row[2], row[3]
+    if event is None:
+        raise CheckinEventNotFound()
+    access = _event_access(
+        event, organization, member_role, user=user, permission=Permission.check_in
+    )
+    state = _state_from_row(row)
+    return _scan(
+        session,
+        access=access,
+        state=state,
+        refusal=refusal,
+        ticket_id=ticket_id,
+        qr=qr,
+        gate=gate,
+        nonce=nonce,
+        list_id=list_id,
+        kind=kind,
     )
 
 
@@ -396,45 +752,102 @@ def scan_ticket(
     qr: str,
     gate: str | None = None,
     nonce: str | None = None,
+    list_id: uuid.UUID | None = None,
+    kind: CheckinKind = CheckinKind.entry,
 ) -> ScanOutcome:
-    """Scan a QR at a gate of ``access.event``: decide, record the attempt, answer.
+    """Scan a QR at a gate of ``access.event``, for a list (default: the event's default
+    list) and a kind (entry or exit): decide, write, record the attempt, answer.
 
-    Invariant: a ticket is admitted at most once, even when gates scan it at the same
-    instant (``_claim_admission``: a conditional UPDATE on the ticket row, which is the
-    only lock taken; SQLite's write lock serialises the whole request anyway). Every
-    attempt, refused or not, is stored as a CheckIn. ``qr`` is the QR's text, or the
-    ticket code printed under it, typed (``parse_ticket_code``). Idempotent per ``nonce``: the
-    CheckIn insert is the nonce's claim (unique ``(event_id, nonce)``), and a retry gets
-    the stored answer; the same nonce with another QR is refused (NONCE_REUSED) and
-    rolls back. Untrusted ``qr`` text only ever yields ``invalid_signature``.
-    Common path: two statements (the UPDATE and the INSERT), after an in-memory
-    signature check.
+    Invariant: on one list a ticket is inside at most once; it enters again only after
+    a recorded exit, where the list allows re-entry; even when gates scan it at the same
+    instant (``_write_presence``: one statement guarded by the state read, docs/gates.md).
+    Every attempt, refused or not, is stored as a CheckIn. ``qr`` is the QR's text, or
+    the ticket code printed under it, typed (``parse_ticket_code``). Idempotent per
+    ``nonce``: the CheckIn insert is the nonce's claim (unique ``(event_id, nonce)``),
+    and a retry gets the stored answer; the same nonce with another QR is refused
+    (NONCE_REUSED) and rolls back. Untrusted ``qr`` text only ever yields
+    ``invalid_signature``. A ``list_id`` not of this event: CHECKIN_LIST_NOT_FOUND (404).
     """
+    refusal, ticket_id = _verify(session, keys, access.event.id, qr)
+    state = _read_state(session, event_id=access.event.id, list_id=list_id, ticket_id=ticket_id)
+    return _scan(
+        session,
+        access=access,
+        state=state,
+        refusal=refusal,
+        ticket_id=ticket_id,
+        qr=qr,
+        gate=gate,
+        nonce=nonce,
+        list_id=list_id,
+        kind=kind,
+    )
+
+
+def _scan(
+    session: Session,
+    *,
+    access: EventAccess,
+    state: ScanState,
+    refusal: ScanResult | None,
+    ticket_id: uuid.UUID | None,
+    qr: str,
+    gate: str | None,
+    nonce: str | None,
+    list_id: uuid.UUID | None,
+    kind: CheckinKind,
+) -> ScanOutcome:
     event_id = access.event.id
-    qr_hash = payload_hash(qr)
-    # Signature first: pure CPU against the cached key, before any ticket query.
-    refusal, claims = _verify(session, keys, event_id, qr)
-    ticket_id = None if claims is None else claims.ticket_id
-    if claims is None and refusal == ScanResult.invalid_signature:
-        ticket_id = parse_ticket_code(qr)  # the code printed under the QR, typed
+    if state.checkin_list is None:
+        if list_id is not None:
+            raise CheckinListNotFound()
+        # No default list yet (an event published before lists, or by other means):
+        # make it, then read again. Once per event.
+        lists.ensure_default_list(session, event_id=event_id)
+        state = _read_state(session, event_id=event_id, list_id=None, ticket_id=ticket_id)
+    assert state.checkin_list is not None
+    scanned_list = state.checkin_list.id
     now = utcnow()
-    ticket: ScannedTicket | None = None
-    if ticket_id is None:
+    write: Write | None = None
+    seen = state.presence
+    if refusal is not None or ticket_id is None:
         result = refusal or ScanResult.invalid_signature
     else:
-        ticket = _claim_admission(
-            session, ticket_id=ticket_id, event_id=event_id, gate=gate, now=now
-        )
-        if ticket is not None:
-            result = ScanResult.admitted
-        else:
-            ticket = _scanned_ticket(session, ticket_id=ticket_id, event_id=event_id)
-            if ticket is None:
-                result = ScanResult.not_found
-            elif ticket.status == TicketStatus.revoked:
-                result = ScanResult.revoked
-            else:
-                result = ScanResult.already_admitted
+        result, write = decide(state, kind=kind, now=now)
+        for attempt in range(2):
+            if write is None or _write_presence(
+                session,
+                write=write,
+                list_id=scanned_list,
+                ticket_id=ticket_id,
+                event_id=event_id,
+                seen=seen,
+                gate=gate,
+                now=now,
+            ):
+                break
+            # Lost a race (another gate wrote first) or met a revocation: read what
+            # won and decide again; a second loss in a row asks the gate to retry.
+            if attempt == 1:
+                raise ScanInProgress(retry_after=1)
+            state = _read_state(
+                session, event_id=event_id, list_id=scanned_list, ticket_id=ticket_id
+            )
+            seen = state.presence
+            result, write = decide(state, kind=kind, now=now)
+    ticket = state.ticket
+    presence = _after(write, seen, gate=gate, now=now) if write is not None else seen
+    admitted_by = None
+    if result == ScanResult.already_admitted and ticket is not None:
+        admitted_by = execute_direct(
+            session,
+            _ADMITTED_BY,
+            {
+                "scanned_ticket_id": ticket.id,
+                "scanned_list_id": scanned_list,
+                "admitting_result": ScanResult.admitted,
+            },
+        ).scalar()
 
     checkin_id = uuid.uuid4()
     inserted = _record_scan(
@@ -448,30 +861,38 @@ def scan_ticket(
             "scanned_at": now,
             "scanned_by_id": access.org.user.id,
             "nonce": nonce,
-            "payload_hash": qr_hash,
+            "payload_hash": payload_hash(qr),
+            "list_id": scanned_list,
+            "kind": kind,
         },
     )
     if not inserted:
         # This nonce was stored first (by an earlier try, or a twin request that
-        # PostgreSQL made us wait for): answer as the first time. If this try admitted
-        # the ticket (its first admission was undone since), give that admission back:
-        # the retry must change nothing.
+        # PostgreSQL made us wait for): answer as the first time, and give back the
+        # presence write this try made: the retry must change nothing.
         stored = session.scalar(
             select(CheckIn).where(CheckIn.event_id == event_id, CheckIn.nonce == nonce)
         )
         if stored is None:
             raise ScanInProgress(retry_after=1)  # defensive: roll back and let it retry
-        if result == ScanResult.admitted and ticket is not None:
-            execute_direct(
-                session,
-                _RELEASE_ADMISSION,
-                {"scanned_ticket_id": ticket.id, "scanned_event_id": event_id, "claimed_at": now},
-            )
-        return _replay(session, stored, qr_hash)
+        if write is not None and ticket is not None:
+            _give_back(session, write=write, list_id=scanned_list, ticket_id=ticket.id, seen=seen)
+        return _replay(session, stored, payload_hash(qr))
     count_after_commit(session, SCANS_BY_RESULT[result])
     return ScanOutcome(
-        checkin_id=checkin_id, result=result, scanned_at=now, gate=gate, ticket=ticket
+        checkin_id=checkin_id,
+        result=result,
+        kind=kind,
+        list_id=scanned_list,
+        scanned_at=now,
+        gate=gate,
+        ticket=ticket,
+        presence=presence,
+        admitted_by=admitted_by,
     )
+
+
+# --- counters, finding a ticket at the gate, undoing a mistaken admission ---------------
 
 
 @dataclass(frozen=True)
@@ -484,45 +905,89 @@ class TypeStats:
 
 @dataclass(frozen=True)
 class CheckinStats:
-    """Valid tickets and how many of them are in, overall and per ticket type."""
+    """Valid tickets of a list's types and how many of them are in, overall and per
+    ticket type (``admitted``: tickets inside the list now)."""
 
+    list_id: uuid.UUID | None
     admitted: int
     total: int
     by_ticket_type: list[TypeStats]
 
 
-def checkin_stats(session: Session, *, access: EventAccess) -> CheckinStats:
-    """Admitted and total valid tickets of the event, overall and by ticket type.
-
-    One aggregate query; no lock (a snapshot is fine for a counter).
-    """
-    valid = Ticket.status == TicketStatus.valid
-    admitted = valid & Ticket.admitted_at.is_not(None)
-    rows = session.execute(
-        select(
-            TicketType.id,
-            TicketType.name,
-            func.coalesce(func.sum(case((admitted, 1), else_=0)), 0).label("admitted"),
-            func.coalesce(func.sum(case((valid, 1), else_=0)), 0).label("total"),
+def _list_of_event(
+    session: Session, *, event_id: uuid.UUID, list_id: uuid.UUID | None
+) -> CheckinList | None:
+    """The named list of the event (404 if not the event's), else its default list (None
+    when it has none yet: nothing was scanned)."""
+    if list_id is None:
+        return session.scalar(
+            select(CheckinList).where(CheckinList.default_for_event_id == event_id)
         )
-        .select_from(TicketType)
-        .outerjoin(Ticket, Ticket.ticket_type_id == TicketType.id)
-        .where(TicketType.event_id == access.event.id)
-        .group_by(TicketType.id, TicketType.name, TicketType.position, TicketType.created_at)
-        .order_by(TicketType.position, TicketType.created_at, TicketType.id)
-    ).all()
+    found = session.scalar(
+        select(CheckinList).where(CheckinList.id == list_id, CheckinList.event_id == event_id)
+    )
+    if found is None:
+        raise CheckinListNotFound()
+    return found
+
+
+def checkin_stats(
+    session: Session, *, access: EventAccess, list_id: uuid.UUID | None = None
+) -> CheckinStats:
+    """Inside now and valid tickets of a list (default: the event's default list), by
+    ticket type. Read-only aggregate queries, no lock (a snapshot is fine for a counter).
+    """
+    event_id = access.event.id
+    found = _list_of_event(session, event_id=event_id, list_id=list_id)
+    # An event without its default list yet has nobody in: count on a list admitting all.
+    counted = found if found is not None else CheckinList(id=uuid.uuid4(), all_ticket_types=True)
+    stats = lists.stats_of_list(session, event_id=event_id, checkin_list=counted)
     by_type = [
-        TypeStats(ticket_type_id=row.id, name=row.name, admitted=row.admitted, total=row.total)
-        for row in rows
+        TypeStats(
+            ticket_type_id=item.ticket_type_id,
+            name=item.name,
+            admitted=item.inside,
+            total=item.total,
+        )
+        for item in stats.by_ticket_type
     ]
     return CheckinStats(
-        admitted=sum(item.admitted for item in by_type),
-        total=sum(item.total for item in by_type),
+        list_id=found.id if found is not None else None,
+        admitted=stats.inside,
+        total=stats.total,
         by_ticket_type=by_type,
     )
 
 
-# --- finding a ticket at the gate, and undoing a mistaken admission -------------------
+def first_entries(session: Session, *, ticket_ids: list[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    """Each ticket's first entry on any of its event's lists (tickets never admitted are
+    left out): what a ticket shows as ``admitted_at``. Reaches the presences through
+    the event's lists, so each probe uses the presences' key ``(list_id, ticket_id)``."""
+    if not ticket_ids:
+        return {}
+    rows = session.execute(
+        select(Ticket.id, func.min(CheckinPresence.first_entry_at))
+        .join(CheckinList, CheckinList.event_id == Ticket.event_id)
+        .join(
+            CheckinPresence,
+            (CheckinPresence.list_id == CheckinList.id) & (CheckinPresence.ticket_id == Ticket.id),
+        )
+        .where(Ticket.id.in_(ticket_ids))
+        .group_by(Ticket.id)
+    ).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def first_entries_of_event(session: Session, *, event_id: uuid.UUID) -> dict[uuid.UUID, datetime]:
+    """``first_entries`` of every ticket of an event (an export): one grouped query."""
+    rows = session.execute(
+        select(CheckinPresence.ticket_id, func.min(CheckinPresence.first_entry_at))
+        .join(CheckinList, CheckinList.id == CheckinPresence.list_id)
+        .where(CheckinList.event_id == event_id)
+        .group_by(CheckinPresence.ticket_id)
+    ).all()
+    return {row[0]: row[1] for row in rows}
+
 
 SEARCH_LIMIT = 20
 MIN_SEARCH = 2
@@ -535,13 +1000,18 @@ class FoundTicket:
     ticket_type_name: str
     order_code: str
     status: TicketStatus
-    admitted_at: datetime | None
+    # Its presence on the list searched for (the default list unless named).
+    inside: bool
+    admitted_at: datetime | None  # the latest entry
     admitted_gate: str | None
     admitted_by: str | None
 
 
-def find_tickets(session: Session, *, access: EventAccess, query: str) -> list[FoundTicket]:
-    """Tickets of ``access.event`` for a person at the gate without their QR.
+def find_tickets(
+    session: Session, *, access: EventAccess, query: str, list_id: uuid.UUID | None = None
+) -> list[FoundTicket]:
+    """Tickets of ``access.event`` for a person at the gate without their QR, with their
+    presence on a list (default: the event's default list).
 
     Matches a holder's or buyer's name containing the text, or exactly (any case) an
     order code, a buyer's e-mail or the ticket code printed under the QR. E-mails match
@@ -551,6 +1021,7 @@ def find_tickets(session: Session, *, access: EventAccess, query: str) -> list[F
     text = " ".join(query.split())
     if len(text) < MIN_SEARCH:
         raise SearchTooShort(min_length=MIN_SEARCH)
+    found_list = _list_of_event(session, event_id=access.event.id, list_id=list_id)
     lowered = text.lower()
     conditions = [
         func.lower(Ticket.holder_name).contains(lowered, autoescape=True),
@@ -561,6 +1032,21 @@ def find_tickets(session: Session, *, access: EventAccess, query: str) -> list[F
     typed_id = parse_ticket_code(text)
     if typed_id is not None:
         conditions.append(Ticket.id == typed_id)
+    searched_list = found_list.id if found_list is not None else uuid.UUID(int=0)
+    admitted_by = (
+        select(func.coalesce(func.nullif(User.full_name, ""), User.email))
+        .select_from(CheckIn)
+        .join(User, User.id == CheckIn.scanned_by_id)
+        .where(
+            CheckIn.ticket_id == Ticket.id,
+            CheckIn.list_id == searched_list,
+            CheckIn.result == ScanResult.admitted,
+        )
+        .order_by(CheckIn.scanned_at.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("admitted_by")
+    )
     rows = session.execute(
         select(
             Ticket.id,
@@ -568,16 +1054,20 @@ def find_tickets(session: Session, *, access: EventAccess, query: str) -> list[F
             TicketType.name.label("ticket_type_name"),
             Order.code.label("order_code"),
             Ticket.status,
-            Ticket.admitted_at,
-            Ticket.admitted_gate,
-            _ADMITTED_BY,
+            CheckinPresence.inside,
+            CheckinPresence.last_entry_at,
+            CheckinPresence.last_gate,
+            admitted_by,
         )
         .join(TicketType, TicketType.id == Ticket.ticket_type_id)
         .join(Order, Order.id == Ticket.order_id)
+        .outerjoin(
+            CheckinPresence,
+            (CheckinPresence.list_id == searched_list) & (CheckinPresence.ticket_id == Ticket.id),
+        )
         .where(Ticket.event_id == access.event.id, or_(*conditions))
         .order_by(Ticket.holder_name, Ticket.id)
-        .limit(SEARCH_LIMIT),
-        {"admitting_result": ScanResult.admitted},
+        .limit(SEARCH_LIMIT)
     ).all()
     return [
         FoundTicket(
@@ -586,9 +1076,10 @@ def find_tickets(session: Session, *, access: EventAccess, query: str) -> list[F
             ticket_type_name=row.ticket_type_name,
             order_code=row.order_code,
             status=row.status,
-            admitted_at=row.admitted_at,
-            admitted_gate=row.admitted_gate,
-            admitted_by=row.admitted_by if row.admitted_at is not None else None,
+            inside=bool(row.inside),
+            admitted_at=row.last_entry_at if row.inside else None,
+            admitted_gate=row.last_gate if row.inside else None,
+            admitted_by=row.admitted_by if row.inside else None,
         )
         for row in rows
     ]
@@ -598,6 +1089,7 @@ def find_tickets(session: Session, *, access: EventAccess, query: str) -> list[F
 class UndoneAdmission:
     ticket_id: uuid.UUID
     holder_name: str
+    list_id: uuid.UUID
     checkin_id: uuid.UUID  # the admitting scan, kept
     admitted_at: datetime
     admitted_gate: str | None
@@ -606,53 +1098,92 @@ class UndoneAdmission:
 
 
 def undo_admission(
-    session: Session, *, access: EventAccess, ticket_id: uuid.UUID
+    session: Session,
+    *,
+    access: EventAccess,
+    ticket_id: uuid.UUID,
+    list_id: uuid.UUID | None = None,
 ) -> UndoneAdmission:
-    """Undo a ticket's current admission (a supervisor's act, ``undo_check_in``): the
-    ticket may be admitted again; the admitting scan keeps its row and a CheckinUndo
-    records who undid it and when.
+    """Undo a ticket's current entry on a list (default: the event's default list), a
+    supervisor's act (``undo_check_in``): the ticket is out again and may be admitted
+    again; the admitting scan keeps its row and a CheckinUndo records who undid it.
 
-    Lock: the conditional UPDATE of the ticket row (``WHERE admitted_at IS NOT NULL``),
-    the row a scan's admission updates: two undos, or an undo and a scan, take turns on
-    it (SQLite: the write transaction). The second of two undos matches no row
-    (TICKET_NOT_ADMITTED); a scan after an undo admits, one before it is answered
-    "already admitted". ``checkin_undos.checkin_id`` is unique besides.
+    Lock: the presence row, ``SELECT ... FOR UPDATE`` (SQLite: the write transaction),
+    the row a scan's entry or exit writes; then a write guarded by the state read. Two
+    undos take turns: the second finds the ticket out (TICKET_NOT_ADMITTED); a scan
+    before the undo is answered "already admitted", one after it admits.
+    ``checkin_undos.checkin_id`` is unique besides.
     """
     if not access.org.allows(Permission.undo_check_in):
         raise PermissionDenied()
     event_id = access.event.id
-    now = utcnow()
-    cleared = session.execute(
-        update(_tickets)
-        .where(
-            _tickets.c.id == ticket_id,
-            _tickets.c.event_id == event_id,
-            _tickets.c.admitted_at.is_not(None),
+    ticket = session.execute(
+        select(Ticket.id, Ticket.holder_name).where(
+            Ticket.id == ticket_id, Ticket.event_id == event_id
         )
-        .values(admitted_at=None, admitted_gate=None)
-        .returning(_tickets.c.holder_name)
     ).first()
-    if cleared is None:
-        exists = session.scalar(
-            select(Ticket.id).where(Ticket.id == ticket_id, Ticket.event_id == event_id)
-        )
-        if exists is None:
-            raise TicketNotFound()
+    if ticket is None:
+        raise TicketNotFound()
+    found_list = _list_of_event(session, event_id=event_id, list_id=list_id)
+    if found_list is None:
         raise TicketNotAdmitted()
-    # Read under the ticket's lock (a new snapshot per statement on PostgreSQL): the
-    # admission just cleared is the ticket's latest admitting scan.
-    admission = session.execute(
+    this = (CheckinPresence.list_id == found_list.id) & (CheckinPresence.ticket_id == ticket_id)
+    presence = session.execute(
+        select(CheckinPresence.inside, CheckinPresence.entries, CheckinPresence.first_entry_at)
+        .where(this)
+        .with_for_update()
+    ).first()
+    if presence is None or not presence.inside:
+        raise TicketNotAdmitted()
+    # The admitting scans on this list, newest first, that no one undid: the first is
+    # the entry undone now, the second (if any) the entry before it.
+    admissions = session.execute(
         select(CheckIn.id, CheckIn.scanned_at, CheckIn.gate)
+        .outerjoin(CheckinUndo, CheckinUndo.checkin_id == CheckIn.id)
         .where(
             CheckIn.event_id == event_id,
             CheckIn.ticket_id == ticket_id,
+            CheckIn.list_id == found_list.id,
             CheckIn.result == ScanResult.admitted,
+            CheckinUndo.id.is_(None),
         )
         .order_by(CheckIn.scanned_at.desc())
-        .limit(1)
-    ).first()
-    if admission is None:  # admitted outside the scanner: no scan to point at
+        .limit(2)
+    ).all()
+    if not admissions:  # admitted outside the scanner: no scan to point at
         raise TicketNotAdmitted()
+    admission = admissions[0]
+    guard = this & CheckinPresence.inside.is_(True) & (CheckinPresence.entries == presence.entries)
+    if presence.entries <= 1:
+        changed = session.execute(delete(CheckinPresence).where(guard))
+    else:
+        # Back to the state before that entry: out, since the latest exit.
+        last_exit = session.execute(
+            select(CheckIn.gate)
+            .where(
+                CheckIn.ticket_id == ticket_id,
+                CheckIn.list_id == found_list.id,
+                CheckIn.result == ScanResult.exited,
+            )
+            .order_by(CheckIn.scanned_at.desc())
+            .limit(1)
+        ).first()
+        changed = session.execute(
+            update(CheckinPresence)
+            .where(guard)
+            .values(
+                inside=False,
+                entries=CheckinPresence.entries - 1,
+                last_entry_at=admissions[1].scanned_at
+                if len(admissions) > 1
+                else presence.first_entry_at,
+                last_gate=last_exit.gate if last_exit is not None else None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if cast(Any, changed).rowcount != 1:  # pragma: no cover - the row is locked
+        raise TicketNotAdmitted()
+    now = utcnow()
     session.add(
         CheckinUndo(
             checkin_id=admission.id,
@@ -665,7 +1196,8 @@ def undo_admission(
     session.flush()
     return UndoneAdmission(
         ticket_id=ticket_id,
-        holder_name=cleared.holder_name,
+        holder_name=ticket.holder_name,
+        list_id=found_list.id,
         checkin_id=admission.id,
         admitted_at=admission.scanned_at,
         admitted_gate=admission.gate,

@@ -19,6 +19,7 @@ from starlette.requests import Request as StarletteRequest
 from starlette.types import Message
 
 from admitone.authorization import OrgAccess, Permission
+from admitone.checkin import lists as checkin_lists
 from admitone.deps import KeyRingDep, SessionDep, SettingsDep, org_access
 from admitone.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType, error_responses
 from admitone.events import catalogue, service, validators
@@ -322,8 +323,10 @@ def publish_event(
 ) -> DataResponse[EventOut]:
     event = service.publish_event(session, access=access, event_id=event_id)
     # The ticket-signing key is made now, in the same unit of work, not on the sale's
-    # first busy minute.
+    # first busy minute; so is the default check-in list (from here, the outer layer:
+    # events' services know nothing of check-in).
     keys.add_key(session, event.id)
+    checkin_lists.ensure_default_list(session, event_id=event.id)
     return DataResponse(data=event_out(event, organization_slug=access.organization.slug))
 
 

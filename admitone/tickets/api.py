@@ -6,8 +6,10 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
 
+from admitone.checkin import service as checkin
 from admitone.db import utcnow
 from admitone.deps import Buyer, CurrentUser, KeyRingDep, OptionalUser, OrderToken, SessionDep
 from admitone.errors import error_responses
@@ -53,9 +55,17 @@ def list_my_tickets(
         session, user=user, keys=keys, page=page, per_page=per_page
     )
     return ListResponse(
-        data=[TicketOut.from_view(view) for view in views],
+        data=_with_admissions(session, views),
         meta=page_meta(page=page, per_page=per_page, total=total),
     )
+
+
+def _with_admissions(session: Session, views: list[service.TicketView]) -> list[TicketOut]:
+    """The tickets as the API shows them, each with its first entry on any of its event's
+    check-in lists as ``admitted_at`` (check-in's presences: one query, none when the
+    list is empty)."""
+    admitted = checkin.first_entries(session, ticket_ids=[view.ticket.id for view in views])
+    return [TicketOut.from_view(view, admitted_at=admitted.get(view.ticket.id)) for view in views]
 
 
 def _readable_ticket(
@@ -97,9 +107,11 @@ def get_ticket_pdf(view: ReadableTicket) -> Response:
     summary="One ticket (its buyer, the order's token holder or the organizer)",
     responses=TICKET_ERRORS,
 )
-def get_ticket(view: ReadableTicket, response: Response) -> DataResponse[TicketOut]:
+def get_ticket(
+    view: ReadableTicket, session: SessionDep, response: Response
+) -> DataResponse[TicketOut]:
     response.headers.update(NO_STORE)
-    return DataResponse(data=TicketOut.from_view(view))
+    return DataResponse(data=_with_admissions(session, [view])[0])
 
 
 def _qr_response(view: service.TicketView, kind: Literal["svg", "png"]) -> Response:
@@ -146,9 +158,7 @@ def list_order_tickets(
         session, order_id=order_id, user=user, order_token=token, keys=keys
     )
     response.headers.update(NO_STORE)
-    return ListResponse(
-        data=[TicketOut.from_view(view) for view in views], meta={"total": len(views)}
-    )
+    return ListResponse(data=_with_admissions(session, views), meta={"total": len(views)})
 
 
 @router.patch(

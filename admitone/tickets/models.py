@@ -20,12 +20,12 @@ class TicketStatus(StrEnum):
 class Ticket(IdMixin, Base):
     """A seat. Its QR payload is not stored: it is signed on demand (docs/ticket-signing.md).
 
-    ``admitted_at`` is the admission itself: check-in sets it with a conditional
-    ``UPDATE ... WHERE admitted_at IS NULL`` so that one scan, and only one, wins.
+    Whether it is in is check-in's: its presence on each of the event's check-in lists
+    (``checkin.models.CheckinPresence``, docs/gates.md).
     """
 
     __tablename__ = "tickets"
-    # (event_id, id), not (event_id) alone: the gate's claim (UPDATE ... WHERE id = :id
+    # (event_id, id), not (event_id) alone: the gate's lookup (... WHERE id = :id
     # AND event_id = :event ...) is then a single-row probe whichever index the planner
     # picks. With event_id alone and no statistics yet (a new table, a fresh event), it
     # picked that index and read every ticket of the event on each scan.
@@ -45,8 +45,6 @@ class Ticket(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
-    admitted_at: Mapped[datetime | None] = mapped_column(default=None)
-    admitted_gate: Mapped[str | None] = mapped_column(String(100), default=None)
 
 
 class EventSigningKey(Base):

@@ -51,7 +51,9 @@ class TicketOut(BaseModel):
     holder_name: str
     created_at: datetime
     revoked_at: datetime | None
-    admitted_at: datetime | None
+    admitted_at: datetime | None = Field(
+        description="The ticket's first entry on any of its event's check-in lists"
+    )
     event: TicketEventOut
     ticket_type: TicketTypeRef
     order: TicketOrderRef
@@ -63,7 +65,7 @@ class TicketOut(BaseModel):
     qr_png_url: str | None
 
     @classmethod
-    def from_view(cls, view: TicketView) -> TicketOut:
+    def from_view(cls, view: TicketView, *, admitted_at: datetime | None) -> TicketOut:
         ticket = view.ticket
         has_qr = view.qr_payload is not None
         base = f"/api/v1/tickets/{ticket.id}"
@@ -73,7 +75,7 @@ class TicketOut(BaseModel):
             holder_name=ticket.holder_name,
             created_at=ticket.created_at,
             revoked_at=ticket.revoked_at,
-            admitted_at=ticket.admitted_at,
+            admitted_at=admitted_at,
             event=TicketEventOut.model_validate(view.event),
             ticket_type=TicketTypeRef.model_validate(view.ticket_type),
             order=TicketOrderRef.model_validate(view.order),

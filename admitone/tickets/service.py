@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, cast
 
 import segno
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, column, exists, func, select, table, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -131,7 +131,18 @@ def checked_holder_name(value: str) -> str:
     return name
 
 
-def holder_name_refusal(ticket: Ticket, event: Event, *, now: datetime) -> DomainError | None:
+# Check-in's presences (checkin.models.CheckinPresence), named here without importing
+# check-in, which imports tickets: a ticket with an entry on any of its event's check-in
+# lists has been admitted (docs/gates.md).
+_presences = table("checkin_presences", column("ticket_id"), column("entries"))
+ADMITTED = (
+    exists().where(_presences.c.ticket_id == Ticket.id, _presences.c.entries > 0).label("admitted")
+)
+
+
+def holder_name_refusal(
+    ticket: Ticket, event: Event, *, admitted: bool, now: datetime
+) -> DomainError | None:
     """Why the buyer may not set this ticket's attendee name now; None when they may.
 
     Only when the event asks for names, on a valid ticket not yet admitted, until the
@@ -146,7 +157,7 @@ def holder_name_refusal(ticket: Ticket, event: Event, *, now: datetime) -> Domai
         return TicketRevoked(
             "This ticket was refunded or cancelled; its name can no longer change."
         )
-    if ticket.admitted_at is not None:
+    if admitted:
         return TicketAlreadyAdmitted()
     if event.ends_at <= now:
         return EventEnded()
@@ -167,20 +178,24 @@ def set_holder_name(
     422 for a bad name, 409 with the reason's code (``holder_name_refusal``).
 
     The name is not part of the signed QR payload, so nothing is re-signed. No lock is
-    taken first: the write is ``UPDATE ... WHERE status = 'valid' AND admitted_at IS
-    NULL``, so a scan admitting the ticket (or a refund revoking it) at the same moment
-    either comes first and the rename is refused, or comes after it.
+    taken first: the write is ``UPDATE ... WHERE status = 'valid' AND NOT EXISTS (an
+    entry on a list)``, so a refund or an admission committed before it refuses it. (A
+    first entry committing during this very statement may be missed on PostgreSQL,
+    whose subquery reads the statement's snapshot: the name then changes just after the
+    entry, which admits the same person with the same QR.)
     """
     name = checked_holder_name(holder_name)
     row = session.execute(
         queries.buyer_tickets(
             order_id=order_id, user_id=proof.user_id, order_token_hash=proof.order_token_hash
-        ).where(Ticket.id == ticket_id)
+        )
+        .add_columns(ADMITTED)
+        .where(Ticket.id == ticket_id)
     ).first()
     if row is None:
         raise TicketNotFound()
-    ticket, event, _ticket_type = row
-    refusal = holder_name_refusal(ticket, event, now=now)
+    ticket, event, _ticket_type, admitted = row
+    refusal = holder_name_refusal(ticket, event, admitted=admitted, now=now)
     if refusal is not None:
         raise refusal
     renamed = cast(
@@ -190,7 +205,7 @@ def set_holder_name(
             .where(
                 Ticket.id == ticket.id,
                 Ticket.status == TicketStatus.valid,
-                Ticket.admitted_at.is_(None),
+                ~ADMITTED.element,
             )
             .values(holder_name=name)
             .execution_options(synchronize_session=False)
@@ -199,24 +214,30 @@ def set_holder_name(
     if renamed.rowcount != 1:
         # Admitted or revoked since it was read: say which.
         session.refresh(ticket)
-        raise holder_name_refusal(ticket, event, now=now) or Conflict()
+        admitted = bool(session.scalar(select(ADMITTED.element).where(Ticket.id == ticket.id)))
+        raise holder_name_refusal(ticket, event, admitted=admitted, now=now) or Conflict()
     set_committed_value(ticket, "holder_name", name)
     return ticket
 
 
 def buyer_order_tickets(
     session: Session, *, order_id: uuid.UUID, proof: BuyerProof
-) -> list[tuple[Ticket, Event, TicketType]]:
+) -> list[tuple[Ticket, Event, TicketType, bool]]:
     """The tickets of an order as its buyer alone reaches them (``queries.buyer_tickets``;
     empty for anyone else), in the order page's order. Nothing is signed, so a write
     request may call it (signing may create the event's key in a unit of work of its
     own, which must not wait behind the caller's SQLite write: ``KeyRing.get_or_create``).
     """
-    statement = queries.buyer_tickets(
-        order_id=order_id, user_id=proof.user_id, order_token_hash=proof.order_token_hash
-    ).order_by(Ticket.ticket_type_id, Ticket.created_at, Ticket.id)
+    statement = (
+        queries.buyer_tickets(
+            order_id=order_id, user_id=proof.user_id, order_token_hash=proof.order_token_hash
+        )
+        .add_columns(ADMITTED)
+        .order_by(Ticket.ticket_type_id, Ticket.created_at, Ticket.id)
+    )
     return [
-        (ticket, event, ticket_type) for ticket, event, ticket_type in session.execute(statement)
+        (ticket, event, ticket_type, bool(admitted))
+        for ticket, event, ticket_type, admitted in session.execute(statement)
     ]
 
 

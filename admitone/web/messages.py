@@ -247,6 +247,17 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     "SEARCH_TOO_SHORT": lambda: _(
         "Type at least two characters of a name, an e-mail or an order code."
     ),
+    "CHECKIN_LIST_NOT_FOUND": lambda: _("This check-in list does not exist for this event."),
+    "DEFAULT_LIST_NOT_DELETABLE": lambda: _("The event's default check-in list cannot be deleted."),
+    "CHECKIN_LIST_HAS_SCANS": lambda: _(
+        "This check-in list already has scans; it can no longer be deleted."
+    ),
+    "CHECKIN_LIST_TICKET_TYPE_UNKNOWN": lambda: _(
+        "Every ticket type of a check-in list must be one of the event's ticket types."
+    ),
+    "CHECKIN_LIST_WINDOW_INVALID": lambda: _(
+        "A check-in list's time window must end after it starts."
+    ),
     # notifications/
     "DOCUMENT_NOT_FOUND": lambda: _("We could not find what you are looking for."),
 }

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from admitone.checkin.models import CheckIn, CheckinUndo
 from admitone.checkin.service import parse_ticket_code
 from tests.checkin.test_api import payload_of, scan, scan_result
-from tests.tickets.factories import World, make_paid_order, ticket_row
+from tests.tickets.factories import World, admitted_at, make_paid_order
 
 
 def printed_codes(ticket_id: uuid.UUID) -> list[str]:
@@ -59,7 +59,7 @@ class TestTypedCode:
         assert scan_result(world, str(uuid.uuid4()))["result"] == "not_found"
         other = make_paid_order(world.database, world.other_event)
         assert scan_result(world, str(other.ticket_ids[0]))["result"] == "not_found"
-        assert ticket_row(world.database, other.ticket_ids[0]).admitted_at is None
+        assert admitted_at(world.database, other.ticket_ids[0]) is None
 
     def test_anything_else_stays_invalid(self, world: World):
         assert scan_result(world, "ADMIT-ME-PLEASE")["result"] == "invalid_signature"
@@ -145,7 +145,7 @@ class TestUndo:
         body = response.json()["data"]
         assert body["checkin_id"] == first["checkin_id"]
         assert body["undone_by_id"] == world.member("admin")["user"]["id"]
-        assert ticket_row(world.database, ticket_id).admitted_at is None
+        assert admitted_at(world.database, ticket_id) is None
         (recorded,) = undos(world)
         assert str(recorded.checkin_id) == first["checkin_id"]
         assert recorded.undone_at is not None
@@ -171,7 +171,7 @@ class TestUndo:
         response = undo(world, ticket_id, world.member("staff")["headers"])
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "PERMISSION_DENIED"
-        assert ticket_row(world.database, ticket_id).admitted_at is not None
+        assert admitted_at(world.database, ticket_id) is not None
         assert undos(world) == []
 
     def test_refusals_have_codes(self, world: World):
@@ -196,7 +196,7 @@ class TestUndo:
         assert replay.status_code == 200, replay.text
         assert replay.json()["data"]["replayed"] is True
         assert replay.json()["data"]["checkin_id"] == first["checkin_id"]
-        assert ticket_row(world.database, ticket_id).admitted_at is None
+        assert admitted_at(world.database, ticket_id) is None
 
 
 @pytest.mark.race
@@ -216,7 +216,7 @@ def test_two_supervisors_undo_at_once_one_wins(world: World):
         with ThreadPoolExecutor(max_workers=2) as pool:
             statuses = Counter(pool.map(send, supervisors))
         assert statuses == {200: 1, 409: 1}, ticket_id
-        assert ticket_row(world.database, ticket_id).admitted_at is None
+        assert admitted_at(world.database, ticket_id) is None
     assert len(undos(world)) == len(order.ticket_ids)
 
 
@@ -254,6 +254,6 @@ def test_an_undo_racing_a_scan_ends_consistent(world: World):
             latest_undone = session.scalar(
                 select(func.count()).where(CheckinUndo.checkin_id == latest.id)
             )
-        admitted = ticket_row(world.database, ticket_id).admitted_at is not None
+        admitted = admitted_at(world.database, ticket_id) is not None
         assert admitted == (latest_undone == 0)
         assert admitted == (scanned.result() == "admitted")

@@ -15,6 +15,8 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from admitone.db import Database
@@ -106,3 +108,60 @@ class CountBeforeAnyLock:
         time.sleep(self.window_seconds)
         fields = {field.name: getattr(limits, field.name) for field in dataclasses.fields(limits)}
         return _AlreadyCounted(**fields)
+
+
+class BlindPresenceWrite:
+    """``checkin.service._write_presence`` done wrong: look at the presence (on a
+    connection of its own, as a cache would), pause, then write without a guard: an
+    entry whatever the ticket's state now. Concurrent gates all see the ticket out."""
+
+    def __init__(self, database: Database, *, window_seconds: float) -> None:
+        self.database = database
+        self.window_seconds = window_seconds
+
+    def write_presence(self, session: Session, **scan: Any) -> bool:
+        from admitone.checkin.models import CheckinPresence  # the domain under test
+        from admitone.checkin.service import Write
+
+        this = (CheckinPresence.list_id == scan["list_id"]) & (
+            CheckinPresence.ticket_id == scan["ticket_id"]
+        )
+        with self.database.engine.connect().execution_options(
+            sqlite_begin_immediate=False
+        ) as reader:
+            inside = reader.execute(select(CheckinPresence.inside).where(this)).scalar()
+        if inside:
+            return False
+        time.sleep(self.window_seconds)
+        if scan["write"] == Write.exit:
+            session.execute(
+                update(CheckinPresence)
+                .where(this)
+                .values(inside=False, exits=CheckinPresence.exits + 1, last_gate=scan["gate"])
+                .execution_options(synchronize_session=False)
+            )
+            return True
+        # An entry: insert, or add one to an existing row, whatever it says now.
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(CheckinPresence).values(
+            list_id=scan["list_id"],
+            ticket_id=scan["ticket_id"],
+            inside=True,
+            entries=1,
+            exits=0,
+            first_entry_at=scan["now"],
+            last_entry_at=scan["now"],
+            last_gate=scan["gate"],
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["list_id", "ticket_id"],
+                set_={
+                    "inside": True,
+                    "entries": CheckinPresence.entries + 1,
+                    "last_entry_at": scan["now"],
+                },
+            )
+        )
+        return True

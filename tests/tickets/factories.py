@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from admitone.accounts.models import User
 from admitone.authorization import hash_order_token
+from admitone.checkin.models import CheckinList, CheckinPresence
 from admitone.db import Database, utcnow
 from admitone.events.models import Category, Event, EventStatus, TicketType
 from admitone.orders.models import Order, OrderItem, OrderStatus
@@ -143,6 +144,34 @@ def refund_order(database: Database, order_id: uuid.UUID) -> int:
 def ticket_row(database: Database, ticket_id: uuid.UUID | str) -> Ticket:
     with database.session(write=False) as session:
         return session.scalars(select(Ticket).where(Ticket.id == uuid.UUID(str(ticket_id)))).one()
+
+
+def presence_row(
+    database: Database, ticket_id: uuid.UUID | str, list_id: uuid.UUID | str | None = None
+) -> CheckinPresence | None:
+    """A ticket's presence on a check-in list (default: its event's default list)."""
+    ticket = uuid.UUID(str(ticket_id))
+    with database.session(write=False) as session:
+        statement = select(CheckinPresence).where(CheckinPresence.ticket_id == ticket)
+        if list_id is None:
+            statement = statement.join(
+                CheckinList, CheckinList.id == CheckinPresence.list_id
+            ).where(CheckinList.default_for_event_id.is_not(None))
+        else:
+            statement = statement.where(CheckinPresence.list_id == uuid.UUID(str(list_id)))
+        return session.scalars(statement).one_or_none()
+
+
+def admitted_at(database: Database, ticket_id: uuid.UUID | str) -> Any:
+    """When the ticket entered, if it is inside on its default list now (else None):
+    what ``tickets.admitted_at`` said before check-in lists."""
+    presence = presence_row(database, ticket_id)
+    return presence.last_entry_at if presence is not None and presence.inside else None
+
+
+def admitted_gate(database: Database, ticket_id: uuid.UUID | str) -> str | None:
+    presence = presence_row(database, ticket_id)
+    return presence.last_gate if presence is not None and presence.inside else None
 
 
 def make_platform_admin(database: Database, user_id: str) -> None:

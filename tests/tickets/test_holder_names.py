@@ -19,7 +19,6 @@ from admitone.db import Database, utcnow
 from admitone.errors import DomainError, InvalidInput
 from admitone.events.models import Event, EventStatus
 from admitone.tickets import service
-from admitone.tickets.models import Ticket
 from tests.helpers import db_snapshot, register
 from tests.orders.helpers import token_headers
 from tests.tickets.factories import (
@@ -67,11 +66,6 @@ def _set_event(database: Database, event_id: uuid.UUID, **values: object) -> Non
         session.execute(update(Event).where(Event.id == event_id).values(**values))
 
 
-def _set_ticket(database: Database, ticket_id: uuid.UUID, **values: object) -> None:
-    with database.session() as session:
-        session.execute(update(Ticket).where(Ticket.id == ticket_id).values(**values))
-
-
 # --- the service ------------------------------------------------------------------------
 
 
@@ -111,19 +105,35 @@ class TestService:
         assert service.checked_holder_name(" " + "é" * 200 + " ") == "é" * 200
 
     def test_a_scan_between_the_read_and_the_write_wins(self, world: World, asking, monkeypatch):
-        """The write is conditional (admitted_at IS NULL): a ticket admitted after the
+        """The write is conditional (no entry on any list): a ticket admitted after the
         service read it, but before it writes, keeps its name and the rename is refused.
         The admission is committed first and the service's check told it saw none: the
         read it would have made a moment earlier (a SQLite writer cannot interleave)."""
-        _event, order = asking
+        from admitone.checkin.lists import ensure_default_list
+        from admitone.checkin.models import CheckinPresence
+
+        event, order = asking
         ticket_id = order.ticket_ids[0]
-        _set_ticket(world.database, ticket_id, admitted_at=utcnow())
+        with world.database.session() as session:
+            list_id = ensure_default_list(session, event_id=event.id)
+            now = utcnow()
+            session.add(
+                CheckinPresence(
+                    list_id=list_id,
+                    ticket_id=ticket_id,
+                    inside=True,
+                    entries=1,
+                    exits=0,
+                    first_entry_at=now,
+                    last_entry_at=now,
+                )
+            )
         real = service.holder_name_refusal
         calls: list[int] = []
 
-        def stale_then_real(ticket, event, *, now):
+        def stale_then_real(ticket, event, *, admitted, now):
             calls.append(1)
-            return None if len(calls) == 1 else real(ticket, event, now=now)
+            return None if len(calls) == 1 else real(ticket, event, admitted=admitted, now=now)
 
         monkeypatch.setattr(service, "holder_name_refusal", stale_then_real)
         with world.database.session() as session, pytest.raises(DomainError) as raised:

@@ -137,3 +137,29 @@ def test_the_scanner_page_in_french(client: TestClient) -> None:
     page = get_page(client, f"/scan/{event['id']}", headers={**HTML, "accept-language": "fr"})
     assert "Trouver un billet" in page.text
     assert "pour scanner le billet suivant ; le scanner revient" in page.text
+
+
+def test_the_scanner_page_offers_the_lists_and_entry_or_exit(client: TestClient) -> None:
+    owner = register(client)
+    org = create_org(client, owner["headers"])["slug"]
+    event = create_event(client, owner["headers"], org, title="Gate Night")
+    made = client.post(
+        f"/api/v1/organizations/{org}/events/{event['id']}/checkin-lists",
+        json={"name": "Pass-out door", "allow_reentry": True},
+        headers=owner["headers"],
+    )
+    assert made.status_code == 201, made.text
+    web_login(client, owner["email"])
+    page = get_page(client, f"/scan/{event['id']}")
+    options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', page.text)
+    # The default list first, preselected; then the others.
+    assert [(label, bool(selected)) for _value, selected, label in options] == [
+        ("Default (default)", True),
+        ("Pass-out door", False),
+    ]
+    assert options[1][0] == made.json()["data"]["id"]
+    assert re.search(r'name="scan-kind" value="entry" checked', page.text)
+    assert 'name="scan-kind" value="exit"' in page.text
+    assert 'data-text-not_inside="' in page.text
+    french = get_page(client, f"/scan/{event['id']}", headers={**HTML, "accept-language": "fr"})
+    assert "Sortie enregistrée" in french.text and "Liste de contrôle" in french.text

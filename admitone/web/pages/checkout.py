@@ -353,7 +353,7 @@ def _render_order(
 
 
 def _name_fields(
-    rows: list[tuple[Ticket, Event, TicketType]], *, now: Any, values: dict[str, str]
+    rows: list[tuple[Ticket, Event, TicketType, bool]], *, now: Any, values: dict[str, str]
 ) -> list[dict[str, Any]]:
     """A field for each ticket whose attendee name the buyer may set now, numbered as the
     ticket list shows them, holding the current name (or what the buyer typed)."""
@@ -364,8 +364,8 @@ def _name_fields(
             "ticket_type": ticket_type,
             "value": values.get(str(ticket.id), ticket.holder_name),
         }
-        for number, (ticket, event, ticket_type) in enumerate(rows, start=1)
-        if tickets.holder_name_refusal(ticket, event, now=now) is None
+        for number, (ticket, event, ticket_type, admitted) in enumerate(rows, start=1)
+        if tickets.holder_name_refusal(ticket, event, admitted=admitted, now=now) is None
     ]
 
 
@@ -422,7 +422,7 @@ def order_attendee_names(
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
     status_code = 422
-    for ticket, _event, _ticket_type in tickets.buyer_order_tickets(
+    for ticket, _event, _ticket_type, _admitted in tickets.buyer_order_tickets(
         session, order_id=order_id, proof=proof
     ):
         field = f"holder_name-{ticket.id}"

@@ -18,6 +18,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from admitone.accounts.errors import EmailNotVerified
 from admitone.authorization import OrgAccess, Permission
+from admitone.checkin import lists as checkin_lists
 from admitone.deps import KeyRingDep, SessionDep, SettingsDep
 from admitone.errors import DomainError, InvalidInput
 from admitone.events import service as events
@@ -475,8 +476,10 @@ def publish_event(
 ) -> Response:
     try:
         events.publish_event(session, access=access, event_id=event_id)
-        # As the API does: the ticket-signing key is made with the publication.
+        # As the API does: the ticket-signing key and the default check-in list are
+        # made with the publication.
         keys.add_key(session, event_id)
+        checkin_lists.ensure_default_list(session, event_id=event_id)
     except DomainError as exc:
         session.rollback()
         reasons = exc.details.get("reasons", []) if exc.details else []

@@ -252,6 +252,10 @@ def _render_order(
             record=record,
             order=record.details.order,
             row={"status": str(effective_status(record.details.order, now=utcnow()))},
+            # Each ticket's first entry on any check-in list (check-in's presences).
+            admitted=checkin.first_entries(
+                session, ticket_ids=[item.ticket.id for item in record.tickets]
+            ),
             can_refund=access.allows(Permission.refund_orders),
             payment_status_label=payment_status_label,
             error=error,
@@ -427,6 +431,7 @@ def attendees_csv(session: SessionDep, access: OrdersAccess, event_id: EventId) 
         .where(Ticket.event_id == event.id)
         .order_by(Ticket.created_at, Ticket.id)
     ).all()
+    admitted = checkin.first_entries_of_event(session, event_id=event.id)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
@@ -449,7 +454,7 @@ def attendees_csv(session: SessionDep, access: OrdersAccess, event_id: EventId) 
                 _cell(ticket.holder_name),
                 _cell(ticket_type.name),
                 _cell(ticket.status),
-                _cell(ticket.admitted_at and ticket.admitted_at.isoformat()),
+                _cell(admitted[ticket.id].isoformat() if ticket.id in admitted else None),
                 _cell(order.code),
                 _cell(order.status),
                 _cell(order.buyer_name),

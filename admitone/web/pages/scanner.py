@@ -1,7 +1,8 @@
 """Gate staff: pick an event, then scan tickets with the camera, by typing the code
 printed under the QR, or by finding the ticket by name, e-mail or order code.
 
-The page's JavaScript calls the check-in API itself (``POST /api/v1/events/{id}/checkins``)
+Staff pick the check-in list and whether they scan entries or exits (the default list
+and entries are preselected). The page's JavaScript calls the check-in API itself (``POST /api/v1/events/{id}/checkins``)
 with a short-lived access token of the page login (``security.access_token_for``), so
 the gate uses the very same exactly-once path as any other scanner; so do the search
 (``GET .../checkins/search``) and a supervisor's undo (``POST .../undo-admission``).
@@ -16,6 +17,7 @@ from fastapi import Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from admitone.authorization import Permission, resolve_access
+from admitone.checkin import lists as checkin_lists
 from admitone.checkin import service as checkin
 from admitone.deps import SessionDep, SettingsDep
 from admitone.events import service as events
@@ -77,6 +79,9 @@ def scanner_page(
         {
             "event": access.event,
             "stats": stats,
+            # The lists to scan for, the default first (preselected); none yet: the
+            # default list, made by the first scan.
+            "checkin_lists": checkin_lists.lists_of_event(session, event_id=access.event.id),
             "access_token": access_token_for(login, settings),
             "token_minutes": settings.access_token_minutes,
             "may_undo": access.org.allows(Permission.undo_check_in),

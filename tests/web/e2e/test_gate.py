@@ -183,3 +183,52 @@ def test_a_supervisor_undoes_an_admission(
         page.get_by_role("button", name="Scan the next ticket").click()
     stats = api.get(f"/api/v1/events/{event['id']}/checkins/stats", headers=owner["headers"])
     assert stats.json()["data"]["admitted"] == 0
+
+
+def test_exits_and_reentries_on_a_chosen_list(
+    api: httpx.Client, new_context: Callable[..., BrowserContext]
+) -> None:
+    owner = register(api, full_name="Olga Owner")
+    org = create_org(api, owner["headers"])["slug"]
+    event = create_event(api, owner["headers"], org, title="Pass-out Night")
+    made = api.post(
+        f"/api/v1/organizations/{org}/events/{event['id']}/checkin-lists",
+        json={"name": "Pass-out door", "allow_reentry": True},
+        headers=owner["headers"],
+    )
+    assert made.status_code == 201, made.text
+    printed = _paid_ticket(api, event, "Ada Lovelace")
+    page = new_context(viewport=DESKTOP, bypass_csp=True).new_page()
+    _log_in(page, owner["email"])
+    page.get_by_role("link", name="Scan", exact=True).click()
+    page.get_by_role("link", name="Pass-out Night").click()
+    page.get_by_label("List scanned for").select_option(label="Pass-out door")
+    result = page.locator("#scan-result")
+    title = page.locator("#scan-result-title")
+    # An exit before any entry is refused; then in, out, and in again.
+    page.get_by_label("Exits").check()
+    _type_code(page, printed)
+    expect(result).to_have_attribute("data-result", "not_inside")
+    expect(title).to_have_text("This ticket is not inside: no entry to exit from")
+    page.get_by_role("button", name="Scan the next ticket").click()
+    for kind, expected, label in (
+        ("Entries", "admitted", "Admitted"),
+        ("Exits", "exited", "Exit recorded"),
+        ("Entries", "admitted", "Admitted"),
+    ):
+        page.get_by_label(kind).check()
+        _type_code(page, printed)
+        expect(result).to_have_attribute("data-result", expected)
+        expect(title).to_have_text(label)
+        page.get_by_role("button", name="Scan the next ticket").click()
+    assert axe_violations(page) == [], "lists and kinds"
+    stats = api.get(
+        f"/api/v1/organizations/{org}/events/{event['id']}/checkin-lists/"
+        f"{made.json()['data']['id']}/stats",
+        headers=owner["headers"],
+    ).json()["data"]
+    assert (stats["inside"], stats["admitted"]) == (1, 1)
+    assert stats["by_gate"][0]["entries"] == 2 and stats["by_gate"][0]["exits"] == 1
+    # The default list saw none of it.
+    default = api.get(f"/api/v1/events/{event['id']}/checkins/stats", headers=owner["headers"])
+    assert default.json()["data"]["admitted"] == 0

@@ -1,6 +1,7 @@
 // Gate scanner: reads QR codes with the camera (BarcodeDetector where the browser has
 // it, the vendored jsQR in a worker otherwise), or a typed/pasted code, and sends each one
 // to the check-in API; or finds a ticket by name, e-mail or order code and admits it. The
+// scan is for the check-in list picked on the page and is an entry or an exit. The
 // answer fills the screen with its own colour, symbol and tone: green admitted, amber
 // already admitted (by whom, when, where), red not a ticket. The scanner comes back by
 // itself after a few seconds, or at once on a tap. Supervisors may undo an admission.
@@ -44,6 +45,23 @@
   var video = document.getElementById("scanner-video");
   var cameraButton = document.getElementById("camera-start");
   var cameraStatus = document.getElementById("camera-status");
+  var listSelect = document.getElementById("checkin-list");
+  var kindInputs = document.querySelectorAll('input[name="scan-kind"]');
+
+  // The check-in list and the kind (entry or exit) every scan is sent with; the list
+  // also chooses the counts, the search's admissions and what an undo undoes.
+  function listId() { return listSelect ? listSelect.value : ""; }
+  function scanKind() {
+    for (var i = 0; i < kindInputs.length; i += 1) {
+      if (kindInputs[i].checked) { return kindInputs[i].value; }
+    }
+    return "entry";
+  }
+  function withList(url) {
+    var id = listId();
+    if (!id) { return url; }
+    return url + (url.indexOf("?") === -1 ? "?" : "&") + "list_id=" + encodeURIComponent(id);
+  }
 
   var refusedHere = 0;
   var busy = false;
@@ -119,9 +137,10 @@
 
   function postScan(code, retried) {
     return freshToken().then(function (bearer) {
-      var body = { qr: code, nonce: nonce() };
+      var body = { qr: code, nonce: nonce(), kind: scanKind() };
       var gate = gateInput.value.trim();
       if (gate) { body.gate = gate; }
+      if (listId()) { body.list_id = listId(); }
       return netFetch(scanUrl, {
         method: "POST",
         credentials: "omit",
@@ -241,7 +260,7 @@
 
   function updateCounts() {
     freshToken().then(function (bearer) {
-      return netFetch(statsUrl, { headers: { Authorization: "Bearer " + bearer, Accept: "application/json" }, credentials: "omit" });
+      return netFetch(withList(statsUrl), { headers: { Authorization: "Bearer " + bearer, Accept: "application/json" }, credentials: "omit" });
     }).then(function (response) { return response.ok ? response.json() : null; })
       .then(function (body) {
         if (!body || !body.data) { return; }
@@ -268,9 +287,9 @@
       if (!data) {
         refusedHere += 1;
         show("refused", "error", text("refused"), text("error"));
-      } else if (data.admitted) {
+      } else if (data.accepted) {
         var who = data.ticket ? data.ticket.holder_name + " — " + data.ticket.ticket_type.name : "";
-        show("admitted", data.result, text("admitted"), who);
+        show("admitted", data.result, text(data.admitted ? "admitted" : "exited"), who);
       } else if (data.result === "already_admitted") {
         refusedHere += 1;
         undoTicket = data.ticket ? data.ticket.id : null;
@@ -301,7 +320,7 @@
   function undoAdmission(ticketId) {
     window.clearTimeout(returnTimer);
     busy = true;
-    authorizedFetch(undoUrl.replace("TICKET_ID", encodeURIComponent(ticketId)), { method: "POST" }, false)
+    authorizedFetch(withList(undoUrl.replace("TICKET_ID", encodeURIComponent(ticketId))), { method: "POST" }, false)
       .then(function (answer) {
         undoTicket = null;
         var data = answer.body && answer.body.data;
@@ -368,7 +387,7 @@
     event.preventDefault();
     var query = searchInput.value.trim();
     if (!query) { return; }
-    authorizedFetch(searchUrl + "?q=" + encodeURIComponent(query), { method: "GET" }, false)
+    authorizedFetch(withList(searchUrl + "?q=" + encodeURIComponent(query)), { method: "GET" }, false)
       .then(function (answer) {
         if (answer.body && answer.body.data) { renderResults(answer.body.data); return; }
         searchResults.textContent = "";
@@ -381,6 +400,7 @@
     event.preventDefault();
     handleCode(codeInput.value, false);
   });
+  if (listSelect) { listSelect.addEventListener("change", updateCounts); }
   nextButton.addEventListener("click", hide);
   undoButton.addEventListener("click", function (event) {
     event.stopPropagation();
