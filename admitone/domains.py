@@ -93,6 +93,8 @@ DOMAINS: tuple[Domain, ...] = (
         api_routers=("admitone.checkin.api:router", "admitone.checkin.api:lists_router"),
         page_routers=(
             "admitone.web.pages.scanner:router",
+            # The organizer's pages for check-in lists and their statistics.
+            "admitone.web.pages.organizer_checkin:router",
             # The scanner's installable offline shell: manifest and service worker.
             "admitone.web.pages.scanner_shell:router",
         ),

@@ -260,6 +260,21 @@ def delete_list(
     session.flush()
 
 
+def deletable_list_ids(session: Session, *, event_id: uuid.UUID) -> set[uuid.UUID]:
+    """The lists of an event the caller was already checked for that ``delete_list``
+    would delete: not the default one, never scanned (the organizer page's buttons)."""
+    scanned = select(CheckIn.id).where(CheckIn.list_id == CheckinList.id).exists()
+    return set(
+        session.scalars(
+            select(CheckinList.id).where(
+                CheckinList.event_id == event_id,
+                CheckinList.default_for_event_id.is_(None),
+                ~scanned,
+            )
+        )
+    )
+
+
 # --- statistics per list ---------------------------------------------------------------
 
 

@@ -30,6 +30,8 @@ FLASH: Mapping[str, Callable[[], str]] = {
     ),
     "ticket_type_saved": lambda: _("Ticket type saved."),
     "ticket_type_deleted": lambda: _("Ticket type deleted."),
+    "checkin_list_saved": lambda: _("Check-in list saved."),
+    "checkin_list_deleted": lambda: _("Check-in list deleted."),
     "image_saved": lambda: _("Image saved: the catalogue shows it now."),
     "image_removed": lambda: _("Image removed."),
     "refunded": lambda: _("The order was refunded and its tickets revoked."),
