@@ -708,6 +708,12 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", _EVENT_PAGE + "/ticket-types/{ticket_type_id}/delete"): Route(
         WRITE, _ticket_type_params
     ),
+    ("GET", _EVENT_PAGE + "/checkin-lists"): Route(READ, _event_params),
+    ("POST", _EVENT_PAGE + "/checkin-lists"): Route(WRITE, _event_params),
+    ("GET", _EVENT_PAGE + "/checkin-lists/{list_id}/edit"): Route(WRITE, _checkin_list_params),
+    ("POST", _EVENT_PAGE + "/checkin-lists/{list_id}/edit"): Route(WRITE, _checkin_list_params),
+    ("POST", _EVENT_PAGE + "/checkin-lists/{list_id}/delete"): Route(WRITE, _checkin_list_params),
+    ("GET", _EVENT_PAGE + "/checkin-lists/{list_id}/stats"): Route(READ, _checkin_list_params),
     ("GET", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team/{member_id}"): Route(
