@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
 from admitone.authorization import OrgAccess, Role, acting_role, device_may_check_in
+from admitone.checkin import lists
 from admitone.checkin.errors import DeviceNotFound, DeviceTokenInvalid
 from admitone.checkin.models import CheckIn, CheckinDevice
 from admitone.db import utcnow
@@ -69,7 +70,9 @@ def pair_device(
     session: Session, *, event: Event, user: User, name: str, gate: str
 ) -> PairedDevice:
     """Pair a device with ``event`` for ``user`` (the caller was checked for
-    ``check_in`` on the event): a new device row and its token, given once."""
+    ``check_in`` on the event): a new device row and its token, given once. Makes the
+    event's default list if it has none yet, so the device's first bundle holds it."""
+    lists.ensure_default_list(session, event_id=event.id)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     device = CheckinDevice(
         event_id=event.id,
