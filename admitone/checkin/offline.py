@@ -221,9 +221,12 @@ def upload_batch(
         else:
             repeats.append((index, stored.id))
 
-    # Pass 2: the effects, in presence-key order.
+    # Pass 2: the effects, in presence-key order; one ticket's scans in the order they
+    # happened.
     conflicts_made: dict[uuid.UUID, tuple[int, ConflictReason]] = {}
-    for item in sorted(claimed, key=lambda c: (str(c.scan.list_id), str(c.ticket_id))):
+    for item in sorted(
+        claimed, key=lambda c: (str(c.scan.list_id), str(c.ticket_id), c.at, c.index)
+    ):
         found = _apply(session, event_id=event_id, device=device, item=item, now=now)
         if found is None:
             results[item.index] = UploadResult(
