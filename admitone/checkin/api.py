@@ -404,18 +404,7 @@ def upload_batch(
         device=device,
         keys=keys,
         device_time=body.device_time,
-        scans=[
-            offline.OfflineScan(
-                nonce=item.nonce,
-                qr=item.qr,
-                list_id=item.list_id,
-                kind=item.kind,
-                scanned_at=item.scanned_at,
-                result=item.result,
-                gate=item.gate,
-            )
-            for item in body.scans
-        ],
+        scans=body.read_scans(),
     )
     return DataResponse(data=BatchOut.from_answer(answer))
 

@@ -18,17 +18,21 @@ and written. SQLite's write transaction serialises batches anyway.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from admitone.checkin import lists
 from admitone.checkin.devices import DeviceAccess
-from admitone.checkin.errors import CheckinListNotFound, NonceReused
+from admitone.checkin.errors import CheckinListNotFound, NonceReused, ScanInProgress
 from admitone.checkin.models import (
     CheckIn,
     CheckinDevice,
@@ -38,8 +42,16 @@ from admitone.checkin.models import (
     ConflictReason,
     ScanResult,
 )
-from admitone.checkin.service import decide, payload_hash, read_state, verify_qr
-from admitone.db import insert_once, utcnow
+from admitone.checkin.service import (
+    ListRules,
+    Presence,
+    ScannedTicket,
+    ScanState,
+    decide,
+    payload_hash,
+    verify_qr,
+)
+from admitone.db import utcnow
 from admitone.errors import DomainError, InvalidInput
 from admitone.spreadsheets import csv_text
 from admitone.tickets.models import Ticket
@@ -80,6 +92,14 @@ class OfflineScan:
     # Where it was scanned, when not at the device's own gate: a site relay uploads the
     # scans of all the gates that use it (docs/gates.md, "Site relay").
     gate: str | None = None
+
+
+@dataclass(frozen=True)
+class UnreadableScan:
+    """An item of a batch whose fields are wrong: refused alone, the others stored."""
+
+    nonce: str  # as sent ("" when it had none)
+    error: InvalidInput
 
 
 @dataclass(frozen=True)
@@ -135,6 +155,7 @@ class _Claimed:
     ticket_id: uuid.UUID | None
     refusal: ScanResult | None
     at: datetime  # the scan's corrected time
+    qr_hash: str
 
 
 def upload_batch(
@@ -143,7 +164,7 @@ def upload_batch(
     device: DeviceAccess,
     keys: KeyRing,
     device_time: datetime,
-    scans: list[OfflineScan],
+    scans: Sequence[OfflineScan | UnreadableScan],
 ) -> BatchAnswer:
     """Store a device's offline scans, each exactly once, and answer one result per scan
     in the order sent (module docstring). Also notes the device's clock offset (the
@@ -159,16 +180,38 @@ def upload_batch(
         .execution_options(synchronize_session=False)
     )
     event_lists = {
-        view.checkin_list.id: view.checkin_list
-        for view in lists.lists_of_event(session, event_id=event_id)
+        view.checkin_list.id: view for view in lists.lists_of_event(session, event_id=event_id)
     }
     results: list[UploadResult | None] = [None] * len(scans)
-    claimed: list[_Claimed] = []
-    repeats: list[tuple[int, uuid.UUID]] = []
+    gate = device.device.gate
 
-    # Pass 1: claim each nonce, in nonce order.
+    # Pass 1: claim every new nonce with ONE insert, in nonce order (``ON CONFLICT DO
+    # NOTHING RETURNING``: the rows it returns are this batch's to apply).
+    candidates: dict[str, _Claimed] = {}
+    repeated_in_batch: list[tuple[int, str]] = []
+    rows: list[dict[str, Any]] = []
+    verified = {
+        index: verify_qr(session, keys, event_id, scan.qr)
+        for index, scan in enumerate(scans)
+        if isinstance(scan, OfflineScan)
+    }
+    # The ids the codes name that are tickets of this event (a typed code is any 32 hex
+    # digits: it may name no ticket, or another event's).
+    named = {ticket_id for _refusal, ticket_id in verified.values() if ticket_id is not None}
+    known = (
+        set(
+            session.scalars(
+                select(Ticket.id).where(Ticket.event_id == event_id, Ticket.id.in_(named))
+            )
+        )
+        if named
+        else set()
+    )
     for index in sorted(range(len(scans)), key=lambda i: scans[i].nonce):
         scan = scans[index]
+        if isinstance(scan, UnreadableScan):
+            results[index] = UploadResult(scan.nonce, UploadStatus.refused, error=scan.error)
+            continue
         if scan.list_id not in event_lists:
             results[index] = _refused(scan, CheckinListNotFound())
             continue
@@ -176,91 +219,116 @@ def upload_batch(
         if expected_kind is not None and expected_kind != scan.kind:
             results[index] = _refused(scan, ScanResultMismatch())
             continue
-        refusal, ticket_id = verify_qr(session, keys, event_id, scan.qr)
+        if scan.nonce in candidates:
+            repeated_in_batch.append((index, scan.nonce))
+            continue
+        refusal, ticket_id = verified[index]
+        if refusal is None and ticket_id not in known:
+            refusal, ticket_id = ScanResult.not_found, None
         at = min(scan.scanned_at + timedelta(milliseconds=offset_ms), now)
-        checkin_id = uuid.uuid4()
-        qr_hash = payload_hash(scan.qr)
-        inserted = insert_once(
-            session,
-            CheckIn,
+        item = _Claimed(index, uuid.uuid4(), scan, ticket_id, refusal, at, payload_hash(scan.qr))
+        candidates[scan.nonce] = item
+        rows.append(
             {
-                "id": checkin_id,
+                "id": item.checkin_id,
                 "event_id": event_id,
                 "ticket_id": ticket_id if refusal is None else None,
                 "result": scan.result,
-                "gate": scan.gate or device.device.gate,
+                "gate": scan.gate or gate,
                 "scanned_at": at,
                 "scanned_by_id": device.user.id,
                 "nonce": scan.nonce,
-                "payload_hash": qr_hash,
+                "payload_hash": item.qr_hash,
                 "list_id": scan.list_id,
                 "kind": scan.kind,
                 "device_id": device.device.id,
                 "offline": True,
                 "device_scanned_at": scan.scanned_at,
                 "received_at": now,
-            },
+                "conflict": None,
+                "conflict_with_id": None,
+            }
         )
-        if inserted:
-            claimed.append(_Claimed(index, checkin_id, scan, ticket_id, refusal, at))
-            continue
-        stored = session.execute(
-            select(
-                CheckIn.id, CheckIn.device_id, CheckIn.payload_hash, CheckIn.list_id, CheckIn.kind
-            ).where(CheckIn.event_id == event_id, CheckIn.nonce == scan.nonce)
-        ).first()
-        if stored is None or (
-            stored.device_id,
-            stored.payload_hash,
-            stored.list_id,
-            stored.kind,
-        ) != (
-            device.device.id,
-            qr_hash,
-            scan.list_id,
-            scan.kind,
-        ):
-            results[index] = _refused(scan, NonceReused(nonce=scan.nonce))
-        else:
-            repeats.append((index, stored.id))
-
-    # Pass 2: the effects, in presence-key order; one ticket's scans in the order they
-    # happened.
-    conflicts_made: dict[uuid.UUID, tuple[int, ConflictReason]] = {}
-    for item in sorted(
-        claimed, key=lambda c: (str(c.scan.list_id), str(c.ticket_id), c.at, c.index)
-    ):
-        found = _apply(session, event_id=event_id, device=device, item=item, now=now)
-        if found is None:
-            results[item.index] = UploadResult(
-                item.scan.nonce, UploadStatus.stored, checkin_id=item.checkin_id
+    claimed_ids = _insert_returning(session, CheckIn, rows, CheckIn.id) if rows else set()
+    claimed = [item for item in candidates.values() if (item.checkin_id,) in claimed_ids]
+    # The nonces stored before (an earlier upload, a twin request): this device's same
+    # scan is "already stored"; anything else reusing the nonce is refused.
+    repeats: list[tuple[int, uuid.UUID]] = []
+    stored_before = [nonce for nonce, item in candidates.items() if item not in claimed]
+    stored = (
+        {
+            row.nonce: row
+            for row in session.execute(
+                select(
+                    CheckIn.id,
+                    CheckIn.nonce,
+                    CheckIn.device_id,
+                    CheckIn.payload_hash,
+                    CheckIn.list_id,
+                    CheckIn.kind,
+                ).where(CheckIn.event_id == event_id, CheckIn.nonce.in_(stored_before))
             )
-            continue
-        reason, other_id = found
-        session.execute(
-            update(CheckIn)
-            .where(CheckIn.id == item.checkin_id)
-            .values(conflict=reason, conflict_with_id=other_id)
-            .execution_options(synchronize_session=False)
+        }
+        if stored_before
+        else {}
+    )
+    for nonce in stored_before:
+        item, row = candidates[nonce], stored.get(nonce)
+        same = row is not None and (row.device_id, row.payload_hash, row.list_id, row.kind) == (
+            device.device.id,
+            item.qr_hash,
+            item.scan.list_id,
+            item.scan.kind,
         )
-        conflicts_made[item.checkin_id] = (item.index, reason)
+        if row is None or not same:
+            results[item.index] = _refused(item.scan, NonceReused(nonce=nonce))
+        else:
+            repeats.append((item.index, row.id))
+    for index, nonce in repeated_in_batch:
+        first = candidates[nonce]
+        if first in claimed or results[first.index] is None:
+            repeats.append((index, first.checkin_id if first in claimed else stored[nonce].id))
+        else:
+            results[index] = UploadResult(
+                nonce, UploadStatus.refused, error=NonceReused(nonce=nonce)
+            )
+
+    # Pass 2: the effects on the presences (``_apply``), then the conflicts' reasons.
+    conflicts = _apply(session, event_lists=event_lists, items=claimed, gate=gate, now=now)
+    if conflicts:
+        session.execute(
+            update(_CHECKINS)
+            .where(_CHECKINS.c.id == bindparam("b_id"))
+            .values(conflict=bindparam("b_conflict"), conflict_with_id=bindparam("b_other")),
+            [
+                {"b_id": checkin_id, "b_conflict": reason, "b_other": other}
+                for checkin_id, (reason, other) in conflicts.items()
+            ],
+        )
+    for item in claimed:
+        status = UploadStatus.conflict if item.checkin_id in conflicts else UploadStatus.stored
+        results[item.index] = UploadResult(item.scan.nonce, status, checkin_id=item.checkin_id)
 
     # The answers that show a conflict, read back as the report shows them.
-    repeat_ids = [checkin_id for _index, checkin_id in repeats]
-    views = {
-        view.scan.checkin_id: view
-        for view in _conflict_views(
-            session,
-            _conflicts_query(event_id).where(CheckIn.id.in_([*conflicts_made, *repeat_ids])),
-        )
-    }
-    for checkin_id, (index, _reason) in conflicts_made.items():
-        results[index] = UploadResult(
-            scans[index].nonce,
-            UploadStatus.conflict,
-            checkin_id=checkin_id,
-            conflict=views.get(checkin_id),
-        )
+    shown = [*conflicts, *(checkin_id for _index, checkin_id in repeats)]
+    views = (
+        {
+            view.scan.checkin_id: view
+            for view in _conflict_views(
+                session, _conflicts_query(event_id).where(CheckIn.id.in_(shown))
+            )
+        }
+        if shown
+        else {}
+    )
+    for item in claimed:
+        if item.checkin_id in conflicts:
+            results[item.index] = UploadResult(
+                item.scan.nonce,
+                UploadStatus.conflict,
+                checkin_id=item.checkin_id,
+                conflict=views.get(item.checkin_id),
+            )
     for index, checkin_id in repeats:
         results[index] = UploadResult(
             scans[index].nonce,
@@ -280,109 +348,266 @@ def _refused(scan: OfflineScan, error: DomainError) -> UploadResult:
     return UploadResult(scan.nonce, UploadStatus.refused, error=error)
 
 
+_CHECKINS = cast(Table, CheckIn.__table__)
+_PRESENCES = cast(Table, CheckinPresence.__table__)
+_PRESENCE_COLUMNS = (
+    "inside",
+    "entries",
+    "exits",
+    "first_entry_at",
+    "last_entry_at",
+    "last_exit_at",
+    "last_gate",
+)
+
+
+def _insert_returning(
+    session: Session, model: type, rows: list[dict[str, Any]], *returning: Any
+) -> set[tuple[Any, ...]]:
+    """INSERT the rows ... ON CONFLICT DO NOTHING, in the order given; the ``returning``
+    columns of the rows inserted (a row whose key was taken inserts nothing)."""
+    table = cast(Table, model.__table__)  # type: ignore[attr-defined]
+    dialect_insert = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )
+    statement = dialect_insert(table).values(rows).on_conflict_do_nothing().returning(*returning)
+    return {tuple(row) for row in session.execute(statement)}
+
+
+Key = tuple[uuid.UUID, uuid.UUID]  # (list_id, ticket_id): a presence's key
+
+
 def _apply(
     session: Session,
     *,
-    event_id: uuid.UUID,
-    device: DeviceAccess,
-    item: _Claimed,
+    event_lists: dict[uuid.UUID, lists.ListView],
+    items: list[_Claimed],
+    gate: str,
     now: datetime,
-) -> tuple[ConflictReason, uuid.UUID | None] | None:
-    """The effect of one claimed offline scan on its ticket's presence: None when the
-    server agrees, else (the reason it would have refused, the scan it repeats)."""
-    scan = item.scan
-    if scan.result not in _ACCEPTED:
-        return None  # the device refused it: an attempt, no effect
-    if item.refusal is not None or item.ticket_id is None:
-        return ConflictReason(item.refusal or ScanResult.invalid_signature), None
-    ticket_id, list_id, gate = item.ticket_id, scan.list_id, scan.gate or device.device.gate
-    this = (CheckinPresence.list_id == list_id) & (CheckinPresence.ticket_id == ticket_id)
-    for _attempt in range(3):
-        # Lock the presence row (when there is one) for the decision and the write.
-        session.execute(select(CheckinPresence.entries).where(this).with_for_update())
-        state = read_state(session, event_id=event_id, list_id=list_id, ticket_id=ticket_id)
-        if state.ticket is None:
-            return ConflictReason.not_found, None
-        result, write = decide(state, kind=scan.kind, now=item.at)
-        presence = state.presence
-        if scan.kind == CheckinKind.exit:
-            if write is None:
-                return ConflictReason(result.value), None
-            session.execute(
-                update(CheckinPresence)
-                .where(this)
-                .values(
-                    inside=False,
-                    exits=CheckinPresence.exits + 1,
-                    last_exit_at=item.at,
-                    last_gate=gate,
-                    changed_at=now,
-                )
-                .execution_options(synchronize_session=False)
+) -> dict[uuid.UUID, tuple[ConflictReason, uuid.UUID | None]]:
+    """Apply the claimed scans to the presences; the conflicts: {scan id: (the reason
+    the server would have refused it, the scan it repeats)}.
+
+    A scan the device refused changes nothing. The others are grouped by presence and
+    decided in the order they happened, with ``service.decide`` on the presence as it
+    stands (read and locked in ONE ``SELECT ... FOR UPDATE`` in key order), and written
+    with one INSERT of the new presences and one UPDATE per changed one. A new presence
+    another upload inserted meanwhile (its insert did nothing) is decided again, now
+    locked, in a next round.
+    """
+    conflicts: dict[uuid.UUID, tuple[ConflictReason, uuid.UUID | None]] = {}
+    by_key: dict[Key, list[_Claimed]] = defaultdict(list)
+    for item in items:
+        if item.scan.result not in _ACCEPTED:
+            continue  # the device refused it: an attempt, no effect
+        if item.refusal is not None or item.ticket_id is None:
+            conflicts[item.checkin_id] = (
+                ConflictReason(item.refusal or ScanResult.invalid_signature),
+                None,
             )
-            return None
-        # An entry the device let in: the holder is in, whatever the server says.
-        reason = None if result == ScanResult.admitted else ConflictReason(result.value)
-        if presence is None:
-            if not insert_once(
-                session,
-                CheckinPresence,
-                {
-                    "list_id": list_id,
-                    "ticket_id": ticket_id,
-                    "inside": True,
-                    "entries": 1,
-                    "exits": 0,
-                    "first_entry_at": item.at,
-                    "last_entry_at": item.at,
-                    "last_exit_at": None,
-                    "last_gate": gate,
-                    "changed_at": now,
-                },
-            ):
-                continue  # another scan made it meanwhile: lock it and decide again
-        elif not presence.inside:
-            session.execute(
-                update(CheckinPresence)
-                .where(this)
-                .values(
-                    inside=True,
-                    entries=CheckinPresence.entries + 1,
-                    last_entry_at=item.at,
-                    last_gate=gate,
-                    changed_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-        if reason is None:
-            return None
-        other = (
-            _admission_repeated(
-                session, ticket_id=ticket_id, list_id=list_id, not_id=item.checkin_id
-            )
-            if reason == ConflictReason.already_admitted
-            else None
+            continue
+        by_key[(item.scan.list_id, item.ticket_id)].append(item)
+    if not by_key:
+        return conflicts
+    tickets = {
+        row.id: ScannedTicket(
+            id=row.id,
+            holder_name=row.holder_name,
+            status=row.status,
+            ticket_type_id=row.ticket_type_id,
+            ticket_type_name="",
         )
-        return reason, other
-    raise RuntimeError("presence write kept losing")  # pragma: no cover - the row is locked
+        for row in session.execute(
+            select(Ticket.id, Ticket.holder_name, Ticket.status, Ticket.ticket_type_id).where(
+                Ticket.id.in_({ticket_id for _list_id, ticket_id in by_key})
+            )
+        )
+    }
+    pending = sorted(by_key)
+    for _round in range(3):
+        if not pending:
+            break
+        found = _locked_presences(session, pending)
+        new_rows: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        decided: dict[Key, dict[uuid.UUID, tuple[ConflictReason, uuid.UUID | None]]] = {}
+        for key in pending:
+            before = found.get(key)
+            presence, outcome = _decide_key(
+                event_lists[key[0]], tickets.get(key[1]), before, by_key[key], gate=gate
+            )
+            decided[key] = outcome
+            if presence is None or presence == before:
+                continue
+            values = {name: getattr(presence, name) for name in _PRESENCE_COLUMNS}
+            if before is None:
+                new_rows.append(
+                    {"list_id": key[0], "ticket_id": key[1], **values, "changed_at": now}
+                )
+            else:
+                changed.append({"b_list": key[0], "b_ticket": key[1], **values, "changed_at": now})
+        inserted = (
+            _insert_returning(
+                session, CheckinPresence, new_rows, _PRESENCES.c.list_id, _PRESENCES.c.ticket_id
+            )
+            if new_rows
+            else set()
+        )
+        lost = sorted(
+            (row["list_id"], row["ticket_id"])
+            for row in new_rows
+            if (row["list_id"], row["ticket_id"]) not in inserted
+        )
+        if changed:
+            session.execute(
+                update(_PRESENCES)
+                .where(
+                    _PRESENCES.c.list_id == bindparam("b_list"),
+                    _PRESENCES.c.ticket_id == bindparam("b_ticket"),
+                )
+                .values({name: bindparam(name) for name in (*_PRESENCE_COLUMNS, "changed_at")}),
+                changed,
+            )
+        for key, outcome in decided.items():
+            if key in lost:
+                continue
+            conflicts.update(outcome)
+        pending = lost
+    if pending:  # pragma: no cover - the row exists and is locked after one lost round
+        raise ScanInProgress(retry_after=1)
+    _fill_repeated(session, conflicts, by_key)
+    return conflicts
 
 
-def _admission_repeated(
-    session: Session, *, ticket_id: uuid.UUID, list_id: uuid.UUID, not_id: uuid.UUID
-) -> uuid.UUID | None:
-    """The entry a duplicate repeats: the latest entry of the ticket on the list that is
-    not itself a conflict (else the latest entry)."""
-    return session.scalar(
-        select(CheckIn.id)
-        .where(
-            CheckIn.ticket_id == ticket_id,
-            CheckIn.list_id == list_id,
-            CheckIn.result == ScanResult.admitted,
-            CheckIn.id != not_id,
+def _locked_presences(session: Session, keys: list[Key]) -> dict[Key, Presence]:
+    """The presences of ``keys`` that exist, locked, in key order (one statement)."""
+    rows = session.execute(
+        select(
+            _PRESENCES.c.list_id,
+            _PRESENCES.c.ticket_id,
+            *(_PRESENCES.c[name] for name in _PRESENCE_COLUMNS),
         )
-        .order_by(CheckIn.conflict.is_not(None), CheckIn.scanned_at.desc(), CheckIn.id)
-        .limit(1)
+        .where(tuple_(_PRESENCES.c.list_id, _PRESENCES.c.ticket_id).in_(keys))
+        .order_by(_PRESENCES.c.list_id, _PRESENCES.c.ticket_id)
+        .with_for_update()
     )
+    return {
+        (row.list_id, row.ticket_id): Presence(
+            inside=bool(row.inside),
+            entries=row.entries,
+            exits=row.exits,
+            first_entry_at=row.first_entry_at,
+            last_entry_at=row.last_entry_at,
+            last_exit_at=row.last_exit_at,
+            last_gate=row.last_gate,
+        )
+        for row in rows
+    }
+
+
+def _decide_key(
+    view: lists.ListView,
+    ticket: ScannedTicket | None,
+    presence: Presence | None,
+    items: list[_Claimed],
+    *,
+    gate: str,
+) -> tuple[Presence | None, dict[uuid.UUID, tuple[ConflictReason, uuid.UUID | None]]]:
+    """One presence's scans, in the order they happened: the presence they leave and
+    their conflicts (pure). An entry the device let in happened: the holder is in,
+    whatever the server would have said; an exit only takes out someone inside."""
+    rules = view.checkin_list
+    list_rules = ListRules(
+        id=rules.id,
+        name=rules.name,
+        all_ticket_types=rules.all_ticket_types,
+        allow_reentry=rules.allow_reentry,
+        valid_from=rules.valid_from,
+        valid_until=rules.valid_until,
+    )
+    outcome: dict[uuid.UUID, tuple[ConflictReason, uuid.UUID | None]] = {}
+    last_entry: uuid.UUID | None = None  # this batch's latest entry that was no conflict
+    for item in sorted(items, key=lambda i: (i.at, i.index)):
+        if ticket is None:
+            outcome[item.checkin_id] = (ConflictReason.not_found, None)
+            continue
+        type_on_list = view.ticket_type_ids is None or ticket.ticket_type_id in view.ticket_type_ids
+        state = ScanState(
+            checkin_list=list_rules, ticket=ticket, presence=presence, type_on_list=type_on_list
+        )
+        result, write = decide(state, kind=item.scan.kind, now=item.at)
+        scan_gate = item.scan.gate or gate
+        if item.scan.kind == CheckinKind.exit:
+            if write is None:
+                outcome[item.checkin_id] = (ConflictReason(result.value), None)
+            else:
+                assert presence is not None
+                presence = replace(
+                    presence,
+                    inside=False,
+                    exits=presence.exits + 1,
+                    last_exit_at=item.at,
+                    last_gate=scan_gate,
+                )
+            continue
+        if presence is None:
+            presence = Presence(True, 1, 0, item.at, item.at, None, scan_gate)
+        elif not presence.inside:
+            presence = replace(
+                presence,
+                inside=True,
+                entries=presence.entries + 1,
+                last_entry_at=item.at,
+                last_gate=scan_gate,
+            )
+        if result == ScanResult.admitted:
+            last_entry = item.checkin_id
+        else:
+            reason = ConflictReason(result.value)
+            outcome[item.checkin_id] = (
+                reason,
+                last_entry if reason == ConflictReason.already_admitted else None,
+            )
+    return presence, outcome
+
+
+def _fill_repeated(
+    session: Session,
+    conflicts: dict[uuid.UUID, tuple[ConflictReason, uuid.UUID | None]],
+    by_key: dict[Key, list[_Claimed]],
+) -> None:
+    """For each already-admitted entry that repeats an entry stored before this batch,
+    that entry: the latest one of the ticket on the list that is no conflict (else the
+    latest). One query for the whole batch."""
+    missing: dict[uuid.UUID, Key] = {}
+    batch_ids = set()
+    for key, items in by_key.items():
+        for item in items:
+            batch_ids.add(item.checkin_id)
+            found = conflicts.get(item.checkin_id)
+            if (
+                found is not None
+                and found[0] == ConflictReason.already_admitted
+                and found[1] is None
+            ):
+                missing[item.checkin_id] = key
+    if not missing:
+        return
+    keys = sorted(set(missing.values()))
+    latest: dict[Key, uuid.UUID] = {}
+    for row in session.execute(
+        select(_CHECKINS.c.id, _CHECKINS.c.list_id, _CHECKINS.c.ticket_id)
+        .where(
+            tuple_(_CHECKINS.c.list_id, _CHECKINS.c.ticket_id).in_(keys),
+            _CHECKINS.c.result == ScanResult.admitted,
+        )
+        .order_by(_CHECKINS.c.conflict.is_not(None), _CHECKINS.c.scanned_at.desc(), _CHECKINS.c.id)
+    ):
+        key = (row.list_id, row.ticket_id)
+        if row.id not in batch_ids and key not in latest:
+            latest[key] = row.id
+    for checkin_id, key in missing.items():
+        conflicts[checkin_id] = (ConflictReason.already_admitted, latest.get(key))
 
 
 # --- the conflict report -----------------------------------------------------------------

@@ -4,7 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from admitone.checkin.bundle import BundlePage
 from admitone.checkin.lists import ListStats, ListView
@@ -12,8 +19,10 @@ from admitone.checkin.models import CheckinDevice, CheckinKind, ConflictReason, 
 from admitone.checkin.offline import (
     MAX_BATCH,
     BatchAnswer,
+    OfflineScan,
     ScanConflict,
     ScanRecord,
+    UnreadableScan,
     UploadResult,
     UploadStatus,
 )
@@ -24,6 +33,7 @@ from admitone.checkin.service import (
     ScanOutcome,
     UndoneAdmission,
 )
+from admitone.errors import InvalidInput
 from admitone.schemas import InputModel
 from admitone.tickets.models import TicketStatus
 from admitone.tickets.schemas import TicketTypeRef
@@ -530,7 +540,50 @@ class OfflineScanIn(InputModel):
 
 class BatchIn(InputModel):
     device_time: AwareDatetime = Field(description="The device's clock when sending")
-    scans: list[OfflineScanIn] = Field(min_length=1, max_length=MAX_BATCH)
+    # Each item is read on its own (``read_scans``): one with a wrong field is refused
+    # alone, so one bad item never holds back the device's whole queue.
+    scans: list[Any] = Field(
+        min_length=1,
+        max_length=MAX_BATCH,
+        description="Each an OfflineScanIn (nonce, qr, list_id, kind, scanned_at, result, "
+        "gate); an item with a wrong field is answered `refused` (VALIDATION_ERROR), the "
+        "others are stored",
+    )
+
+    def read_scans(self) -> list[OfflineScan | UnreadableScan]:
+        read: list[OfflineScan | UnreadableScan] = []
+        for raw in self.scans:
+            try:
+                item = OfflineScanIn.model_validate(raw)
+            except ValidationError as exc:
+                nonce = raw.get("nonce") if isinstance(raw, dict) else None
+                problems = [
+                    {
+                        "field": ".".join(str(part) for part in error["loc"]),
+                        "message": error["msg"],
+                        "type": error["type"],
+                    }
+                    for error in exc.errors()
+                ]
+                read.append(
+                    UnreadableScan(
+                        nonce=nonce if isinstance(nonce, str) else "",
+                        error=InvalidInput(errors=problems),
+                    )
+                )
+                continue
+            read.append(
+                OfflineScan(
+                    nonce=item.nonce,
+                    qr=item.qr,
+                    list_id=item.list_id,
+                    kind=item.kind,
+                    scanned_at=item.scanned_at,
+                    result=item.result,
+                    gate=item.gate,
+                )
+            )
+        return read
 
 
 class ScanRecordOut(BaseModel):
@@ -588,6 +641,7 @@ class ConflictOut(BaseModel):
 class UploadErrorOut(BaseModel):
     code: str
     message: str
+    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class UploadResultOut(BaseModel):
@@ -611,7 +665,9 @@ class UploadResultOut(BaseModel):
             else ConflictOut.from_conflict(result.conflict),
             error=None
             if result.error is None
-            else UploadErrorOut(code=result.error.code, message=result.error.message),
+            else UploadErrorOut(
+                code=result.error.code, message=result.error.message, details=result.error.details
+            ),
         )
 
 

@@ -71,7 +71,7 @@ def offline_scan(
 def upload(
     world: World,
     device: dict[str, Any],
-    scans: list[dict[str, Any]],
+    scans: list[Any],
     *,
     device_time: datetime | None = None,
 ) -> dict[str, Any]:

@@ -108,8 +108,6 @@ class TestExactlyOnce:
             {"device_time": utcnow().isoformat(), "scans": []},
             {"device_time": utcnow().isoformat(), "scans": [good] * 501},
             {"device_time": "2026-01-01T00:00:00", "scans": [good]},  # naive time
-            {"device_time": utcnow().isoformat(), "scans": [{**good, "nonce": "short"}]},
-            {"device_time": utcnow().isoformat(), "scans": [{**good, "kind": "sideways"}]},
         ):
             response = world.client.post(
                 "/api/v1/scan/batches", json=body, headers=device["headers"]
@@ -117,6 +115,32 @@ class TestExactlyOnce:
             assert response.status_code == 422, body
             assert response.json()["error"]["code"] == "VALIDATION_ERROR"
         assert stored_scans(world) == 0
+
+    def test_an_item_with_a_wrong_field_is_refused_alone(self, world: World):
+        device = pair(world)
+        list_id = default_list_id(world)
+        good = offline_scan(qr_of(world, world.order.ticket_ids[0]), list_id)
+        scans = [
+            {**offline_scan("x", list_id), "kind": "sideways"},
+            good,
+            {**offline_scan("x", list_id), "nonce": "short"},
+            {"nonce": "no-other-field-1"},
+            "not even an object",
+        ]
+        results = upload(world, device, scans)["results"]
+        assert [item["status"] for item in results] == [
+            "refused",
+            "stored",
+            "refused",
+            "refused",
+            "refused",
+        ]
+        assert results[0]["nonce"] == scans[0]["nonce"]
+        assert results[3]["nonce"] == "no-other-field-1" and results[4]["nonce"] == ""
+        assert {item["error"]["code"] for item in results if item["error"]} == {"VALIDATION_ERROR"}
+        fields = {e["field"] for e in results[0]["error"]["details"]["errors"]}
+        assert fields == {"kind"}
+        assert stored_scans(world) == 1
 
 
 class TestFactsAndConflicts:
@@ -189,6 +213,26 @@ class TestFactsAndConflicts:
         # The revoked one was (it happened): it counts inside.
         revoked_presence = presence_row(world.database, revoked_order.ticket_ids[0])
         assert revoked_presence is not None and revoked_presence.inside
+
+    def test_typed_codes_naming_no_ticket_here_are_not_found(self, world: World):
+        # A typed code is any 32 hex digits: it may name no ticket, or another event's.
+        device = pair(world)
+        list_id = default_list_id(world)
+        other_event_ticket = make_paid_order(world.database, world.other_event).ticket_ids[0]
+        scans = [
+            offline_scan(uuid.uuid4().hex, list_id),
+            offline_scan(other_event_ticket.hex, list_id),
+            offline_scan(world.order.ticket_ids[0].hex.upper(), list_id),
+        ]
+        results = upload(world, device, scans)["results"]
+        assert [item["status"] for item in results] == ["conflict", "conflict", "stored"]
+        assert [item["conflict"]["reason"] for item in results[:2]] == ["not_found"] * 2
+        assert presence_row(world.database, other_event_ticket) is None
+        with world.database.session(write=False) as session:
+            named = session.scalars(
+                select(CheckIn.ticket_id).where(CheckIn.ticket_id.is_not(None))
+            ).all()
+        assert named == [world.order.ticket_ids[0]]
 
     def test_scans_the_device_refused_are_stored_and_change_nothing(self, world: World):
         device = pair(world)
