@@ -252,7 +252,7 @@ class TicketView:
     qr_payload: str | None
 
 
-def _views(session: Session, keys: KeyRing, rows: list[queries.TicketRow]) -> list[TicketView]:
+def _views(session: Session, keys: KeyRing, rows: Sequence[queries.TicketRow]) -> list[TicketView]:
     event_keys = {}
     views = []
     for ticket, order, event, ticket_type in rows:
@@ -298,7 +298,7 @@ def get_ticket(
     row = session.execute(statement).first()
     if row is None:
         raise TicketNotFound()
-    return _views(session, keys, [row._tuple()])[0]
+    return _views(session, keys, [row])[0]
 
 
 def list_order_tickets(
@@ -320,7 +320,7 @@ def list_order_tickets(
         .where(Ticket.order_id == order_id)
         .order_by(TicketType.position, Ticket.created_at, Ticket.id)
     )
-    return _views(session, keys, [row._tuple() for row in session.execute(statement)])
+    return _views(session, keys, session.execute(statement).all())
 
 
 def list_user_tickets(
@@ -334,7 +334,7 @@ def list_user_tickets(
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return _views(session, keys, [row._tuple() for row in rows]), total
+    return _views(session, keys, rows), total
 
 
 def qr_image(view: TicketView, *, kind: Literal["svg", "png"]) -> bytes:
