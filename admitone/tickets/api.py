@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.convertors import StringConvertor, register_url_convertor
 
 from admitone.checkin import service as checkin
+from admitone.checkin.queries import ticket_admitted
 from admitone.db import utcnow
 from admitone.deps import Buyer, CurrentUser, KeyRingDep, OptionalUser, OrderToken, SessionDep
 from admitone.errors import error_responses
@@ -189,6 +190,7 @@ def set_holder_name(
         proof=buyer,
         holder_name=body.holder_name,
         now=utcnow(),
+        admitted=ticket_admitted(),
     )
     response.headers.update(NO_STORE)
     return DataResponse(data=TicketHolderOut.model_validate(ticket))

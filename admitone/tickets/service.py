@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol, cast
 
 import segno
-from sqlalchemy import CursorResult, column, exists, func, select, table, update
+from sqlalchemy import ColumnElement, CursorResult, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -131,15 +131,6 @@ def checked_holder_name(value: str) -> str:
     return name
 
 
-# Check-in's presences (checkin.models.CheckinPresence), named here without importing
-# check-in, which imports tickets: a ticket with an entry on any of its event's check-in
-# lists has been admitted (docs/gates.md).
-_presences = table("checkin_presences", column("ticket_id"), column("entries"))
-ADMITTED = (
-    exists().where(_presences.c.ticket_id == Ticket.id, _presences.c.entries > 0).label("admitted")
-)
-
-
 def holder_name_refusal(
     ticket: Ticket, event: Event, *, admitted: bool, now: datetime
 ) -> DomainError | None:
@@ -172,14 +163,19 @@ def set_holder_name(
     proof: BuyerProof,
     holder_name: str,
     now: datetime,
+    admitted: ColumnElement[bool],
 ) -> Ticket:
     """The order's buyer (account or order token) sets the attendee name of one of its
     tickets; anyone else gets 404 (``queries.buyer_ticket``). Refused, nothing changes:
     422 for a bad name, 409 with the reason's code (``holder_name_refusal``).
 
+    ``admitted`` says whether the statement's ``Ticket`` was admitted, as SQL correlated
+    to it: check-in owns that state, and the caller passes its condition
+    (``checkin.queries.ticket_admitted()``), so that this module names nothing of it.
+
     The name is not part of the signed QR payload, so nothing is re-signed. No lock is
-    taken first: the write is ``UPDATE ... WHERE status = 'valid' AND NOT EXISTS (an
-    entry on a list)``, so a refund or an admission committed before it refuses it. (A
+    taken first: the write is ``UPDATE ... WHERE status = 'valid' AND NOT admitted`` (an
+    entry on a list), so a refund or an admission committed before it refuses it. (A
     first entry committing during this very statement may be missed on PostgreSQL,
     whose subquery reads the statement's snapshot: the name then changes just after the
     entry, which admits the same person with the same QR.)
@@ -189,13 +185,13 @@ def set_holder_name(
         queries.buyer_tickets(
             order_id=order_id, user_id=proof.user_id, order_token_hash=proof.order_token_hash
         )
-        .add_columns(ADMITTED)
+        .add_columns(admitted.label("admitted"))
         .where(Ticket.id == ticket_id)
     ).first()
     if row is None:
         raise TicketNotFound()
-    ticket, event, _ticket_type, admitted = row
-    refusal = holder_name_refusal(ticket, event, admitted=admitted, now=now)
+    ticket, event, _ticket_type, was_admitted = row
+    refusal = holder_name_refusal(ticket, event, admitted=was_admitted, now=now)
     if refusal is not None:
         raise refusal
     renamed = cast(
@@ -205,7 +201,7 @@ def set_holder_name(
             .where(
                 Ticket.id == ticket.id,
                 Ticket.status == TicketStatus.valid,
-                ~ADMITTED.element,
+                ~admitted,
             )
             .values(holder_name=name)
             .execution_options(synchronize_session=False)
@@ -214,17 +210,18 @@ def set_holder_name(
     if renamed.rowcount != 1:
         # Admitted or revoked since it was read: say which.
         session.refresh(ticket)
-        admitted = bool(session.scalar(select(ADMITTED.element).where(Ticket.id == ticket.id)))
-        raise holder_name_refusal(ticket, event, admitted=admitted, now=now) or Conflict()
+        now_admitted = bool(session.scalar(select(admitted).where(Ticket.id == ticket.id)))
+        raise holder_name_refusal(ticket, event, admitted=now_admitted, now=now) or Conflict()
     set_committed_value(ticket, "holder_name", name)
     return ticket
 
 
 def buyer_order_tickets(
-    session: Session, *, order_id: uuid.UUID, proof: BuyerProof
+    session: Session, *, order_id: uuid.UUID, proof: BuyerProof, admitted: ColumnElement[bool]
 ) -> list[tuple[Ticket, Event, TicketType, bool]]:
     """The tickets of an order as its buyer alone reaches them (``queries.buyer_tickets``;
-    empty for anyone else), in the order page's order. Nothing is signed, so a write
+    empty for anyone else), in the order page's order, each with whether it was admitted
+    (``admitted``, as ``set_holder_name`` takes it). Nothing is signed, so a write
     request may call it (signing may create the event's key in a unit of work of its
     own, which must not wait behind the caller's SQLite write: ``KeyRing.get_or_create``).
     """
@@ -232,12 +229,12 @@ def buyer_order_tickets(
         queries.buyer_tickets(
             order_id=order_id, user_id=proof.user_id, order_token_hash=proof.order_token_hash
         )
-        .add_columns(ADMITTED)
+        .add_columns(admitted.label("admitted"))
         .order_by(Ticket.ticket_type_id, Ticket.created_at, Ticket.id)
     )
     return [
-        (ticket, event, ticket_type, bool(admitted))
-        for ticket, event, ticket_type, admitted in session.execute(statement)
+        (ticket, event, ticket_type, bool(was_admitted))
+        for ticket, event, ticket_type, was_admitted in session.execute(statement)
     ]
 
 

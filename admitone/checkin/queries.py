@@ -1,0 +1,26 @@
+"""Check-in's statements for the domains that check-in builds on, so that they read
+check-in's state without naming its tables or importing it (check-in imports tickets).
+
+The outer layer (routes, pages) takes them from here and hands them to those domains'
+services: ``tickets.service.set_holder_name`` is given ``ticket_admitted()``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, exists
+
+from admitone.checkin.models import CheckinList, CheckinPresence
+from admitone.tickets.models import Ticket
+
+
+def ticket_admitted() -> ColumnElement[bool]:
+    """Whether the enclosing statement's ``Ticket`` has been admitted: an entry on any of
+    its event's check-in lists (docs/gates.md). An EXISTS correlated to ``tickets``, for
+    a SELECT's columns or an UPDATE's WHERE; it reaches the presences through the event's
+    lists, so each probe uses the presences' key ``(list_id, ticket_id)``."""
+    return exists().where(
+        CheckinList.event_id == Ticket.event_id,
+        CheckinPresence.list_id == CheckinList.id,
+        CheckinPresence.ticket_id == Ticket.id,
+        CheckinPresence.entries > 0,
+    )
