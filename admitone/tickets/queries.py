@@ -8,9 +8,8 @@ orders (``authorization``). Anyone else gets nothing, which the API turns into a
 from __future__ import annotations
 
 import uuid
-from typing import TypeAlias
 
-from sqlalchemy import ColumnElement, Row, Select, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select
 
 from admitone.accounts.models import User
 from admitone.authorization import Permission, acts_everywhere_with, roles_allowed
@@ -20,10 +19,6 @@ from admitone.organizations.models import Membership
 from admitone.tickets.models import Ticket
 
 ORDER_VIEWER_ROLES = roles_allowed(Permission.view_orders)
-
-# A row of ``ticket_rows()``, which unpacks as a typed tuple (SQLAlchemy 2.1). Quoted: Row
-# is subscripted this way only since 2.1, and the alias is not needed at run time.
-TicketRow: TypeAlias = "Row[Ticket, Order, Event, TicketType]"
 
 
 def ticket_rows() -> Select[Ticket, Order, Event, TicketType]:

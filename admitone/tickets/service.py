@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol, TypeAlias, cast
 
 import segno
-from sqlalchemy import ColumnElement, CursorResult, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Row, Select, func, null, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -240,19 +240,38 @@ def buyer_order_tickets(
 
 @dataclass(frozen=True)
 class TicketView:
-    """A ticket with what its page shows; ``qr_payload`` is None once revoked."""
+    """A ticket with what its page shows; ``qr_payload`` is None once revoked;
+    ``admitted_at`` its first entry, read only when the caller passed ``admitted_at``
+    (else None)."""
 
     ticket: Ticket
     order: Order
     event: Event
     ticket_type: TicketType
     qr_payload: str | None
+    admitted_at: datetime | None = None
 
 
-def _views(session: Session, keys: KeyRing, rows: Sequence[queries.TicketRow]) -> list[TicketView]:
+# Check-in owns when a ticket entered; a caller that shows it passes check-in's
+# ``checkin.queries.first_entry_at()``: a column correlated to ``Ticket``, read in the
+# same statement as the tickets (one round trip), without this module naming check-in.
+AdmittedAt = ColumnElement[datetime]  # NULL for a ticket never admitted
+# A row of ``ticket_rows()`` and that column, which unpacks as a typed tuple (SQLAlchemy
+# 2.1). Quoted: Row is subscripted this way only since 2.1, and it is not needed at run time.
+ViewRow: TypeAlias = "Row[Ticket, Order, Event, TicketType, datetime | None]"
+
+
+def _with_admitted_at(
+    statement: Select[Ticket, Order, Event, TicketType], admitted_at: AdmittedAt | None
+) -> Select[Ticket, Order, Event, TicketType, datetime | None]:
+    column = null() if admitted_at is None else admitted_at
+    return statement.add_columns(column)
+
+
+def _views(session: Session, keys: KeyRing, rows: Sequence[ViewRow]) -> list[TicketView]:
     event_keys = {}
     views = []
-    for ticket, order, event, ticket_type in rows:
+    for ticket, order, event, ticket_type, admitted_at in rows:
         payload = None
         if ticket.status == TicketStatus.valid:
             if ticket.event_id not in event_keys:
@@ -262,7 +281,7 @@ def _views(session: Session, keys: KeyRing, rows: Sequence[queries.TicketRow]) -
                 ticket_id=ticket.id,
                 ticket_type_id=ticket.ticket_type_id,
             )
-        views.append(TicketView(ticket, order, event, ticket_type, payload))
+        views.append(TicketView(ticket, order, event, ticket_type, payload, admitted_at))
     return views
 
 
@@ -284,14 +303,19 @@ def get_ticket(
     user: User | None,
     order_token: str | None,
     keys: KeyRing,
+    admitted_at: AdmittedAt | None = None,
 ) -> TicketView:
-    """One ticket, if the caller may read it (queries.readable_tickets); else 404.
+    """One ticket, if the caller may read it (queries.readable_tickets); else 404. With
+    its first entry when given ``admitted_at`` (``AdmittedAt``), in the same statement.
 
     Read-only; may create the event's signing key in its own short unit of work.
     """
-    statement = queries.readable_tickets(
-        user=user, order_token_hash=hash_order_token(order_token) if order_token else None
-    ).where(Ticket.id == ticket_id)
+    statement = _with_admitted_at(
+        queries.readable_tickets(
+            user=user, order_token_hash=hash_order_token(order_token) if order_token else None
+        ).where(Ticket.id == ticket_id),
+        admitted_at,
+    )
     row = session.execute(statement).first()
     if row is None:
         raise TicketNotFound()
@@ -305,29 +329,40 @@ def list_order_tickets(
     user: User | None,
     order_token: str | None,
     keys: KeyRing,
+    admitted_at: AdmittedAt | None = None,
 ) -> list[TicketView]:
-    """An order's tickets that the caller may read (empty if none or not allowed).
+    """An order's tickets that the caller may read (empty if none or not allowed). With
+    their first entries when given ``admitted_at`` (``AdmittedAt``), in the same statement.
 
     Read-only; may create the event's signing key in its own short unit of work.
     """
-    statement = (
+    statement = _with_admitted_at(
         queries.readable_tickets(
             user=user, order_token_hash=hash_order_token(order_token) if order_token else None
         )
         .where(Ticket.order_id == order_id)
-        .order_by(TicketType.position, Ticket.created_at, Ticket.id)
+        .order_by(TicketType.position, Ticket.created_at, Ticket.id),
+        admitted_at,
     )
     return _views(session, keys, session.execute(statement).all())
 
 
 def list_user_tickets(
-    session: Session, *, user: User, keys: KeyRing, page: int, per_page: int
+    session: Session,
+    *,
+    user: User,
+    keys: KeyRing,
+    page: int,
+    per_page: int,
+    admitted_at: AdmittedAt | None = None,
 ) -> tuple[list[TicketView], int]:
-    """The tickets of the caller's own orders, by event date; and their total count."""
+    """The tickets of the caller's own orders, by event date; and their total count.
+    With their first entries when given ``admitted_at`` (``AdmittedAt``)."""
     statement = queries.tickets_of_user(user.id)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = session.execute(
-        statement.order_by(Event.starts_at, Ticket.created_at, Ticket.id)
+        _with_admitted_at(statement, admitted_at)
+        .order_by(Event.starts_at, Ticket.created_at, Ticket.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
