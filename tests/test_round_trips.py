@@ -260,3 +260,60 @@ def test_a_confirmation_job_in_few_round_trips(
         assert len(again_trips) == 3, again_trips  # BEGIN; the same statement; COMMIT
     else:
         assert job_trips == again_trips == []
+
+
+def test_an_orders_ticket_download_in_few_round_trips(
+    client: TestClient,
+    clean_database: Database,
+    settings: Settings,
+):
+    """The gate's ticket download (``GET /orders/{order_id}/tickets``, a hot route): the
+    order's tickets with their event, type and first entry, signed, for its token
+    holder. The event's key is in the process's cache, as on a running server."""
+    world = _setup(client)
+    database = clean_database
+    with database.session() as session:
+        created = buying.create_order(
+            session,
+            event_id=world["event_id"],
+            items=[buying.ItemRequest(ticket_type_id=world["ticket_type_id"], quantity=2)],
+            buyer_name="Ada Lovelace",
+            buyer_email="ada@example.com",
+            user_id=None,
+            now=utcnow(),
+            settings=settings,
+        )
+    order = created.details.order
+    headers = {"X-Order-Token": created.order_token}
+    with database.session() as session:
+        payment, _ = paying.pay_order(
+            session,
+            order_id=order.id,
+            user_id=None,
+            order_token=created.order_token,
+            now=utcnow(),
+            settings=settings,
+        )
+    with database.session() as session:
+        result = test_provider.approve_test_payment(
+            session,
+            payment_id=payment.id,
+            payer=BuyerProof(user_id=None, order_token=created.order_token),
+            now=utcnow(),
+            settings=settings,
+        )
+    assert result.outcome == PaymentOutcome.paid
+    url = f"/api/v1/orders/{order.id}/tickets"
+    assert client.get(url, headers=headers).status_code == 200  # the key, into the cache
+
+    with round_trips(whole=True) as trips:
+        response = client.get(url, headers=headers)
+    assert response.status_code == 200, response.text
+    assert [ticket["admitted_at"] for ticket in response.json()["data"]] == [None, None]
+
+    if ON_POSTGRESQL:
+        # BEGIN; the order's tickets with their order, event, type and first entry (4
+        # before the first entries were folded in: a query of their own); COMMIT
+        assert len(trips) == 3, trips
+    else:
+        assert trips == []

@@ -20,8 +20,6 @@ from admitone.tickets.models import Ticket
 
 ORDER_VIEWER_ROLES = roles_allowed(Permission.view_orders)
 
-TicketRow = tuple[Ticket, Order, Event, TicketType]
-
 
 def ticket_rows() -> Select[Ticket, Order, Event, TicketType]:
     """Tickets with what a ticket page shows: its order, event and ticket type."""

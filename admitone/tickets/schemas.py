@@ -65,7 +65,9 @@ class TicketOut(BaseModel):
     qr_png_url: str | None
 
     @classmethod
-    def from_view(cls, view: TicketView, *, admitted_at: datetime | None) -> TicketOut:
+    def from_view(cls, view: TicketView) -> TicketOut:
+        """The ticket as the API shows it; ``admitted_at`` is the view's, so the view must
+        have been read with it (``tickets.service``'s ``admitted_at``)."""
         ticket = view.ticket
         has_qr = view.qr_payload is not None
         base = f"/api/v1/tickets/{ticket.id}"
@@ -75,7 +77,7 @@ class TicketOut(BaseModel):
             holder_name=ticket.holder_name,
             created_at=ticket.created_at,
             revoked_at=ticket.revoked_at,
-            admitted_at=admitted_at,
+            admitted_at=view.admitted_at,
             event=TicketEventOut.model_validate(view.event),
             ticket_type=TicketTypeRef.model_validate(view.ticket_type),
             order=TicketOrderRef.model_validate(view.order),

@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol, TypeAlias, cast
 
 import segno
-from sqlalchemy import CursorResult, column, exists, func, select, table, update
+from sqlalchemy import ColumnElement, CursorResult, Row, Select, func, null, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -131,15 +131,6 @@ def checked_holder_name(value: str) -> str:
     return name
 
 
-# Check-in's presences (checkin.models.CheckinPresence), named here without importing
-# check-in, which imports tickets: a ticket with an entry on any of its event's check-in
-# lists has been admitted (docs/gates.md).
-_presences = table("checkin_presences", column("ticket_id"), column("entries"))
-ADMITTED = (
-    exists().where(_presences.c.ticket_id == Ticket.id, _presences.c.entries > 0).label("admitted")
-)
-
-
 def holder_name_refusal(
     ticket: Ticket, event: Event, *, admitted: bool, now: datetime
 ) -> DomainError | None:
@@ -172,14 +163,19 @@ def set_holder_name(
     proof: BuyerProof,
     holder_name: str,
     now: datetime,
+    admitted: ColumnElement[bool],
 ) -> Ticket:
     """The order's buyer (account or order token) sets the attendee name of one of its
     tickets; anyone else gets 404 (``queries.buyer_ticket``). Refused, nothing changes:
     422 for a bad name, 409 with the reason's code (``holder_name_refusal``).
 
+    ``admitted`` says whether the statement's ``Ticket`` was admitted, as SQL correlated
+    to it: check-in owns that state, and the caller passes its condition
+    (``checkin.queries.ticket_admitted()``), so that this module names nothing of it.
+
     The name is not part of the signed QR payload, so nothing is re-signed. No lock is
-    taken first: the write is ``UPDATE ... WHERE status = 'valid' AND NOT EXISTS (an
-    entry on a list)``, so a refund or an admission committed before it refuses it. (A
+    taken first: the write is ``UPDATE ... WHERE status = 'valid' AND NOT admitted`` (an
+    entry on a list), so a refund or an admission committed before it refuses it. (A
     first entry committing during this very statement may be missed on PostgreSQL,
     whose subquery reads the statement's snapshot: the name then changes just after the
     entry, which admits the same person with the same QR.)
@@ -189,13 +185,13 @@ def set_holder_name(
         queries.buyer_tickets(
             order_id=order_id, user_id=proof.user_id, order_token_hash=proof.order_token_hash
         )
-        .add_columns(ADMITTED)
+        .add_columns(admitted.label("admitted"))
         .where(Ticket.id == ticket_id)
     ).first()
     if row is None:
         raise TicketNotFound()
-    ticket, event, _ticket_type, admitted = row
-    refusal = holder_name_refusal(ticket, event, admitted=admitted, now=now)
+    ticket, event, _ticket_type, was_admitted = row
+    refusal = holder_name_refusal(ticket, event, admitted=was_admitted, now=now)
     if refusal is not None:
         raise refusal
     renamed = cast(
@@ -205,7 +201,7 @@ def set_holder_name(
             .where(
                 Ticket.id == ticket.id,
                 Ticket.status == TicketStatus.valid,
-                ~ADMITTED.element,
+                ~admitted,
             )
             .values(holder_name=name)
             .execution_options(synchronize_session=False)
@@ -214,17 +210,18 @@ def set_holder_name(
     if renamed.rowcount != 1:
         # Admitted or revoked since it was read: say which.
         session.refresh(ticket)
-        admitted = bool(session.scalar(select(ADMITTED.element).where(Ticket.id == ticket.id)))
-        raise holder_name_refusal(ticket, event, admitted=admitted, now=now) or Conflict()
+        now_admitted = bool(session.scalar(select(admitted).where(Ticket.id == ticket.id)))
+        raise holder_name_refusal(ticket, event, admitted=now_admitted, now=now) or Conflict()
     set_committed_value(ticket, "holder_name", name)
     return ticket
 
 
 def buyer_order_tickets(
-    session: Session, *, order_id: uuid.UUID, proof: BuyerProof
+    session: Session, *, order_id: uuid.UUID, proof: BuyerProof, admitted: ColumnElement[bool]
 ) -> list[tuple[Ticket, Event, TicketType, bool]]:
     """The tickets of an order as its buyer alone reaches them (``queries.buyer_tickets``;
-    empty for anyone else), in the order page's order. Nothing is signed, so a write
+    empty for anyone else), in the order page's order, each with whether it was admitted
+    (``admitted``, as ``set_holder_name`` takes it). Nothing is signed, so a write
     request may call it (signing may create the event's key in a unit of work of its
     own, which must not wait behind the caller's SQLite write: ``KeyRing.get_or_create``).
     """
@@ -232,30 +229,49 @@ def buyer_order_tickets(
         queries.buyer_tickets(
             order_id=order_id, user_id=proof.user_id, order_token_hash=proof.order_token_hash
         )
-        .add_columns(ADMITTED)
+        .add_columns(admitted.label("admitted"))
         .order_by(Ticket.ticket_type_id, Ticket.created_at, Ticket.id)
     )
     return [
-        (ticket, event, ticket_type, bool(admitted))
-        for ticket, event, ticket_type, admitted in session.execute(statement)
+        (ticket, event, ticket_type, bool(was_admitted))
+        for ticket, event, ticket_type, was_admitted in session.execute(statement)
     ]
 
 
 @dataclass(frozen=True)
 class TicketView:
-    """A ticket with what its page shows; ``qr_payload`` is None once revoked."""
+    """A ticket with what its page shows; ``qr_payload`` is None once revoked;
+    ``admitted_at`` its first entry, read only when the caller passed ``admitted_at``
+    (else None)."""
 
     ticket: Ticket
     order: Order
     event: Event
     ticket_type: TicketType
     qr_payload: str | None
+    admitted_at: datetime | None = None
 
 
-def _views(session: Session, keys: KeyRing, rows: list[queries.TicketRow]) -> list[TicketView]:
+# Check-in owns when a ticket entered; a caller that shows it passes check-in's
+# ``checkin.queries.first_entry_at()``: a column correlated to ``Ticket``, read in the
+# same statement as the tickets (one round trip), without this module naming check-in.
+AdmittedAt = ColumnElement[datetime]  # NULL for a ticket never admitted
+# A row of ``ticket_rows()`` and that column, which unpacks as a typed tuple (SQLAlchemy
+# 2.1). Quoted: Row is subscripted this way only since 2.1, and it is not needed at run time.
+ViewRow: TypeAlias = "Row[Ticket, Order, Event, TicketType, datetime | None]"
+
+
+def _with_admitted_at(
+    statement: Select[Ticket, Order, Event, TicketType], admitted_at: AdmittedAt | None
+) -> Select[Ticket, Order, Event, TicketType, datetime | None]:
+    column = null() if admitted_at is None else admitted_at
+    return statement.add_columns(column)
+
+
+def _views(session: Session, keys: KeyRing, rows: Sequence[ViewRow]) -> list[TicketView]:
     event_keys = {}
     views = []
-    for ticket, order, event, ticket_type in rows:
+    for ticket, order, event, ticket_type, admitted_at in rows:
         payload = None
         if ticket.status == TicketStatus.valid:
             if ticket.event_id not in event_keys:
@@ -265,7 +281,7 @@ def _views(session: Session, keys: KeyRing, rows: list[queries.TicketRow]) -> li
                 ticket_id=ticket.id,
                 ticket_type_id=ticket.ticket_type_id,
             )
-        views.append(TicketView(ticket, order, event, ticket_type, payload))
+        views.append(TicketView(ticket, order, event, ticket_type, payload, admitted_at))
     return views
 
 
@@ -287,18 +303,23 @@ def get_ticket(
     user: User | None,
     order_token: str | None,
     keys: KeyRing,
+    admitted_at: AdmittedAt | None = None,
 ) -> TicketView:
-    """One ticket, if the caller may read it (queries.readable_tickets); else 404.
+    """One ticket, if the caller may read it (queries.readable_tickets); else 404. With
+    its first entry when given ``admitted_at`` (``AdmittedAt``), in the same statement.
 
     Read-only; may create the event's signing key in its own short unit of work.
     """
-    statement = queries.readable_tickets(
-        user=user, order_token_hash=hash_order_token(order_token) if order_token else None
-    ).where(Ticket.id == ticket_id)
+    statement = _with_admitted_at(
+        queries.readable_tickets(
+            user=user, order_token_hash=hash_order_token(order_token) if order_token else None
+        ).where(Ticket.id == ticket_id),
+        admitted_at,
+    )
     row = session.execute(statement).first()
     if row is None:
         raise TicketNotFound()
-    return _views(session, keys, [row._tuple()])[0]
+    return _views(session, keys, [row])[0]
 
 
 def list_order_tickets(
@@ -308,33 +329,44 @@ def list_order_tickets(
     user: User | None,
     order_token: str | None,
     keys: KeyRing,
+    admitted_at: AdmittedAt | None = None,
 ) -> list[TicketView]:
-    """An order's tickets that the caller may read (empty if none or not allowed).
+    """An order's tickets that the caller may read (empty if none or not allowed). With
+    their first entries when given ``admitted_at`` (``AdmittedAt``), in the same statement.
 
     Read-only; may create the event's signing key in its own short unit of work.
     """
-    statement = (
+    statement = _with_admitted_at(
         queries.readable_tickets(
             user=user, order_token_hash=hash_order_token(order_token) if order_token else None
         )
         .where(Ticket.order_id == order_id)
-        .order_by(TicketType.position, Ticket.created_at, Ticket.id)
+        .order_by(TicketType.position, Ticket.created_at, Ticket.id),
+        admitted_at,
     )
-    return _views(session, keys, [row._tuple() for row in session.execute(statement)])
+    return _views(session, keys, session.execute(statement).all())
 
 
 def list_user_tickets(
-    session: Session, *, user: User, keys: KeyRing, page: int, per_page: int
+    session: Session,
+    *,
+    user: User,
+    keys: KeyRing,
+    page: int,
+    per_page: int,
+    admitted_at: AdmittedAt | None = None,
 ) -> tuple[list[TicketView], int]:
-    """The tickets of the caller's own orders, by event date; and their total count."""
+    """The tickets of the caller's own orders, by event date; and their total count.
+    With their first entries when given ``admitted_at`` (``AdmittedAt``)."""
     statement = queries.tickets_of_user(user.id)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = session.execute(
-        statement.order_by(Event.starts_at, Ticket.created_at, Ticket.id)
+        _with_admitted_at(statement, admitted_at)
+        .order_by(Event.starts_at, Ticket.created_at, Ticket.id)
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return _views(session, keys, [row._tuple() for row in rows]), total
+    return _views(session, keys, rows), total
 
 
 def qr_image(view: TicketView, *, kind: Literal["svg", "png"]) -> bytes:

@@ -86,6 +86,12 @@ class TestOneTicket:
         assert scan.json()["data"]["result"] == "admitted"
         data = world.client.get(url, headers=world.buyer["headers"]).json()["data"]
         assert data["admitted_at"] is not None
+        # The lists say the same, each ticket its own (one statement with the tickets).
+        for listing in (f"/api/v1/orders/{world.order.id}/tickets", "/api/v1/me/tickets"):
+            listed = world.client.get(listing, headers=world.buyer["headers"]).json()["data"]
+            admitted = {ticket["id"]: ticket["admitted_at"] for ticket in listed}
+            assert admitted.pop(str(ticket_id)) == data["admitted_at"]
+            assert admitted and set(admitted.values()) == {None}
 
     def test_revoked_ticket_has_no_qr(self, world: World):
         refund_order(world.database, world.order.id)

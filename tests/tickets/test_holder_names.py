@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from admitone.authorization import BuyerProof
+from admitone.checkin.queries import ticket_admitted
 from admitone.db import Database, utcnow
 from admitone.errors import DomainError, InvalidInput
 from admitone.events.models import Event, EventStatus
@@ -80,6 +81,7 @@ class TestService:
                 proof=BuyerProof(user_id=None, order_token=order.token),
                 holder_name="  Grace Hopper  ",
                 now=utcnow(),
+                admitted=ticket_admitted(),
             )
             assert ticket.holder_name == "Grace Hopper"
         assert ticket_row(world.database, order.ticket_ids[0]).holder_name == "Grace Hopper"
@@ -144,6 +146,7 @@ class TestService:
                 proof=BuyerProof(user_id=None, order_token=order.token),
                 holder_name="Too Late",
                 now=utcnow(),
+                admitted=ticket_admitted(),
             )
         assert raised.value.code == "TICKET_ALREADY_ADMITTED"
         assert len(calls) == 2  # the write matched no row: the reason was read again

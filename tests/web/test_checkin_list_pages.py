@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from admitone.checkin import lists as checkin_lists
+from admitone.checkin.errors import CheckinListWindowInvalid
 from admitone.db import Database
 from tests.tickets.factories import World, build_world
 from tests.web.helpers import HTML, csrf_from, get_page, web_login
@@ -150,6 +152,32 @@ def test_edit_a_list(world: World) -> None:
         None,
     )
     assert changed["allow_reentry"] is False
+
+
+def test_edit_refused_shows_the_form_again(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The edit form's two refusals, as the add form's: its own field errors, and the
+    service's refusal (rolled back); both 422 with what was typed, nothing changed."""
+    made = _make_list(world)
+    edit = _page(world, f"/{made['id']}/edit")
+    typed = {"name": "Main door", "types": "chosen", "valid_from": "", "valid_until": ""}
+    bad = _post(world.client, edit, typed, from_url=edit)
+    assert bad.status_code == 422
+    assert _errors(bad.text) == {"ticket_type_ids": "Choose at least one ticket type."}
+    assert 'value="Main door"' in bad.text
+
+    real = checkin_lists.update_list
+
+    def refused(session: Any, **kwargs: Any) -> Any:
+        real(session, **kwargs)  # its writes, which the page must roll back
+        raise CheckinListWindowInvalid()
+
+    monkeypatch.setattr(checkin_lists, "update_list", refused)
+    refusal = _post(world.client, edit, {**typed, "types": "all"}, from_url=edit)
+    assert refusal.status_code == 422
+    assert _errors(refusal.text) == {"valid_until": "The end must be after the start."}
+    assert 'value="Main door"' in refusal.text
+    [unchanged] = _lists(world)
+    assert unchanged["name"] == "Side door"
 
 
 def test_the_default_list_and_a_scanned_list_are_not_deleted_and_the_page_says_why(

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from admitone.authorization import ORDER_TOKEN_MAX_LENGTH, BuyerProof, hash_order_token
+from admitone.checkin.queries import ticket_admitted
 from admitone.config import Settings
 from admitone.db import utcnow
 from admitone.deps import KeyRingDep, SessionDep, SettingsDep, client_ip, rate_limit
@@ -332,7 +333,9 @@ def _render_order(
     if status == OrderStatus.paid and event.ask_attendee_names:
         proof = BuyerProof(user_id=login.user.id if login else None, order_token=order_token)
         context["name_fields"] = _name_fields(
-            tickets.buyer_order_tickets(session, order_id=order.id, proof=proof),
+            tickets.buyer_order_tickets(
+                session, order_id=order.id, proof=proof, admitted=ticket_admitted()
+            ),
             now=now,
             values=name_values or {},
         )
@@ -423,7 +426,7 @@ def order_attendee_names(
     errors: dict[str, str] = {}
     status_code = 422
     for ticket, _event, _ticket_type, _admitted in tickets.buyer_order_tickets(
-        session, order_id=order_id, proof=proof
+        session, order_id=order_id, proof=proof, admitted=ticket_admitted()
     ):
         field = f"holder_name-{ticket.id}"
         if field not in form:
@@ -440,6 +443,7 @@ def order_attendee_names(
                 proof=proof,
                 holder_name=typed,
                 now=now,
+                admitted=ticket_admitted(),
             )
         except InvalidInput as exc:
             errors[field] = _holder_name_problem(exc)

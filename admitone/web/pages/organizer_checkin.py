@@ -9,6 +9,7 @@ are typed and shown in the event's time zone.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -92,7 +93,9 @@ def _window_error() -> str:
     return _("The end must be after the start.")
 
 
-def _parse(form: FormData, event: Event, values: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+def _parse(
+    form: FormData, event: Event, values: dict[str, Any]
+) -> tuple[CheckinListIn | None, dict[str, str]]:
     """The API's body (``CheckinListIn``) from the form, or every field error at once."""
     zone = zone_or_none(event.timezone)
     errors: dict[str, str] = {}
@@ -126,6 +129,34 @@ def _service_errors(exc: DomainError) -> dict[str, str]:
     if isinstance(exc, CheckinListTicketTypeUnknown):
         return {"ticket_type_ids": domain_error_text(exc)}
     return {"__all__": domain_error_text(exc)}
+
+
+def _submit(
+    session: Session,
+    form: FormData,
+    access: OrgAccess,
+    event: Event,
+    *,
+    save: Callable[[CheckinListIn], object],
+    form_again: Callable[[dict[str, Any], dict[str, str]], Response],
+) -> Response:
+    """What adding and editing a list share: parse the form (every field error at once),
+    ``save`` it through the service and go back to the lists; or ``form_again`` with
+    what was typed and the errors (422): the form's, or the service's refusal, after a
+    rollback of what the service did. A 404 from the service is raised as it is."""
+    values = _form_values(form)
+    body, errors = _parse(form, event, values)
+    if body is not None:
+        try:
+            save(body)
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            session.rollback()
+            errors = _service_errors(exc)
+        else:
+            return redirect(_lists_url(access, event.id), flash="checkin_list_saved")
+    return form_again(values, errors)
 
 
 # --- the lists --------------------------------------------------------------------------
@@ -186,28 +217,24 @@ def create_list(
     request: Request, form: Form, session: SessionDep, access: ManageAccess, event_id: EventId
 ) -> Response:
     event = events.get_event(session, access=access, event_id=event_id)
-    values = _form_values(form)
-    body, errors = _parse(form, event, values)
-    if body is not None:
-        try:
-            checkin_lists.create_list(
-                session,
-                access=access,
-                event_id=event.id,
-                name=body.name,
-                ticket_type_ids=body.ticket_type_ids,
-                allow_reentry=body.allow_reentry,
-                valid_from=body.valid_from,
-                valid_until=body.valid_until,
-            )
-            return redirect(_lists_url(access, event.id), flash="checkin_list_saved")
-        except DomainError as exc:
-            if exc.status == 404:
-                raise
-            session.rollback()
-            errors = _service_errors(exc)
-    return _render_lists(
-        request, session, access, event, values=values, errors=errors, status_code=422
+    return _submit(
+        session,
+        form,
+        access,
+        event,
+        save=lambda body: checkin_lists.create_list(
+            session,
+            access=access,
+            event_id=event.id,
+            name=body.name,
+            ticket_type_ids=body.ticket_type_ids,
+            allow_reentry=body.allow_reentry,
+            valid_from=body.valid_from,
+            valid_until=body.valid_until,
+        ),
+        form_again=lambda values, errors: _render_lists(
+            request, session, access, event, values=values, errors=errors, status_code=422
+        ),
     )
 
 
@@ -259,24 +286,22 @@ def update_list(
 ) -> Response:
     event = events.get_event(session, access=access, event_id=event_id)
     view = checkin_lists.get_list(session, access=access, event_id=event.id, list_id=list_id)
-    values = _form_values(form)
-    body, errors = _parse(form, event, values)
-    if body is not None:
-        try:
-            checkin_lists.update_list(
-                session,
-                access=access,
-                event_id=event.id,
-                list_id=view.checkin_list.id,
-                changes=body.model_dump(),
-            )
-            return redirect(_lists_url(access, event.id), flash="checkin_list_saved")
-        except DomainError as exc:
-            if exc.status == 404:
-                raise
-            session.rollback()
-            errors = _service_errors(exc)
-    return _render_edit(request, access, event, view, values=values, errors=errors, status_code=422)
+    return _submit(
+        session,
+        form,
+        access,
+        event,
+        save=lambda body: checkin_lists.update_list(
+            session,
+            access=access,
+            event_id=event.id,
+            list_id=view.checkin_list.id,
+            changes=body.model_dump(),
+        ),
+        form_again=lambda values, errors: _render_edit(
+            request, access, event, view, values=values, errors=errors, status_code=422
+        ),
+    )
 
 
 @router.post("/organizer/{org}/events/{event_id}/checkin-lists/{list_id}/delete")
