@@ -728,6 +728,12 @@
     if (pairedBlock) { pairedBlock.hidden = !meta.device; }
     var rejected = document.getElementById("offline-rejected");
     if (rejected) { rejected.hidden = !meta.device_rejected; }
+    // The shell's line under "Offline": with a bundle, scans go on here.
+    var detail = document.getElementById("network-status-detail");
+    if (detail) {
+      if (!detail.hasAttribute("data-text-default")) { detail.setAttribute("data-text-default", detail.textContent); }
+      detail.textContent = ready() ? text("offline-ready") : detail.getAttribute("data-text-default");
+    }
     var unsupported = document.getElementById("offline-unsupported");
     if (unsupported) { unsupported.hidden = !keyError; }
     if (meta.device) {

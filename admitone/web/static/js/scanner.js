@@ -170,9 +170,14 @@
     }).then(function (response) {
       window.clearTimeout(timeout);
       if (response.status === 401 && !retried) {
-        // A revoked device, or an expired login token: the login's fresh token, once.
-        if (deviceToken) { mode.deviceRejected(); }
-        return refreshToken().then(function () { return postScan(code, scan, true); });
+        // A revoked device, or an expired login token: the login's fresh token, once
+        // (the scan was not stored, so its nonce is still free).
+        return response.json().catch(function () { return {}; }).then(function (refusal) {
+          if (deviceToken && refusal && refusal.error && refusal.error.code === "DEVICE_TOKEN_INVALID") {
+            mode.deviceRejected();
+          }
+          return refreshToken();
+        }).then(function () { return postScan(code, scan, true); });
       }
       return response.json().then(function (body) { return { status: response.status, body: body }; });
     }, function (error) {
