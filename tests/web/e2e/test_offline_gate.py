@@ -102,9 +102,7 @@ def _scan(page: Page, code: str) -> dict[str, str | None]:
 
 def _stored_scans(database: Database, event_id: str) -> list[CheckIn]:
     with database.session(write=False) as session:
-        return list(
-            session.scalars(select(CheckIn).where(CheckIn.event_id == uuid.UUID(event_id)))
-        )
+        return list(session.scalars(select(CheckIn).where(CheckIn.event_id == uuid.UUID(event_id))))
 
 
 def _setup(api: httpx.Client) -> tuple[dict, str, dict, dict]:
@@ -207,9 +205,10 @@ def test_two_offline_gates_then_one_upload_each_and_the_duplicate_reported(
     expect(north.locator("#offline")).to_have_attribute("data-syncing", "false")
     assert len(_stored_scans(clean_database, event["id"])) == 9
     with clean_database.session(write=False) as session:
-        assert session.scalar(
-            select(func.count()).select_from(CheckIn).where(CheckIn.nonce.is_(None))
-        ) == 0
+        assert (
+            session.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.nonce.is_(None)))
+            == 0
+        )
 
 
 def test_the_queue_survives_a_reload_and_a_browser_restart(

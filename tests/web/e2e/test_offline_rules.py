@@ -36,7 +36,9 @@ def _load(page: Page) -> None:
     page.wait_for_function("window.AdmitOneOffline !== undefined")
 
 
-def _payload(key: Ed25519PrivateKey, *, ticket: uuid.UUID, event: uuid.UUID, type_: uuid.UUID) -> str:
+def _payload(
+    key: Ed25519PrivateKey, *, ticket: uuid.UUID, event: uuid.UUID, type_: uuid.UUID
+) -> str:
     body = bytes([signing.PAYLOAD_VERSION]) + ticket.bytes + event.bytes + type_.bytes
     return base64.b32encode(body + key.sign(body)).decode().rstrip("=")
 
@@ -76,9 +78,10 @@ def test_payloads_parse_and_verify_as_on_the_server(page: Page) -> None:
         _payload(other, ticket=ticket, event=event, type_=type_): False,
     }
     for code, expected in cases.items():
-        assert page.evaluate(
-            "([k, c]) => AdmitOneOffline.verify(k, c)", [_raw_public(key), code]
-        ) is expected, code
+        assert (
+            page.evaluate("([k, c]) => AdmitOneOffline.verify(k, c)", [_raw_public(key), code])
+            is expected
+        ), code
     # Not payloads at all, for the browser as for the server: truncated, one character
     # too many, lower case, non-canonical (the spare bit set), another version, junk.
     version_two = raw.copy()
