@@ -493,6 +493,8 @@
         presence.key = presence.list_id + ":" + presence.ticket_id;
         presences.put(presence);
       });
+      // Entries a supervisor undid since the last sync, which left no presence.
+      (data.undone || []).forEach(function (pair) { presences.delete(pair[0] + ":" + pair[1]); });
       var values = {
         event: data.event, public_key: data.public_key, lists: data.lists,
         ticket_types: data.ticket_types, full: data.full
