@@ -231,3 +231,14 @@ def proves_buyer(
     return proof.order_token is not None and hmac.compare_digest(
         order_token_hash, hash_order_token(proof.order_token)
     )
+
+
+def device_may_check_in(user: User | None, member_role: Role | None) -> bool:
+    """Whether a gate device may still act for the member who paired it: that member is
+    an active user who may check in for the event's organization (a platform admin
+    acts as an owner). Checked on every call with the device's token, so removing the
+    member, lowering their role or deactivating them stops their devices at once."""
+    if user is None or not user.is_active:
+        return False
+    role = acting_role(user, member_role)
+    return role is not None and role_allows(role, Permission.check_in)

@@ -90,7 +90,13 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     Domain(
         "checkin",
-        api_routers=("admitone.checkin.api:router", "admitone.checkin.api:lists_router"),
+        api_routers=(
+            "admitone.checkin.api:router",
+            "admitone.checkin.api:lists_router",
+            "admitone.checkin.api:devices_router",
+            "admitone.checkin.api:scan_router",
+            "admitone.checkin.api:conflicts_router",
+        ),
         page_routers=(
             "admitone.web.pages.scanner:router",
             # The organizer's pages for check-in lists and their statistics.

@@ -5,20 +5,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from admitone.authorization import OrgAccess, Permission
-from admitone.checkin import lists, service
+from admitone.checkin import bundle, devices, lists, offline, service
+from admitone.checkin.errors import CheckinEventNotFound
+from admitone.checkin.models import ConflictReason
 from admitone.checkin.schemas import (
+    BatchIn,
+    BatchOut,
+    BundleOut,
     CheckinKeyOut,
     CheckinListIn,
     CheckinListOut,
     CheckinListPatch,
     CheckinStatsOut,
+    ConflictOut,
+    DeviceIn,
+    DeviceOut,
     FoundTicketOut,
     ListStatsOut,
+    PairedDeviceOut,
     ScanIn,
     ScanOut,
     UndoneAdmissionOut,
@@ -34,7 +43,8 @@ from admitone.deps import (
     org_access,
     required_claims_of,
 )
-from admitone.errors import error_responses
+from admitone.errors import NotAuthenticated, error_responses
+from admitone.events import service as events_service
 from admitone.hot_routes import hot_route
 from admitone.schemas import DataResponse, ListResponse
 
@@ -61,14 +71,17 @@ TicketId = Annotated[uuid.UUID, Path(description="The ticket's id")]
 
 def caller_claims(
     request: Request, settings: SettingsDep, credentials: BearerCredentials
-) -> tuple[uuid.UUID, uuid.UUID]:
+) -> tuple[uuid.UUID, uuid.UUID] | str:
     """The access token's (user id, login session id), checked without a query: the scan
     reads the caller in its one query, with the event, their role, the list and the
-    ticket (gates scan in bursts), and checks the access there. 401 without a token."""
+    ticket (gates scan in bursts), and checks the access there. 401 without a token.
+    A gate device's token is passed on as it is, for ``devices.resolve_device``."""
+    if credentials is not None and devices.is_device_token(credentials.credentials):
+        return credentials.credentials
     return required_claims_of(request, settings, credentials)
 
 
-ScanCaller = Annotated[tuple[uuid.UUID, uuid.UUID], Depends(caller_claims)]
+ScanCaller = Annotated[tuple[uuid.UUID, uuid.UUID] | str, Depends(caller_claims)]
 ListIdQuery = Annotated[
     uuid.UUID | None,
     Query(description="A check-in list of the event (default: its default list)"),
@@ -105,6 +118,22 @@ def scan(
     session: SessionDep,
     keys: KeyRingDep,
 ) -> DataResponse[ScanOut]:
+    if isinstance(caller, str):  # a gate device's token
+        device = devices.resolve_device(session, token=caller)
+        if device.event.id != event_id:
+            raise CheckinEventNotFound()
+        outcome = service.scan_ticket(
+            session,
+            access=EventAccess(event=device.event, org=device.org),
+            keys=keys,
+            qr=body.qr,
+            gate=body.gate or device.device.gate,
+            nonce=body.nonce,
+            list_id=body.list_id,
+            kind=body.kind,
+            device_id=device.device.id,
+        )
+        return DataResponse(data=ScanOut.from_outcome(outcome))
     user_id, auth_session_id = caller
     outcome = service.scan_as_caller(
         session,
@@ -266,3 +295,163 @@ def checkin_list_stats(
 ) -> DataResponse[ListStatsOut]:
     stats = lists.list_stats(session, access=access, event_id=event_id, list_id=list_id)
     return DataResponse(data=ListStatsOut.from_stats(stats))
+
+
+# --- gate devices ------------------------------------------------------------------------
+
+
+@router.post(
+    "/devices",
+    status_code=201,
+    summary="Pair a gate device with the event (staff, admin, owner)",
+    description="Answers the device's token once: the device sends it as its bearer token "
+    "to /scan/bundle, /scan/batches and the online scan. docs/gates.md.",
+    responses=error_responses(401, 403, 404, 422),
+)
+def pair_device(
+    body: DeviceIn, access: CheckInAccess, session: SessionDep
+) -> DataResponse[PairedDeviceOut]:
+    paired = devices.pair_device(
+        session, event=access.event, user=access.org.user, name=body.name, gate=body.gate
+    )
+    out = DeviceOut.from_device(paired.device, paired_by=access.org.user.full_name or None)
+    return DataResponse(data=PairedDeviceOut(**out.model_dump(), token=paired.token))
+
+
+devices_router = APIRouter(
+    prefix="/organizations/{org}/events/{event_id}/devices", tags=["gate devices"]
+)
+DeviceId = Annotated[uuid.UUID, Path(description="The device's id")]
+
+
+@devices_router.get(
+    "",
+    summary="The event's gate devices, with their last contact (revoked ones too)",
+    responses=error_responses(401, 403, 404, 422),
+)
+def list_devices(
+    event_id: EventId, access: ViewAccess, session: SessionDep
+) -> ListResponse[DeviceOut]:
+    found = devices.list_devices(session, access=access, event_id=event_id)
+    return ListResponse(
+        data=[
+            DeviceOut.from_device(view.device, paired_by=view.paired_by, scans=view.scans)
+            for view in found
+        ]
+    )
+
+
+@devices_router.delete(
+    "/{device_id}",
+    status_code=204,
+    summary="Revoke a gate device: its token stops working",
+    responses=error_responses(401, 403, 404, 422),
+)
+def revoke_device(
+    event_id: EventId, device_id: DeviceId, access: ManageAccess, session: SessionDep
+) -> Response:
+    devices.revoke_device(session, access=access, event_id=event_id, device_id=device_id)
+    return Response(status_code=204)
+
+
+def device_access(
+    request: Request, session: SessionDep, credentials: BearerCredentials
+) -> devices.DeviceAccess:
+    """The gate device behind the bearer token (401 without one, or a bad one); its last
+    contact is noted by the calls that write (a GET's unit of work only reads)."""
+    if credentials is None:
+        raise NotAuthenticated()
+    return devices.resolve_device(
+        session, token=credentials.credentials, note_contact=request.method == "POST"
+    )
+
+
+DeviceCaller = Annotated[devices.DeviceAccess, Depends(device_access)]
+scan_router = APIRouter(prefix="/scan", tags=["gate devices"])
+
+
+@scan_router.get(
+    "/bundle",
+    summary="What the device needs to decide alone, by pages (device token)",
+    description="Without `cursor`: a full download. Then send each page's `cursor` until "
+    "`complete`; keep the last one for the next sync, which answers only what changed. "
+    'docs/gates.md, "The bundle".',
+    responses=error_responses(401, 422),
+)
+def get_bundle(
+    device: DeviceCaller,
+    session: SessionDep,
+    keys: KeyRingDep,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> DataResponse[BundleOut]:
+    page = bundle.bundle_page(session, device=device, keys=keys, cursor=cursor)
+    return DataResponse(data=BundleOut.from_page(page))
+
+
+@scan_router.post(
+    "/batches",
+    summary="Upload offline scans (device token): each stored once, one result per scan",
+    description="Idempotent per (device, nonce): send a batch again, split or reordered, "
+    "and each scan is stored once. Offline entries and exits are facts: stored even when "
+    "the server would have refused them, with the reason (`conflict`). docs/gates.md.",
+    responses=error_responses(401, 422),
+)
+def upload_batch(
+    body: BatchIn, device: DeviceCaller, session: SessionDep, keys: KeyRingDep
+) -> DataResponse[BatchOut]:
+    answer = offline.upload_batch(
+        session,
+        device=device,
+        keys=keys,
+        device_time=body.device_time,
+        scans=[
+            offline.OfflineScan(
+                nonce=item.nonce,
+                qr=item.qr,
+                list_id=item.list_id,
+                kind=item.kind,
+                scanned_at=item.scanned_at,
+                result=item.result,
+            )
+            for item in body.scans
+        ],
+    )
+    return DataResponse(data=BatchOut.from_answer(answer))
+
+
+# --- the organizer's conflict report -----------------------------------------------------
+
+conflicts_router = APIRouter(
+    prefix="/organizations/{org}/events/{event_id}/checkin-conflicts", tags=["check-in lists"]
+)
+CONFLICTS_SHOWN = 1000
+
+
+@conflicts_router.get(
+    "",
+    summary="Offline scans the server would have refused (duplicates...), newest first",
+    description="Filter by `list_id`, `reason`, `gate`, `device_id`; `format=csv` for a "
+    "CSV of all of them (JSON: the newest 1,000).",
+    responses={**error_responses(401, 403, 404, 422), 200: {"content": {"text/csv": {}}}},
+)
+def list_conflicts(
+    event_id: EventId,
+    access: ViewAccess,
+    session: SessionDep,
+    list_id: Annotated[uuid.UUID | None, Query()] = None,
+    reason: Annotated[ConflictReason | None, Query()] = None,
+    gate: Annotated[str | None, Query(max_length=100)] = None,
+    device_id: Annotated[uuid.UUID | None, Query()] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Any:
+    event = events_service.get_event(session, access=access, event_id=event_id)
+    where = offline.ConflictFilter(list_id=list_id, reason=reason, gate=gate, device_id=device_id)
+    if format == "csv":
+        found = offline.event_conflicts(session, event_id=event.id, where=where)
+        return Response(
+            content=offline.conflicts_csv(found),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="conflicts-{event.slug}.csv"'},
+        )
+    found = offline.event_conflicts(session, event_id=event.id, where=where, limit=CONFLICTS_SHOWN)
+    return ListResponse(data=[ConflictOut.from_conflict(item) for item in found])

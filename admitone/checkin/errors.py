@@ -1,6 +1,6 @@
 """Check-in: the errors its service raises (codes are part of the scanners' API)."""
 
-from admitone.errors import Busy, Conflict, InvalidInput, NotFound
+from admitone.errors import Busy, Conflict, DomainError, InvalidInput, NotFound
 from admitone.events.errors import EventNotFound
 
 
@@ -67,3 +67,22 @@ class CheckinListTicketTypeUnknown(InvalidInput):
 class CheckinListWindowInvalid(InvalidInput):
     code = "CHECKIN_LIST_WINDOW_INVALID"
     message = "A check-in list's window must end after it starts."
+
+
+class DeviceTokenInvalid(DomainError):
+    """A gate device's token that names no device, a revoked one, or one whose pairing
+    member may no longer check in."""
+
+    code = "DEVICE_TOKEN_INVALID"
+    status = 401
+    message = "This device is not paired, or its pairing was revoked: pair it again."
+
+
+class DeviceNotFound(NotFound):
+    code = "DEVICE_NOT_FOUND"
+    message = "No such device for this event."
+
+
+class BundleCursorInvalid(InvalidInput):
+    code = "BUNDLE_CURSOR_INVALID"
+    message = "This cursor is not one the server gave this device: start again without one."

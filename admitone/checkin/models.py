@@ -11,10 +11,21 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from admitone.db import Base, IdMixin, utcnow
+
+CHANGED_AT_BEFORE_0014 = "2000-01-01 00:00:00"
 
 
 class ScanResult(StrEnum):
@@ -103,6 +114,50 @@ class CheckinPresence(Base):
     last_entry_at: Mapped[datetime]
     last_exit_at: Mapped[datetime | None] = mapped_column(default=None)
     last_gate: Mapped[str | None] = mapped_column(String(100), default=None)
+    # When the server last wrote the row (not the scan's time, which an offline upload
+    # sets in the past): gate devices download the presences changed since their last
+    # sync. (The server default only lets migration 0014 add the column.)
+    changed_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=CHANGED_AT_BEFORE_0014
+    )
+
+
+class ConflictReason(StrEnum):
+    """Why the server would have refused an offline scan the device accepted."""
+
+    already_admitted = "already_admitted"
+    revoked = "revoked"
+    wrong_list = "wrong_list"
+    outside_window = "outside_window"
+    not_inside = "not_inside"
+    not_found = "not_found"
+    invalid_signature = "invalid_signature"
+    wrong_event = "wrong_event"
+
+
+class CheckinDevice(IdMixin, Base):
+    """A gate device (a browser, a hardware scanner, a site relay) paired with one event.
+
+    Its token is given once at pairing; only its SHA-256 is kept (``token_hash``,
+    unique: the device is found by it). It acts for the member who paired it
+    (``paired_by_id``), as long as that member may check in and the device is not
+    revoked. ``clock_offset_ms`` is the server's clock minus the device's, measured at
+    its last upload, to correct the times of its offline scans.
+    """
+
+    __tablename__ = "checkin_devices"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    gate: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    paired_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(default=None)
+    clock_offset_ms: Mapped[int | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class CheckIn(IdMixin, Base):
@@ -147,6 +202,22 @@ class CheckIn(IdMixin, Base):
     # SHA-256 of the scanned text: ties a retried nonce to the same QR without storing
     # arbitrary client input (or a usable ticket) in the audit log.
     payload_hash: Mapped[str] = mapped_column(String(64))
+    # The gate device that scanned (NULL: a member's own login). No foreign key, as
+    # ``list_id``: a device is revoked, never deleted.
+    device_id: Mapped[uuid.UUID | None] = mapped_column(index=True, default=None)
+    # An offline scan uploaded later: ``scanned_at`` is then the device's time corrected
+    # by its clock offset, ``device_scanned_at`` the device's own, ``received_at`` when
+    # the server stored it (for online scans all three are the server's time).
+    offline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    device_scanned_at: Mapped[datetime | None] = mapped_column(default=None)
+    received_at: Mapped[datetime | None] = mapped_column(default=None)
+    # An offline scan the server would have refused (a duplicate, a revoked ticket...):
+    # stored all the same (it happened), with the reason and, for a duplicate, the scan
+    # of the entry it repeats (docs/gates.md, "Conflicts").
+    conflict: Mapped[ConflictReason | None] = mapped_column(
+        Enum(ConflictReason, native_enum=False, length=20), default=None
+    )
+    conflict_with_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
 
 
 class CheckinUndo(IdMixin, Base):

@@ -6,8 +6,17 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
+from admitone.checkin.bundle import BundlePage
 from admitone.checkin.lists import ListStats, ListView
-from admitone.checkin.models import CheckinKind, ScanResult
+from admitone.checkin.models import CheckinDevice, CheckinKind, ConflictReason, ScanResult
+from admitone.checkin.offline import (
+    MAX_BATCH,
+    BatchAnswer,
+    ScanConflict,
+    ScanRecord,
+    UploadResult,
+    UploadStatus,
+)
 from admitone.checkin.service import (
     CheckinStats,
     FoundTicket,
@@ -384,4 +393,235 @@ class ListStatsOut(BaseModel):
             by_ticket_type=[ListTypeCountOut(**vars(item)) for item in stats.by_ticket_type],
             by_gate=[GateCountOut(**vars(item)) for item in stats.by_gate],
             by_quarter_hour=[QuarterHourCountOut(**vars(item)) for item in stats.by_quarter_hour],
+        )
+
+
+# --- gate devices, the offline bundle, batches of offline scans, conflicts ---------------
+
+
+class DeviceIn(InputModel):
+    name: GateName = Field(description="What the staff call this device", examples=["Phone 3"])
+    gate: GateName = Field(description="Where it scans", examples=["North gate"])
+
+
+class DeviceOut(BaseModel):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    name: str
+    gate: str
+    created_at: datetime
+    last_seen_at: datetime | None = Field(description="Its last call with its token")
+    clock_offset_ms: int | None = Field(
+        description="The server's clock minus the device's, at its last upload"
+    )
+    revoked_at: datetime | None
+    paired_by: str | None = Field(default=None, description="The member who paired it")
+    scans: int = Field(default=0, description="Scans it made (online and offline)")
+
+    @classmethod
+    def from_device(
+        cls, device: CheckinDevice, *, paired_by: str | None = None, scans: int = 0
+    ) -> DeviceOut:
+        return cls(
+            id=device.id,
+            event_id=device.event_id,
+            name=device.name,
+            gate=device.gate,
+            created_at=device.created_at,
+            last_seen_at=device.last_seen_at,
+            clock_offset_ms=device.clock_offset_ms,
+            revoked_at=device.revoked_at,
+            paired_by=paired_by,
+            scans=scans,
+        )
+
+
+class PairedDeviceOut(DeviceOut):
+    token: str = Field(
+        description="The device's bearer token for /scan/... and the online scan; "
+        "given once, never again"
+    )
+
+
+class BundleEventOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+
+
+class BundleDeviceOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    gate: str
+
+
+class TicketTypeNameOut(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class BundleOut(BaseModel):
+    event: BundleEventOut
+    device: BundleDeviceOut
+    public_key: str = Field(description="The event's Ed25519 public key, raw 32 bytes, base64")
+    key_id: str
+    lists: list[CheckinListOut]
+    ticket_types: list[TicketTypeNameOut]
+    full: bool = Field(
+        description="true: `tickets` holds every ticket of the event; false (an event above "
+        "its offline ticket limit): only the revoked ones"
+    )
+    tickets: list[tuple[uuid.UUID, uuid.UUID, str, TicketStatus]] = Field(
+        description="Changed since the cursor: [id, ticket type id, holder name, status]"
+    )
+    presences: list[tuple[uuid.UUID, uuid.UUID, bool, int, datetime]] = Field(
+        description="Changed since the cursor: [list id, ticket id, inside, entries, last entry]"
+    )
+    undone: list[tuple[uuid.UUID, uuid.UUID]] = Field(
+        description="[list id, ticket id] whose only entry was undone: no presence any more"
+    )
+    server_time: datetime
+    cursor: str = Field(description="Send it back: the next page, or the next sync when complete")
+    complete: bool
+
+    @classmethod
+    def from_page(cls, page: BundlePage) -> BundleOut:
+        event, device = page.device.event, page.device.device
+        return cls(
+            event=BundleEventOut(
+                id=event.id,
+                name=event.title,
+                starts_at=event.starts_at,
+                ends_at=event.ends_at,
+                timezone=event.timezone,
+            ),
+            device=BundleDeviceOut(id=device.id, name=device.name, gate=device.gate),
+            public_key=page.key.public_key_base64,
+            key_id=page.key.key_id,
+            lists=[CheckinListOut.from_view(view) for view in page.lists],
+            ticket_types=[TicketTypeNameOut(id=i, name=n) for i, n in page.ticket_types],
+            full=page.full,
+            tickets=page.tickets,
+            presences=page.presences,
+            undone=page.undone,
+            server_time=page.server_time,
+            cursor=page.cursor,
+            complete=page.complete,
+        )
+
+
+class OfflineScanIn(InputModel):
+    nonce: Nonce = Field(description="Unique per scan of this device (a UUID)")
+    qr: str = Field(max_length=MAX_QR_TEXT, description="The scanned or typed text")
+    list_id: uuid.UUID
+    kind: CheckinKind
+    scanned_at: AwareDatetime = Field(description="The device's clock at the scan")
+    result: ScanResult = Field(
+        description="What the device showed: `admitted` or `exited` when it let the holder "
+        "through, else its refusal"
+    )
+
+
+class BatchIn(InputModel):
+    device_time: AwareDatetime = Field(description="The device's clock when sending")
+    scans: list[OfflineScanIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ScanRecordOut(BaseModel):
+    checkin_id: uuid.UUID
+    result: ScanResult
+    kind: CheckinKind
+    scanned_at: datetime = Field(description="Corrected by the device's clock offset")
+    device_scanned_at: datetime | None = Field(description="The device's own clock")
+    received_at: datetime | None
+    gate: str | None
+    device_id: uuid.UUID | None
+    device_name: str | None
+    offline: bool
+
+    @classmethod
+    def from_record(cls, record: ScanRecord) -> ScanRecordOut:
+        return cls(
+            checkin_id=record.checkin_id,
+            result=record.result,
+            kind=record.kind,
+            scanned_at=record.scanned_at,
+            device_scanned_at=record.device_scanned_at,
+            received_at=record.received_at,
+            gate=record.gate,
+            device_id=record.device_id,
+            device_name=record.device_name,
+            offline=record.offline,
+        )
+
+
+class ConflictOut(BaseModel):
+    reason: ConflictReason
+    ticket_id: uuid.UUID | None
+    holder_name: str | None
+    list_id: uuid.UUID
+    list_name: str
+    scan: ScanRecordOut = Field(description="The offline scan the server would have refused")
+    other: ScanRecordOut | None = Field(
+        description="already_admitted: the entry it repeats (when, which gate, which device)"
+    )
+
+    @classmethod
+    def from_conflict(cls, conflict: ScanConflict) -> ConflictOut:
+        return cls(
+            reason=conflict.reason,
+            ticket_id=conflict.ticket_id,
+            holder_name=conflict.holder_name,
+            list_id=conflict.list_id,
+            list_name=conflict.list_name,
+            scan=ScanRecordOut.from_record(conflict.scan),
+            other=None if conflict.other is None else ScanRecordOut.from_record(conflict.other),
+        )
+
+
+class UploadErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class UploadResultOut(BaseModel):
+    nonce: str
+    status: UploadStatus = Field(
+        description="stored, already_stored, conflict (stored, with the reason the server "
+        "would have refused it), or refused (not stored: keep it and show it)"
+    )
+    checkin_id: uuid.UUID | None
+    conflict: ConflictOut | None
+    error: UploadErrorOut | None
+
+    @classmethod
+    def from_result(cls, result: UploadResult) -> UploadResultOut:
+        return cls(
+            nonce=result.nonce,
+            status=result.status,
+            checkin_id=result.checkin_id,
+            conflict=None
+            if result.conflict is None
+            else ConflictOut.from_conflict(result.conflict),
+            error=None
+            if result.error is None
+            else UploadErrorOut(code=result.error.code, message=result.error.message),
+        )
+
+
+class BatchOut(BaseModel):
+    results: list[UploadResultOut] = Field(description="One per scan sent, in the same order")
+    conflicts: list[ConflictOut] = Field(
+        description="The conflicts involving this device, newest first"
+    )
+    clock_offset_ms: int
+
+    @classmethod
+    def from_answer(cls, answer: BatchAnswer) -> BatchOut:
+        return cls(
+            results=[UploadResultOut.from_result(item) for item in answer.results],
+            conflicts=[ConflictOut.from_conflict(item) for item in answer.conflicts],
+            clock_offset_ms=answer.clock_offset_ms,
         )

@@ -373,6 +373,7 @@ def _first_entry(dialect_insert: Any) -> Any:
         now,
         now,
         bindparam("gate", type_=String()),
+        now,
     )
     return (
         dialect_insert(_presences)
@@ -386,6 +387,7 @@ def _first_entry(dialect_insert: Any) -> Any:
                 "first_entry_at",
                 "last_entry_at",
                 "last_gate",
+                "changed_at",
             ],
             valid,
         )
@@ -412,6 +414,7 @@ _REENTRY = DirectStatement(
         entries=_presences.c.entries + 1,
         last_entry_at=bindparam("now", type_=UTCDateTime()),
         last_gate=bindparam("gate", type_=String()),
+        changed_at=bindparam("now", type_=UTCDateTime()),
     )
 )
 # Out: only when inside (a revoked ticket inside may still leave, and is counted out).
@@ -423,6 +426,7 @@ _EXIT = DirectStatement(
         exits=_presences.c.exits + 1,
         last_exit_at=bindparam("now", type_=UTCDateTime()),
         last_gate=bindparam("gate", type_=String()),
+        changed_at=bindparam("now", type_=UTCDateTime()),
     )
 )
 
@@ -597,7 +601,7 @@ def _give_back(
     )
 
 
-def _read_state(
+def read_state(
     session: Session,
     *,
     event_id: uuid.UUID,
@@ -646,7 +650,7 @@ def _record_scan(session: Session, values: dict[str, Any]) -> bool:
     return insert_once(session, CheckIn, values)
 
 
-def _verify(
+def verify_qr(
     session: Session, keys: KeyRing, event_id: uuid.UUID, qr: str
 ) -> tuple[ScanResult | None, uuid.UUID | None]:
     """Parse and verify, pure CPU against the cached keys: (a refusal, None), or (None,
@@ -673,7 +677,7 @@ def _replay(session: Session, stored: CheckIn, qr_hash: str) -> ScanOutcome:
         raise NonceReused(nonce=stored.nonce)
     list_id = stored.list_id
     assert list_id is not None  # every scan since 0013 names its list
-    state = _read_state(
+    state = read_state(
         session, event_id=stored.event_id, list_id=list_id, ticket_id=stored.ticket_id
     )
     return ScanOutcome(
@@ -710,7 +714,7 @@ def scan_as_caller(
     event and their role (the rules of ``authorization.checked_access``: 404 outside the
     organization, 403 without ``check_in``), the list, the ticket and its presence.
     """
-    refusal, ticket_id = _verify(session, keys, event_id, qr)
+    refusal, ticket_id = verify_qr(session, keys, event_id, qr)
     parameters: dict[str, Any] = {
         "user_id": user_id,
         "auth_session_id": auth_session_id,
@@ -754,6 +758,7 @@ def scan_ticket(
     nonce: str | None = None,
     list_id: uuid.UUID | None = None,
     kind: CheckinKind = CheckinKind.entry,
+    device_id: uuid.UUID | None = None,
 ) -> ScanOutcome:
     """Scan a QR at a gate of ``access.event``, for a list (default: the event's default
     list) and a kind (entry or exit): decide, write, record the attempt, answer.
@@ -767,9 +772,10 @@ def scan_ticket(
     and a retry gets the stored answer; the same nonce with another QR is refused
     (NONCE_REUSED) and rolls back. Untrusted ``qr`` text only ever yields
     ``invalid_signature``. A ``list_id`` not of this event: CHECKIN_LIST_NOT_FOUND (404).
+    ``device_id``: the gate device that scanned (a device's token, ``devices``).
     """
-    refusal, ticket_id = _verify(session, keys, access.event.id, qr)
-    state = _read_state(session, event_id=access.event.id, list_id=list_id, ticket_id=ticket_id)
+    refusal, ticket_id = verify_qr(session, keys, access.event.id, qr)
+    state = read_state(session, event_id=access.event.id, list_id=list_id, ticket_id=ticket_id)
     return _scan(
         session,
         access=access,
@@ -781,6 +787,7 @@ def scan_ticket(
         nonce=nonce,
         list_id=list_id,
         kind=kind,
+        device_id=device_id,
     )
 
 
@@ -796,6 +803,7 @@ def _scan(
     nonce: str | None,
     list_id: uuid.UUID | None,
     kind: CheckinKind,
+    device_id: uuid.UUID | None = None,
 ) -> ScanOutcome:
     event_id = access.event.id
     if state.checkin_list is None:
@@ -804,7 +812,7 @@ def _scan(
         # No default list yet (an event published before lists, or by other means):
         # make it, then read again. Once per event.
         lists.ensure_default_list(session, event_id=event_id)
-        state = _read_state(session, event_id=event_id, list_id=None, ticket_id=ticket_id)
+        state = read_state(session, event_id=event_id, list_id=None, ticket_id=ticket_id)
     assert state.checkin_list is not None
     scanned_list = state.checkin_list.id
     now = utcnow()
@@ -830,7 +838,7 @@ def _scan(
             # won and decide again; a second loss in a row asks the gate to retry.
             if attempt == 1:
                 raise ScanInProgress(retry_after=1)
-            state = _read_state(
+            state = read_state(
                 session, event_id=event_id, list_id=scanned_list, ticket_id=ticket_id
             )
             seen = state.presence
@@ -864,6 +872,8 @@ def _scan(
             "payload_hash": payload_hash(qr),
             "list_id": scanned_list,
             "kind": kind,
+            "device_id": device_id,
+            "received_at": now,
         },
     )
     if not inserted:

@@ -115,6 +115,7 @@ def event_out(event: Event, *, organization_slug: str) -> EventOut:
         timezone=event.timezone,
         currency=event.currency,
         ask_attendee_names=event.ask_attendee_names,
+        offline_ticket_limit=event.offline_ticket_limit,
         image_url=_image_url(event),
         status=event.status,
         published_at=event.published_at,

@@ -12,6 +12,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from admitone.db import Base, IdMixin, TimestampMixin
 from admitone.organizations.models import Organization
 
+# Default of ``Event.offline_ticket_limit``: issue 16's 50,000.
+OFFLINE_TICKET_LIMIT = 50_000
+MAX_OFFLINE_TICKET_LIMIT = 1_000_000
+
 
 class EventStatus(StrEnum):
     draft = "draft"
@@ -64,6 +68,11 @@ class Event(IdMixin, TimestampMixin, Base):
     # The organizer asks for each attendee's name: the buyer then sets it per ticket on
     # the order (tickets.service.set_holder_name). Off: every ticket carries the buyer's.
     ask_attendee_names: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The offline bundle carries every ticket (with its holder's name) only up to this
+    # many tickets; above it, only the revoked ones (docs/gates.md, "The bundle").
+    offline_ticket_limit: Mapped[int] = mapped_column(
+        default=OFFLINE_TICKET_LIMIT, server_default=str(OFFLINE_TICKET_LIMIT)
+    )
 
     organization: Mapped[Organization] = relationship(lazy="raise")
     ticket_types: Mapped[list[TicketType]] = relationship(

@@ -18,7 +18,12 @@ from pydantic import (
 from pydantic import StringConstraints as Str
 
 from admitone.events import validators
-from admitone.events.models import Category, EventStatus
+from admitone.events.models import (
+    MAX_OFFLINE_TICKET_LIMIT,
+    OFFLINE_TICKET_LIMIT,
+    Category,
+    EventStatus,
+)
 from admitone.schemas import (
     InputModel,
     LongText,
@@ -50,6 +55,10 @@ PerBuyer = Annotated[StrictInt, Field(ge=1, le=10_000)]
 Position = Annotated[StrictInt, Field(ge=0, le=10_000)]
 # VAT included in the price, in basis points: 2000 is 20 %, 550 is 5.5 %.
 VatRate = Annotated[StrictInt, Field(ge=0, le=10_000)]
+OFFLINE_TICKET_LIMIT_DESCRIPTION = (
+    "Gate devices download every ticket of the event, with its holder's name, while the "
+    "event has at most this many tickets; above it, only the revoked ones (0: never)."
+)
 ASK_ATTENDEE_NAMES_DESCRIPTION = (
     "Ask for each attendee's name: the buyer sets the name of each ticket "
     "(PATCH /orders/{order_id}/tickets/{ticket_id}); off, tickets carry the buyer's name"
@@ -129,6 +138,12 @@ class EventIn(EventsInput):
     ask_attendee_names: StrictBool = Field(
         default=False, description=ASK_ATTENDEE_NAMES_DESCRIPTION
     )
+    offline_ticket_limit: StrictInt = Field(
+        default=OFFLINE_TICKET_LIMIT,
+        ge=0,
+        le=MAX_OFFLINE_TICKET_LIMIT,
+        description=OFFLINE_TICKET_LIMIT_DESCRIPTION,
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> EventIn:
@@ -159,6 +174,12 @@ class EventPatch(PatchModel):
     currency: CurrencyCode | None = None
     ask_attendee_names: StrictBool | None = Field(
         default=None, description=ASK_ATTENDEE_NAMES_DESCRIPTION
+    )
+    offline_ticket_limit: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_OFFLINE_TICKET_LIMIT,
+        description=OFFLINE_TICKET_LIMIT_DESCRIPTION,
     )
 
     @model_validator(mode="after")
@@ -219,6 +240,7 @@ class EventOut(OutputModel):
     timezone: str
     currency: str
     ask_attendee_names: bool = Field(description=ASK_ATTENDEE_NAMES_DESCRIPTION)
+    offline_ticket_limit: int = Field(description=OFFLINE_TICKET_LIMIT_DESCRIPTION)
     image_url: str | None
     status: EventStatus
     published_at: datetime | None

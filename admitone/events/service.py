@@ -34,7 +34,13 @@ from admitone.events.errors import (
     TicketTypeHasSales,
     TicketTypeNotFound,
 )
-from admitone.events.models import Category, Event, EventStatus, TicketType
+from admitone.events.models import (
+    OFFLINE_TICKET_LIMIT,
+    Category,
+    Event,
+    EventStatus,
+    TicketType,
+)
 from admitone.orders.event_cancellation import cancel_event_orders
 
 SLUG_MAX = 80
@@ -54,6 +60,7 @@ EVENT_FIELDS = frozenset(
         "timezone",
         "currency",
         "ask_attendee_names",
+        "offline_ticket_limit",
     }
 )
 TICKET_TYPE_FIELDS = frozenset(
@@ -129,6 +136,7 @@ def _check_event_values(values: Mapping[str, Any]) -> dict[str, Any]:
         "ends_at": validators.aware_datetime,
         "slug": validators.event_slug,
         "category": Category,
+        "offline_ticket_limit": validators.offline_ticket_limit,
     }
     return {
         name: _check(name, checks[name], value) if name in checks else value
@@ -222,6 +230,7 @@ def create_event(
     description: str = "",
     venue_address: str = "",
     ask_attendee_names: bool = False,
+    offline_ticket_limit: int = OFFLINE_TICKET_LIMIT,
 ) -> Event:
     """Create a draft event; its slug is globally unique (generated from the title if absent)."""
     values = _check_event_values(
@@ -238,6 +247,7 @@ def create_event(
             "currency": currency,
             "description": description,
             "ask_attendee_names": ask_attendee_names,
+            "offline_ticket_limit": offline_ticket_limit,
         }
     )
     if values["ends_at"] <= values["starts_at"]:
@@ -318,6 +328,7 @@ _COPIED_EVENT_FIELDS = (
     "ends_at",
     "currency",
     "ask_attendee_names",
+    "offline_ticket_limit",
 )
 _COPIED_TICKET_TYPE_FIELDS = tuple(sorted(TICKET_TYPE_FIELDS))
 

@@ -13,6 +13,8 @@ from datetime import datetime
 
 import pycountry
 
+from admitone.events.models import MAX_OFFLINE_TICKET_LIMIT
+
 # ISO 4217 codes that are not money a ticket can be priced in: precious metals, the
 # IMF's drawing rights, bond-market units, "testing" and "no currency".
 NON_MONEY_CURRENCIES = frozenset(
@@ -92,3 +94,12 @@ def event_slug(value: str) -> str:
     except ValueError:
         return value
     raise ValueError("a slug cannot be a UUID")
+
+
+def offline_ticket_limit(value: int) -> int:
+    """Up to how many tickets the offline bundle carries them all (0: never)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("offline_ticket_limit must be a whole number")
+    if not 0 <= value <= MAX_OFFLINE_TICKET_LIMIT:
+        raise ValueError(f"offline_ticket_limit must be between 0 and {MAX_OFFLINE_TICKET_LIMIT}")
+    return value

@@ -11,6 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from admitone.db import Base, IdMixin, utcnow
 
+CHANGED_AT_BEFORE_0014 = "2000-01-01 00:00:00"
+
 
 class TicketStatus(StrEnum):
     valid = "valid"
@@ -29,7 +31,13 @@ class Ticket(IdMixin, Base):
     # AND event_id = :event ...) is then a single-row probe whichever index the planner
     # picks. With event_id alone and no statistics yet (a new table, a fresh event), it
     # picked that index and read every ticket of the event on each scan.
-    __table_args__ = (Index("ix_tickets_event_id_id", "event_id", "id"),)
+    #
+    # (event_id, changed_at, id): a gate device's incremental download reads an event's
+    # tickets changed since its cursor, in that order (checkin/bundle.py).
+    __table_args__ = (
+        Index("ix_tickets_event_id_id", "event_id", "id"),
+        Index("ix_tickets_event_id_changed_at_id", "event_id", "changed_at", "id"),
+    )
 
     order_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("orders.id", ondelete="CASCADE"), index=True
@@ -45,6 +53,13 @@ class Ticket(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When it was issued or last changed (revoked, renamed): every UPDATE through
+    # SQLAlchemy sets it (``onupdate``), so gate devices download only what changed.
+    # (The server default only lets migration 0014 add the column to existing rows,
+    # which it then sets to their creation or revocation time.)
+    changed_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=CHANGED_AT_BEFORE_0014
+    )
 
 
 class EventSigningKey(Base):

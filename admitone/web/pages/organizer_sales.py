@@ -33,6 +33,7 @@ from admitone.orders.details import OrderDetails
 from admitone.orders.models import OrderStatus
 from admitone.orders.transitions import effective_status
 from admitone.payments import payouts
+from admitone.spreadsheets import safe_cell
 from admitone.tickets import queries as ticket_queries
 from admitone.tickets.models import Ticket
 from admitone.web.deps import Form, form_str, page_org_access, page_router
@@ -415,12 +416,6 @@ def refund_submit(
     )
 
 
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @router.get("/organizer/{org}/events/{event_id}/attendees.csv")
 def attendees_csv(session: SessionDep, access: OrdersAccess, event_id: EventId) -> Response:
     event = events.get_event(session, access=access, event_id=event_id)
@@ -450,15 +445,15 @@ def attendees_csv(session: SessionDep, access: OrdersAccess, event_id: EventId) 
     for ticket, order, _event, ticket_type in rows:
         writer.writerow(
             [
-                _cell(ticket.id),
-                _cell(ticket.holder_name),
-                _cell(ticket_type.name),
-                _cell(ticket.status),
-                _cell(admitted[ticket.id].isoformat() if ticket.id in admitted else None),
-                _cell(order.code),
-                _cell(order.status),
-                _cell(order.buyer_name),
-                _cell(order.buyer_email),
+                safe_cell(ticket.id),
+                safe_cell(ticket.holder_name),
+                safe_cell(ticket_type.name),
+                safe_cell(ticket.status),
+                safe_cell(admitted[ticket.id].isoformat() if ticket.id in admitted else None),
+                safe_cell(order.code),
+                safe_cell(order.status),
+                safe_cell(order.buyer_name),
+                safe_cell(order.buyer_email),
             ]
         )
     filename = f"attendees-{event.slug}.csv"
