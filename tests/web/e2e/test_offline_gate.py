@@ -180,6 +180,9 @@ def test_two_offline_gates_then_one_upload_each_and_the_duplicate_reported(
     expect(south.locator("#offline")).to_have_attribute("data-queue", "1")
     # Nothing reached the server while offline.
     assert _stored_scans(clean_database, event["id"]) == []
+    north.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    # The status stays on screen however far staff scroll.
+    expect(north.locator("#offline-status-queue")).to_be_in_viewport()
     screenshot(north, "scanner-offline-queue-phone", full_page=False)
 
     # North comes back first and uploads; then South, whose entry is the duplicate.

@@ -38,6 +38,9 @@
   var B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   var PAYLOAD_CHARS = 181;      // base32 of 113 bytes, no padding
   var BODY_BYTES = 49;          // version + ticket id + event id + ticket type id
+  // The longest QR text the server takes (checkin/schemas.py MAX_QR_TEXT): a longer one is
+  // no ticket, refused here, and uploaded cut to this length.
+  var MAX_QR_TEXT = 8192;
 
   // --- pure pieces: the payload, the typed code, the rules --------------------------------
 
@@ -135,7 +138,9 @@
     if (!ticket || !rules) { return "not_found"; }
     if (kind === "exit") { return presence && presence.inside ? "exited" : "not_inside"; }
     if (ticket.status === "revoked") { return "revoked"; }
-    if (!rules.all_ticket_types && (rules.ticket_type_ids || []).indexOf(ticket.type) < 0) {
+    // ticket_type_ids null: every type (the bundle's lists; all_ticket_types also read).
+    var allTypes = rules.all_ticket_types || rules.ticket_type_ids === null || rules.ticket_type_ids === undefined;
+    if (!allTypes && rules.ticket_type_ids.indexOf(ticket.type) < 0) {
       return "wrong_list";
     }
     if ((rules.valid_from && now < new Date(rules.valid_from)) ||
@@ -345,6 +350,7 @@
     if (!ready()) { return Promise.reject(new Error("not ready")); }
     code = (code || "").trim();
     var rules = listRules(scan.list_id);
+    var sent = code.length > MAX_QR_TEXT ? code.slice(0, MAX_QR_TEXT) : code;
     var listId = rules ? rules.id : (scan.list_id || "");
     var kind = scan.kind === "exit" ? "exit" : "entry";
     var now = serverNow();
@@ -372,7 +378,7 @@
     }).then(function (decision) {
       var record = {
         nonce: scan.nonce,
-        qr: code,
+        qr: sent,
         list_id: listId,
         kind: kind,
         scanned_at: new Date().toISOString(),
@@ -455,6 +461,7 @@
       return response.json().then(function (body) {
         if (!response.ok) {
           var error = new Error("HTTP " + response.status);
+          error.status = response.status;
           error.body = body;
           throw error;
         }
@@ -548,9 +555,7 @@
     }).then(function (items) {
       var pending = items.filter(function (item) { return includeAttention || !item.attention; })
         .sort(function (a, b) { return a.scanned_at < b.scanned_at ? -1 : a.scanned_at > b.scanned_at ? 1 : 0; });
-      function next() {
-        if (!pending.length) { return null; }
-        var batch = pending.splice(0, BATCH);
+      function send(batch) {
         return deviceFetch(batchesUrl, {
           method: "POST",
           headers: { "Content-Type": "application/json" },
@@ -561,7 +566,27 @@
                 scanned_at: item.scanned_at, result: item.result };
             })
           })
-        }).then(function (body) { return acknowledge(batch, body.data).then(next); });
+        }).then(function (body) { return acknowledge(batch, body.data); }, function (error) {
+          // No answer (the network) or the token refused: stop here, all stays queued.
+          if (!error.status || error.status === 401) { throw error; }
+          // A batch refused whole (one item the schema or the database refuses) must not
+          // hold the others back for ever: its items go one by one. One refused alone
+          // with a 4xx is kept and shown, as an item the server refused; one that meets a
+          // 5xx (or 429) stays queued for the next sync, and the others go on.
+          if (batch.length > 1) {
+            return batch.reduce(function (chain, item) {
+              return chain.then(function () { return send([item]); });
+            }, Promise.resolve());
+          }
+          if (error.status >= 500 || error.status === 429) { return null; }
+          var detail = (error.body && error.body.error) || { code: "HTTP_" + error.status, message: "" };
+          return acknowledge(batch, { results: [{ nonce: batch[0].nonce, status: "refused",
+            error: { code: detail.code, message: detail.message } }] });
+        });
+      }
+      function next() {
+        if (!pending.length) { return null; }
+        return send(pending.splice(0, BATCH)).then(next);
       }
       return next();
     });
@@ -688,19 +713,18 @@
     return fill(text("age-hours"), "count", String(Math.floor(minutes / 60)));
   }
 
+  // A conflict (docs/gates.md, ConflictOut): its reason, the ticket's holder, the list,
+  // this scan's time and gate, and for a duplicate the entry it repeats.
   function conflictText(conflict) {
-    var reason = conflict.reason || (conflict.conflict && conflict.conflict.reason) || "";
-    var ticket = conflict.ticket || {};
-    var name = conflict.holder_name || ticket.holder_name || "";
-    var other = conflict.other || conflict.first || conflict.other_scan || null;
-    var parts = [text(reason) || reason];
-    if (name) { parts.push(name); }
-    var at = conflict.scanned_at || conflict.device_time || conflict.corrected_at;
-    if (at) { parts.push(formatTime(at)); }
+    var scan = conflict.scan || {};
+    var other = conflict.other;
+    var parts = [text(conflict.reason) || conflict.reason, conflict.holder_name, conflict.list_name];
+    if (scan.scanned_at) {
+      parts.push(formatTime(scan.scanned_at) + (scan.gate ? " " + fill(text("at-gate"), "gate", scan.gate) : ""));
+    }
     if (other) {
-      var where = other.gate || (other.device && other.device.gate) || other.device_name || (other.device && other.device.name) || "";
-      var when = other.scanned_at || other.corrected_at || other.device_time;
-      parts.push(fill(text("conflict-other"), "gate", where || "?") + (when ? " " + formatTime(when) : ""));
+      var where = [other.gate, other.device_name ? "(" + other.device_name + ")" : ""].filter(Boolean).join(" ");
+      parts.push(fill(text("conflict-other"), "gate", where || "?") + (other.scanned_at ? " " + formatTime(other.scanned_at) : ""));
     }
     return parts.filter(Boolean).join(" · ");
   }
