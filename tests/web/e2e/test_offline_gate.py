@@ -10,6 +10,7 @@ reload and a browser restart (a persistent profile)."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 import uuid
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import BrowserContext, Page, Playwright, expect
+from playwright.sync_api import BrowserContext, Page, Playwright, Route, expect
 from sqlalchemy import func, select
 
 from admitone.checkin.models import CheckIn
@@ -276,3 +277,52 @@ def test_the_queue_survives_a_reload_and_a_browser_restart(
         "already_admitted",
     ]
     assert len({scan.nonce for scan in stored}) == 3
+
+
+def test_an_online_scan_whose_answer_is_lost_is_decided_offline_and_stored_once(
+    api: httpx.Client,
+    new_context: Callable[..., BrowserContext],
+    clean_database: Database,
+) -> None:
+    """Online, a paired page scans with the device's token. When the server stores the scan
+    but its answer never arrives, the page decides offline with the same nonce and queues
+    it; the upload is then `already_stored`: one row, the device's."""
+    _owner, _org, staff, event = _setup(api)
+    online = _buy(api, event, "Olga Online")
+    lost = _buy(api, event, "Lou Lost")
+    context = new_context(viewport=PHONE)
+    page = context.new_page()
+    _log_in(page, staff["email"])
+    page.goto(f"/scan/{event['id']}")
+    _wait_for_worker(page)
+    _pair(page, "Phone West", "West")
+
+    seen = _scan(page, online["qr"])
+    assert seen["result"] == "admitted" and "Decided offline" not in (seen["extra"] or "")
+    expect(page.locator("#offline")).to_have_attribute("data-queue", "0")
+
+    bodies: list[str] = []
+
+    def answer_lost(route: Route) -> None:
+        bodies.append(route.request.post_data or "")
+        assert (route.request.headers.get("authorization") or "").startswith("Bearer aod_")
+        route.fetch()  # the server gets it and stores it...
+        route.abort()  # ...and the answer is lost on the way back
+
+    context.route(f"**/api/v1/events/{event['id']}/checkins", answer_lost)
+    seen = _scan(page, lost["qr"])
+    assert seen["result"] == "admitted" and "Decided offline" in (seen["extra"] or "")
+    context.unroute(f"**/api/v1/events/{event['id']}/checkins")
+    assert len(bodies) == 1
+    expect(page.locator("#offline")).to_have_attribute("data-queue", "1")
+    # Stored once already, by the online try.
+    assert len(_stored_scans(clean_database, event["id"])) == 2
+
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.locator("#offline")).to_have_attribute("data-queue", "0")
+    expect(page.locator("#offline")).to_have_attribute("data-attention", "0")
+    stored = _stored_scans(clean_database, event["id"])
+    assert len(stored) == 2
+    assert len({scan.device_id for scan in stored}) == 1 and stored[0].device_id is not None
+    assert {str(scan.ticket_id) for scan in stored} == {online["id"], lost["id"]}
+    assert json.loads(bodies[0])["nonce"] in {scan.nonce for scan in stored}
