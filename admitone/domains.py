@@ -101,6 +101,7 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.web.pages.scanner:router",
             # The organizer's pages for check-in lists and their statistics.
             "admitone.web.pages.organizer_checkin:router",
+            "admitone.web.pages.organizer_gates:router",
             # The scanner's installable offline shell: manifest and service worker.
             "admitone.web.pages.scanner_shell:router",
         ),

@@ -73,6 +73,7 @@ ID_PARAMETERS = {
     "payment_id": True,
     "ticket_id": True,
     "list_id": True,  # a check-in list of an event
+    "device_id": True,  # a gate device paired with an event
     "id_or_slug": True,  # a published event, by id or slug
     "slug": True,  # the same, on the pages
     "session_id": False,  # the caller's own login
@@ -248,6 +249,18 @@ def _admitted_ticket_params(ctx) -> Call:
     return Call({"event_id": order["event_id"], "ticket_id": ticket["id"]})
 
 
+def _device_params(ctx) -> Call:
+    """A fresh event of A with a gate device paired by A's owner."""
+    event_id = _event(ctx)
+    response = ctx.client.post(
+        f"{API}/events/{event_id}/devices",
+        json={"name": "Matrix phone", "gate": "North"},
+        headers=ctx.owner_a,
+    )
+    assert response.status_code == 201, response.text
+    return Call({"event_id": event_id, "device_id": response.json()["data"]["id"]})
+
+
 def _checkin_list_params(ctx, **extra) -> Call:
     """A fresh event of A with a check-in list of its own (made by A's owner)."""
     event_id = _event(ctx)
@@ -323,6 +336,9 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("DELETE", ORG + "/events/{event_id}/checkin-lists/{list_id}"): Route(
         WRITE, _checkin_list_params
     ),
+    ("GET", ORG + "/events/{event_id}/devices"): Route(READ, _event_params),
+    ("DELETE", ORG + "/events/{event_id}/devices/{device_id}"): Route(WRITE, _device_params),
+    ("GET", ORG + "/events/{event_id}/checkin-conflicts"): Route(READ, _event_params),
     ("GET", ORG + "/events/{event_id}/checkin-lists/{list_id}/stats"): Route(
         READ, _checkin_list_params
     ),
@@ -352,6 +368,11 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("POST", "/events/{event_id}/checkins"): Route(
         CHECK_IN,
         lambda ctx: Call({"event_id": _event(ctx)}, json={"qr": "not-a-ticket"}),
+        codes={404: "EVENT_NOT_FOUND"},
+    ),
+    ("POST", "/events/{event_id}/devices"): Route(
+        CHECK_IN,
+        lambda ctx: Call({"event_id": _event(ctx)}, json={"name": "Phone", "gate": "North"}),
         codes={404: "EVENT_NOT_FOUND"},
     ),
     ("GET", "/events/{event_id}/checkins/stats"): Route(
@@ -714,6 +735,10 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", _EVENT_PAGE + "/checkin-lists/{list_id}/edit"): Route(WRITE, _checkin_list_params),
     ("POST", _EVENT_PAGE + "/checkin-lists/{list_id}/delete"): Route(WRITE, _checkin_list_params),
     ("GET", _EVENT_PAGE + "/checkin-lists/{list_id}/stats"): Route(READ, _checkin_list_params),
+    ("GET", _EVENT_PAGE + "/devices"): Route(READ, _event_params),
+    ("POST", _EVENT_PAGE + "/devices/{device_id}/revoke"): Route(WRITE, _device_params),
+    ("GET", _EVENT_PAGE + "/checkin-conflicts"): Route(READ, _event_params),
+    ("GET", _EVENT_PAGE + "/checkin-conflicts.csv"): Route(READ, _event_params),
     ("GET", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team/{member_id}"): Route(

@@ -27,3 +27,26 @@ def test_flash_sale_small_run_is_consistent():
     assert "OVERSOLD              0" in result.stdout
     assert "consistent            yes" in result.stdout
     assert "paid orders/s" in result.stdout and "scans/s" in result.stdout
+
+
+def test_offline_gates_small_run_is_consistent():
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "offline_gates.py"),
+            "--tickets",
+            "600",
+            "--devices",
+            "2",
+            "--scans-per-device",
+            "60",
+            "--batch",
+            "25",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "consistent            yes" in result.stdout
+    assert "scans stored/s" in result.stdout and "MB gzip" in result.stdout

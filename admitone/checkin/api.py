@@ -412,6 +412,7 @@ def upload_batch(
                 kind=item.kind,
                 scanned_at=item.scanned_at,
                 result=item.result,
+                gate=item.gate,
             )
             for item in body.scans
         ],

@@ -77,6 +77,9 @@ class OfflineScan:
     kind: CheckinKind
     scanned_at: datetime  # the device's clock
     result: ScanResult  # what the device showed
+    # Where it was scanned, when not at the device's own gate: a site relay uploads the
+    # scans of all the gates that use it (docs/gates.md, "Site relay").
+    gate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ def upload_batch(
                 "event_id": event_id,
                 "ticket_id": ticket_id if refusal is None else None,
                 "result": scan.result,
-                "gate": device.device.gate,
+                "gate": scan.gate or device.device.gate,
                 "scanned_at": at,
                 "scanned_by_id": device.user.id,
                 "nonce": scan.nonce,
@@ -221,9 +224,12 @@ def upload_batch(
         else:
             repeats.append((index, stored.id))
 
-    # Pass 2: the effects, in presence-key order.
+    # Pass 2: the effects, in presence-key order; one ticket's scans in the order they
+    # happened.
     conflicts_made: dict[uuid.UUID, tuple[int, ConflictReason]] = {}
-    for item in sorted(claimed, key=lambda c: (str(c.scan.list_id), str(c.ticket_id))):
+    for item in sorted(
+        claimed, key=lambda c: (str(c.scan.list_id), str(c.ticket_id), c.at, c.index)
+    ):
         found = _apply(session, event_id=event_id, device=device, item=item, now=now)
         if found is None:
             results[item.index] = UploadResult(
@@ -289,7 +295,7 @@ def _apply(
         return None  # the device refused it: an attempt, no effect
     if item.refusal is not None or item.ticket_id is None:
         return ConflictReason(item.refusal or ScanResult.invalid_signature), None
-    ticket_id, list_id, gate = item.ticket_id, scan.list_id, device.device.gate
+    ticket_id, list_id, gate = item.ticket_id, scan.list_id, scan.gate or device.device.gate
     this = (CheckinPresence.list_id == list_id) & (CheckinPresence.ticket_id == ticket_id)
     for _attempt in range(3):
         # Lock the presence row (when there is one) for the decision and the write.

@@ -522,6 +522,10 @@ class OfflineScanIn(InputModel):
         description="What the device showed: `admitted` or `exited` when it let the holder "
         "through, else its refusal"
     )
+    gate: GateName | None = Field(
+        default=None,
+        description="Where it was scanned, when not at the device's gate (a site relay's gates)",
+    )
 
 
 class BatchIn(InputModel):

@@ -32,6 +32,7 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "ticket_type_deleted": lambda: _("Ticket type deleted."),
     "checkin_list_saved": lambda: _("Check-in list saved."),
     "checkin_list_deleted": lambda: _("Check-in list deleted."),
+    "device_revoked": lambda: _("Device revoked: its next scan or upload is refused."),
     "image_saved": lambda: _("Image saved: the catalogue shows it now."),
     "image_removed": lambda: _("Image removed."),
     "refunded": lambda: _("The order was refunded and its tickets revoked."),
@@ -259,6 +260,16 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     ),
     "CHECKIN_LIST_WINDOW_INVALID": lambda: _(
         "A check-in list's time window must end after it starts."
+    ),
+    "DEVICE_TOKEN_INVALID": lambda: _(
+        "This device is not paired, or its pairing was revoked: pair it again."
+    ),
+    "DEVICE_NOT_FOUND": lambda: _("This device does not exist for this event."),
+    "BUNDLE_CURSOR_INVALID": lambda: _(
+        "This download cannot be resumed; the device starts it again."
+    ),
+    "SCAN_RESULT_MISMATCH": lambda: _(
+        "This scan's result does not match its kind (an entry or an exit)."
     ),
     # notifications/
     "DOCUMENT_NOT_FOUND": lambda: _("We could not find what you are looking for."),

@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from admitone.checkin import bundle
 from admitone.events.models import Event
-from tests.checkin.gate_devices import default_list_id, full_sync, pair, qr_of, upload, offline_scan
+from tests.checkin.gate_devices import default_list_id, full_sync, offline_scan, pair, qr_of, upload
 from tests.tickets.factories import World, make_paid_order, refund_order
 
 
