@@ -44,6 +44,7 @@ SHELL_FILES = (
     "js/app.js",
     "img/favicon.svg",
     "js/scanner-shell.js",
+    "js/scanner-offline.js",
     "js/scanner.js",
     "js/qr-worker.js",
     "vendor/jsqr/jsQR.js",

@@ -135,12 +135,27 @@
     return Promise.resolve(token);
   }
 
-  function postScan(code, retried) {
-    return freshToken().then(function (bearer) {
-      var body = { qr: code, nonce: nonce(), kind: scanKind() };
-      var gate = gateInput.value.trim();
-      if (gate) { body.gate = gate; }
-      if (listId()) { body.list_id = listId(); }
+  // The offline mode (js/scanner-offline.js), when this browser is paired as a device and
+  // holds the event's bundle: scans then go online with the device's token, and a scan
+  // whose request fails (or takes longer than ONLINE_WAIT_MS) is decided here with the
+  // same nonce, so that the server stores it once whichever way it arrives.
+  var ONLINE_WAIT_MS = 2500;
+  function offlineMode() {
+    var mode = shell && shell.offline;
+    return mode && mode.ready() ? mode : null;
+  }
+
+  // scan: {nonce, kind, list_id, gate}. The device's token when paired, else the login's.
+  function postScan(code, scan, retried) {
+    var mode = offlineMode();
+    var deviceToken = mode && !retried ? mode.deviceToken() : null;
+    var bearerPromise = deviceToken ? Promise.resolve(deviceToken) : freshToken();
+    var controller = mode && window.AbortController ? new window.AbortController() : null;
+    var timeout = controller ? window.setTimeout(function () { controller.abort(); }, ONLINE_WAIT_MS) : null;
+    return bearerPromise.then(function (bearer) {
+      var body = { qr: code, nonce: scan.nonce, kind: scan.kind };
+      if (scan.gate) { body.gate = scan.gate; }
+      if (scan.list_id) { body.list_id = scan.list_id; }
       return netFetch(scanUrl, {
         method: "POST",
         credentials: "omit",
@@ -149,13 +164,25 @@
           Accept: "application/json",
           Authorization: "Bearer " + bearer
         },
-        body: JSON.stringify(body)
+        body: JSON.stringify(body),
+        signal: controller ? controller.signal : undefined
       });
     }).then(function (response) {
+      window.clearTimeout(timeout);
       if (response.status === 401 && !retried) {
-        return refreshToken().then(function () { return postScan(code, true); });
+        // A revoked device, or an expired login token: the login's fresh token, once
+        // (the scan was not stored, so its nonce is still free).
+        return response.json().catch(function () { return {}; }).then(function (refusal) {
+          if (deviceToken && refusal && refusal.error && refusal.error.code === "DEVICE_TOKEN_INVALID") {
+            mode.deviceRejected();
+          }
+          return refreshToken();
+        }).then(function () { return postScan(code, scan, true); });
       }
       return response.json().then(function (body) { return { status: response.status, body: body }; });
+    }, function (error) {
+      window.clearTimeout(timeout);
+      throw error;
     });
   }
 
@@ -204,6 +231,12 @@
 
   // kind: "admitted", "already", "refused" or "undone"; result: the API's result.
   function show(kind, result, title, detail, extra) {
+    var began = Number(root.getAttribute("data-scan-started") || "0");
+    if (began) {
+      // The time from the code to its result on screen (the offline tests read it).
+      overlay.setAttribute("data-elapsed-ms", (window.performance.now() - began).toFixed(1));
+      root.removeAttribute("data-scan-started");
+    }
     overlay.classList.remove("admitted", "already", "refused", "undone");
     overlay.classList.add(kind === "undone" ? "admitted" : kind);
     overlay.setAttribute("data-kind", kind);
@@ -282,8 +315,24 @@
     lastCode = code;
     lastCodeAt = Date.now();
     busy = true;
-    postScan(code, false).then(function (answer) {
+    root.setAttribute("data-scan-started", String(window.performance.now()));
+    var scan = { nonce: nonce(), kind: scanKind(), list_id: listId(), gate: gateInput.value.trim() };
+    var mode = offlineMode();
+    function decideHere() {
+      return shell.decideOffline(code, scan).then(function (decision) {
+        if (decision.kind !== "admitted") { refusedHere += 1; }
+        root.querySelector('[data-count="refused"]').textContent = refusedHere;
+        show(decision.kind, decision.result, decision.title, decision.detail, decision.extra);
+      }, function () { show("refused", "error", text("refused"), text("error")); });
+    }
+    // Known to be offline: no request to wait for.
+    if (mode && !shell.isOnline()) { decideHere(); return; }
+    postScan(code, scan, false).then(function (answer) {
       var data = answer.body && answer.body.data;
+      if (mode && data) {
+        mode.recordOnline({ nonce: scan.nonce, qr: code, kind: scan.kind, list_id: data.list_id || scan.list_id,
+          result: data.result, ticket_id: data.ticket ? data.ticket.id : null, gate: scan.gate });
+      }
       if (!data) {
         refusedHere += 1;
         show("refused", "error", text("refused"), text("error"));
@@ -303,17 +352,17 @@
       root.querySelector('[data-count="refused"]').textContent = refusedHere;
       updateCounts();
     }).catch(function () {
-      // The seam for the offline scanner (issue 16): a module that can decide alone
-      // (signed bundle, local queue) plugs in as AdmitOneScanner.decideOffline.
-      // decideOffline(code) answers a Promise of {kind, result, title, detail, extra}.
-      if (shell && shell.decideOffline && !shell.isOnline()) {
-        shell.decideOffline(code).then(function (decision) {
-          show(decision.kind, decision.result, decision.title, decision.detail, decision.extra);
-        }, function () { show("refused", "error", text("refused"), text("error")); });
-        return;
-      }
+      // The request failed or hung (no answer: the server may or may not have it). With
+      // the offline mode ready, the scan is decided here with the same nonce and queued
+      // (js/scanner-offline.js); decideOffline answers {kind, result, title, detail, extra}.
+      if (offlineMode() && shell.decideOffline) { decideHere(); return; }
       show("refused", "error", text("refused"), text("error"));
     });
+  }
+
+  // The offline mode pairs this browser as a device with the login's token.
+  if (shell) {
+    shell.staffFetch = function (url, options) { return authorizedFetch(url, options || {}, false); };
   }
 
   // --- a supervisor undoes a mistaken admission ------------------------------------------
