@@ -249,12 +249,16 @@ def upload_batch(
                 "conflict_with_id": None,
             }
         )
-    claimed_ids = _insert_returning(session, CheckIn, rows, CheckIn.id) if rows else set()
-    claimed = [item for item in candidates.values() if (item.checkin_id,) in claimed_ids]
+    claimed_ids = {
+        row[0] for row in (_insert_returning(session, CheckIn, rows, CheckIn.id) if rows else ())
+    }
+    claimed = [item for item in candidates.values() if item.checkin_id in claimed_ids]
     # The nonces stored before (an earlier upload, a twin request): this device's same
     # scan is "already stored"; anything else reusing the nonce is refused.
     repeats: list[tuple[int, uuid.UUID]] = []
-    stored_before = [nonce for nonce, item in candidates.items() if item not in claimed]
+    stored_before = [
+        nonce for nonce, item in candidates.items() if item.checkin_id not in claimed_ids
+    ]
     stored = (
         {
             row.nonce: row
@@ -286,8 +290,10 @@ def upload_batch(
             repeats.append((item.index, row.id))
     for index, nonce in repeated_in_batch:
         first = candidates[nonce]
-        if first in claimed or results[first.index] is None:
-            repeats.append((index, first.checkin_id if first in claimed else stored[nonce].id))
+        if first.checkin_id in claimed_ids:
+            repeats.append((index, first.checkin_id))
+        elif results[first.index] is None:  # stored before, by this device: the same
+            repeats.append((index, stored[nonce].id))
         else:
             results[index] = UploadResult(
                 nonce, UploadStatus.refused, error=NonceReused(nonce=nonce)
@@ -365,13 +371,16 @@ def _insert_returning(
     session: Session, model: type, rows: list[dict[str, Any]], *returning: Any
 ) -> set[tuple[Any, ...]]:
     """INSERT the rows ... ON CONFLICT DO NOTHING, in the order given; the ``returning``
-    columns of the rows inserted (a row whose key was taken inserts nothing)."""
+    columns of the rows inserted (a row whose key was taken inserts nothing).
+
+    One statement with the rows as parameters (SQLAlchemy's "insertmanyvalues": a few
+    multi-row INSERTs, compiled once), not ``.values(rows)``, which compiles a new
+    statement with a parameter per cell for each batch (0.6 s for 500 scans)."""
     table = cast(Table, model.__table__)  # type: ignore[attr-defined]
-    dialect_insert = (
-        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    )
-    statement = dialect_insert(table).values(rows).on_conflict_do_nothing().returning(*returning)
-    return {tuple(row) for row in session.execute(statement)}
+    dialect = session.get_bind().dialect.name
+    dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = dialect_insert(table).on_conflict_do_nothing().returning(*returning)
+    return {tuple(row) for row in session.execute(statement, rows)}
 
 
 Key = tuple[uuid.UUID, uuid.UUID]  # (list_id, ticket_id): a presence's key
