@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from admitone.checkin import lists
+from admitone.checkin import lists, offline
 from admitone.checkin.devices import DeviceAccess
 from admitone.checkin.errors import BundleCursorInvalid
 from admitone.checkin.models import CheckIn, CheckinList, CheckinPresence, CheckinUndo
@@ -106,6 +106,8 @@ class BundlePage:
     # (list, ticket) pairs whose only entry a supervisor undid since the last sync: the
     # server has no presence for them any more.
     undone: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+    # On the last page: the conflicts involving this device (as a batch's answer has them).
+    conflicts: list[offline.ScanConflict] = field(default_factory=list)
     server_time: datetime = field(default_factory=utcnow)
     cursor: str = ""
     complete: bool = False
@@ -167,6 +169,8 @@ def bundle_page(
         ).encode(event.id)
         return page
     page.undone = _undone(session, event.id, position.since)
+    # A gate hears of its conflicts at every sync, not only when it has scans to upload.
+    page.conflicts = offline.device_conflicts(session, device=device)
     page.cursor = Cursor(since=position.next_since, next_since=position.next_since).encode(event.id)
     page.complete = True
     return page

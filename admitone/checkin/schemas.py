@@ -492,6 +492,9 @@ class BundleOut(BaseModel):
     undone: list[tuple[uuid.UUID, uuid.UUID]] = Field(
         description="[list id, ticket id] whose only entry was undone: no presence any more"
     )
+    conflicts: list[ConflictOut] = Field(
+        description="On the last page (complete): the conflicts involving this device, newest first"
+    )
     server_time: datetime
     cursor: str = Field(description="Send it back: the next page, or the next sync when complete")
     complete: bool
@@ -516,6 +519,7 @@ class BundleOut(BaseModel):
             tickets=page.tickets,
             presences=page.presences,
             undone=page.undone,
+            conflicts=[ConflictOut.from_conflict(item) for item in page.conflicts],
             server_time=page.server_time,
             cursor=page.cursor,
             complete=page.complete,

@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 
 from admitone.checkin.models import CheckIn, CheckinDevice
 from admitone.db import utcnow
-from tests.checkin.gate_devices import default_list_id, offline_scan, pair, qr_of, upload
+from tests.checkin.gate_devices import (
+    default_list_id,
+    full_sync,
+    offline_scan,
+    pair,
+    qr_of,
+    upload,
+)
 from tests.tickets.factories import World, make_paid_order, presence_row, refund_order
 
 
@@ -170,6 +177,9 @@ class TestFactsAndConflicts:
             world, north, [offline_scan(qr_of(world, world.order.ticket_ids[1]), list_id)]
         )
         assert [item["scan"]["gate"] for item in north_next["conflicts"]] == ["South"]
+        # ...and at every sync of its bundle, with nothing to upload.
+        synced = full_sync(world, north)[-1]
+        assert [item["reason"] for item in synced["conflicts"]] == ["already_admitted"]
 
     def test_an_entry_after_an_online_one_is_a_conflict(self, world: World):
         device = pair(world)

@@ -213,6 +213,18 @@ def test_two_offline_gates_then_one_upload_each_and_the_duplicate_reported(
             session.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.nonce.is_(None)))
             == 0
         )
+    # North, whose entry South repeated, hears of it at that sync too.
+    expect(north.locator("#offline-conflict-list li")).to_have_count(1)
+    # And the organizer reads it on the conflicts page, both scans with their gates.
+    organizer = new_context().new_page()
+    _log_in(organizer, owner["email"])
+    organizer.goto(f"/organizer/{org}/events/{event['id']}/checkin-conflicts")
+    row = organizer.locator("table.data tbody tr")
+    expect(row).to_have_count(1)
+    expect(row.first).to_contain_text("Sam Shared")
+    expect(row.first).to_contain_text("Already admitted")
+    expect(row.first).to_contain_text("South")
+    expect(row.first).to_contain_text("North")
 
 
 def test_the_queue_survives_a_reload_and_a_browser_restart(

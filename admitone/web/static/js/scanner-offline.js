@@ -516,6 +516,8 @@
         values.sync_started_at = startedAt;
         // The bundle is as old as the server's state when this sync began.
         values.bundle_time = firstPage.server_time;
+        // The conflicts involving this gate, as the server knows them now.
+        if (data.conflicts) { values.conflicts = data.conflicts; }
       } else {
         values.resume_cursor = { cursor: data.cursor, started_at: startedAt, first_time: firstPage.server_time };
       }
