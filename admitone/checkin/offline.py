@@ -500,18 +500,7 @@ def _locked_presences(session: Session, keys: list[Key]) -> dict[Key, Presence]:
         .order_by(_PRESENCES.c.list_id, _PRESENCES.c.ticket_id)
         .with_for_update()
     )
-    return {
-        (row.list_id, row.ticket_id): Presence(
-            inside=bool(row.inside),
-            entries=row.entries,
-            exits=row.exits,
-            first_entry_at=row.first_entry_at,
-            last_entry_at=row.last_entry_at,
-            last_exit_at=row.last_exit_at,
-            last_gate=row.last_gate,
-        )
-        for row in rows
-    }
+    return {(row.list_id, row.ticket_id): Presence.from_row(row) for row in rows}
 
 
 def _decide_key(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
@@ -21,7 +22,6 @@ from admitone.checkin.offline import (
     BatchAnswer,
     OfflineScan,
     ScanConflict,
-    ScanRecord,
     UnreadableScan,
     UploadResult,
     UploadStatus,
@@ -591,6 +591,8 @@ class BatchIn(InputModel):
 
 
 class ScanRecordOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from offline.ScanRecord
+
     checkin_id: uuid.UUID
     result: ScanResult
     kind: CheckinKind
@@ -602,23 +604,10 @@ class ScanRecordOut(BaseModel):
     device_name: str | None
     offline: bool
 
-    @classmethod
-    def from_record(cls, record: ScanRecord) -> ScanRecordOut:
-        return cls(
-            checkin_id=record.checkin_id,
-            result=record.result,
-            kind=record.kind,
-            scanned_at=record.scanned_at,
-            device_scanned_at=record.device_scanned_at,
-            received_at=record.received_at,
-            gate=record.gate,
-            device_id=record.device_id,
-            device_name=record.device_name,
-            offline=record.offline,
-        )
-
 
 class ConflictOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from offline.ScanConflict
+
     reason: ConflictReason
     ticket_id: uuid.UUID | None
     holder_name: str | None
@@ -631,15 +620,7 @@ class ConflictOut(BaseModel):
 
     @classmethod
     def from_conflict(cls, conflict: ScanConflict) -> ConflictOut:
-        return cls(
-            reason=conflict.reason,
-            ticket_id=conflict.ticket_id,
-            holder_name=conflict.holder_name,
-            list_id=conflict.list_id,
-            list_name=conflict.list_name,
-            scan=ScanRecordOut.from_record(conflict.scan),
-            other=None if conflict.other is None else ScanRecordOut.from_record(conflict.other),
-        )
+        return cls.model_validate(conflict)
 
 
 class UploadErrorOut(BaseModel):

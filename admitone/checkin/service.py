@@ -182,6 +182,19 @@ class Presence:
     last_exit_at: datetime | None
     last_gate: str | None
 
+    @classmethod
+    def from_row(cls, row: Any) -> Presence:
+        """From a row with the presence's columns (``checkin_presences``)."""
+        return cls(
+            inside=bool(row.inside),
+            entries=row.entries,
+            exits=row.exits,
+            first_entry_at=row.first_entry_at,
+            last_entry_at=row.last_entry_at,
+            last_exit_at=row.last_exit_at,
+            last_gate=row.last_gate,
+        )
+
 
 @dataclass(frozen=True)
 class ListRules:
@@ -477,19 +490,7 @@ def _state_from_row(row: Any) -> ScanState:
             ticket_type_name=row.ticket_type_name,
         )
     )
-    presence = (
-        None
-        if row.entries is None
-        else Presence(
-            inside=bool(row.inside),
-            entries=row.entries,
-            exits=row.exits,
-            first_entry_at=row.first_entry_at,
-            last_entry_at=row.last_entry_at,
-            last_exit_at=row.last_exit_at,
-            last_gate=row.last_gate,
-        )
-    )
+    presence = None if row.entries is None else Presence.from_row(row)
     return ScanState(
         checkin_list=rules, ticket=ticket, presence=presence, type_on_list=bool(row.type_on_list)
     )
