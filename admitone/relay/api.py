@@ -39,6 +39,21 @@ from admitone.schemas import DataResponse
 _bearer = HTTPBearer(auto_error=False)
 
 
+def _client(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Client:
+    """The gate device (or the relay itself) behind the bearer token: 401 otherwise."""
+    if credentials is None:
+        raise NotAuthenticated()
+    store: RelayStore = request.app.state.relay_store
+    return store.client_of(credentials.credentials)
+
+
+Caller = Annotated[Client, Depends(_client)]
+EventId = Annotated[uuid.UUID, Path(description="The relay's event")]
+
+
 def create_relay_app(
     *,
     store: RelayStore,
@@ -68,16 +83,7 @@ def create_relay_app(
         openapi_url=None,
     )
     install_error_handlers(app)
-
-    def client(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Client:
-        if credentials is None:
-            raise NotAuthenticated()
-        return store.client_of(credentials.credentials)
-
-    Caller = Annotated[Client, Depends(client)]
-    EventId = Annotated[uuid.UUID, Path()]
+    app.state.relay_store = store
 
     @app.post(
         "/api/v1/events/{event_id}/checkins", responses=error_responses(401, 404, 409, 422, 503)

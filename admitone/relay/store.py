@@ -780,7 +780,11 @@ class RelayStore:
     ) -> ScanConflict | None:
         if row.conflict is None:
             return None
-        other = session.get(RelayScan, row.conflict_with_id) if row.conflict_with_id else None
+        other = (
+            session.scalar(select(RelayScan).where(RelayScan.id == row.conflict_with_id))
+            if row.conflict_with_id is not None
+            else None
+        )
         holder = session.scalar(
             select(RelayTicket.holder_name).where(RelayTicket.id == row.ticket_id)
         )
@@ -1072,7 +1076,9 @@ class RelayStore:
             if cursor is None:
                 since, upto, phase, after = 0, self._seq(session), "tickets", None
             else:
-                since, upto, phase, after = _decode_cursor(cursor, snapshot.event_id)
+                since, next_upto, phase, after = _decode_cursor(cursor, snapshot.event_id)
+                # A new sync (the last one's final cursor) reads up to the changes now.
+                upto = self._seq(session) if next_upto is None else next_upto
             page: dict[str, Any] = {
                 "event": snapshot.event,
                 "device": {"id": str(client.device_id), "name": client.name, "gate": client.gate},
@@ -1166,7 +1172,7 @@ class RelayStore:
                         )
                     )
                 ]
-            page["cursor"] = _encode_cursor(snapshot.event_id, upto, upto, "tickets", None)
+            page["cursor"] = _encode_cursor(snapshot.event_id, upto, None, "tickets", None)
             page["complete"] = True
             return page
 
@@ -1183,18 +1189,18 @@ def _after(columns: tuple[Any, ...], after: list[Any] | None) -> list[Any]:
 
 
 def _encode_cursor(
-    event_id: uuid.UUID, since: int, upto: int, phase: str, after: list[Any] | None
+    event_id: uuid.UUID, since: int, upto: int | None, phase: str, after: list[Any] | None
 ) -> str:
     raw = {"e": str(event_id), "s": since, "u": upto, "p": phase, "a": after}
     return base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
 
 
-def _decode_cursor(text: str, event_id: uuid.UUID) -> tuple[int, int, str, list[Any] | None]:
+def _decode_cursor(text: str, event_id: uuid.UUID) -> tuple[int, int | None, str, list[Any] | None]:
     try:
         raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         if raw["e"] != str(event_id) or raw["p"] not in ("tickets", "presences"):
             raise ValueError("cursor")
-        since, upto = int(raw["s"]), int(raw["u"])
+        since, upto = int(raw["s"]), None if raw["u"] is None else int(raw["u"])
         after = raw["a"]
         if after is not None:
             expected = 2 if raw["p"] == "tickets" else 3

@@ -12,6 +12,7 @@ in this thread only: a gate's scan never waits for upstream.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import structlog
 
 from admitone.checkin.offline import MAX_BATCH
 from admitone.db import utcnow
-from admitone.relay.store import RelayStore
+from admitone.relay.store import QueuedScan, RelayStore
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +37,16 @@ class UpstreamError(Exception):
     def __init__(self, status: int, body: str) -> None:
         super().__init__(f"upstream answered {status}: {body[:300]}")
         self.status = status
+        self.body = body
+
+    @property
+    def error(self) -> dict[str, Any]:
+        """Upstream's ``{"code", "message"}``, or a stand-in when its body is not one."""
+        try:
+            found = json.loads(self.body)["error"]
+            return {"code": str(found["code"]), "message": str(found["message"])}
+        except (ValueError, KeyError, TypeError):
+            return {"code": f"HTTP_{self.status}", "message": self.body[:200]}
 
 
 @dataclass
@@ -90,40 +101,62 @@ class Syncer:
         return MAX_PAGES_PER_PULL
 
     def push(self) -> int:
-        """Upload the queue in batches until it is empty (or a batch fails); the number
-        of scans upstream acknowledged. A batch whose answer is lost is sent again next
-        time and answered ``already_stored``: upstream keeps each (device, nonce) once."""
+        """Upload the queue in batches until it is empty (or upstream cannot be
+        reached); the number of scans upstream acknowledged. A batch whose answer is lost
+        is sent again next time and answered ``already_stored``: upstream keeps each
+        (device, nonce) once."""
         sent = 0
         while True:
             queued = self.store.queued(limit=MAX_BATCH)
             if not queued:
-                break
-            body = {
-                "device_time": utcnow().isoformat(),
-                "scans": [
-                    {
-                        "nonce": scan.upload_nonce,
-                        "qr": scan.qr,
-                        "list_id": str(scan.list_id),
-                        "kind": scan.kind,
-                        "scanned_at": scan.scanned_at.isoformat(),
-                        "result": scan.result,
-                        **({"gate": scan.gate} if scan.gate else {}),
-                    }
-                    for scan in queued
-                ],
-            }
+                return sent
+            stored, refused = self._send(queued)
+            sent += stored
+            if stored + refused == 0:
+                return sent  # nothing moved: do not loop on the same batch
+
+    def _send(self, scans: list[QueuedScan]) -> tuple[int, int]:
+        """One batch; (acknowledged, refused). A batch upstream refuses as a whole (a
+        4xx other than 401: one scan it cannot take) is split in halves until that scan
+        is alone, which is then kept as refused with upstream's error, so one bad scan
+        never holds the queue."""
+        body = {
+            "device_time": utcnow().isoformat(),
+            "scans": [
+                {
+                    "nonce": scan.upload_nonce,
+                    "qr": scan.qr,
+                    "list_id": str(scan.list_id),
+                    "kind": scan.kind,
+                    "scanned_at": scan.scanned_at.isoformat(),
+                    "result": scan.result,
+                    **({"gate": scan.gate} if scan.gate else {}),
+                }
+                for scan in scans
+            ],
+        }
+        try:
             answer = self._call("POST", "/api/v1/scan/batches", json=body)
-            report = self.store.acknowledge(answer["results"])
-            self.store.note(
-                last_push_at=utcnow().isoformat(),
-                conflicts=answer.get("conflicts", []),
-                clock_offset_ms=answer.get("clock_offset_ms"),
+        except UpstreamError as exc:
+            if not 400 <= exc.status < 500 or exc.status in (401, 429):
+                raise
+            if len(scans) > 1:
+                half = len(scans) // 2
+                first = self._send(scans[:half])
+                second = self._send(scans[half:])
+                return first[0] + second[0], first[1] + second[1]
+            log.warning("relay_scan_refused_by_upstream", status=exc.status, error=exc.body[:300])
+            self.store.acknowledge(
+                [{"nonce": scans[0].upload_nonce, "status": "refused", "error": exc.error}]
             )
-            sent += report.stored
-            if report.stored + report.refused == 0:
-                break  # nothing moved: do not loop on the same batch
-        return sent
+            return 0, 1
+        report = self.store.acknowledge(answer["results"])
+        self.store.note(
+            last_push_at=utcnow().isoformat(),
+            conflicts=answer.get("conflicts", []),
+            clock_offset_ms=answer.get("clock_offset_ms"),
+        )
+        return report.stored, report.refused
 
     def sync_once(self, *, pull: bool = True) -> bool:
         """Push, then pull (when ``pull``). False when upstream could not be reached or
