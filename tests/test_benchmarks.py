@@ -27,3 +27,23 @@ def test_flash_sale_small_run_is_consistent():
     assert "OVERSOLD              0" in result.stdout
     assert "consistent            yes" in result.stdout
     assert "paid orders/s" in result.stdout and "scans/s" in result.stdout
+
+
+def test_relay_admissions_small_run_admits_each_ticket_once():
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "relay_admissions.py"),
+            "--tickets",
+            "30",
+            "--gates",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "exactly once          yes" in result.stdout
+    assert "all queued            yes" in result.stdout
+    assert "admissions/s" in result.stdout
