@@ -1,5 +1,5 @@
 """The `admitone` command: serve, migrate, create-user, verify-organization, expire-holds,
-worker."""
+worker, relay."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -251,6 +251,66 @@ def worker(
         schedule.parent.mkdir(parents=True, exist_ok=True)
         argv += ["--beat", f"--schedule={schedule}"]
     make_celery(settings).worker_main(argv)
+
+
+@app.command()
+def relay(
+    upstream: Annotated[
+        str | None, typer.Option(help="Upstream's base URL [env ADMITONE_RELAY_UPSTREAM]")
+    ] = None,
+    event: Annotated[
+        str | None, typer.Option(help="The event's id [env ADMITONE_RELAY_EVENT]")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            help="The relay's device token (aod_...); prefer ADMITONE_RELAY_TOKEN, which "
+            "stays out of the process list"
+        ),
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (0.0.0.0: the gates' network)")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default 8100)")] = None,
+    database: Annotated[
+        Path | None, typer.Option(help="The relay's SQLite file (default admitone-relay.db)")
+    ] = None,
+) -> None:
+    """Run a site relay: the gates' scanning API on this machine, exactly once across
+    its gates, working on when the link to upstream is down (docs/gates.md)."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from admitone.relay.api import build_relay
+    from admitone.relay.settings import RelaySettings
+
+    given: dict[str, Any] = {
+        "upstream": upstream,
+        "event": event,
+        "token": token,
+        "host": host,
+        "port": port,
+        "database": database,
+    }
+    try:
+        settings = RelaySettings(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        typer.echo("Relay configuration error:", err=True)
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"])
+            typer.echo(f"  --{name} / ADMITONE_RELAY_{name.upper()}: {error['msg']}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(
+        f"Admit One relay for event {settings.event} on http://{settings.host}:{settings.port},"
+        f" upstream {settings.upstream}, data in {settings.database}"
+    )
+    uvicorn.run(
+        build_relay(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _load_demo() -> None:
