@@ -102,7 +102,9 @@ class BundlePage:
     ticket_types: list[tuple[uuid.UUID, str]]
     full: bool
     tickets: list[tuple[uuid.UUID, uuid.UUID, str, TicketStatus]] = field(default_factory=list)
-    presences: list[tuple[uuid.UUID, uuid.UUID, bool, int, datetime]] = field(default_factory=list)
+    presences: list[tuple[uuid.UUID, uuid.UUID, bool, int, datetime, str | None]] = field(
+        default_factory=list
+    )
     # (list, ticket) pairs whose only entry a supervisor undid since the last sync: the
     # server has no presence for them any more.
     undone: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
@@ -207,7 +209,7 @@ def _changed_tickets(
 
 def _changed_presences(
     session: Session, event_id: uuid.UUID, position: Cursor, limit: int
-) -> list[tuple[uuid.UUID, uuid.UUID, bool, int, datetime]]:
+) -> list[tuple[uuid.UUID, uuid.UUID, bool, int, datetime, str | None]]:
     """The presences on the event's lists changed since the cursor, by key."""
     conditions: list[Any] = [CheckinList.event_id == event_id]
     if position.since is not None:
@@ -230,13 +232,14 @@ def _changed_presences(
             CheckinPresence.inside,
             CheckinPresence.entries,
             CheckinPresence.last_entry_at,
+            CheckinPresence.last_gate,
         )
         .join(CheckinList, CheckinList.id == CheckinPresence.list_id)
         .where(*conditions)
         .order_by(CheckinPresence.list_id, CheckinPresence.ticket_id)
         .limit(limit)
     ).all()
-    return [(row[0], row[1], bool(row[2]), row[3], row[4]) for row in rows]
+    return [(row[0], row[1], bool(row[2]), row[3], row[4], row[5]) for row in rows]
 
 
 def _undone(

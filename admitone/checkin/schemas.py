@@ -486,14 +486,17 @@ class BundleOut(BaseModel):
     tickets: list[tuple[uuid.UUID, uuid.UUID, str, TicketStatus]] = Field(
         description="Changed since the cursor: [id, ticket type id, holder name, status]"
     )
-    presences: list[tuple[uuid.UUID, uuid.UUID, bool, int, datetime]] = Field(
-        description="Changed since the cursor: [list id, ticket id, inside, entries, last entry]"
+    presences: list[tuple[uuid.UUID, uuid.UUID, bool, int, datetime, str | None]] = Field(
+        description="Changed since the cursor: [list id, ticket id, inside, entries, last "
+        "entry, last gate]"
     )
     undone: list[tuple[uuid.UUID, uuid.UUID]] = Field(
         description="[list id, ticket id] whose only entry was undone: no presence any more"
     )
     conflicts: list[ConflictOut] = Field(
-        description="On the last page (complete): the conflicts involving this device, newest first"
+        default_factory=list,
+        description="On the last page (complete): the conflicts involving this device, "
+        "newest first",
     )
     server_time: datetime
     cursor: str = Field(description="Send it back: the next page, or the next sync when complete")

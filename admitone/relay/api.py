@@ -18,7 +18,6 @@ from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from admitone.checkin.offline import OfflineScan
 from admitone.checkin.schemas import (
     BatchIn,
     BatchOut,
@@ -112,18 +111,7 @@ def create_relay_app(
         answer = store.record_batch(
             client=caller,
             device_time=body.device_time,
-            scans=[
-                OfflineScan(
-                    nonce=item.nonce,
-                    qr=item.qr,
-                    list_id=item.list_id,
-                    kind=item.kind,
-                    scanned_at=item.scanned_at,
-                    result=item.result,
-                    gate=item.gate,
-                )
-                for item in body.scans
-            ],
+            scans=body.read_scans(),
         )
         return DataResponse(data=BatchOut.from_answer(answer))
 

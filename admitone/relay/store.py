@@ -18,7 +18,7 @@ import binascii
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +45,7 @@ from admitone.checkin.offline import (
     ScanConflict,
     ScanRecord,
     ScanResultMismatch,
+    UnreadableScan,
     UploadResult,
     UploadStatus,
 )
@@ -627,7 +628,11 @@ class RelayStore:
     # --- a gate's batch of offline scans ------------------------------------------------
 
     def record_batch(
-        self, *, client: Client, device_time: datetime, scans: list[OfflineScan]
+        self,
+        *,
+        client: Client,
+        device_time: datetime,
+        scans: Sequence[OfflineScan | UnreadableScan],
     ) -> BatchAnswer:
         """A gate's offline scans, as upstream takes them (``checkin.offline``): each
         stored once per (gate, nonce); an entry or exit the gate accepted is a fact that
@@ -643,6 +648,11 @@ class RelayStore:
             claimed = []
             for index in sorted(range(len(scans)), key=lambda i: scans[i].nonce):
                 scan = scans[index]
+                if isinstance(scan, UnreadableScan):  # a wrong field: refused alone
+                    results[index] = UploadResult(
+                        scan.nonce, UploadStatus.refused, error=scan.error
+                    )
+                    continue
                 info = snapshot.lists.get(scan.list_id)
                 if info is None:
                     results[index] = UploadResult(
@@ -932,7 +942,14 @@ class RelayStore:
         seq: int,
     ) -> None:
         rows = [
-            (uuid.UUID(item[0]), uuid.UUID(item[1]), bool(item[2]), int(item[3]), item[4])
+            (
+                uuid.UUID(item[0]),
+                uuid.UUID(item[1]),
+                bool(item[2]),
+                int(item[3]),
+                item[4],
+                item[5] if len(item) > 5 else None,  # the gate: upstreams since 0014
+            )
             for item in presences
         ]
         rows = [row for row in rows if (row[0], row[1]) not in queued]
@@ -957,7 +974,7 @@ class RelayStore:
             )
         }
         changed = []
-        for list_id, ticket_id, inside, entries, last_entry in rows:
+        for list_id, ticket_id, inside, entries, last_entry, gate in rows:
             local = known.get((list_id, ticket_id))
             if local is not None and (bool(local.inside), local.entries) == (inside, entries):
                 continue
@@ -972,7 +989,7 @@ class RelayStore:
                     "first_entry_at": local.first_entry_at if local is not None else last_entry_at,
                     "last_entry_at": last_entry_at,
                     "last_exit_at": local.last_exit_at if local is not None else None,
-                    "last_gate": local.last_gate if local is not None else None,
+                    "last_gate": gate or (local.last_gate if local is not None else None),
                     "seq": seq,
                 }
             )
@@ -1161,6 +1178,7 @@ class RelayStore:
                     RelayPresence.inside,
                     RelayPresence.entries,
                     RelayPresence.last_entry_at,
+                    RelayPresence.last_gate,
                     RelayPresence.seq,
                 )
                 .where(
@@ -1180,6 +1198,7 @@ class RelayStore:
                     bool(r.inside),
                     r.entries,
                     r.last_entry_at.isoformat(),
+                    r.last_gate,
                 ]
                 for r in presence_rows[:BUNDLE_PAGE_SIZE]
             ]

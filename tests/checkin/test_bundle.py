@@ -104,6 +104,7 @@ class TestIncrementalSync:
         )
         presences = [row for page in full_sync(world, device, cursor) for row in page["presences"]]
         assert [row[:4] for row in presences] == [[list_id, str(ticket), True, 1]]
+        assert presences[0][5] == other["gate"]  # where it was let in
         # An offline entry uploaded later, with a scan time before the cursor, comes too:
         # presences are found by when the server wrote them.
         upload(world, other, [offline_scan(qr_of(world, world.order.ticket_ids[1]), list_id)])
