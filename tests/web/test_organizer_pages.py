@@ -610,3 +610,35 @@ def test_the_event_form_asks_for_attendee_names_when_ticked(client: TestClient) 
     box = re.search(r'<input id="f-ask_attendee_names"[^>]*>', refused.text)
     assert box and "checked" in box.group(0)
     assert asked() is False
+
+
+def test_the_event_form_sets_how_many_tickets_gate_devices_keep(client: TestClient) -> None:
+    """Issue 16: the offline bundle's limit, 50,000 unless changed; a wrong value is said
+    on its field and changes nothing."""
+    account, org = _owner(client)
+    new = get_page(client, f"/organizer/{org}/events/new")
+    field = re.search(r'<input id="f-offline_ticket_limit"[^>]*>', new.text)
+    assert field and 'value="50000"' in field.group(0)
+    created = post_form(client, f"/organizer/{org}/events/new", EVENT_FORM)  # no such field
+    assert created.status_code == 303
+    event_url = created.headers["location"].split("?")[0]
+    api_url = f"/api/v1/organizations/{org}/events/{event_url.rsplit('/', 1)[1]}"
+
+    def limit() -> int:
+        return client.get(api_url, headers=account["headers"]).json()["data"][
+            "offline_ticket_limit"
+        ]
+
+    assert limit() == 50_000
+    saved = post_form(client, f"{event_url}/edit", {**EVENT_FORM, "offline_ticket_limit": "800"})
+    assert saved.status_code == 303 and limit() == 800
+    assert 'value="800"' in get_page(client, f"{event_url}/edit").text
+    for bad in ("many", "-1", "2000000"):
+        refused = post_form(
+            client, f"{event_url}/edit", {**EVENT_FORM, "offline_ticket_limit": bad}
+        )
+        assert refused.status_code == 422, bad
+        assert 'id="f-offline_ticket_limit-error"' in refused.text
+    assert limit() == 800
+    french = get_page(client, f"{event_url}/edit", headers={"Accept-Language": "fr"})
+    assert "Billets gardés par nom sur les appareils des entrées" in french.text

@@ -23,7 +23,7 @@ from admitone.deps import KeyRingDep, SessionDep, SettingsDep
 from admitone.errors import DomainError, InvalidInput
 from admitone.events import service as events
 from admitone.events.errors import EventSlugTaken
-from admitone.events.models import Event, EventStatus, TicketType
+from admitone.events.models import OFFLINE_TICKET_LIMIT, Event, EventStatus, TicketType
 from admitone.events.schemas import EventIn, EventPatch, TicketTypeIn, TicketTypePatch
 from admitone.organizations import service as organizations
 from admitone.organizations.errors import SlugTaken
@@ -213,6 +213,7 @@ def _event_values(form: FormData) -> dict[str, Any]:
     values: dict[str, Any] = {name: form_str(form, name) for name in names}
     values["description"] = str(form.get("description") or "").strip()
     values["ask_attendee_names"] = form.get("ask_attendee_names") == "on"
+    values["offline_ticket_limit"] = form_str(form, "offline_ticket_limit")
     return values
 
 
@@ -237,6 +238,12 @@ def _event_payload(form: FormData, values: dict[str, Any]) -> tuple[dict[str, An
         "currency": values["currency"].upper(),
         "ask_attendee_names": values["ask_attendee_names"],
     }
+    try:
+        payload["offline_ticket_limit"] = whole_number(
+            form, "offline_ticket_limit", OFFLINE_TICKET_LIMIT
+        )
+    except FieldProblem as problem:
+        problems[problem.field] = problem.message
     for name in ("starts_at", "ends_at"):
         try:
             payload[name] = local_datetime(form, name, zone, required=True)
@@ -273,6 +280,7 @@ def _event_form_values(event: Event) -> dict[str, Any]:
         "timezone": event.timezone,
         "currency": event.currency,
         "ask_attendee_names": event.ask_attendee_names,
+        "offline_ticket_limit": str(event.offline_ticket_limit),
     }
 
 
@@ -333,6 +341,7 @@ def new_event_page(request: Request, session: SessionDep, access: ManageAccess) 
         "timezone": timezone,
         "currency": currency,
         "ask_attendee_names": False,
+        "offline_ticket_limit": str(OFFLINE_TICKET_LIMIT),
     }
     return _render_event_form(request, access, values=values, errors={})
 
