@@ -33,6 +33,7 @@ from admitone.relay.errors import NotRelayed, UpstreamUnavailable
 from admitone.relay.settings import RelaySettings
 from admitone.relay.store import Client, RelayStore
 from admitone.relay.sync import TIMEOUT, Syncer
+from admitone.request_limits import RequestBodyLimitMiddleware
 from admitone.schemas import DataResponse
 
 _bearer = HTTPBearer(auto_error=False)
@@ -51,6 +52,11 @@ def _client(
 
 Caller = Annotated[Client, Depends(_client)]
 EventId = Annotated[uuid.UUID, Path(description="The relay's event")]
+
+
+# Upstream's defaults (config.Settings): a batch of 500 scans is about 200 kB.
+MAX_REQUEST_BODY_BYTES = 1024 * 1024
+REQUEST_BODY_TIMEOUT_SECONDS = 60.0
 
 
 def create_relay_app(
@@ -82,6 +88,13 @@ def create_relay_app(
         openapi_url=None,
     )
     install_error_handlers(app)
+    # Bounded as upstream's requests are: a body larger than a full batch, or one that
+    # trickles in, is refused before a route reads it.
+    app.add_middleware(
+        RequestBodyLimitMiddleware,
+        max_bytes=MAX_REQUEST_BODY_BYTES,
+        timeout_seconds=REQUEST_BODY_TIMEOUT_SECONDS,
+    )
     app.state.relay_store = store
 
     @app.post(

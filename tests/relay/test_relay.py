@@ -216,6 +216,13 @@ def test_anything_else_is_a_clear_404_and_bad_input_a_422(make_relay, world: Wor
         )
         assert response.status_code == 422
         assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+        too_large = http.post(
+            f"{relay.url}/api/v1/scan/batches",
+            content=b'{"scans": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+            headers={**relay.headers, "content-type": "application/json"},
+        )
+        assert too_large.status_code == 413
+        assert too_large.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
         response = http.post(
             f"{relay.url}/api/v1/events/{uuid.uuid4()}/checkins",
             json={"qr": "x"},
