@@ -26,7 +26,13 @@ from sqlalchemy.orm import Session
 from admitone.checkin import lists, offline
 from admitone.checkin.devices import DeviceAccess
 from admitone.checkin.errors import BundleCursorInvalid
-from admitone.checkin.models import CheckIn, CheckinList, CheckinPresence, CheckinUndo
+from admitone.checkin.models import (
+    CheckIn,
+    CheckinDevice,
+    CheckinList,
+    CheckinPresence,
+    CheckinUndo,
+)
 from admitone.db import utcnow
 from admitone.events.models import TicketType
 from admitone.tickets.models import Ticket, TicketStatus
@@ -110,6 +116,8 @@ class BundlePage:
     undone: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
     # On the last page: the conflicts involving this device (as a batch's answer has them).
     conflicts: list[offline.ScanConflict] = field(default_factory=list)
+    # On the last page: the event's revoked devices (a site relay stops accepting them).
+    revoked_devices: list[uuid.UUID] = field(default_factory=list)
     server_time: datetime = field(default_factory=utcnow)
     cursor: str = ""
     complete: bool = False
@@ -173,6 +181,13 @@ def bundle_page(
     page.undone = _undone(session, event.id, position.since)
     # A gate hears of its conflicts at every sync, not only when it has scans to upload.
     page.conflicts = offline.device_conflicts(session, device=device)
+    page.revoked_devices = list(
+        session.scalars(
+            select(CheckinDevice.id).where(
+                CheckinDevice.event_id == event.id, CheckinDevice.revoked_at.is_not(None)
+            )
+        )
+    )
     page.cursor = Cursor(since=position.next_since, next_since=position.next_since).encode(event.id)
     page.complete = True
     return page

@@ -498,6 +498,10 @@ class BundleOut(BaseModel):
         description="On the last page (complete): the conflicts involving this device, "
         "newest first",
     )
+    revoked_devices: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="On the last page: the event's revoked devices (a site relay refuses them)",
+    )
     server_time: datetime
     cursor: str = Field(description="Send it back: the next page, or the next sync when complete")
     complete: bool
@@ -523,6 +527,7 @@ class BundleOut(BaseModel):
             presences=page.presences,
             undone=page.undone,
             conflicts=[ConflictOut.from_conflict(item) for item in page.conflicts],
+            revoked_devices=page.revoked_devices,
             server_time=page.server_time,
             cursor=page.cursor,
             complete=page.complete,

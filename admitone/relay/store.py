@@ -897,6 +897,10 @@ class RelayStore:
                     )
                 )
                 session.merge(RelayUndone(list_id=key[0], ticket_id=key[1], seq=seq))
+            # Devices revoked upstream: their tokens stop working here too.
+            revoked = [uuid.UUID(text) for text in page.get("revoked_devices", [])]
+            if revoked:
+                session.execute(delete(RelayDevice).where(RelayDevice.device_id.in_(revoked)))
             self._put(session, "bundle", small)
             self._put(session, "cursor", page["cursor"])
             if page["complete"]:

@@ -174,6 +174,32 @@ def test_devices_pair_through_the_relay_and_scan_while_upstream_is_down(make_rel
             assert response.json()["error"]["code"] in ("DEVICE_TOKEN_INVALID", "NOT_AUTHENTICATED")
         answer = relay.scan(http, world.event.id, qr, headers=gate)
         assert (answer["result"], answer["gate"]) == ("admitted", "East 3")
+        # A device the organizer revokes upstream stops at the relay at its next pull.
+        other = http.post(
+            f"{relay.url}/api/v1/events/{world.event.id}/devices",
+            json={"name": "Phone 9", "gate": "East 4"},
+            headers=staff,
+        ).json()["data"]
+        other_gate = {"Authorization": f"Bearer {other['token']}"}
+        assert relay.scan(http, world.event.id, "junk", headers=other_gate)["result"] == (
+            "invalid_signature"
+        )
+        revoked = world.client.delete(
+            f"/api/v1/organizations/{world.org['slug']}/events/{world.event.id}"
+            f"/devices/{other['id']}",
+            headers=world.owner["headers"],
+        )
+        assert revoked.status_code == 204
+        assert relay.syncer.sync_once(), relay.syncer.link.last_error
+        refused = http.post(
+            f"{relay.url}/api/v1/events/{world.event.id}/checkins",
+            json={"qr": "junk"},
+            headers=other_gate,
+        )
+        assert refused.status_code == 401
+        assert relay.scan(http, world.event.id, "junk", headers=gate)["result"] == (
+            "invalid_signature"
+        )
     # The same relay file served again with upstream gone: the paired device still scans,
     # and pairing says upstream is out of reach.
     with (
