@@ -190,17 +190,7 @@ class UploadReport:
 
 
 def _presence_of(row: Any) -> Presence | None:
-    if row is None:
-        return None
-    return Presence(
-        inside=bool(row.inside),
-        entries=row.entries,
-        exits=row.exits,
-        first_entry_at=row.first_entry_at,
-        last_entry_at=row.last_entry_at,
-        last_exit_at=row.last_exit_at,
-        last_gate=row.last_gate,
-    )
+    return None if row is None else Presence.from_row(row)
 
 
 _PRESENCE_COLUMNS = (
