@@ -338,3 +338,49 @@ def test_an_online_scan_whose_answer_is_lost_is_decided_offline_and_stored_once(
     assert len({scan.device_id for scan in stored}) == 1 and stored[0].device_id is not None
     assert {str(scan.ticket_id) for scan in stored} == {online["id"], lost["id"]}
     assert json.loads(bodies[0])["nonce"] in {scan.nonce for scan in stored}
+
+
+def test_forgetting_the_device_waits_for_its_uploads_then_leaves_nothing(
+    api: httpx.Client,
+    new_context: Callable[..., BrowserContext],
+    clean_database: Database,
+) -> None:
+    """A shared phone: "Forget this device" is refused while scans wait to upload (they
+    would be lost), then removes the token, the tickets and the scans from the browser."""
+    _owner, _org, staff, event = _setup(api)
+    ticket = _buy(api, event, "Wanda Waiting")
+    context = new_context(viewport=PHONE)
+    page = context.new_page()
+    _log_in(page, staff["email"])
+    page.goto(f"/scan/{event['id']}")
+    _wait_for_worker(page)
+    _pair(page, "Shared phone", "West")
+    context.set_offline(True)
+    assert _scan(page, ticket["qr"])["result"] == "admitted"
+    page.get_by_role("button", name="Forget this device").click()
+    expect(page.locator("#offline-forget-error")).to_contain_text("1 scans still wait to upload")
+    expect(page.locator("#offline")).to_have_attribute("data-paired", "true")
+    context.set_offline(False)
+    expect(page.locator("#offline")).to_have_attribute("data-queue", "0", timeout=20_000)
+    page.get_by_role("button", name="Forget this device").click()
+    expect(page.locator("#offline")).to_have_attribute("data-paired", "false")
+    expect(page.get_by_role("button", name="Pair this device")).to_be_visible()
+    stored = page.evaluate(
+        """(eventId) => new Promise((resolve) => {
+            const open = indexedDB.open("admitone-scanner-" + eventId);
+            open.onsuccess = () => {
+              const t = open.result.transaction(["meta", "tickets", "scans", "queue"]);
+              const counts = {};
+              let left = 4;
+              for (const name of ["meta", "tickets", "scans", "queue"]) {
+                const req = t.objectStore(name).count();
+                req.onsuccess = () => { counts[name] = req.result; if (--left === 0) resolve(counts); };
+              }
+            };
+          })""",
+        event["id"],
+    )
+    assert stored == {"meta": 0, "tickets": 0, "scans": 0, "queue": 0}
+    page.reload()
+    expect(page.locator("#offline")).to_have_attribute("data-paired", "false")
+    assert len(_stored_scans(clean_database, event["id"])) == 1

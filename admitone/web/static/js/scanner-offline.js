@@ -698,6 +698,31 @@
     syncButton.addEventListener("click", function () { sync({ retryAttention: true }); });
   }
 
+  // Forget this device (a shared phone, a device handed back): its token, the tickets and
+  // its scans leave this browser. Refused while scans wait to upload: they would be lost.
+  var forgetButton = document.getElementById("offline-forget");
+  var forgetError = document.getElementById("offline-forget-error");
+  if (forgetButton) {
+    forgetButton.addEventListener("click", function () {
+      if (queueCount > 0) {
+        forgetError.textContent = fill(text("forget-waiting"), "count", String(queueCount));
+        return;
+      }
+      forgetError.textContent = "";
+      var stores = ["meta", "tickets", "presences", "scans", "queue"];
+      tx(stores, "readwrite", true).then(function (t) {
+        stores.forEach(function (name) { t.objectStore(name).clear(); });
+        return done(t);
+      }).then(function () {
+        meta = {};
+        publicKey = null;
+        typeNames = {};
+        attention = [];
+        render();
+      });
+    });
+  }
+
   // --- what the page shows ----------------------------------------------------------------
 
   var statusQueue = document.getElementById("offline-status-queue");
