@@ -265,7 +265,6 @@ def main() -> int:
                 print(
                     f"  incremental sync      {args.changes} tickets changed: "
                     f"{time.perf_counter() - started:.3f} s, {later['raw'] / 1e3:.1f} kB raw"
-                   ""
                 )
 
                 # --- the upload -----------------------------------------------------
