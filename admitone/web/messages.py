@@ -271,6 +271,17 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     "SCAN_RESULT_MISMATCH": lambda: _(
         "This scan's result does not match its kind (an entry or an exit)."
     ),
+    # relay/ (the site relay answers in JSON only; the texts serve a scanner showing them)
+    "RELAY_NOT_READY": lambda: _(
+        "The site relay has not downloaded the event's tickets yet: it cannot check tickets."
+    ),
+    "UPSTREAM_UNAVAILABLE": lambda: _(
+        "The ticketing server cannot be reached now; pair devices while the link is up."
+    ),
+    "RELAY_EVENT_MISMATCH": lambda: _(
+        "The site relay's device belongs to another event than the one it serves."
+    ),
+    "NOT_RELAYED": lambda: _("The site relay does not serve this."),
     # notifications/
     "DOCUMENT_NOT_FOUND": lambda: _("We could not find what you are looking for."),
 }
