@@ -28,8 +28,9 @@ OscillatorNode.prototype.start = function (...args) {
 """
 
 
-def _paid_ticket(api: httpx.Client, event: dict, holder: str) -> str:
-    """A paid ticket bought through the JSON API; returns its id (printed under the QR)."""
+def _paid_ticket(api: httpx.Client, event: dict, holder: str) -> dict[str, str]:
+    """A paid ticket bought through the JSON API: its id (printed under the QR), its QR
+    text and its order's id."""
     buyer = register(api)
     order = api.post(
         "/api/v1/orders",
@@ -47,7 +48,8 @@ def _paid_ticket(api: httpx.Client, event: dict, holder: str) -> str:
         f"/api/v1/payments/test/{payment['data']['id']}/approve", headers=buyer["headers"]
     )
     assert approved.status_code == 200, approved.text
-    return api.get("/api/v1/me/tickets", headers=buyer["headers"]).json()["data"][0]["id"]
+    ticket = api.get("/api/v1/me/tickets", headers=buyer["headers"]).json()["data"][0]
+    return {"id": ticket["id"], "qr": ticket["qr_payload"], "order_id": order_id}
 
 
 def _type_code(page: Page, code: str) -> None:
@@ -79,7 +81,7 @@ def test_gate_in_a_hurry(api: httpx.Client, new_context: Callable[..., BrowserCo
     add_member(api, owner["headers"], org, staff["email"], "staff")
     for viewport, suffix in ((PHONE, "phone"), (DESKTOP, "desktop")):
         event = create_event(api, owner["headers"], org, title=f"Hurry Night {suffix}")
-        printed = _paid_ticket(api, event, "Ada Lovelace")
+        printed = _paid_ticket(api, event, "Ada Lovelace")["id"]
         _paid_ticket(api, event, "Grace Hopper")
         context = new_context(viewport=viewport, bypass_csp=True)
         context.add_init_script(RECORD_TONES)
@@ -165,7 +167,7 @@ def test_a_supervisor_undoes_an_admission(
     owner = register(api, full_name="Olga Owner")
     org = create_org(api, owner["headers"])["slug"]
     event = create_event(api, owner["headers"], org, title="Undo Night")
-    printed = _paid_ticket(api, event, "Ada Lovelace")
+    printed = _paid_ticket(api, event, "Ada Lovelace")["id"]
     for viewport in (PHONE, DESKTOP):
         page = new_context(viewport=viewport).new_page()
         _log_in(page, owner["email"])
@@ -197,7 +199,7 @@ def test_exits_and_reentries_on_a_chosen_list(
         headers=owner["headers"],
     )
     assert made.status_code == 201, made.text
-    printed = _paid_ticket(api, event, "Ada Lovelace")
+    printed = _paid_ticket(api, event, "Ada Lovelace")["id"]
     page = new_context(viewport=DESKTOP, bypass_csp=True).new_page()
     _log_in(page, owner["email"])
     page.get_by_role("link", name="Scan", exact=True).click()

@@ -26,34 +26,12 @@ from admitone.db import Database
 from tests.helpers import add_member, create_org, register
 from tests.web.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, LiveServer, screenshot
 from tests.web.e2e.test_flows import _log_in
+from tests.web.e2e.test_gate import _paid_ticket as _buy
 from tests.web.helpers import create_event
 
 # Offline, a result must be on screen well under a second after the code is submitted
 # (measured by the page: from the submit to the result screen, the queue write included).
 OFFLINE_RESULT_MS = 500
-
-
-def _buy(api: httpx.Client, event: dict, holder: str) -> dict:
-    """A paid ticket bought through the JSON API: its id, QR text and order id."""
-    buyer = register(api)
-    order = api.post(
-        "/api/v1/orders",
-        json={
-            "event_id": event["id"],
-            "items": [{"ticket_type_id": event["ticket_types"][0]["id"], "quantity": 1}],
-            "buyer": {"name": holder, "email": buyer["email"]},
-        },
-        headers=buyer["headers"],
-    )
-    assert order.status_code == 201, order.text
-    order_id = order.json()["data"]["id"]
-    payment = api.post(f"/api/v1/orders/{order_id}/pay", headers=buyer["headers"]).json()
-    approved = api.post(
-        f"/api/v1/payments/test/{payment['data']['id']}/approve", headers=buyer["headers"]
-    )
-    assert approved.status_code == 200, approved.text
-    ticket = api.get("/api/v1/me/tickets", headers=buyer["headers"]).json()["data"][0]
-    return {"id": ticket["id"], "qr": ticket["qr_payload"], "order_id": order_id}
 
 
 def _forged(qr: str) -> str:
