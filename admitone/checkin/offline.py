@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
@@ -47,8 +47,10 @@ from admitone.checkin.service import (
     Presence,
     ScannedTicket,
     ScanState,
+    Write,
     decide,
     payload_hash,
+    presence_after,
     verify_qr,
 )
 from admitone.db import utcnow
@@ -539,25 +541,12 @@ def _decide_key(
             if write is None:
                 outcome[item.checkin_id] = (ConflictReason(result.value), None)
             else:
-                assert presence is not None
-                presence = replace(
-                    presence,
-                    inside=False,
-                    exits=presence.exits + 1,
-                    last_exit_at=item.at,
-                    last_gate=scan_gate,
-                )
+                presence = presence_after(write, presence, gate=scan_gate, now=item.at)
             continue
-        if presence is None:
-            presence = Presence(True, 1, 0, item.at, item.at, None, scan_gate)
-        elif not presence.inside:
-            presence = replace(
-                presence,
-                inside=True,
-                entries=presence.entries + 1,
-                last_entry_at=item.at,
-                last_gate=scan_gate,
-            )
+        # The entry happened: a first entry or a re-entry, whatever ``decide`` said.
+        if presence is None or not presence.inside:
+            entry = Write.first_entry if presence is None else Write.reentry
+            presence = presence_after(entry, presence, gate=scan_gate, now=item.at)
         if result == ScanResult.admitted:
             last_entry = item.checkin_id
         else:

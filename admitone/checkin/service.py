@@ -562,8 +562,11 @@ def _write_presence(
     return execute_direct(session, _EXIT, parameters).rowcount == 1
 
 
-def _after(write: Write, seen: Presence | None, *, gate: str | None, now: datetime) -> Presence:
-    """The presence a successful write leaves (what the statement wrote)."""
+def presence_after(
+    write: Write, seen: Presence | None, *, gate: str | None, now: datetime
+) -> Presence:
+    """The presence a successful write leaves (what the statement wrote); the offline
+    upload and the site relay apply the same transitions."""
     if write == Write.first_entry or seen is None:
         return Presence(True, 1, 0, now, now, None, gate)
     if write == Write.reentry:
@@ -845,7 +848,7 @@ def _scan(
             seen = state.presence
             result, write = decide(state, kind=kind, now=now)
     ticket = state.ticket
-    presence = _after(write, seen, gate=gate, now=now) if write is not None else seen
+    presence = presence_after(write, seen, gate=gate, now=now) if write is not None else seen
     admitted_by = None
     if result == ScanResult.already_admitted and ticket is not None:
         admitted_by = execute_direct(

@@ -59,6 +59,7 @@ from admitone.checkin.service import (
     decide,
     parse_ticket_code,
     payload_hash,
+    presence_after,
 )
 from admitone.db import Database, utcnow
 from admitone.relay.errors import RelayEventMismatch, RelayNotReady
@@ -421,29 +422,10 @@ class RelayStore:
                 },
             )
             session.execute(_DROP_UNDONE, key)
-            return Presence(True, 1, 0, now, now, None, gate)
+            return presence_after(Write.first_entry, None, gate=gate, now=now)
         changed = {**key, "k_now": now, "k_gate": gate, "k_seq": seq}
-        if write == Write.reentry:
-            session.execute(_REENTER, changed)
-            return Presence(
-                True,
-                seen.entries + 1,
-                seen.exits,
-                seen.first_entry_at,
-                now,
-                seen.last_exit_at,
-                gate,
-            )
-        session.execute(_EXIT, changed)
-        return Presence(
-            False,
-            seen.entries,
-            seen.exits + 1,
-            seen.first_entry_at,
-            seen.last_entry_at,
-            now,
-            gate,
-        )
+        session.execute(_REENTER if write == Write.reentry else _EXIT, changed)
+        return presence_after(write, seen, gate=gate, now=now)
 
     def verify(
         self, snapshot: Snapshot, qr: str
