@@ -63,7 +63,7 @@ def test_the_scanner_opens_offline_and_says_so(
     staff = register(api, full_name="Olive Offline")
     add_member(api, owner["headers"], org, staff["email"], "staff")
     event = create_event(api, owner["headers"], org, title="Blackout Ball")
-    printed = _paid_ticket(api, event, "Ada Lovelace")
+    printed = _paid_ticket(api, event, "Ada Lovelace")["id"]
 
     # bypass_csp: axe-core is injected as an inline script (the camera test keeps the CSP).
     context = new_context(viewport=PHONE, bypass_csp=True)
