@@ -281,7 +281,7 @@ def relay(
     import uvicorn
     from pydantic import ValidationError
 
-    from admitone.relay.api import build_relay
+    from admitone.relay.app import build_relay
     from admitone.relay.settings import RelaySettings
 
     given: dict[str, Any] = {
