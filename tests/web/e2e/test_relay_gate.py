@@ -12,26 +12,33 @@ from __future__ import annotations
 import re
 import uuid
 from collections import Counter
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, ConsoleMessage, expect
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 from sqlalchemy import select
 
 from admitone.checkin.models import CheckIn
 from admitone.db import Database
+from admitone.relay.app import create_relay_app
+from admitone.relay.store import RelayStore
+from admitone.relay.sync import Syncer
 from admitone.tickets.signing import parse_payload
 from tests.checkin.gate_devices import default_list_id, pair
-from tests.helpers import PASSWORD
-from tests.relay.conftest import paid_qrs
+from tests.concurrency.conftest import serve
+from tests.helpers import PASSWORD, add_member, create_org, register
+from tests.relay.conftest import down_upstream, paid_qrs
 from tests.relay.processes import relay_process, relay_status, upstream, wait_for
 from tests.serving import free_port
 from tests.tickets.factories import build_world, presence_row
-from tests.web.e2e.conftest import PHONE, screenshot
+from tests.twofactor.helpers import enable_totp
+from tests.web.e2e.conftest import PHONE, LiveServer, screenshot
 from tests.web.e2e.test_offline_gate import _pair, _scan, _wait_for_worker
+from tests.web.helpers import create_event
 
 pytestmark = pytest.mark.timeout_sensitive
 
@@ -212,3 +219,95 @@ def _stored_results(database: Database, device_id: str) -> list[str]:
             select(CheckIn.result).where(CheckIn.device_id == uuid.UUID(device_id))
         ).all()
     return [row.value for row in rows]
+
+
+@contextmanager
+def _relay_of(
+    upstream_url: str, event_id: str, token: str, path: Path, *, link_up: bool = True
+) -> Iterator[str]:
+    """A relay app in this process over ``path``, pulled from ``upstream_url`` once; with
+    ``link_up`` False its link goes nowhere (pairing then meets upstream's absence)."""
+    database = Database(f"sqlite:///{path}")
+    store = RelayStore(database, event_id=uuid.UUID(event_id))
+    store.set_relay_token(token)
+    link = httpx.Client(base_url=upstream_url, timeout=10)
+    try:
+        if store.snapshot is None:
+            assert Syncer(store, link, token=token).sync_once()
+        with serve(
+            create_relay_app(store=store, upstream=link if link_up else down_upstream())
+        ) as url:
+            yield url
+    finally:
+        link.close()
+        database.dispose()
+
+
+def test_pairing_at_the_relay_says_what_went_wrong_and_asks_for_a_second_factor(
+    api: httpx.Client, live_server: LiveServer, browser: Browser, tmp_path: Path
+) -> None:
+    owner = register(api)
+    org = create_org(api, owner["headers"])["slug"]
+    staff = register(api, full_name="Tess Totp")
+    add_member(api, owner["headers"], org, staff["email"], "staff")
+    event = create_event(api, owner["headers"], org, title="Second Factor Night")
+    relay_device = api.post(
+        f"/api/v1/events/{event['id']}/devices",
+        json={"name": "Relay", "gate": "Site"},
+        headers=owner["headers"],
+    ).json()["data"]
+    authenticator = enable_totp(api, staff["headers"])
+    logins = len(api.get("/api/v1/me/sessions", headers=staff["headers"]).json()["data"])
+    relay_file = tmp_path / "relay.db"
+
+    def opened(url: str) -> tuple[BrowserContext, Page]:
+        context = browser.new_context(base_url=url, viewport=PHONE, locale="en-GB")
+        context.set_default_timeout(15_000)
+        page = context.new_page()
+        page.goto("/scan")
+        page.get_by_label("E-mail").fill(staff["email"])
+        page.get_by_label("Device name").fill("Phone 2FA")
+        page.get_by_label("Gate", exact=True).fill("North")
+        return context, page
+
+    error = "#offline-pair-error"
+    pair_button = "Pair this device"
+    # Upstream out of reach: pairing says so (the relay scans on meanwhile).
+    with _relay_of(
+        live_server.url, event["id"], relay_device["token"], relay_file, link_up=False
+    ) as url:
+        context, page = opened(url)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name=pair_button).click()
+        expect(page.locator(error)).to_have_text(
+            "The ticketing server cannot be reached now; pair devices while the link is up."
+        )
+        expect(page.locator("#offline")).to_have_attribute("data-paired", "false")
+        context.close()
+
+    with _relay_of(live_server.url, event["id"], relay_device["token"], relay_file) as url:
+        context, page = opened(url)
+        code_field = page.locator("#offline-login-code-field")
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name=pair_button).click()
+        expect(page.locator(error)).to_have_text("E-mail or password is incorrect.")
+        expect(code_field).to_be_hidden()
+        # The right password: the account asks for its second factor.
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name=pair_button).click()
+        expect(code_field).to_be_visible()
+        expect(page.locator(error)).to_have_text("")
+        assert page.get_by_label("Password").input_value() == ""
+        code = page.get_by_label("Code from your authenticator app, or a recovery code")
+        code.fill(authenticator.wrong_code())
+        page.get_by_role("button", name=pair_button).click()
+        expect(page.locator(error)).to_have_text("The code is incorrect or was already used.")
+        expect(code_field).to_be_visible()
+        code.fill(authenticator.code())
+        page.get_by_role("button", name=pair_button).click()
+        expect(page.locator("#offline")).to_have_attribute("data-ready", "true")
+        expect(page.locator("#offline-device")).to_contain_text("Phone 2FA")
+        # The login the pairing made is over.
+        after = api.get("/api/v1/me/sessions", headers=staff["headers"]).json()["data"]
+        assert len(after) == logins
+        context.close()
