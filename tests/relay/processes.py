@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serving import ADMITONE, free_port, server_env
+from tests.serving import ADMITONE, free_port, server_env, stop
 
 
 def wait_for(check: Callable[[], Any], what: str, *, seconds: float = 120) -> Any:
@@ -42,13 +42,7 @@ def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subpro
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        stop(process)
 
 
 @contextmanager

@@ -40,6 +40,22 @@ def _login(http: httpx.Client, relay_url: str, email: str, password: str) -> htt
     return http.post(f"{relay_url}/api/v1/auth/login", json={"email": email, "password": password})
 
 
+def _pair(
+    http: httpx.Client,
+    relay_url: str,
+    world: World,
+    bearer: dict[str, str],
+    *,
+    name: str,
+    gate: str,
+) -> httpx.Response:
+    return http.post(
+        f"{relay_url}/api/v1/events/{world.event.id}/devices",
+        json={"name": name, "gate": gate},
+        headers=bearer,
+    )
+
+
 def _open_logins(world: World, headers: dict[str, str]) -> int:
     response = world.client.get("/api/v1/me/sessions", headers=headers)
     assert response.status_code == 200, response.text
@@ -64,11 +80,7 @@ def test_a_browser_pairs_with_a_login_forwarded_upstream_that_then_ends(
         assert "refresh_token" not in data["tokens"]
         assert _open_logins(world, staff["headers"]) == before + 1
         bearer = {"Authorization": f"Bearer {access}"}
-        paired = http.post(
-            f"{relay.url}/api/v1/events/{world.event.id}/devices",
-            json={"name": "Phone at the relay", "gate": "Gate 2"},
-            headers=bearer,
-        )
+        paired = _pair(http, relay.url, world, bearer, name="Phone at the relay", gate="Gate 2")
         assert paired.status_code == 201, paired.text
         ended = http.post(f"{relay.url}/api/v1/auth/logout", headers=bearer)
         assert ended.status_code == 204 and ended.content == b""
@@ -80,12 +92,7 @@ def test_a_browser_pairs_with_a_login_forwarded_upstream_that_then_ends(
         # The login is over upstream: its token opens nothing, there or through the relay.
         assert _open_logins(world, staff["headers"]) == before
         assert world.client.get("/api/v1/me", headers=bearer).status_code == 401
-        again = http.post(
-            f"{relay.url}/api/v1/events/{world.event.id}/devices",
-            json={"name": "Another", "gate": "Gate 2"},
-            headers=bearer,
-        )
-        assert again.status_code == 401
+        assert _pair(http, relay.url, world, bearer, name="Another", gate="2").status_code == 401
         # What stays is the device, which scans at the relay.
         device = {"Authorization": f"Bearer {paired.json()['data']['token']}"}
         answer = relay.scan(http, world.event.id, qr, headers=device)
@@ -172,11 +179,7 @@ def test_a_second_factor_is_forwarded_too(make_relay, world: World) -> None:
         tokens = done.json()["data"]["tokens"]
         assert "refresh_token" not in tokens
         bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-        paired = http.post(
-            f"{relay.url}/api/v1/events/{world.event.id}/devices",
-            json={"name": "Phone 2FA", "gate": "North"},
-            headers=bearer,
-        )
+        paired = _pair(http, relay.url, world, bearer, name="Phone 2FA", gate="North")
         assert paired.status_code == 201, paired.text
         assert http.post(f"{relay.url}/api/v1/auth/logout", headers=bearer).status_code == 204
         assert world.client.get("/api/v1/me", headers=bearer).status_code == 401

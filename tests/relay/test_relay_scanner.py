@@ -103,6 +103,7 @@ def test_the_relay_serves_the_scanner_with_upstreams_headers(
             assert 'data-login-url="/api/v1/auth/login"' in html
             assert 'data-logout-url="/api/v1/auth/logout"' in html
             assert 'id="offline-login-password" name="password" type="password"' in html
+            assert '<span id="offline-status-queue">Not paired with the relay yet</span>' in html
             # The default list, preselected.
             assert re.search(r'<option value="[0-9a-f-]{36}" selected>Default', html)
             # Every file the page loads is the shell's and answers, with the same headers.

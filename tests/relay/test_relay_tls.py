@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 
 from admitone.middleware import CSP
 from tests.relay.processes import wait_for
-from tests.serving import ADMITONE, free_port, server_env
+from tests.serving import ADMITONE, free_port, server_env, stop
 
 TOKEN = "aod_" + "t" * 43
 
@@ -117,6 +117,5 @@ def test_the_relay_serves_https_with_its_certificate(tmp_path: Path) -> None:
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)  # not in clear text
     finally:
-        process.terminate()
-        process.wait(timeout=20)
+        stop(process)
     assert "on https://127.0.0.1:" in (tmp_path / "relay.log").read_text()

@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -30,15 +31,14 @@ from admitone.relay.sync import Syncer
 from admitone.tickets.signing import parse_payload
 from tests.checkin.gate_devices import default_list_id, pair
 from tests.concurrency.conftest import serve
-from tests.helpers import PASSWORD, add_member, create_org, register
+from tests.helpers import PASSWORD
 from tests.relay.conftest import down_upstream, paid_qrs
 from tests.relay.processes import relay_process, relay_status, upstream, wait_for
 from tests.serving import free_port
 from tests.tickets.factories import build_world, presence_row
 from tests.twofactor.helpers import enable_totp
 from tests.web.e2e.conftest import PHONE, LiveServer, screenshot
-from tests.web.e2e.test_offline_gate import _pair, _scan, _wait_for_worker
-from tests.web.helpers import create_event
+from tests.web.e2e.test_offline_gate import _pair, _scan, _setup, _wait_for_worker
 
 pytestmark = pytest.mark.timeout_sensitive
 
@@ -76,15 +76,16 @@ def test_a_phone_pairs_at_the_relay_and_scans_through_both_outages(
     context = None
     try:
         upstream_url = upstream_link.enter_context(upstream(tmp_path, upstream_port, database_url))
-        relay_url = relay_link.enter_context(
-            relay_process(
-                tmp_path,
-                upstream_url=upstream_url,
-                event_id=world.event.id,
-                token=relay_device["token"],
-                port=relay_port,
-            )
+        # The relay, started again below on the same port and file.
+        start_relay = partial(
+            relay_process,
+            tmp_path,
+            upstream_url=upstream_url,
+            event_id=world.event.id,
+            token=relay_device["token"],
+            port=relay_port,
         )
+        relay_url = relay_link.enter_context(start_relay())
         context = browser.new_context(base_url=relay_url, viewport=PHONE, locale="en-GB")
         context.set_default_timeout(20_000)
         page = context.new_page()
@@ -99,6 +100,10 @@ def test_a_phone_pairs_at_the_relay_and_scans_through_both_outages(
         expect(page.get_by_role("heading", name="Night Show")).to_be_visible()
         expect(page.locator("#insecure-context")).to_be_hidden()  # 127.0.0.1 is secure
         _wait_for_worker(page)
+        # Installable from the relay as from upstream (but for the test's incognito context).
+        cdp = context.new_cdp_session(page)
+        errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+        assert [e["errorId"] for e in errors if e["errorId"] != "in-incognito"] == [], errors
         # Unpaired, the page sends nothing and says to pair first.
         unpaired = _scan(page, first)
         assert unpaired["kind"] == "refused" and "not paired yet" in (unpaired["detail"] or "")
@@ -159,15 +164,7 @@ def test_a_phone_pairs_at_the_relay_and_scans_through_both_outages(
         screenshot(page, "relay-scanner-offline-phone", full_page=False)
 
         # The relay is back (upstream still down): the page sees it and uploads to it.
-        relay_url = relay_link.enter_context(
-            relay_process(
-                tmp_path,
-                upstream_url=upstream_url,
-                event_id=world.event.id,
-                token=relay_device["token"],
-                port=relay_port,
-            )
-        )
+        relay_url = relay_link.enter_context(start_relay())
         expect(page.locator("#network-status-text")).to_have_text("Online", timeout=30_000)
         expect(page.locator("#offline")).to_have_attribute("data-queue", "0", timeout=30_000)
         expect(page.locator("#offline")).to_have_attribute("data-attention", "0")
@@ -246,11 +243,7 @@ def _relay_of(
 def test_pairing_at_the_relay_says_what_went_wrong_and_asks_for_a_second_factor(
     api: httpx.Client, live_server: LiveServer, browser: Browser, tmp_path: Path
 ) -> None:
-    owner = register(api)
-    org = create_org(api, owner["headers"])["slug"]
-    staff = register(api, full_name="Tess Totp")
-    add_member(api, owner["headers"], org, staff["email"], "staff")
-    event = create_event(api, owner["headers"], org, title="Second Factor Night")
+    owner, _org, staff, event = _setup(api)
     relay_device = api.post(
         f"/api/v1/events/{event['id']}/devices",
         json={"name": "Relay", "gate": "Site"},
