@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from admitone.web.compression import PageCompressionMiddleware
 from admitone.web.errors import render_error_page
 from admitone.web.i18n import LocaleMiddleware
-from admitone.web.pages import relay_scanner, scanner_shell
 from admitone.web.static_files import static_files_app
 
 
@@ -31,6 +30,9 @@ def install_relay_web(app: FastAPI) -> None:
     of the relay's event, the service worker and the manifest (upstream's own routes),
     and the shell's static files, no other. Pages speak the reader's language, from
     ``Accept-Language`` (the relay has no language switcher, so no cookie)."""
+    # Here, not at the top: upstream's app never loads the relay's code.
+    from admitone.web.pages import relay_scanner, scanner_shell
+
     app.add_middleware(LocaleMiddleware)
     app.mount("/static", static_files_app(only=scanner_shell.SHELL_FILES), name="static")
     app.include_router(scanner_shell.router)
