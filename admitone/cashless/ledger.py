@@ -202,6 +202,52 @@ def lock_balance(session: Session, ref: AccountRef) -> int:
     return int(balance)
 
 
+def lock_wallet_accounts(
+    session: Session, *, wallet_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[AccountRef, int, AccountRef, int]]:
+    """For each wallet: its account and balance, its debt account and balance, every row
+    locked in the ledger's order (rank 0, by id) until the unit of work ends."""
+    rows = session.execute(
+        select(
+            LedgerAccount.id,
+            LedgerAccount.kind,
+            LedgerAccount.wallet_id,
+            LedgerAccount.balance_minor,
+        )
+        .where(LedgerAccount.wallet_id.in_(list(set(wallet_ids))))
+        .order_by(LedgerAccount.id)
+        .with_for_update()
+    ).all()
+    found: dict[uuid.UUID, dict[AccountKind, tuple[AccountRef, int]]] = defaultdict(dict)
+    for row in rows:
+        kind = AccountKind(row.kind)
+        found[row.wallet_id][kind] = (AccountRef(row.id, kind), int(row.balance_minor))
+    return {
+        wallet_id: (*kinds[AccountKind.wallet], *kinds[AccountKind.wallet_debt])
+        for wallet_id, kinds in found.items()
+    }
+
+
+def sales_shards(
+    session: Session, *, event_id: uuid.UUID, stand_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[AccountRef]]:
+    """Every shard of each stand's takings (made where missing), in shard order: entry
+    ``e`` of stand ``s`` credits ``shards[s][e.int % SALES_SHARDS]``, as ``sales_account``."""
+    return {
+        stand_id: [
+            account(
+                session,
+                event_id=event_id,
+                kind=AccountKind.sales,
+                key=f"sales:{stand_id}:{shard}",
+                stand_id=stand_id,
+            )
+            for shard in range(SALES_SHARDS)
+        ]
+        for stand_id in set(stand_ids)
+    }
+
+
 # --- entries ------------------------------------------------------------------------------
 
 
@@ -273,28 +319,36 @@ def post(session: Session, *, entry_id: uuid.UUID, moves: Sequence[Move]) -> dic
 
     ``AccountRefused`` (naming the account) when a wallet would go below zero or a debt
     above it; the caller's unit of work then rolls the entry back."""
+    return post_entries(session, [(entry_id, moves)])
+
+
+def post_entries(
+    session: Session, entries: Sequence[tuple[uuid.UUID, Sequence[Move]]]
+) -> dict[uuid.UUID, int]:
+    """``post`` for several entries at once (an offline batch): each account's balance
+    moves once by the net of all their moves, and their transfers are one insert."""
     deltas: dict[AccountRef, int] = defaultdict(int)
-    for move in moves:
-        if move.amount_minor <= 0 or move.source.id == move.target.id:
-            raise ValueError(f"not a transfer: {move}")
-        deltas[move.source] -= move.amount_minor
-        deltas[move.target] += move.amount_minor
+    rows: list[dict[str, Any]] = []
+    for entry_id, moves in entries:
+        for move in moves:
+            if move.amount_minor <= 0 or move.source.id == move.target.id:
+                raise ValueError(f"not a transfer: {move}")
+            deltas[move.source] -= move.amount_minor
+            deltas[move.target] += move.amount_minor
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "entry_id": entry_id,
+                    "source_account_id": move.source.id,
+                    "target_account_id": move.target.id,
+                    "amount_minor": move.amount_minor,
+                }
+            )
     after: dict[uuid.UUID, int] = {}
     for ref in sorted(deltas, key=lambda ref: ref.rank):
         after[ref.id] = _move_balance(session, ref, deltas[ref])
-    session.execute(
-        insert(LedgerTransfer),
-        [
-            {
-                "id": uuid.uuid4(),
-                "entry_id": entry_id,
-                "source_account_id": move.source.id,
-                "target_account_id": move.target.id,
-                "amount_minor": move.amount_minor,
-            }
-            for move in moves
-        ],
-    )
+    if rows:
+        session.execute(insert(LedgerTransfer), rows)
     return after
 
 
