@@ -240,6 +240,21 @@ class CashRegister(IdMixin, Base):
     counted_minor: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
+class PosDevice(Base):
+    """A gate device (``checkin_devices``: its token, its member, its clock offset) paired
+    as a point of sale of one stand, and what its offline uploads brought: the
+    reconciliation's per-device figures."""
+
+    __tablename__ = "pos_devices"
+
+    device_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("checkin_devices.id"), primary_key=True)
+    stand_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("stands.id"), index=True)
+    sales_received: Mapped[int] = mapped_column(BigInteger, default=0)
+    duplicates: Mapped[int] = mapped_column(BigInteger, default=0)
+    refused: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_upload_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 # --- the ledger ---------------------------------------------------------------------------
 
 

@@ -38,6 +38,7 @@ from admitone.cashless.models import (
     EntryKind,
     EntryOrigin,
     JournalEntry,
+    PosDevice,
     Product,
     SaleLine,
     Wallet,
@@ -257,6 +258,18 @@ def upload_sales(
             flag=claim.flag,
         )
     _fill_duplicates(session, event_id=event_id, sales=sales, results=results)
+    statuses = [cast(SaleResult, result).status for result in results]
+    session.execute(
+        update(PosDevice)
+        .where(PosDevice.device_id == device_id)
+        .values(
+            sales_received=PosDevice.sales_received + len(booked),
+            duplicates=PosDevice.duplicates + statuses.count(SaleStatus.duplicate),
+            refused=PosDevice.refused + statuses.count(SaleStatus.refused),
+            last_upload_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
     return BatchAnswer(
         results=[cast(SaleResult, result) for result in results], clock_offset_ms=offset_ms
     )

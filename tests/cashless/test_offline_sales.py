@@ -19,6 +19,7 @@ from admitone.cashless.models import (
     EntryKind,
     EntryOrigin,
     JournalEntry,
+    PosDevice,
     Product,
     SaleLine,
     Stand,
@@ -147,6 +148,7 @@ def festival(clean_database: Database, settings: Settings) -> Festival:
         ]
         session.add_all(devices)
         session.flush()
+        session.add_all(PosDevice(device_id=device.id, stand_id=stand.id) for device in devices)
         return Festival(
             clean_database, keys, event_id, stand.id, beer.id, [device.id for device in devices]
         )
@@ -184,6 +186,10 @@ def test_a_batch_sent_again_books_nothing_more(festival: Festival) -> None:
     ]
     assert festival.money(wallet_id) == (500, 0)
     festival.check_ledger()
+    with festival.database.session(write=False) as session:
+        figures = session.get(PosDevice, festival.devices[0])
+        assert figures is not None
+        assert (figures.sales_received, figures.duplicates, figures.refused) == (3, 4, 0)
 
 
 def test_a_sale_first_tried_online_is_booked_once(festival: Festival) -> None:

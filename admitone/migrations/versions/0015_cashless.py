@@ -5,7 +5,8 @@ Issue 17:
 - ``cashless_settings``: an event's cashless (limits, offline caps, refund window);
 - ``wallets`` (one per account and event) and ``wallet_passes`` (the QR and printed
   codes attendees pay with; revoked and reissued when lost);
-- ``stands``, ``stand_cashiers``, ``products``, ``cash_registers``;
+- ``stands``, ``stand_cashiers``, ``products``, ``cash_registers``, ``pos_devices`` (a
+  paired device selling at a stand, and its upload figures);
 - the ledger: ``ledger_accounts`` (cached balances, a wallet never below zero and a
   debt never above it, as CHECK constraints), ``journal_entries`` (unique idempotency
   key per event, at most one reversal per entry), ``ledger_transfers``, ``sale_lines``;
@@ -385,6 +386,25 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "pos_devices",
+        sa.Column("device_id", sa.Uuid(), nullable=False),
+        sa.Column("stand_id", sa.Uuid(), nullable=False),
+        sa.Column("sales_received", sa.BigInteger(), nullable=False),
+        sa.Column("duplicates", sa.BigInteger(), nullable=False),
+        sa.Column("refused", sa.BigInteger(), nullable=False),
+        sa.Column("last_upload_at", admitone.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["device_id"],
+            ["checkin_devices.id"],
+            name=op.f("fk_pos_devices_device_id_checkin_devices"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["stand_id"], ["stands.id"], name=op.f("fk_pos_devices_stand_id_stands")
+        ),
+        sa.PrimaryKeyConstraint("device_id", name=op.f("pk_pos_devices")),
+    )
+    op.create_index(op.f("ix_pos_devices_stand_id"), "pos_devices", ["stand_id"], unique=False)
+    op.create_table(
         "ledger_accounts",
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column(
@@ -570,6 +590,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_pos_devices_stand_id"), table_name="pos_devices")
+    op.drop_table("pos_devices")
     op.drop_index(op.f("ix_wallet_topups_wallet_id"), table_name="wallet_topups")
     op.drop_index(op.f("ix_wallet_topups_event_id"), table_name="wallet_topups")
     op.drop_table("wallet_topups")
