@@ -113,6 +113,7 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.cashless.pos_api:organizer_router",
             "admitone.cashless.api:organizer_router",
             "admitone.cashless.api:me_router",
+            "admitone.cashless.reports_api:router",
         ),
     ),
     Domain("tickets", api_routers=("admitone.tickets.api:router",)),
