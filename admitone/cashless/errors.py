@@ -52,3 +52,10 @@ class AccountRefused(Conflict):
 
     code = "LEDGER_REFUSED"
     message = "This movement of money would break the ledger's rules."
+
+
+class StandNotFound(NotFound):
+    """No such stand at this event, or one the caller may not sell at."""
+
+    code = "STAND_NOT_FOUND"
+    message = "No such stand at this event."
