@@ -138,7 +138,10 @@ def make_festival(
         session.add(beer)
         devices = [
             CheckinDevice(
-                event_id=event_id, name=f"Till {n}", gate="Main bar", token_hash=f"{n:064d}"
+                event_id=event_id,
+                name=f"Till {n}",
+                gate="Main bar",
+                token_hash=uuid.uuid4().hex * 2,
             )
             for n in range(3)
         ]
