@@ -233,12 +233,23 @@ def proves_buyer(
     )
 
 
-def device_may_check_in(user: User | None, member_role: Role | None) -> bool:
-    """Whether a gate device may still act for the member who paired it: that member is
-    an active user who may check in for the event's organization (a platform admin
-    acts as an owner). Checked on every call with the device's token, so removing the
-    member, lowering their role or deactivating them stops their devices at once."""
+def device_may_act(
+    user: User | None, member_role: Role | None, permission: Permission = Permission.check_in
+) -> bool:
+    """Whether a device (a gate's, a point of sale's) may still act for the member who
+    paired it: that member is an active user who holds ``permission`` in the event's
+    organization (a platform admin acts as an owner). Checked on every call with the
+    device's token, so removing the member, lowering their role or deactivating them
+    stops their devices at once."""
     if user is None or not user.is_active:
         return False
     role = acting_role(user, member_role)
-    return role is not None and role_allows(role, Permission.check_in)
+    return role is not None and role_allows(role, permission)
+
+
+def may_sell_at_stand(role: Role, *, assigned: bool) -> bool:
+    """Whether a member acting with ``role`` may sell at a stand: a cashier at the stands
+    they are assigned to, an admin or owner at every stand."""
+    if not role_allows(role, Permission.sell_at_stand):
+        return False
+    return assigned or role_allows(role, Permission.manage_events)

@@ -106,6 +106,16 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.web.pages.scanner_shell:router",
         ),
     ),
+    Domain(
+        "cashless",
+        api_routers=(
+            "admitone.cashless.pos_api:router",
+            "admitone.cashless.pos_api:organizer_router",
+            "admitone.cashless.api:organizer_router",
+            "admitone.cashless.api:me_router",
+            "admitone.cashless.reports_api:router",
+        ),
+    ),
     Domain("tickets", api_routers=("admitone.tickets.api:router",)),
     Domain(
         "events",

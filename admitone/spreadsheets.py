@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 
 def safe_cell(value: object) -> str:
     """A CSV cell that a spreadsheet will not run as a formula (OWASP "CSV injection")."""
+    if isinstance(value, int | float):
+        return str(value)  # a number is never a formula (a negative one keeps its sign)
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from admitone.accounts.models import User
 from admitone.db import Database, utcnow
 from admitone.events.models import Category, Event, EventStatus, TicketType
 from admitone.orders.models import Order
@@ -192,3 +193,13 @@ def set_event_status(database: Database, event_id: uuid.UUID, status: EventStatu
 def set_ticket_type(database: Database, ticket_type_id: uuid.UUID, **values: Any) -> None:
     with database.session() as session:
         session.execute(update(TicketType).where(TicketType.id == ticket_type_id).values(**values))
+
+
+def make_user(database: Database, *, full_name: str = "Ada Lovelace") -> uuid.UUID:
+    """An account with no usable password (service-level tests that need a user row)."""
+    with database.session() as session:
+        user = User(email=f"user-{uuid.uuid4().hex[:12]}@example.org", password_hash="!")
+        user.full_name = full_name
+        session.add(user)
+        session.flush()
+        return user.id

@@ -351,6 +351,13 @@ MATRIX: dict[tuple[str, str], Route] = {
         SECURITY, lambda ctx: Call({}, json={"require_two_factor": False})
     ),
     ("GET", ORG + "/events/{event_id}/orders"): Route(ORDERS, _event_params),
+    # Cashless money figures: who sees the orders.
+    ("GET", ORG + "/events/{event_id}/cashless/reconciliation"): Route(ORDERS, _event_params),
+    ("GET", ORG + "/events/{event_id}/cashless/reports/sales"): Route(ORDERS, _event_params),
+    ("GET", ORG + "/events/{event_id}/cashless/reports/topups"): Route(ORDERS, _event_params),
+    ("GET", ORG + "/events/{event_id}/cashless/reports/registers"): Route(ORDERS, _event_params),
+    ("GET", ORG + "/events/{event_id}/cashless/reports/liability"): Route(ORDERS, _event_params),
+    ("GET", ORG + "/events/{event_id}/cashless/reports/devices"): Route(ORDERS, _event_params),
     ("GET", ORG + "/events/{event_id}/orders/{order_id}"): Route(ORDERS, _paid_order_params),
     ("POST", ORG + "/events/{event_id}/orders/{order_id}/refund"): Route(
         REFUNDS, lambda ctx: _paid_order_params(ctx, json={"reason": "Matrix"})

@@ -5,7 +5,7 @@ Gate staff pair a device and it gets a token of its own, given once; the organiz
 the event's devices with their last contact and revokes them. Every call with the token
 (the bundle, a batch of offline scans, an online scan) finds the device by the token's
 hash and checks, in the same read, that it is not revoked and that the member who
-paired it may still check in (``authorization.device_may_check_in``).
+paired it may still check in (``authorization.device_may_act``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
-from admitone.authorization import OrgAccess, Role, acting_role, device_may_check_in
+from admitone.authorization import OrgAccess, Permission, Role, acting_role, device_may_act
 from admitone.checkin import lists
 from admitone.checkin.errors import DeviceNotFound, DeviceTokenInvalid
 from admitone.checkin.models import CheckIn, CheckinDevice
@@ -164,10 +164,16 @@ _DEVICE_BY_TOKEN = (
 
 
 def resolve_device(
-    session: Session, *, token: str, note_contact: bool = True, now: datetime | None = None
+    session: Session,
+    *,
+    token: str,
+    note_contact: bool = True,
+    now: datetime | None = None,
+    permission: Permission = Permission.check_in,
 ) -> DeviceAccess:
     """The device behind a token, with its event; DEVICE_TOKEN_INVALID (401) for an
-    unknown or revoked device, or one whose member may no longer check in. With
+    unknown or revoked device, or one whose member no longer holds ``permission`` (a
+    gate's: check in; a point of sale's: sell at a stand). With
     ``note_contact`` (a write unit of work: a scan, an upload) notes the device's last
     contact, at most every ``LAST_SEEN_RESOLUTION``."""
     if not is_device_token(token):
@@ -178,7 +184,7 @@ def resolve_device(
     if row is None:
         raise DeviceTokenInvalid()
     device, event, organization, user, member_role = row
-    if device.revoked_at is not None or not device_may_check_in(user, member_role):
+    if device.revoked_at is not None or not device_may_act(user, member_role, permission):
         raise DeviceTokenInvalid()
     now = now or utcnow()
     if note_contact and (
@@ -197,5 +203,5 @@ def resolve_device(
             .execution_options(synchronize_session=False)
         )
     role = acting_role(user, member_role)
-    assert user is not None and role is not None  # device_may_check_in said so
+    assert user is not None and role is not None  # device_may_act said so
     return DeviceAccess(device=device, event=event, organization=organization, user=user, role=role)

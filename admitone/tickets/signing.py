@@ -366,9 +366,15 @@ class KeyRing:
         Ed25519 signatures are deterministic, so a ticket's payload is the same every time
         it is computed: it need not be stored.
         """
+        body = _body(ticket_id=ticket_id, event_id=key.event_id, ticket_type_id=ticket_type_id)
+        return _encode(body + self.signature(key, body))
+
+    def signature(self, key: EventKey, body: bytes) -> bytes:
+        """``body`` signed with ``key``'s private half. Each kind of payload starts with its
+        own version byte (a ticket 0x01, a wallet pass 0x02), so one never passes for
+        another."""
         blob = key.encrypted_private_key
         if not blob:
             raise SigningKeyUnavailable(event_id=str(key.event_id))
         private_key = _decrypt_private_key(key.event_id, blob, self._kek(blob[0], key.event_id))
-        body = _body(ticket_id=ticket_id, event_id=key.event_id, ticket_type_id=ticket_type_id)
-        return _encode(body + private_key.sign(body))
+        return private_key.sign(body)

@@ -268,6 +268,16 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     "BUNDLE_CURSOR_INVALID": lambda: _(
         "This download cannot be resumed; the device starts it again."
     ),
+    "CASHLESS_NOT_ENABLED": lambda: _("Cashless is not turned on for this event."),
+    "WALLET_NOT_FOUND": lambda: _("No such wallet for this event."),
+    "PASS_INVALID": lambda: _("This wallet pass cannot be read, or is not one of this event's."),
+    "PASS_REVOKED": lambda: _("This wallet pass was blocked; its holder has a new one."),
+    "LEDGER_REFUSED": lambda: _(
+        "This movement of money was refused: it would leave a wallet below zero."
+    ),
+    "STAND_NOT_FOUND": lambda: _("No such stand at this event."),
+    "OFFLINE_PRODUCT_UNKNOWN": lambda: _("A sale names a product this stand does not have."),
+    "OFFLINE_SALE_EMPTY": lambda: _("A sale must have at least one line and a total above zero."),
     "SCAN_RESULT_MISMATCH": lambda: _(
         "This scan's result does not match its kind (an entry or an exit)."
     ),
