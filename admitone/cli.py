@@ -275,13 +275,18 @@ def relay(
     database: Annotated[
         Path | None, typer.Option(help="The relay's SQLite file (default admitone-relay.db)")
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(help="PEM certificate: serve https (phones need it for the camera)"),
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert")] = None,
 ) -> None:
     """Run a site relay: the gates' scanning API on this machine, exactly once across
     its gates, working on when the link to upstream is down (docs/gates.md)."""
     import uvicorn
     from pydantic import ValidationError
 
-    from admitone.relay.api import build_relay
+    from admitone.relay.app import build_relay
     from admitone.relay.settings import RelaySettings
 
     given: dict[str, Any] = {
@@ -291,6 +296,8 @@ def relay(
         "host": host,
         "port": port,
         "database": database,
+        "tls_cert": tls_cert,
+        "tls_key": tls_key,
     }
     try:
         settings = RelaySettings(**{k: v for k, v in given.items() if v is not None})
@@ -298,11 +305,15 @@ def relay(
         typer.echo("Relay configuration error:", err=True)
         for error in exc.errors():
             name = "_".join(str(part) for part in error["loc"])
-            typer.echo(f"  --{name} / ADMITONE_RELAY_{name.upper()}: {error['msg']}", err=True)
+            # A rule across options (tls_cert with tls_key) names no one option.
+            where = (
+                f"--{name.replace('_', '-')} / ADMITONE_RELAY_{name.upper()}" if name else "options"
+            )
+            typer.echo(f"  {where}: {error['msg']}", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(
-        f"Admit One relay for event {settings.event} on http://{settings.host}:{settings.port},"
-        f" upstream {settings.upstream}, data in {settings.database}"
+        f"Admit One relay for event {settings.event} on {settings.scheme}://{settings.host}:"
+        f"{settings.port}, upstream {settings.upstream}, data in {settings.database}"
     )
     uvicorn.run(
         build_relay(settings),
@@ -310,6 +321,8 @@ def relay(
         port=settings.port,
         log_level="warning",
         access_log=False,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
 
 

@@ -14,9 +14,11 @@ visitor controls would open them to BREACH-style guessing.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import Any
 from urllib.parse import parse_qs
 
+from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -32,7 +34,13 @@ COMPRESS_LEVEL = 6
 
 
 class VersionedStaticFiles(StaticFiles):
+    def __init__(self, *, only: Collection[str] | None = None, **options: Any) -> None:
+        super().__init__(**options)
+        self.only = None if only is None else frozenset(only)
+
     async def get_response(self, path: str, scope: Scope) -> Response:
+        if self.only is not None and path not in self.only:
+            raise HTTPException(status_code=404)
         response = await super().get_response(path, scope)
         if response.status_code in (200, 304):
             asked = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("v", [])
@@ -52,8 +60,11 @@ def combined_version(paths: Iterable[str]) -> str:
     return digest.hexdigest()[:12]
 
 
-def static_files_app() -> ASGIApp:
-    """The ASGI app mounted at ``/static``."""
+def static_files_app(*, only: Collection[str] | None = None) -> ASGIApp:
+    """The ASGI app mounted at ``/static``; ``only``: the files it serves, when not all
+    of them (a site relay serves the scanner's shell, nothing else)."""
     return GZipMiddleware(
-        VersionedStaticFiles(directory=STATIC_DIR), minimum_size=500, compresslevel=COMPRESS_LEVEL
+        VersionedStaticFiles(directory=STATIC_DIR, only=only),
+        minimum_size=500,
+        compresslevel=COMPRESS_LEVEL,
     )

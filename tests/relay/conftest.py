@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from admitone.db import Database
-from admitone.relay.api import create_relay_app
+from admitone.relay.app import create_relay_app
 from admitone.relay.store import RelayStore
 from admitone.relay.sync import Syncer
 from tests.checkin.gate_devices import default_list_id, pair, qr_of

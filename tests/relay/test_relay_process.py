@@ -5,13 +5,10 @@ admitted once; upstream restarted, the relay uploads everything once."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,95 +19,11 @@ from sqlalchemy import select
 from admitone.checkin.models import CheckIn
 from tests.checkin.gate_devices import pair, qr_of
 from tests.relay.conftest import paid_qrs
-from tests.serving import ADMITONE, free_port, server_env
+from tests.relay.processes import relay_process, relay_status, upstream, wait_for
+from tests.serving import free_port
 from tests.tickets.factories import World, presence_row
 
 pytestmark = pytest.mark.timeout_sensitive
-
-
-def _wait(check: Any, what: str, *, seconds: float = 120) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            found = check()
-        except httpx.TransportError:
-            found = None
-        if found:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
-@contextmanager
-def _process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[str]]:
-    with log.open("a") as output:
-        process = subprocess.Popen(
-            args, env=env, stdout=output, stderr=subprocess.STDOUT, text=True
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
-@contextmanager
-def upstream(tmp_path: Path, port: int, database_url: str) -> Iterator[str]:
-    env = server_env(
-        tmp_path, ADMITONE_DATABASE_URL=database_url, ADMITONE_RATE_LIMITS_ENABLED="false"
-    )
-    base = f"http://127.0.0.1:{port}"
-    with _process(
-        [ADMITONE, "serve", "--port", str(port)], env, tmp_path / "upstream.log"
-    ) as process:
-        _wait(
-            lambda: (
-                process.poll() is None and httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-            ),
-            "upstream",
-        )
-        yield base
-
-
-@contextmanager
-def relay_process(
-    tmp_path: Path, *, upstream_url: str, event_id: uuid.UUID, token: str
-) -> Iterator[str]:
-    port = free_port()
-    env = server_env(
-        tmp_path,
-        ADMITONE_RELAY_TOKEN=token,  # from the environment: not in the process list
-        ADMITONE_RELAY_PUSH_EVERY="0.3",
-        ADMITONE_RELAY_PULL_EVERY="1",
-    )
-    args = [
-        ADMITONE,
-        "relay",
-        "--upstream",
-        upstream_url,
-        "--event",
-        str(event_id),
-        "--port",
-        str(port),
-        "--database",
-        str(tmp_path / "relay.db"),
-    ]
-    base = f"http://127.0.0.1:{port}"
-    with _process(args, env, tmp_path / "relay.log"):
-        _wait(
-            lambda: httpx.get(f"{base}/relay/status", timeout=1).json()["data"]["ready"],
-            "the relay's first pull",
-        )
-        yield base
-
-
-def _status(relay: str) -> dict[str, Any]:
-    return dict(httpx.get(f"{relay}/relay/status", timeout=5).json()["data"])
 
 
 def test_gates_scan_through_a_relay_while_upstream_is_down_and_it_all_uploads_once(
@@ -145,7 +58,9 @@ def test_gates_scan_through_a_relay_while_upstream_is_down_and_it_all_uploads_on
     with relay_process(
         tmp_path, upstream_url=upstream_url, event_id=world.event.id, token=relay_device["token"]
     ) as relay:
-        assert _wait(lambda: _status(relay)["upstream"]["reachable"] is False, "a failed sync")
+        assert wait_for(
+            lambda: relay_status(relay)["upstream"]["reachable"] is False, "a failed sync"
+        )
         barrier = threading.Barrier(2)
         answers: list[dict[str, Any]] = []
 
@@ -175,16 +90,16 @@ def test_gates_scan_through_a_relay_while_upstream_is_down_and_it_all_uploads_on
             ticket_id = str(qr_ticket(qr))
             assert by_ticket[(ticket_id, "admitted")] == 1
         assert sum(1 for a in answers if a["admitted"]) == 3
-        assert _status(relay)["queue"] == 8
+        assert relay_status(relay)["queue"] == 8
 
         # Upstream back on the same address: the relay uploads, once.
         with upstream(tmp_path, port, database_url):
-            _wait(lambda: _status(relay)["queue"] == 0, "the upload")
-            status = _status(relay)
+            wait_for(lambda: relay_status(relay)["queue"] == 0, "the upload")
+            status = relay_status(relay)
             assert status["upstream"]["reachable"] is True and status["refused"] == []
             # The relay pulls again after pushing: nothing more goes up.
             time.sleep(1.5)
-            assert _status(relay)["queue"] == 0
+            assert relay_status(relay)["queue"] == 0
 
     with world.database.session(write=False) as session:
         stored = session.scalars(

@@ -81,7 +81,13 @@ def scanner_page(
             "stats": stats,
             # The lists to scan for, the default first (preselected); none yet: the
             # default list, made by the first scan.
-            "checkin_lists": checkin_lists.lists_of_event(session, event_id=access.event.id),
+            "checkin_lists": [
+                view.checkin_list
+                for view in checkin_lists.lists_of_event(session, event_id=access.event.id)
+            ],
+            # The page's login gives the API tokens (a site relay's page has only the
+            # device's: web/pages/relay_scanner.py).
+            "auth": "login",
             "access_token": access_token_for(login, settings),
             "token_minutes": settings.access_token_minutes,
             "may_undo": access.org.allows(Permission.undo_check_in),

@@ -160,6 +160,8 @@
   }
 
   function importPublicKey(base64) {
+    // No WebCrypto outside a secure context (plain http to a relay on the LAN).
+    if (!window.crypto || !window.crypto.subtle) { return Promise.reject(new Error("no WebCrypto")); }
     return window.crypto.subtle.importKey("raw", base64Bytes(base64), { name: "Ed25519" }, false, ["verify"]);
   }
 
@@ -654,13 +656,114 @@
   var pairForm = document.getElementById("offline-pair");
   var pairError = document.getElementById("offline-pair-error");
 
+  // Upstream's page pairs with its login's token (scanner.js gives staffFetch). A site
+  // relay's page has no login (its form names the login addresses, which the relay
+  // forwards upstream): it logs in with the e-mail and password typed here (and a second
+  // factor's code when the account asks for one), pairs with that login's access token,
+  // and ends the login at once. The login's tokens live in these few calls only; the
+  // relay does not even pass the refresh token on. The device's token is what stays.
+  var loginUrl = pairForm ? pairForm.getAttribute("data-login-url") : null;
+  var secondFactor = null;       // {token, methods}: the login asked for a second factor
+
+  function postJson(url, body, bearer) {
+    var headers = { Accept: "application/json" };
+    if (body) { headers["Content-Type"] = "application/json"; }
+    if (bearer) { headers.Authorization = "Bearer " + bearer; }
+    return fetch(url, {
+      method: "POST", credentials: "omit", cache: "no-store", headers: headers,
+      body: body ? JSON.stringify(body) : undefined
+    }).then(function (response) {
+      shell.sawNetwork(true);
+      return response.json().catch(function () { return null; }).then(function (answer) {
+        return { status: response.status, body: answer };
+      });
+    }, function (error) {
+      shell.sawNetwork(false);
+      throw error;
+    });
+  }
+
+  function refused(answer) {
+    var error = new Error("refused");
+    error.body = answer.body;
+    return error;
+  }
+
+  function askForCode(asked) {
+    secondFactor = asked;
+    var field = document.getElementById("offline-login-code-field");
+    var input = document.getElementById("offline-login-code");
+    if (field) { field.hidden = !asked; }
+    if (input) {
+      input.value = "";
+      if (asked) { input.focus(); }
+    }
+  }
+
+  // Resolves with the login's access token, or rejects (a refusal, or a code to type).
+  function logIn() {
+    var password = document.getElementById("offline-login-password");
+    var call;
+    if (secondFactor) {
+      var code = document.getElementById("offline-login-code").value.replace(/\s+/g, "");
+      // A code from the app is 6 to 12 characters, a recovery code longer.
+      var factor = code.length > 12 ? { recovery_code: code } : { code: code };
+      call = postJson(pairForm.getAttribute("data-second-factor-url"),
+        Object.assign({ second_factor_token: secondFactor.token }, factor));
+    } else {
+      call = postJson(loginUrl, {
+        email: document.getElementById("offline-login-email").value.trim(),
+        password: password.value
+      });
+    }
+    return call.then(function (answer) {
+      var data = answer.body && answer.body.data;
+      var code = answer.body && answer.body.error && answer.body.error.code;
+      if (answer.status === 200 && data) { password.value = ""; }
+      if (answer.status === 200 && data && data.second_factor_required) {
+        // Only what can be typed works here (a passkey is bound to upstream's site).
+        var typed = (data.methods || []).filter(function (m) { return m !== "passkey"; });
+        if (!typed.length) {
+          askForCode(null);
+          throw refused({ body: { error: { code: "PASSKEY_ONLY" } } });
+        }
+        askForCode({ token: data.second_factor_token, methods: data.methods });
+        var asking = new Error("second factor");
+        asking.secondFactor = true;
+        throw asking;
+      }
+      // The second step's token ran out: start again from the password.
+      if (code === "SECOND_FACTOR_TOKEN_INVALID") { askForCode(null); }
+      if (!(data && data.tokens && data.tokens.access_token)) { throw refused(answer); }
+      askForCode(null);
+      return data.tokens.access_token;
+    });
+  }
+
+  function pairThroughLogin(name, gate) {
+    return logIn().then(function (access) {
+      return postJson(devicesUrl, { name: name, gate: gate }, access).then(function (answer) {
+        // The login ends whatever the pairing answered (best effort: it expires anyway).
+        function ended() { return answer; }
+        return postJson(pairForm.getAttribute("data-logout-url"), null, access).then(ended, ended);
+      });
+    });
+  }
+
   function pair(name, gate) {
-    if (!shell.staffFetch) { return Promise.reject(new Error("no staff token")); }
-    return shell.staffFetch(devicesUrl, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ name: name, gate: gate })
-    }).then(function (answer) {
+    var paired;
+    if (loginUrl) {
+      paired = pairThroughLogin(name, gate);
+    } else if (shell.staffFetch) {
+      paired = shell.staffFetch(devicesUrl, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: name, gate: gate })
+      });
+    } else {
+      return Promise.reject(new Error("no staff token"));
+    }
+    return paired.then(function (answer) {
       var data = answer.body && answer.body.data;
       if (!data || !data.token) {
         var error = new Error("pairing refused");
@@ -686,9 +789,11 @@
         render();
         return sync();
       }).catch(function (error) {
-        var body = error && error.body;
-        var message = body && body.error && body.error.message;
-        pairError.textContent = message || text("pair-failed");
+        if (error && error.secondFactor) { return; }  // the code field is open: type, pair again
+        var refusal = error && error.body && error.body.error;
+        var code = refusal && refusal.code;
+        pairError.textContent = (code === "PASSKEY_ONLY" && text("passkey-only")) ||
+          (code && text("code-" + code)) || (refusal && refusal.message) || text("pair-failed");
       }).then(function () { button.disabled = false; });
     });
   }

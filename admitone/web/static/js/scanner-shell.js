@@ -74,6 +74,12 @@
   };
   set(navigator.onLine !== false);
 
+  // Plain http to another machine (a site relay without TLS) is no secure context: the
+  // browser gives the page no camera, no service worker and no WebCrypto, so it can only
+  // send typed codes online. Said on screen rather than left to fail one by one.
+  var insecure = document.getElementById("insecure-context");
+  if (insecure && window.isSecureContext === false) { insecure.hidden = false; }
+
   // Kept storage is not evicted under pressure (the offline bundle and queue will need it).
   if (navigator.storage && navigator.storage.persist) {
     navigator.storage.persist().then(function (granted) {

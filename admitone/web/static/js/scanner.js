@@ -6,12 +6,18 @@
 // already admitted (by whom, when, where), red not a ticket. The scanner comes back by
 // itself after a few seconds, or at once on a tap. Supervisors may undo an admission.
 // The offline shell (service worker, online/offline) is js/scanner-shell.js, loaded first.
+//
+// data-auth says where the page's API tokens come from: "login" (upstream), the page's
+// login, renewed at data-token-url; "device" (a site relay, which knows no logins), only
+// the token of this browser once paired as a device (js/scanner-offline.js pairs it), and
+// nothing that needs a staff login (search, counts, undo: their addresses are absent).
 "use strict";
 
 (function () {
   var root = document.getElementById("scanner");
   if (!root) { return; }
 
+  var deviceAuth = root.getAttribute("data-auth") === "device";
   var scanUrl = root.getAttribute("data-scan-url");
   var statsUrl = root.getAttribute("data-stats-url");
   var tokenUrl = root.getAttribute("data-token-url");
@@ -145,10 +151,18 @@
     return mode && mode.ready() ? mode : null;
   }
 
-  // scan: {nonce, kind, list_id, gate}. The device's token when paired, else the login's.
+  // The device's token once paired (the offline mode need not be ready: a relay's page
+  // scans with it from the moment it is paired), else null.
+  function pairedToken() {
+    return shell && shell.offline ? shell.offline.deviceToken() : null;
+  }
+
+  // scan: {nonce, kind, list_id, gate}. The device's token when paired, else the login's
+  // (with data-auth "device" there is no login: an unpaired page sends nothing).
   function postScan(code, scan, retried) {
     var mode = offlineMode();
-    var deviceToken = mode && !retried ? mode.deviceToken() : null;
+    var deviceToken = (mode || deviceAuth) && !retried ? pairedToken() : null;
+    if (deviceAuth && !deviceToken) { return Promise.resolve({ status: 0, body: null, unpaired: true }); }
     var bearerPromise = deviceToken ? Promise.resolve(deviceToken) : freshToken();
     var controller = mode && window.AbortController ? new window.AbortController() : null;
     var timeout = controller ? window.setTimeout(function () { controller.abort(); }, ONLINE_WAIT_MS) : null;
@@ -171,13 +185,15 @@
       window.clearTimeout(timeout);
       if (response.status === 401 && !retried) {
         // A revoked device, or an expired login token: the login's fresh token, once
-        // (the scan was not stored, so its nonce is still free).
+        // (the scan was not stored, so its nonce is still free). No login to fall back
+        // on with data-auth "device": the page says to pair again.
         return response.json().catch(function () { return {}; }).then(function (refusal) {
           if (deviceToken && refusal && refusal.error && refusal.error.code === "DEVICE_TOKEN_INVALID") {
-            mode.deviceRejected();
+            shell.offline.deviceRejected();
           }
-          return refreshToken();
-        }).then(function () { return postScan(code, scan, true); });
+          if (deviceAuth) { return { status: response.status, body: refusal }; }
+          return refreshToken().then(function () { return postScan(code, scan, true); });
+        });
       }
       return response.json().then(function (body) { return { status: response.status, body: body }; });
     }, function (error) {
@@ -292,6 +308,7 @@
   }
 
   function updateCounts() {
+    if (!statsUrl) { return; }
     freshToken().then(function (bearer) {
       return netFetch(withList(statsUrl), { headers: { Authorization: "Bearer " + bearer, Accept: "application/json" }, credentials: "omit" });
     }).then(function (response) { return response.ok ? response.json() : null; })
@@ -335,7 +352,8 @@
       }
       if (!data) {
         refusedHere += 1;
-        show("refused", "error", text("refused"), text("error"));
+        show("refused", "error", text("refused"),
+          answer.unpaired ? text("pair-first") : errorText(answer.body && answer.body.error));
       } else if (data.accepted) {
         var who = data.ticket ? data.ticket.holder_name + " — " + data.ticket.ticket_type.name : "";
         show("admitted", data.result, text(data.admitted ? "admitted" : "exited"), who);
@@ -360,8 +378,9 @@
     });
   }
 
-  // The offline mode pairs this browser as a device with the login's token.
-  if (shell) {
+  // The offline mode pairs this browser as a device with the login's token (at a relay it
+  // logs in through the relay instead).
+  if (shell && !deviceAuth) {
     shell.staffFetch = function (url, options) { return authorizedFetch(url, options || {}, false); };
   }
 
@@ -432,18 +451,20 @@
     });
   }
 
-  searchForm.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var query = searchInput.value.trim();
-    if (!query) { return; }
-    authorizedFetch(withList(searchUrl + "?q=" + encodeURIComponent(query)), { method: "GET" }, false)
-      .then(function (answer) {
-        if (answer.body && answer.body.data) { renderResults(answer.body.data); return; }
-        searchResults.textContent = "";
-        var error = answer.body && answer.body.error;
-        searchStatus.textContent = errorText(error);
-      }).catch(function () { searchStatus.textContent = text("error"); });
-  });
+  if (searchForm) {
+    searchForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var query = searchInput.value.trim();
+      if (!query) { return; }
+      authorizedFetch(withList(searchUrl + "?q=" + encodeURIComponent(query)), { method: "GET" }, false)
+        .then(function (answer) {
+          if (answer.body && answer.body.data) { renderResults(answer.body.data); return; }
+          searchResults.textContent = "";
+          var error = answer.body && answer.body.error;
+          searchStatus.textContent = errorText(error);
+        }).catch(function () { searchStatus.textContent = text("error"); });
+    });
+  }
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
@@ -469,13 +490,13 @@
 
   // --- network: a page opened from the cache has no token; counts may be old --------------
   function catchUp() {
-    if (!token) { refreshToken().catch(function () { /* asked again at the next scan */ }); }
+    if (!token && !deviceAuth) { refreshToken().catch(function () { /* asked again at the next scan */ }); }
     updateCounts();
   }
   if (shell) {
     shell.onNetworkChange(function (online) { if (online) { catchUp(); } });
   }
-  if (!token && (!shell || shell.isOnline())) { catchUp(); }
+  if (!token && !deviceAuth && (!shell || shell.isOnline())) { catchUp(); }
 
   // --- camera ------------------------------------------------------------------------
   // Decoders (docs/offline-scanner.md): the browser's BarcodeDetector where it has one for
