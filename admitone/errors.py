@@ -37,6 +37,14 @@ class InvalidInput(DomainError):
     message = "Some fields are invalid."
 
 
+class IdempotencyKeyReused(InvalidInput):
+    """An ``Idempotency-Key`` used before with a different request (IETF idempotency
+    draft: 422). One class for every domain that takes such keys (orders, cashless)."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+    message = "This idempotency key was already used with a different request."
+
+
 class NotAuthenticated(DomainError):
     code = "NOT_AUTHENTICATED"
     status = 401

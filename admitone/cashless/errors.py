@@ -3,6 +3,7 @@
 from typing import ClassVar
 
 from admitone.errors import Conflict, DomainError, InvalidInput, NotFound
+from admitone.errors import IdempotencyKeyReused as IdempotencyKeyReused
 
 
 class CashlessNotEnabled(Conflict):
@@ -39,11 +40,6 @@ class InsufficientFunds(DomainError):
     code = "INSUFFICIENT_FUNDS"
     status: ClassVar[int] = 402
     message = "Not enough money in the wallet."
-
-
-class IdempotencyKeyReused(InvalidInput):
-    code = "IDEMPOTENCY_KEY_REUSED"
-    message = "This idempotency key was already used for a different request."
 
 
 class AccountRefused(Conflict):

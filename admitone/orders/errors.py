@@ -4,6 +4,7 @@ An unknown event or ticket type is the events domain's error (events/errors.py).
 """
 
 from admitone.errors import Conflict, InvalidInput, NotFound
+from admitone.errors import IdempotencyKeyReused as IdempotencyKeyReused
 
 
 class OrderNotFound(NotFound):
@@ -57,13 +58,6 @@ class SoldOut(Conflict):
 
 class DuplicateTicketType(InvalidInput):
     message = "Each ticket type may appear once in an order."
-
-
-class IdempotencyKeyReused(InvalidInput):
-    """The key was used before with a different request body (IETF idempotency draft: 422)."""
-
-    code = "IDEMPOTENCY_KEY_REUSED"
-    message = "This Idempotency-Key was already used with a different request."
 
 
 class OrderNotPending(Conflict):
