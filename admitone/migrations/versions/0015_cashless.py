@@ -402,6 +402,7 @@ def upgrade() -> None:
                 "fees",
                 "unclaimed",
                 "offline_loss",
+                "provider_refunds",
                 name="accountkind",
                 native_enum=False,
                 length=20,
