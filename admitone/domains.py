@@ -114,6 +114,8 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.cashless.api:organizer_router",
             "admitone.cashless.api:me_router",
         ),
+        # The attendee's wallets ("My wallet").
+        page_routers=("admitone.web.pages.wallet:router",),
     ),
     Domain("tickets", api_routers=("admitone.tickets.api:router",)),
     Domain(

@@ -423,11 +423,11 @@ class HistoryEntry:
 def wallet_history(
     session: Session, *, event_id: uuid.UUID, user_id: uuid.UUID, page: int, per_page: int
 ) -> tuple[list[HistoryEntry], int]:
-    """The user's wallet's entries for the event, the newest first; (page, total).
-    WalletNotFound if they have no wallet there (reading opens nothing). Read-only."""
+    """The user's wallet's entries for the event, the newest first; (page, total). No
+    wallet there, no entries (reading opens nothing). Read-only."""
     wallet_id = session.scalar(select(Wallet.id).where(_of_user(event_id, user_id)))
     if wallet_id is None:
-        raise WalletNotFound()
+        return [], 0
     return entries_of(session, wallet_id=wallet_id, page=page, per_page=per_page)
 
 
@@ -516,9 +516,23 @@ def wallets_of(organization_id: uuid.UUID, event_id: uuid.UUID) -> Select[Wallet
     )
 
 
+def _check_organizer_event(session: Session, access: OrgAccess, event_id: uuid.UUID) -> None:
+    """EventNotFound unless the event is the organization's (ids do not leak)."""
+    found = session.scalar(
+        event_queries.events_of(access.organization.id)
+        .where(Event.id == event_id)
+        .with_only_columns(Event.id)
+    )
+    if found is None:
+        raise EventNotFound()
+
+
 def _organizer_wallet(
     session: Session, access: OrgAccess, event_id: uuid.UUID, wallet_id: uuid.UUID
 ) -> Wallet:
+    """One of the event's wallets, its row locked (EventNotFound for another
+    organization's event, WalletNotFound for a wallet of another event)."""
+    _check_organizer_event(session, access, event_id)
     wallet = session.scalar(
         wallets_of(access.organization.id, event_id)
         .where(Wallet.id == wallet_id)
@@ -598,13 +612,7 @@ def find_wallets(
     """The event's wallets, found by their holder's e-mail or name (a part of it, any
     case) or by a printed code (any of the wallet's passes, a lost one too); each with
     its holder and current code. Newest first; (page, total). Read-only."""
-    event_found = session.scalar(
-        event_queries.events_of(access.organization.id)
-        .where(Event.id == event_id)
-        .with_only_columns(Event.id)
-    )
-    if event_found is None:
-        raise EventNotFound()
+    _check_organizer_event(session, access, event_id)
     ids = wallets_of(access.organization.id, event_id).outerjoin(User, User.id == Wallet.user_id)
     text = (search or "").strip()
     if text:
