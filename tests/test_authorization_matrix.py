@@ -816,6 +816,8 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", _EVENT_PAGE + "/devices/{device_id}/revoke"): Route(WRITE, _device_params),
     ("GET", _EVENT_PAGE + "/checkin-conflicts"): Route(READ, _event_params),
     ("GET", _EVENT_PAGE + "/checkin-conflicts.csv"): Route(READ, _event_params),
+    ("GET", _EVENT_PAGE + "/cashless"): Route(READ, _event_params),
+    ("POST", _EVENT_PAGE + "/cashless"): Route(WRITE, _event_params),
     ("GET", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team/{member_id}"): Route(

@@ -51,13 +51,20 @@ class CashlessValues:
 
 @dataclass(frozen=True, slots=True)
 class EventCashless:
-    """An event's cashless settings with its currency; ``configured`` is False for an
-    event nobody set up yet (the defaults, off)."""
+    """An event's cashless settings with the event (its currency is the settings');
+    ``configured`` is False for an event nobody set up yet (the defaults, off)."""
 
-    event_id: uuid.UUID
-    currency: str
+    event: Event
     configured: bool
     values: CashlessValues
+
+    @property
+    def event_id(self) -> uuid.UUID:
+        return self.event.id
+
+    @property
+    def currency(self) -> str:
+        return self.event.currency
 
 
 def _event(session: Session, access: OrgAccess, event_id: uuid.UUID) -> Event:
@@ -80,8 +87,8 @@ def get_cashless(session: Session, *, access: OrgAccess, event_id: uuid.UUID) ->
     event = _event(session, access, event_id)
     row = session.get(CashlessSettings, event.id)
     if row is None:
-        return EventCashless(event.id, event.currency, False, CashlessValues(enabled=False))
-    return EventCashless(event.id, event.currency, True, _values_of(row))
+        return EventCashless(event, False, CashlessValues(enabled=False))
+    return EventCashless(event, True, _values_of(row))
 
 
 def checked_values(values: CashlessValues) -> CashlessValues:
@@ -150,4 +157,4 @@ def set_cashless(
     for name, value in asdict(values).items():
         setattr(row, name, value)
     session.flush()
-    return EventCashless(event.id, event.currency, True, _values_of(row))
+    return EventCashless(event, True, _values_of(row))

@@ -72,6 +72,7 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "passkey_added": lambda: _("Passkey added."),
     "passkey_removed": lambda: _("Passkey removed."),
     "two_factor_requirement_saved": lambda: _("Two-factor requirement saved."),
+    "cashless_saved": lambda: _("Cashless settings saved."),
 }
 
 

@@ -165,3 +165,69 @@ def test_back_from_the_provider_and_nothing_to_open(client, clean_database):
     anonymous = TestClient(client.app, raise_server_exceptions=False)
     to_login = anonymous.get(f"/wallets/{shop.event_id}", headers=HTML, follow_redirects=False)
     assert to_login.status_code == 303 and to_login.headers["location"].startswith("/login")
+
+
+# --- the organizer's settings page ------------------------------------------------------
+
+
+def test_the_organizer_sets_cashless_on_its_page(client, clean_database):
+    shop = festival(client, clean_database, unset=True)
+    web_login(client, shop.owner["email"])
+    path = f"/organizer/{shop.org_slug}/events/{shop.event_id}/cashless"
+    form = get_page(client, path)
+    assert form.status_code == 200
+    assert "not set up for this event yet" in form.text and 'value="5.00"' in form.text
+    fields = {
+        "enabled": "on",
+        "unit_name": "Jetons",
+        "topup_minimum_minor": "5",
+        "topup_maximum_minor": "150,50",
+        "balance_maximum_minor": "300",
+        "offline_wallet_cap_minor": "30",
+        "offline_sale_cap_minor": "15",
+        "pass_validity_minutes": "120",
+        "refund_window_days": "10",
+        "refund_minimum_minor": "1",
+        "refund_fee_minor": "0.50",
+        "unclaimed_policy": "donate",
+        "donation_recipient": "Les Restos du Cœur",
+    }
+    saved = client.post(
+        path,
+        data={"csrf_token": csrf_from(form.text), **fields},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    data = client.get(shop.url("cashless"), headers=shop.headers).json()["data"]
+    assert (data["enabled"], data["topup_maximum_minor"], data["refund_fee_minor"]) == (
+        True,
+        15_050,
+        50,
+    )
+    assert (data["wallet_with_ticket"], data["donation_recipient"]) == (False, "Les Restos du Cœur")
+    assert "Cashless settings saved." in get_page(client, saved.headers["location"]).text
+
+    # Every problem at once, next to its field, in the reader's language; nothing saved.
+    page = get_page(client, path, headers=FRENCH)
+    refused = client.post(
+        path,
+        data={
+            "csrf_token": csrf_from(page.text),
+            **fields,
+            "topup_minimum_minor": "abc",
+            "offline_sale_cap_minor": "40",
+        },
+        headers={**HTML, **FRENCH},
+    )
+    assert refused.status_code == 422
+    text = _plain(refused.text)
+    assert "Saisissez un montant, comme 25,00." in text
+    again = client.post(
+        path,
+        data={"csrf_token": csrf_from(page.text), **fields, "offline_sale_cap_minor": "40"},
+        headers={**HTML, **FRENCH},
+    )
+    assert again.status_code == 422
+    assert "Le plafond hors ligne par vente" in _plain(again.text)
+    assert client.get(shop.url("cashless"), headers=shop.headers).json()["data"] == data
