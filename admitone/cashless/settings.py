@@ -27,6 +27,18 @@ PASS_VALIDITY_MAX_MINUTES = 7 * 24 * 60
 REFUND_WINDOW_MAX_DAYS = 365
 
 
+# The settings that are amounts (minor units of the event's currency).
+MONEY_SETTINGS = (
+    "topup_minimum_minor",
+    "topup_maximum_minor",
+    "balance_maximum_minor",
+    "offline_wallet_cap_minor",
+    "offline_sale_cap_minor",
+    "refund_minimum_minor",
+    "refund_fee_minor",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CashlessValues:
     """Every setting of an event's cashless, as an organizer sets them (amounts in minor
@@ -99,15 +111,7 @@ def checked_values(values: CashlessValues) -> CashlessValues:
     if values.unclaimed_policy != UnclaimedPolicy.donate:
         recipient = None
     problems: list[tuple[str, str]] = []
-    for name in (
-        "topup_minimum_minor",
-        "topup_maximum_minor",
-        "balance_maximum_minor",
-        "offline_wallet_cap_minor",
-        "offline_sale_cap_minor",
-        "refund_minimum_minor",
-        "refund_fee_minor",
-    ):
+    for name in MONEY_SETTINGS:
         if getattr(values, name) < 0:
             problems.append((name, "must not be negative"))
     if values.topup_minimum_minor < 1:

@@ -6,11 +6,7 @@ refund made in the Stripe dashboard booked out of the wallet."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
 
-import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from admitone.cashless import ledger
@@ -35,8 +31,12 @@ from tests.cashless.wallet_helpers import (
     topped_up,
     wallet_id_of,
 )
-from tests.payments.fake_stripe import FakeStripe, start
-from tests.payments.stripe_helpers import charge, post_event, stripe_settings
+from tests.payments import conftest as payments_fixtures
+from tests.payments.stripe_helpers import charge, post_event
+
+# The payments tests' fixtures: the local fake Stripe, and the app that talks to it.
+fake_stripe = payments_fixtures.fake_stripe
+stripe_client = payments_fixtures.stripe_client
 
 
 def _topup(database, topup_id: str) -> WalletTopup:
@@ -214,23 +214,6 @@ def test_a_top_up_paid_past_the_maximum_balance_is_refunded(client, clean_databa
 
 
 # --- Stripe ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[FakeStripe]:
-    fake = FakeStripe()
-    server = start(fake)
-    yield fake
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def stripe_client(
-    make_app: Callable[..., FastAPI], fake_stripe: FakeStripe
-) -> Iterator[TestClient]:
-    with TestClient(make_app(**stripe_settings(fake_stripe)), raise_server_exceptions=False) as c:
-        yield c
 
 
 def test_a_top_up_paid_by_stripe_checkout_and_refunded_in_the_dashboard(

@@ -35,15 +35,7 @@ ViewAccess = Annotated[OrgAccess, Depends(page_org_access(Permission.view_events
 ManageAccess = Annotated[OrgAccess, Depends(page_org_access(Permission.manage_events))]
 EventId = Annotated[uuid.UUID, Path()]
 
-MONEY_FIELDS = (
-    "topup_minimum_minor",
-    "topup_maximum_minor",
-    "balance_maximum_minor",
-    "offline_wallet_cap_minor",
-    "offline_sale_cap_minor",
-    "refund_minimum_minor",
-    "refund_fee_minor",
-)
+MONEY_FIELDS = cashless_settings.MONEY_SETTINGS
 WHOLE_FIELDS = ("pass_validity_minutes", "refund_window_days")
 CHECKBOXES = ("enabled", "wallet_with_ticket")
 
