@@ -48,6 +48,9 @@ class Permission(StrEnum):
     # Undo a mistaken admission at the gate: supervisors (admins, owners), not gate staff.
     undo_check_in = "undo_check_in"
     sell_at_stand = "sell_at_stand"
+    # A lost phone or wristband: revoke a wallet's pass and issue a new one (the money
+    # stays). Organizers, and cashiers at their stands' desks.
+    replace_wallet_passes = "replace_wallet_passes"
     # Where the money goes (the Stripe connected account): the owner alone.
     manage_payouts = "manage_payouts"
     # Security settings (requiring two-factor of the members): the owner alone.
@@ -58,7 +61,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.owner: frozenset(Permission),
     Role.admin: frozenset(Permission) - {Permission.manage_payouts, Permission.manage_security},
     Role.staff: frozenset({Permission.view_events, Permission.check_in}),
-    Role.cashier: frozenset({Permission.view_events, Permission.sell_at_stand}),
+    Role.cashier: frozenset(
+        {Permission.view_events, Permission.sell_at_stand, Permission.replace_wallet_passes}
+    ),
 }
 
 

@@ -74,6 +74,15 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+async def get_database(request: Request) -> Database:
+    """The app's database: for a read request that must make a first write in a short
+    unit of work of its own (``cashless.wallets.my_wallet``, as ``KeyRing`` does)."""
+    return request.app.state.db
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
 async def get_keyring(request: Request) -> KeyRing:
     """The ticket signing keys (tickets/signing.py): the ticket, check-in and event routes
     and the pages that show a QR code sign or verify with them."""

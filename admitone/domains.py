@@ -115,6 +115,11 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.cashless.api:me_router",
             "admitone.cashless.reports_api:router",
         ),
+        # The attendee's wallets ("My wallet").
+        page_routers=(
+            "admitone.web.pages.wallet:router",
+            "admitone.web.pages.organizer_cashless:router",
+        ),
     ),
     Domain("tickets", api_routers=("admitone.tickets.api:router",)),
     Domain(

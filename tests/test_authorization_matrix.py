@@ -51,12 +51,15 @@ ORDERS, REFUNDS, CHECK_IN = "view_orders", "refund_orders", "check_in"
 PAYOUTS = "manage_payouts"  # where the money goes: the owner alone
 SECURITY = "manage_security"  # requiring two-factor of the members: the owner alone
 UNDO_CHECK_IN = "undo_check_in"  # undoing an admission at the gate: admins and owners
+# A new pass for a lost one (cashless): organizers, and cashiers (tests/cashless).
+REPLACE_PASSES = "replace_wallet_passes"
 # Who may call the routes that reach an organization's rows another way than its slug.
 BUYER = "buyer"  # the order's buyer (its account, or the order token) alone; others 404
 ORDER_READER = "order_reader"  # the buyer, or members who may view orders (tickets, documents)
 PUBLIC = "public"  # anyone: the catalogue of published events
 CHECK_IN_OR_PUBLISHED = "check_in_or_published"  # a draft's scanner key: members who check in
 PLATFORM = "platform"  # the platform's own acts: platform admins alone
+ACCOUNT = "account"  # any account, for itself: its own wallet at a published event
 # To add a route: a MATRIX row with the permission its org_access asks for (or the rule
 # above it follows) and a ``prepare`` that creates fresh rows of organization A for one
 # call (a write may consume them), then run this file.
@@ -74,6 +77,7 @@ ID_PARAMETERS = {
     "ticket_id": True,
     "list_id": True,  # a check-in list of an event
     "device_id": True,  # a gate device paired with an event
+    "wallet_id": True,  # an attendee's cashless wallet at an event
     "id_or_slug": True,  # a published event, by id or slug
     "slug": True,  # the same, on the pages
     "session_id": False,  # the caller's own login
@@ -273,6 +277,29 @@ def _checkin_list_params(ctx, **extra) -> Call:
     return Call({"event_id": event_id, "list_id": response.json()["data"]["id"]}, **extra)
 
 
+def _cashless_event(ctx) -> str:
+    """A fresh published event of A with cashless on (its default settings)."""
+    event_id = _published_event(ctx)["id"]
+    response = ctx.client.put(
+        f"{API}/organizations/{ctx.org_a}/events/{event_id}/cashless", json={}, headers=ctx.owner_a
+    )
+    assert response.status_code == 200, response.text
+    return event_id
+
+
+def _cashless_event_params(ctx, **extra) -> Call:
+    return Call({"event_id": _cashless_event(ctx)}, **extra)
+
+
+def _wallet_params(ctx, **extra) -> Call:
+    """A fresh cashless event of A with an attendee's wallet (opened by their first look)."""
+    event_id = _cashless_event(ctx)
+    holder = register(ctx.client)
+    wallet = ctx.client.get(f"{API}/me/wallets/{event_id}", headers=holder["headers"])
+    assert wallet.status_code == 200, wallet.text
+    return Call({"event_id": event_id, "wallet_id": wallet.json()["data"]["id"]}, **extra)
+
+
 def _ticket_params(ctx) -> Call:
     order = _paid_order(ctx)
     return Call({"ticket_id": order["ticket_id"]}, order_token=order["access_token"])
@@ -341,6 +368,23 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("GET", ORG + "/events/{event_id}/checkin-conflicts"): Route(READ, _event_params),
     ("GET", ORG + "/events/{event_id}/checkin-lists/{list_id}/stats"): Route(
         READ, _checkin_list_params
+    ),
+    # Cashless (issue 17): the event's settings and its attendees' wallets.
+    ("GET", ORG + "/events/{event_id}/cashless"): Route(READ, _event_params),
+    ("PUT", ORG + "/events/{event_id}/cashless"): Route(
+        WRITE, lambda ctx: Call({"event_id": _event(ctx)}, json={"unit_name": "Jetons"})
+    ),
+    ("GET", ORG + "/events/{event_id}/wallets"): Route(READ, _cashless_event_params),
+    ("POST", ORG + "/events/{event_id}/wallets/{wallet_id}/passes/replace"): Route(
+        REPLACE_PASSES, lambda ctx: _wallet_params(ctx, json={"reason": "Matrix"})
+    ),
+    ("POST", ORG + "/events/{event_id}/wallets/{wallet_id}/block"): Route(WRITE, _wallet_params),
+    ("POST", ORG + "/events/{event_id}/wallets/{wallet_id}/unblock"): Route(WRITE, _wallet_params),
+    # An attendee's own wallet at an event of A: any account (its own), nobody else's.
+    ("GET", "/me/wallets/{event_id}"): Route(ACCOUNT, _cashless_event_params),
+    ("GET", "/me/wallets/{event_id}/transactions"): Route(ACCOUNT, _cashless_event_params),
+    ("POST", "/me/wallets/{event_id}/topups"): Route(
+        ACCOUNT, lambda ctx: _cashless_event_params(ctx, json={"amount_minor": 1000})
     ),
     # Before the routes that need a paid order (its e-mail is written in the background).
     ("GET", ORG + "/events/{event_id}/payout"): Route(ORDERS, _event_params),
@@ -433,7 +477,18 @@ MATRIX: dict[tuple[str, str], Route] = {
 }
 
 # Actor -> the status (200 meaning any 2xx) they get for a route needing a permission.
-ALL = (READ, WRITE, MEMBERS, ORDERS, REFUNDS, CHECK_IN, PAYOUTS, SECURITY, UNDO_CHECK_IN)
+ALL = (
+    READ,
+    WRITE,
+    MEMBERS,
+    ORDERS,
+    REFUNDS,
+    CHECK_IN,
+    PAYOUTS,
+    SECURITY,
+    UNDO_CHECK_IN,
+    REPLACE_PASSES,
+)
 EXPECTED = {
     "anonymous": dict.fromkeys(ALL, 401),
     "buyer": dict.fromkeys(ALL, 404),
@@ -446,10 +501,24 @@ EXPECTED = {
 }
 # ... and for a route that follows one of the other rules. The buyer's own routes are
 # refused to everyone else, organizers included (404: the order does not exist for them).
-_STRANGER = {BUYER: 404, ORDER_READER: 404, PUBLIC: 200, CHECK_IN_OR_PUBLISHED: 404, PLATFORM: 403}
-_MEMBER_A = {BUYER: 404, ORDER_READER: 200, PUBLIC: 200, CHECK_IN_OR_PUBLISHED: 200, PLATFORM: 403}
+_STRANGER = {
+    BUYER: 404,
+    ORDER_READER: 404,
+    PUBLIC: 200,
+    CHECK_IN_OR_PUBLISHED: 404,
+    PLATFORM: 403,
+    ACCOUNT: 200,
+}
+_MEMBER_A = {
+    BUYER: 404,
+    ORDER_READER: 200,
+    PUBLIC: 200,
+    CHECK_IN_OR_PUBLISHED: 200,
+    PLATFORM: 403,
+    ACCOUNT: 200,
+}
 for _actor, _statuses in {
-    "anonymous": {**_STRANGER, BUYER: 401, PLATFORM: 401},
+    "anonymous": {**_STRANGER, BUYER: 401, PLATFORM: 401, ACCOUNT: 401},
     "buyer": _STRANGER,
     "owner_b": _STRANGER,
     "staff_a": {**_MEMBER_A, ORDER_READER: 404},  # staff do not see orders
@@ -465,6 +534,7 @@ EXPECTED["token_holder"] = {
     BUYER: 200,
     ORDER_READER: 200,
     PLATFORM: 401,
+    ACCOUNT: 401,
 }
 DEFAULT_CODES = {401: "NOT_AUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
 
@@ -687,8 +757,14 @@ PAGE_ACTORS = ("anonymous", "owner_b", "staff_a", "owner_a")
 OK, LOGIN = "ok", "login"  # served (past the access checks); sent to log in
 # The buyer's pages answer 404 to all these browsers: none holds the order's token.
 PAGE_EXPECTED = {
-    "anonymous": {**dict.fromkeys(ALL, LOGIN), BUYER: 404, ORDER_READER: 404, PUBLIC: OK},
-    "owner_b": {**dict.fromkeys(ALL, 404), BUYER: 404, ORDER_READER: 404, PUBLIC: OK},
+    "anonymous": {
+        **dict.fromkeys(ALL, LOGIN),
+        BUYER: 404,
+        ORDER_READER: 404,
+        PUBLIC: OK,
+        ACCOUNT: LOGIN,
+    },
+    "owner_b": {**dict.fromkeys(ALL, 404), BUYER: 404, ORDER_READER: 404, PUBLIC: OK, ACCOUNT: OK},
     # Staff do not see orders.
     "staff_a": {
         **dict.fromkeys(ALL, 403),
@@ -697,8 +773,9 @@ PAGE_EXPECTED = {
         BUYER: 404,
         ORDER_READER: 404,
         PUBLIC: OK,
+        ACCOUNT: OK,
     },
-    "owner_a": {**dict.fromkeys(ALL, OK), BUYER: 404, ORDER_READER: OK, PUBLIC: OK},
+    "owner_a": {**dict.fromkeys(ALL, OK), BUYER: 404, ORDER_READER: OK, PUBLIC: OK, ACCOUNT: OK},
 }
 
 
@@ -746,6 +823,8 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", _EVENT_PAGE + "/devices/{device_id}/revoke"): Route(WRITE, _device_params),
     ("GET", _EVENT_PAGE + "/checkin-conflicts"): Route(READ, _event_params),
     ("GET", _EVENT_PAGE + "/checkin-conflicts.csv"): Route(READ, _event_params),
+    ("GET", _EVENT_PAGE + "/cashless"): Route(READ, _event_params),
+    ("POST", _EVENT_PAGE + "/cashless"): Route(WRITE, _event_params),
     ("GET", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team/{member_id}"): Route(
@@ -772,6 +851,9 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", "/pay/test/{payment_id}/approve"): Route(BUYER, _pending_payment_params),
     ("POST", "/pay/test/{payment_id}/decline"): Route(BUYER, _pending_payment_params),
     ("GET", "/pay/test/{payment_id}/done"): Route(BUYER, _pending_payment_params),
+    # "My wallet" at an event of A: any logged-in account, its own wallet.
+    ("GET", "/wallets/{event_id}"): Route(ACCOUNT, _cashless_event_params),
+    ("POST", "/wallets/{event_id}/topups"): Route(ACCOUNT, _cashless_event_params),
 }
 
 

@@ -55,3 +55,28 @@ class StandNotFound(NotFound):
 
     code = "STAND_NOT_FOUND"
     message = "No such stand at this event."
+
+
+class WalletClosed(Conflict):
+    """A wallet whose leftover is being paid back, or closed: it takes no more money."""
+
+    code = "WALLET_CLOSED"
+    message = "This wallet is closed: its balance is being, or was, paid back."
+
+
+class TopupBelowMinimum(InvalidInput):
+    code = "TOPUP_BELOW_MINIMUM"
+    message = "This top-up is below the event's minimum."
+
+
+class TopupAboveMaximum(InvalidInput):
+    code = "TOPUP_ABOVE_MAXIMUM"
+    message = "This top-up is above the event's maximum."
+
+
+class BalanceLimitReached(Conflict):
+    """The top-up would take the wallet past the event's maximum balance: ``details`` say
+    the maximum and how much the wallet may still take (minor units)."""
+
+    code = "BALANCE_LIMIT_REACHED"
+    message = "This top-up would take the wallet past the event's maximum balance."

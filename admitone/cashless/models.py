@@ -271,6 +271,9 @@ class AccountKind(StrEnum):
     fees = "fees"  # refund fees kept
     unclaimed = "unclaimed"  # leftovers nobody claimed in the window
     offline_loss = "offline_loss"  # debt written off at the close
+    # Refunded at the payment provider (its dashboard) beyond what the wallet still held:
+    # money the attendee had spent, the organizer's loss (negative).
+    provider_refunds = "provider_refunds"
 
 
 NON_NEGATIVE_KINDS = frozenset({AccountKind.wallet})

@@ -35,12 +35,11 @@ from admitone.cashless.models import (
     TopupStatus,
     WalletTopup,
 )
+from admitone.cashless.topups import TOPUP_PURPOSE
 from admitone.checkin.models import CheckinDevice
 from admitone.events.models import Event
 from admitone.payments.models import Payment, PaymentStatus
 from admitone.spreadsheets import csv_text
-
-TOPUP_PURPOSE = "wallet_topup"
 
 
 class SalesGrouping(StrEnum):
@@ -323,21 +322,18 @@ def devices(session: Session, *, event_id: uuid.UUID) -> list[DeviceFigures]:
 
 @dataclass(frozen=True, slots=True)
 class ProviderCheck:
-    """Online top-ups against the payment provider's records (the payments table,
-    which holds what the provider confirmed)."""
+    """Online top-ups against the payment provider's records (the payments table, which
+    holds what the provider confirmed). ``paid_minor`` is net of refunds made since;
+    a top-up refused at its payment's success was refunded at once and is not listed."""
 
-    paid_minor: int  # payments of top-ups the provider says succeeded
+    paid_minor: int  # the provider's payments of top-ups, net of refunds
     credited_minor: int  # online top-ups credited to wallets
-    paid_not_credited: tuple[uuid.UUID, ...]  # payment ids
-    credited_not_paid: tuple[uuid.UUID, ...]  # top-up ids
+    paid_not_credited: tuple[uuid.UUID, ...]  # payment ids: paid, kept, never credited
+    credited_not_paid: tuple[uuid.UUID, ...]  # top-up ids: credited without a payment
 
     @property
     def matches(self) -> bool:
-        return (
-            self.paid_minor == self.credited_minor
-            and not self.paid_not_credited
-            and not self.credited_not_paid
-        )
+        return not self.paid_not_credited and not self.credited_not_paid
 
 
 def provider_check(session: Session, *, event_id: uuid.UUID) -> ProviderCheck:
@@ -354,6 +350,7 @@ def provider_check(session: Session, *, event_id: uuid.UUID) -> ProviderCheck:
             Payment.id.label("payment_id"),
             Payment.status.label("payment_status"),
             Payment.amount_minor.label("paid"),
+            Payment.refunded_minor.label("refunded"),
         ).outerjoin(
             Payment,
             (Payment.purpose == TOPUP_PURPOSE)
@@ -367,8 +364,8 @@ def provider_check(session: Session, *, event_id: uuid.UUID) -> ProviderCheck:
     for row in rows:
         is_credited = row.status == TopupStatus.credited
         if row.payment_id is not None:
-            paid += int(row.paid)
-            if not is_credited:
+            paid += int(row.paid) - int(row.refunded)
+            if not is_credited and row.payment_status == PaymentStatus.succeeded:
                 paid_not_credited.append(row.payment_id)
         elif is_credited:
             credited_not_paid.append(row.id)

@@ -5,7 +5,8 @@ it pays for (``Payment.purpose``, ``Payment.purpose_id``). The payments domain k
 nothing else of that thing: when a provider says that a payment succeeded or failed, or
 that it refunded one itself, payments calls the handler the purpose registered, in the
 same unit of work. The orders domain registers "order" (``orders.fulfilment``: fulfil a
-paid order); the cashless wallet will register its top-ups the same way.
+paid order); the cashless wallet registers its top-ups the same way
+(``cashless.topups``: "wallet_topup").
 
 A handler keeps the guarantees payments cannot know how to keep: that only the payer
 may press a test checkout's buttons (``PaymentNotFound`` for anyone else), and that a

@@ -72,6 +72,7 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "passkey_added": lambda: _("Passkey added."),
     "passkey_removed": lambda: _("Passkey removed."),
     "two_factor_requirement_saved": lambda: _("Two-factor requirement saved."),
+    "cashless_saved": lambda: _("Cashless settings saved."),
 }
 
 
@@ -268,13 +269,6 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     "BUNDLE_CURSOR_INVALID": lambda: _(
         "This download cannot be resumed; the device starts it again."
     ),
-    "CASHLESS_NOT_ENABLED": lambda: _("Cashless is not turned on for this event."),
-    "WALLET_NOT_FOUND": lambda: _("No such wallet for this event."),
-    "PASS_INVALID": lambda: _("This wallet pass cannot be read, or is not one of this event's."),
-    "PASS_REVOKED": lambda: _("This wallet pass was blocked; its holder has a new one."),
-    "LEDGER_REFUSED": lambda: _(
-        "This movement of money was refused: it would leave a wallet below zero."
-    ),
     "STAND_NOT_FOUND": lambda: _("No such stand at this event."),
     "OFFLINE_PRODUCT_UNKNOWN": lambda: _("A sale names a product this stand does not have."),
     "OFFLINE_SALE_EMPTY": lambda: _("A sale must have at least one line and a total above zero."),
@@ -292,6 +286,21 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
         "The site relay's device belongs to another event than the one it serves."
     ),
     "NOT_RELAYED": lambda: _("The site relay does not serve this."),
+    # cashless/
+    "CASHLESS_NOT_ENABLED": lambda: _("Cashless payment is not available for this event."),
+    "WALLET_NOT_FOUND": lambda: _("This wallet does not exist for this event."),
+    "WALLET_BLOCKED": lambda: _(
+        "This wallet is blocked: it cannot pay. Ask at the information desk."
+    ),
+    "WALLET_CLOSED": lambda: _("This wallet is closed: its balance is being, or was, paid back."),
+    "PASS_INVALID": lambda: _("This wallet pass cannot be read, or is not one of this event's."),
+    "PASS_REVOKED": lambda: _("This wallet pass was blocked; its holder has a new one."),
+    "LEDGER_REFUSED": lambda: _("This movement of money was refused; nothing was booked."),
+    "TOPUP_BELOW_MINIMUM": lambda: _("This amount is below the minimum top-up."),
+    "TOPUP_ABOVE_MAXIMUM": lambda: _("This amount is above the maximum top-up."),
+    "BALANCE_LIMIT_REACHED": lambda: _(
+        "This top-up would take your wallet past the highest balance allowed."
+    ),
     # notifications/
     "DOCUMENT_NOT_FOUND": lambda: _("We could not find what you are looking for."),
 }

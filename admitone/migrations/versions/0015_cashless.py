@@ -422,6 +422,7 @@ def upgrade() -> None:
                 "fees",
                 "unclaimed",
                 "offline_loss",
+                "provider_refunds",
                 name="accountkind",
                 native_enum=False,
                 length=20,

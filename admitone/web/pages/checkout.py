@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from admitone.authorization import ORDER_TOKEN_MAX_LENGTH, BuyerProof, hash_order_token
+from admitone.cashless import topups
 from admitone.checkin.queries import ticket_admitted
 from admitone.config import Settings
 from admitone.db import utcnow
@@ -35,6 +37,7 @@ from admitone.orders.errors import SoldOut
 from admitone.orders.models import Order, OrderStatus
 from admitone.orders.schemas import BuyerIn
 from admitone.orders.transitions import effective_status
+from admitone.payments import checkout as payments_checkout
 from admitone.payments import test_provider as test_payments
 from admitone.payments.api import TEST_PROVIDER, require_test_provider
 from admitone.payments.models import Payment, PaymentStatus
@@ -547,6 +550,49 @@ def _buyers_test_payment(
     return payment, order, payer
 
 
+@dataclass(frozen=True)
+class _TestCheckout:
+    """A test payment as its page shows it: what it pays for (an order, or a wallet's
+    top-up), the payer's proof, and the page the payer goes back to."""
+
+    payment: Payment
+    payer: BuyerProof
+    back: str
+    order: Order | None = None
+    topup: topups.TopupCheckout | None = None
+
+    def context(self, *, payable: bool, done: bool) -> dict[str, Any]:
+        return {
+            "payment": self.payment,
+            "order": self.order,
+            "topup": self.topup,
+            "back": self.back,
+            "payable": payable,
+            "done": done,
+        }
+
+
+def _test_checkout(
+    request: Request,
+    session: Any,
+    settings: Settings,
+    login: Any,
+    payment_id: uuid.UUID,
+    token: str | None,
+) -> _TestCheckout:
+    """The test payment for its payer only (404 for anyone else): an order's buyer, or a
+    wallet's holder for a top-up (their login alone)."""
+    payment = payments_checkout.get_payment(session, payment_id=payment_id, provider=TEST_PROVIDER)
+    if payment.purpose == topups.TOPUP_PURPOSE:
+        payer = BuyerProof(user_id=login.user.id if login else None, order_token=None)
+        topup = topups.topup_checkout(session, payment=payment, payer=payer)
+        return _TestCheckout(payment, payer, f"/wallets/{topup.event_id}", topup=topup)
+    payment, order, payer = _buyers_test_payment(
+        request, session, settings, login, payment_id, token
+    )
+    return _TestCheckout(payment, payer, f"/orders/{order.id}", order=order)
+
+
 @test_provider.get("/pay/test/{payment_id}")
 def test_payment_page(
     request: Request,
@@ -556,23 +602,15 @@ def test_payment_page(
     payment_id: PaymentId,
     token: TokenQuery = None,
 ) -> Response:
-    payment, order, _payer = _buyers_test_payment(
-        request, session, settings, login, payment_id, token
-    )
+    found = _test_checkout(request, session, settings, login, payment_id, token)
+    payable = found.payment.status in (PaymentStatus.pending, PaymentStatus.failed)
     response = render(
-        request,
-        "checkout/test_provider.html",
-        {
-            "payment": payment,
-            "order": order,
-            "payable": payment.status in (PaymentStatus.pending, PaymentStatus.failed),
-            "done": False,
-        },
+        request, "checkout/test_provider.html", found.context(payable=payable, done=False)
     )
-    if token:
+    if token and found.order is not None:
         # Opened with the order's secret (an API client's checkout_url): the buttons post
         # from this browser, which now remembers it.
-        _remember(response, request, settings, order.id, token)
+        _remember(response, request, settings, found.order.id, token)
     return response
 
 
@@ -584,15 +622,13 @@ def test_payment_approve(
     login: OptionalLogin,
     payment_id: PaymentId,
 ) -> Response:
-    _payment, order, payer = _buyers_test_payment(
-        request, session, settings, login, payment_id, None
-    )
+    found = _test_checkout(request, session, settings, login, payment_id, None)
     test_payments.approve_test_payment(
-        session, payment_id=payment_id, payer=payer, now=utcnow(), settings=settings
+        session, payment_id=payment_id, payer=found.payer, now=utcnow(), settings=settings
     )
-    # Straight to the tickets: the order's page says whether it is paid (or refunded, if
-    # its seats were gone), so there is no page in between.
-    return redirect(f"/orders/{order.id}")
+    # Straight back: the order's page says whether it is paid (or refunded, if its seats
+    # were gone), the wallet's shows the new balance; no page in between.
+    return redirect(found.back)
 
 
 @test_provider.post("/pay/test/{payment_id}/decline")
@@ -603,10 +639,10 @@ def test_payment_decline(
     login: OptionalLogin,
     payment_id: PaymentId,
 ) -> Response:
-    _payment, _order, payer = _buyers_test_payment(
-        request, session, settings, login, payment_id, None
+    found = _test_checkout(request, session, settings, login, payment_id, None)
+    test_payments.decline_test_payment(
+        session, payment_id=payment_id, payer=found.payer, now=utcnow()
     )
-    test_payments.decline_test_payment(session, payment_id=payment_id, payer=payer, now=utcnow())
     return RedirectResponse(f"/pay/test/{payment_id}/done", status_code=303)
 
 
@@ -618,14 +654,8 @@ def test_payment_done(
     login: OptionalLogin,
     payment_id: PaymentId,
 ) -> Response:
-    payment, order, _payer = _buyers_test_payment(
-        request, session, settings, login, payment_id, None
-    )
-    return render(
-        request,
-        "checkout/test_provider.html",
-        {"payment": payment, "order": order, "payable": False, "done": True},
-    )
+    found = _test_checkout(request, session, settings, login, payment_id, None)
+    return render(request, "checkout/test_provider.html", found.context(payable=False, done=True))
 
 
 # --- my orders and my tickets -------------------------------------------------------------
