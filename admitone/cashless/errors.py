@@ -2,7 +2,11 @@
 
 from typing import ClassVar
 
-from admitone.errors import Conflict, DomainError, InvalidInput, NotFound
+from admitone.errors import BadRequest, Conflict, DomainError, InvalidInput, NotFound
+
+# One error for a key reused with another request, whatever the key was for (an order,
+# a sale): one class per code (tests/web/test_error_texts.py).
+from admitone.orders.errors import IdempotencyKeyReused as IdempotencyKeyReused
 
 
 class CashlessNotEnabled(Conflict):
@@ -41,14 +45,129 @@ class InsufficientFunds(DomainError):
     message = "Not enough money in the wallet."
 
 
-class IdempotencyKeyReused(InvalidInput):
-    code = "IDEMPOTENCY_KEY_REUSED"
-    message = "This idempotency key was already used for a different request."
-
-
 class AccountRefused(Conflict):
     """A transfer would take a wallet below zero or a debt above it: the ledger's own
     net under the services' checks (a bug if it ever reaches a client)."""
 
     code = "LEDGER_REFUSED"
     message = "This movement of money would break the ledger's rules."
+
+
+# --- stands, products and the point of sale (stands.py, pos.py) ---------------------------
+
+
+class StandNotFound(NotFound):
+    """No such stand for this event, or not the caller's organization's."""
+
+    code = "STAND_NOT_FOUND"
+    message = "No such stand for this event."
+
+
+class StandNameTaken(Conflict):
+    code = "STAND_NAME_TAKEN"
+    message = "Another stand of this event already has this name."
+
+
+class StandInactive(Conflict):
+    code = "STAND_INACTIVE"
+    message = "This stand is closed: it does not sell or take top-ups now."
+
+
+class StandNotTopupDesk(Conflict):
+    code = "STAND_NOT_TOPUP_DESK"
+    message = "Top-ups are taken at a top-up desk, not at this stand."
+
+
+class ProductNotFound(NotFound):
+    """No such product at this stand (a product of another stand included)."""
+
+    code = "PRODUCT_NOT_FOUND"
+    message = "No such product at this stand."
+
+
+class ProductInactive(Conflict):
+    code = "PRODUCT_INACTIVE"
+    message = "This product is not on sale now."
+
+
+class OutOfStock(Conflict):
+    """Not enough of a product left: ``details`` name it and what is left."""
+
+    code = "OUT_OF_STOCK"
+    message = "Not enough of this product left."
+
+
+class MemberCannotSell(Conflict):
+    code = "MEMBER_CANNOT_SELL"
+    message = "This member's role cannot sell at a stand: give them the cashier role first."
+
+
+class IdempotencyKeyRequired(BadRequest):
+    code = "IDEMPOTENCY_KEY_REQUIRED"
+    message = (
+        "Send an Idempotency-Key header with every point-of-sale write: a new key for each "
+        "sale, the same key when sending it again."
+    )
+
+
+class ReturnNotDeposit(InvalidInput):
+    """A negative quantity (something given back) of a product that is not a deposit."""
+
+    code = "RETURN_NOT_DEPOSIT"
+    message = "Only a deposit item (a returnable cup) can be given back in a sale."
+
+
+class SaleTotalNotPositive(InvalidInput):
+    """A sale whose returned deposits make up all of it or more: no charge to make."""
+
+    code = "SALE_TOTAL_NOT_POSITIVE"
+    message = (
+        "A sale must come to more than zero. Returned cups alone are not a sale: give the "
+        "deposit back with a sale, or at a top-up desk."
+    )
+
+
+class SaleNotFound(NotFound):
+    code = "SALE_NOT_FOUND"
+    message = "No such sale."
+
+
+class EntryAlreadyReversed(Conflict):
+    code = "ENTRY_ALREADY_REVERSED"
+    message = "This sale was already reversed."
+
+
+class ReversalWindowClosed(Conflict):
+    code = "REVERSAL_WINDOW_CLOSED"
+    message = "This sale is too old to be reversed at the stand; ask the organizer."
+
+
+class RegisterNotFound(NotFound):
+    """No such register, or not one the caller may use (a cashier uses their own)."""
+
+    code = "REGISTER_NOT_FOUND"
+    message = "No such cash register of yours at this stand."
+
+
+class RegisterAlreadyOpen(Conflict):
+    code = "REGISTER_ALREADY_OPEN"
+    message = "You already have a register open at this stand, with another opening float."
+
+
+class RegisterClosed(Conflict):
+    code = "REGISTER_CLOSED"
+    message = "This cash register is closed."
+
+
+class TopupOutOfRange(InvalidInput):
+    """Below the event's minimum top-up or above its maximum: ``details`` say both."""
+
+    code = "TOPUP_OUT_OF_RANGE"
+    message = "This top-up is below the minimum or above the maximum for this event."
+
+
+class BalanceMaximumExceeded(Conflict):
+    """The top-up would take the wallet above the event's maximum balance."""
+
+    code = "BALANCE_MAXIMUM_EXCEEDED"
+    message = "This top-up would take the wallet above the maximum balance."
