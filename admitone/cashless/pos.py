@@ -129,7 +129,7 @@ def seller_at(
     ).first()
     if row is None:
         raise not_found()
-    stand, event, organization, member_role, assigned = row.tuple()
+    stand, event, organization, member_role, assigned = row
     access = checked_stand_access(
         organization, member_role, user=user, assigned=assigned is not None, not_found=not_found
     )
@@ -560,11 +560,12 @@ def _backwards(session: Session, entry_id: uuid.UUID) -> list[ledger.Move]:
     ids = {row.source_account_id for row in transfers} | {
         row.target_account_id for row in transfers
     }
-    kinds = dict(
-        session.execute(
+    kinds = {
+        row.id: row.kind
+        for row in session.execute(
             select(LedgerAccount.id, LedgerAccount.kind).where(LedgerAccount.id.in_(ids))
-        ).tuples()
-    )
+        )
+    }
     return [
         ledger.Move(
             ledger.AccountRef(row.target_account_id, kinds[row.target_account_id]),
