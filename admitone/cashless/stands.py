@@ -207,12 +207,13 @@ def unassign_cashier(
 def list_products(
     session: Session, *, access: OrgAccess, event_id: uuid.UUID, stand_id: uuid.UUID
 ) -> list[Product]:
-    """The stand's products, by category and name (inactive ones too)."""
+    """The stand's products, by category (none last) and name (inactive ones too)."""
     stand = _stand(session, access, event_id, stand_id)
     return list(
         session.scalars(
+            # Uncategorized last on both databases (they sort NULL apart).
             products_of(access.organization.id, event_id, stand.id).order_by(
-                Product.category, Product.name, Product.id
+                Product.category.is_(None), Product.category, Product.name, Product.id
             )
         )
     )

@@ -82,7 +82,7 @@ def test_products_are_created_listed_and_changed(festival) -> None:
     client = festival.client
     url = festival.url(festival.bar["id"], "products")
     listed = client.get(url, headers=festival.owner).json()["data"]
-    assert [product["name"] for product in listed] == ["Cap", "Cup", "Beer", "Water"]
+    assert [product["name"] for product in listed] == ["Beer", "Water", "Cap", "Cup"]
     beer = festival.products["Beer"]
     assert beer["price_minor"] == 450 and beer["vat_rate_bp"] == 2000 and beer["stock"] is None
     assert festival.products["Cup"]["deposit"] is True
