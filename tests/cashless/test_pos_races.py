@@ -121,6 +121,43 @@ def test_one_charge_sent_ten_times_at_once_books_once(pos_server, festival) -> N
     assert balanced(database, festival.event_id)
 
 
+def test_wallets_racing_for_the_last_items_of_two_products_sell_each_once(
+    pos_server, festival
+) -> None:
+    """Twenty wallets, five caps and five scarves left, each sale one of both, the lines
+    in either order: five sales, the stock at zero, the rest OUT_OF_STOCK, and no
+    deadlock (the products are locked in id order whatever the lines' order)."""
+    database, client = festival.database, festival.client
+    scarf = client.post(
+        festival.url(festival.bar["id"], "products"),
+        json={"name": "Scarf", "price_minor": 1000, "vat_rate_bp": 2000, "stock": 5},
+        headers=festival.owner,
+    ).json()["data"]["id"]
+    cap = festival.product_id("Cap")
+    client.patch(
+        festival.url(festival.bar["id"], "products", cap), json={"stock": 5}, headers=festival.owner
+    )
+    crowd = [make_wallet(database, festival.event_id, funded=5000) for _ in range(20)]
+
+    def buyer(http: httpx.Client, index: int) -> tuple[int, str | None]:
+        lines = [(cap, 1), (scarf, 1)]
+        body = charge_body(festival.bar["id"], crowd[index].code, *lines[:: 1 - 2 * (index % 2)])
+        response = http.post(
+            "/api/v1/pos/charges",
+            json=body,
+            headers={**festival.cashier, "Idempotency-Key": f"scarf-{index}"},
+        )
+        return response.status_code, response.json().get("error", {}).get("code")
+
+    results = run_at_once(pos_server, len(crowd), buyer)
+    assert Counter(results) == {(201, None): 5, (409, "OUT_OF_STOCK"): 15}, Counter(results)
+    listed = client.get(festival.url(festival.bar["id"], "products"), headers=festival.owner)
+    stock = {product["name"]: product["stock"] for product in listed.json()["data"]}
+    assert (stock["Cap"], stock["Scarf"]) == (0, 0)
+    assert sorted(balance(database, wallet.account) for wallet in crowd) == [2500] * 5 + [5000] * 15
+    assert balanced(database, festival.event_id)
+
+
 class CarelessCharge:
     """``pos.charge`` done wrong: read the wallet's balance in a transaction of its own
     (a service that commits half-way), decide on it after a moment, then write the
