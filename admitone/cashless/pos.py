@@ -317,6 +317,20 @@ def _charge_wallet(
     return after[wallet_account.id]
 
 
+def charge_request(
+    *, stand_id: uuid.UUID, shown_pass: str, lines: Sequence[LineRequest]
+) -> dict[str, Any]:
+    """What a charge's idempotency key stands for (its entry keeps its digest): a sale
+    queued offline after its online call timed out must describe itself the same way,
+    so that its key finds the online sale instead of ``IDEMPOTENCY_KEY_REUSED``."""
+    return {
+        "op": "charge",
+        "stand_id": str(stand_id),
+        "pass": shown_pass,
+        "lines": [[str(line.product_id), line.quantity] for line in lines],
+    }
+
+
 def charge(
     session: Session,
     *,
@@ -336,12 +350,7 @@ def charge(
     A QR pass is checked against the event's key (``keys``)."""
     seller = seller_at(session, stand_id=stand_id, user=user)
     event = seller.event
-    request = {
-        "op": "charge",
-        "stand_id": str(stand_id),
-        "pass": shown_pass,
-        "lines": [[str(line.product_id), line.quantity] for line in lines],
-    }
+    request = charge_request(stand_id=stand_id, shown_pass=shown_pass, lines=lines)
     started = ledger.begin_entry(
         session,
         event_id=event.id,
@@ -482,7 +491,11 @@ def reverse_sale(
     if sale is None or sale.stand_id is None:
         raise SaleNotFound()
     seller = seller_at(session, stand_id=sale.stand_id, user=user, not_found=SaleNotFound)
-    session.execute(select(JournalEntry.id).where(JournalEntry.id == sale.id).with_for_update())
+    # FOR NO KEY UPDATE: two reversals of one sale take turns (docs/locking.md on why not
+    # FOR UPDATE); the second then finds the first's.
+    session.execute(
+        select(JournalEntry.id).where(JournalEntry.id == sale.id).with_for_update(key_share=True)
+    )
     reversal = session.execute(
         select(JournalEntry.id, JournalEntry.idempotency_key).where(
             JournalEntry.reverses_entry_id == sale.id
