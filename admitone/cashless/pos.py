@@ -161,7 +161,35 @@ def _stamp(moment: datetime | None) -> str | None:
 # --- idempotency ---------------------------------------------------------------------------
 
 
-def _replayed(started: ledger.Replay, idempotency_key: str) -> Answer:
+def _begin(
+    session: Session,
+    *,
+    event_id: uuid.UUID,
+    idempotency_key: str,
+    kind: EntryKind,
+    request: Any,
+    user: User,
+    now: datetime,
+    amount_minor: int = 0,
+    **fields: Any,
+) -> uuid.UUID | Answer:
+    """The write's entry under the caller's key (``ledger.begin_entry``), or the answer
+    the key's first call gave."""
+    started = ledger.begin_entry(
+        session,
+        event_id=event_id,
+        idempotency_key=idempotency_key,
+        kind=kind,
+        origin=EntryOrigin.online,
+        amount_minor=amount_minor,
+        request=request,
+        operator_id=user.id,
+        occurred_at=now,
+        recorded_at=now,
+        **fields,
+    )
+    if not isinstance(started, ledger.Replay):
+        return started
     if started.answer is None:  # an entry made by another use case under this key
         raise IdempotencyKeyReused(idempotency_key=idempotency_key)
     return Answer(started.answer, replayed=True)
@@ -351,21 +379,18 @@ def charge(
     seller = seller_at(session, stand_id=stand_id, user=user)
     event = seller.event
     request = charge_request(stand_id=stand_id, shown_pass=shown_pass, lines=lines)
-    started = ledger.begin_entry(
+    started = _begin(
         session,
         event_id=event.id,
         idempotency_key=idempotency_key,
         kind=EntryKind.sale,
-        origin=EntryOrigin.online,
-        amount_minor=0,
         request=request,
+        user=user,
+        now=now,
         stand_id=stand_id,
-        operator_id=user.id,
-        occurred_at=now,
-        recorded_at=now,
     )
-    if isinstance(started, ledger.Replay):
-        return _replayed(started, idempotency_key)
+    if isinstance(started, Answer):
+        return started
     cashless = wallets.cashless_of(session, event_id=event.id)
     _open_stand(seller)
     wallet_pass, wallet = passes.find_pass(session, keys, event_id=event.id, shown=shown_pass)
@@ -503,24 +528,22 @@ def reverse_sale(
     ).first()
     if reversal is not None and reversal.idempotency_key != idempotency_key:
         raise EntryAlreadyReversed(reversal_entry_id=str(reversal.id))
-    started = ledger.begin_entry(
+    started = _begin(
         session,
         event_id=sale.event_id,
         idempotency_key=idempotency_key,
         kind=EntryKind.reversal,
-        origin=EntryOrigin.online,
-        amount_minor=sale.amount_minor,
         request={"op": "reverse", "entry_id": str(sale.id)},
+        user=user,
+        now=now,
+        amount_minor=sale.amount_minor,
         reverses_entry_id=sale.id,
         stand_id=sale.stand_id,
         wallet_id=sale.wallet_id,
         pass_id=sale.pass_id,
-        operator_id=user.id,
-        occurred_at=now,
-        recorded_at=now,
     )
-    if isinstance(started, ledger.Replay):
-        return _replayed(started, idempotency_key)
+    if isinstance(started, Answer):
+        return started
     if now - sale.recorded_at > window:
         minutes = int(window.total_seconds() // 60)
         raise ReversalWindowClosed(
@@ -682,22 +705,19 @@ def close_register(
     finds it closed), then the conditional close (``open_key`` still set)."""
     register, seller = _register_to_close(session, user=user, register_id=register_id)
     event_id = seller.event.id
-    started = ledger.begin_entry(
+    started = _begin(
         session,
         event_id=event_id,
         idempotency_key=idempotency_key,
         kind=EntryKind.register_close,
-        origin=EntryOrigin.online,
-        amount_minor=0,
         request={"op": "close_register", "register_id": str(register_id), "counted": counted_minor},
+        user=user,
+        now=now,
         stand_id=register.stand_id,
         cash_register_id=register.id,
-        operator_id=user.id,
-        occurred_at=now,
-        recorded_at=now,
     )
-    if isinstance(started, ledger.Replay):
-        return _replayed(started, idempotency_key)
+    if isinstance(started, Answer):
+        return started
     drawer = ledger.register_account(session, event_id=event_id, cash_register_id=register.id)
     taken = -ledger.lock_balance(session, drawer)
     expected = register.opening_float_minor + taken
