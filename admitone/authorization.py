@@ -155,6 +155,33 @@ def checked_access(
     return OrgAccess(organization=organization, role=role, user=user)
 
 
+def checked_stand_access(
+    organization: Organization,
+    member_role: Role | None,
+    *,
+    user: User,
+    assigned: bool,
+    not_found: type[DomainError],
+) -> OrgAccess:
+    """The rules of selling at one of ``organization``'s stands (the point of sale).
+
+    Those of ``checked_access`` for ``sell_at_stand`` (not a member: ``not_found``), then
+    a member who does not manage the events (a cashier) sells only at the stands they
+    are assigned to (``assigned``: a ``stand_cashiers`` row; 403 otherwise). Admins and
+    owners, who assign the cashiers, may stand in at any stand. Reads no row.
+    """
+    access = checked_access(
+        organization,
+        member_role,
+        user=user,
+        permission=Permission.sell_at_stand,
+        not_found=not_found,
+    )
+    if not may_sell_at_stand(access.role, assigned=assigned):
+        raise PermissionDenied("You are not assigned to this stand.", required="stand_assignment")
+    return access
+
+
 # --- platform admins ---------------------------------------------------------------------
 
 

@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # 0 turns the bound off (docs/locking.md, "Hold limits").
     max_held_seats_per_client: int = Field(default=10, ge=0, le=100_000)
     max_held_seats_per_address: int = Field(default=50, ge=0, le=100_000)
+    # How long after a sale its stand's cashier may still reverse it (a wrong button, a
+    # change of mind at the counter): the point of sale's undo (docs/cashless.md).
+    pos_reversal_minutes: int = Field(default=10, ge=1, le=24 * 60)
     # Reverse proxies in front of the app that append the client's address to
     # X-Forwarded-For. 0: the header is ignored (anyone can write it) and the TCP peer is
     # the client; N: the N-th address from the right is the client (deps.client_ip).

@@ -123,6 +123,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Malformed request",
         401: "Not authenticated",
+        402: "Not enough money in the wallet",
         403: "Not allowed",
         404: "Not found (or not yours)",
         409: "Conflict with the current state",

@@ -53,6 +53,8 @@ SECURITY = "manage_security"  # requiring two-factor of the members: the owner a
 UNDO_CHECK_IN = "undo_check_in"  # undoing an admission at the gate: admins and owners
 # A new pass for a lost one (cashless): organizers, and cashiers (tests/cashless).
 REPLACE_PASSES = "replace_wallet_passes"
+# Selling at a stand: cashiers assigned to it (tests/cashless), admins and owners anywhere.
+SELL = "sell_at_stand"
 # Who may call the routes that reach an organization's rows another way than its slug.
 BUYER = "buyer"  # the order's buyer (its account, or the order token) alone; others 404
 ORDER_READER = "order_reader"  # the buyer, or members who may view orders (tickets, documents)
@@ -86,6 +88,11 @@ ID_PARAMETERS = {
     "provider": False,  # an identity provider's name, from the settings
     "challenge_id": False,  # the caller's own passkey challenge
     "stripe_account_id": False,  # an account at Stripe, not a row here
+    "stand_id": True,  # a stand of an event (cashless)
+    "product_id": True,  # a product of a stand
+    "user_id": True,  # a member of the organization (a stand's cashier)
+    "entry_id": True,  # a journal entry of an event's ledger (a sale)
+    "register_id": True,  # a cash register at a stand
 }
 
 
@@ -96,6 +103,7 @@ class Call:
     query: dict[str, str] | None = None  # the query string
     files: Any = None
     order_token: str | None = None  # the order's token, for the "token_holder" actor
+    headers: dict[str, str] | None = None  # sent with every actor's (an Idempotency-Key)
 
 
 @dataclass(frozen=True)
@@ -305,6 +313,96 @@ def _ticket_params(ctx) -> Call:
     return Call({"ticket_id": order["ticket_id"]}, order_token=order["access_token"])
 
 
+def _stand(ctx, kind: str = "bar") -> tuple[str, str]:
+    """A fresh event of A with cashless on and a stand (made by A's owner)."""
+    from tests.cashless.pos_helpers import create_stand, enable_cashless
+
+    event_id = _event(ctx)
+    enable_cashless(ctx.database, event_id)
+    stand = create_stand(ctx.client, ctx.owner_a, ctx.org_a, event_id, name="Bar", kind=kind)
+    return event_id, stand["id"]
+
+
+def _stand_params(ctx, **extra) -> Call:
+    event_id, stand_id = _stand(ctx)
+    return Call({"event_id": event_id, "stand_id": stand_id}, **extra)
+
+
+def _product(ctx, event_id: str, stand_id: str) -> str:
+    from tests.cashless.pos_helpers import create_product
+
+    url = f"{PREFIX.format(org=ctx.org_a)}/events/{event_id}/stands/{stand_id}/products"
+    return create_product(
+        ctx.client, ctx.owner_a, url, name="Beer", price_minor=450, vat_rate_bp=0
+    )["id"]
+
+
+def _product_params(ctx, **extra) -> Call:
+    event_id, stand_id = _stand(ctx)
+    product_id = _product(ctx, event_id, stand_id)
+    return Call({"event_id": event_id, "stand_id": stand_id, "product_id": product_id}, **extra)
+
+
+def _cashier_params(ctx) -> Call:
+    """A stand of A and a fresh member of A with the cashier role."""
+    person = register(ctx.client)
+    member = add_member(ctx.client, ctx.owner_a, ctx.org_a, person["email"], "cashier")
+    return Call({**_stand_params(ctx).params, "user_id": member["user"]["id"]})
+
+
+def _key() -> dict[str, str]:
+    return {"Idempotency-Key": f"matrix-{uuid.uuid4()}"}
+
+
+def _charge_call(ctx) -> Call:
+    """A sale at a fresh stand of A, on a funded wallet, under a fresh key."""
+    from tests.cashless.pos_helpers import charge_body, make_wallet
+
+    event_id, stand_id = _stand(ctx)
+    product_id = _product(ctx, event_id, stand_id)
+    wallet = make_wallet(ctx.database, event_id, funded=1000)
+    return Call({}, json=charge_body(stand_id, wallet.code, (product_id, 1)), headers=_key())
+
+
+def _sale_params(ctx) -> Call:
+    """A sale made a moment ago at a stand of A (by A's owner), to reverse."""
+    call = _charge_call(ctx)
+    response = ctx.client.post(
+        f"{API}/pos/charges", json=call.json, headers={**ctx.owner_a, **_key()}
+    )
+    assert response.status_code == 201, response.text
+    return Call({"entry_id": response.json()["data"]["entry_id"]}, headers=_key())
+
+
+def _register_call(ctx) -> Call:
+    _event_id, desk_id = _stand(ctx, kind="topup_desk")
+    return Call({}, json={"stand_id": desk_id, "opening_float_minor": 0}, headers=_key())
+
+
+def _open_register_params(ctx) -> Call:
+    """A register opened by A's owner at a desk of A, to close."""
+    call = _register_call(ctx)
+    response = ctx.client.post(
+        f"{API}/pos/registers", json=call.json, headers={**ctx.owner_a, **_key()}
+    )
+    assert response.status_code == 201, response.text
+    return Call(
+        {"register_id": response.json()["data"]["id"]},
+        json={"counted_minor": 0},
+        headers=_key(),
+    )
+
+
+def _topup_call(ctx) -> Call:
+    from tests.cashless.pos_helpers import make_wallet
+
+    event_id, desk_id = _stand(ctx, kind="topup_desk")
+    wallet = make_wallet(ctx.database, event_id)
+    body = {"stand_id": desk_id, "pass": wallet.code, "amount_minor": 1000, "method": "card"}
+    return Call({}, json=body, headers=_key())
+
+
+_STANDS = ORG + "/events/{event_id}/stands"
 MATRIX: dict[tuple[str, str], Route] = {
     ("GET", ORG): Route(READ, lambda ctx: Call({})),
     ("PATCH", ORG): Route(WRITE, lambda ctx: Call({}, json={"name": "Renamed"})),
@@ -363,6 +461,24 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("DELETE", ORG + "/events/{event_id}/checkin-lists/{list_id}"): Route(
         WRITE, _checkin_list_params
     ),
+    # The point of sale's stands, products and cashiers: managed like the event.
+    ("GET", _STANDS): Route(READ, _event_params),
+    ("POST", _STANDS): Route(
+        WRITE, lambda ctx: Call({"event_id": _event(ctx)}, json={"name": "Bar", "kind": "bar"})
+    ),
+    ("PATCH", _STANDS + "/{stand_id}"): Route(
+        WRITE, lambda ctx: _stand_params(ctx, json={"active": False})
+    ),
+    ("GET", _STANDS + "/{stand_id}/products"): Route(READ, _stand_params),
+    ("POST", _STANDS + "/{stand_id}/products"): Route(
+        WRITE,
+        lambda ctx: _stand_params(ctx, json={"name": "Beer", "price_minor": 1, "vat_rate_bp": 0}),
+    ),
+    ("PATCH", _STANDS + "/{stand_id}/products/{product_id}"): Route(
+        WRITE, lambda ctx: _product_params(ctx, json={"price_minor": 500, "stock": 3})
+    ),
+    ("PUT", _STANDS + "/{stand_id}/cashiers/{user_id}"): Route(WRITE, _cashier_params),
+    ("DELETE", _STANDS + "/{stand_id}/cashiers/{user_id}"): Route(WRITE, _cashier_params),
     ("GET", ORG + "/events/{event_id}/devices"): Route(READ, _event_params),
     ("DELETE", ORG + "/events/{event_id}/devices/{device_id}"): Route(WRITE, _device_params),
     ("GET", ORG + "/events/{event_id}/checkin-conflicts"): Route(READ, _event_params),
@@ -437,6 +553,17 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("POST", "/events/{event_id}/tickets/{ticket_id}/undo-admission"): Route(
         UNDO_CHECK_IN, _admitted_ticket_params, codes={404: "EVENT_NOT_FOUND"}
     ),
+    # The point of sale: the stand's organization, reached from the stand (in the body), the
+    # sale or the register; every write under an Idempotency-Key.
+    ("POST", "/pos/charges"): Route(SELL, _charge_call, codes={404: "STAND_NOT_FOUND"}),
+    ("POST", "/pos/charges/{entry_id}/reverse"): Route(
+        SELL, _sale_params, codes={404: "SALE_NOT_FOUND"}
+    ),
+    ("POST", "/pos/registers"): Route(SELL, _register_call, codes={404: "STAND_NOT_FOUND"}),
+    ("POST", "/pos/registers/{register_id}/close"): Route(
+        SELL, _open_register_params, codes={404: "REGISTER_NOT_FOUND"}
+    ),
+    ("POST", "/pos/topups"): Route(SELL, _topup_call, codes={404: "STAND_NOT_FOUND"}),
     # The catalogue, and buying from it (the event's id is in the body).
     ("GET", "/events/{id_or_slug}"): Route(
         PUBLIC, lambda ctx: Call({"id_or_slug": _published_event(ctx)["id"]})
@@ -488,6 +615,7 @@ ALL = (
     SECURITY,
     UNDO_CHECK_IN,
     REPLACE_PASSES,
+    SELL,
 )
 EXPECTED = {
     "anonymous": dict.fromkeys(ALL, 401),
@@ -661,6 +789,8 @@ def _media_files(media_dir) -> list[str]:
 
 def _send(ctx: Context, method: str, path: str, call: Call, headers, org: str):
     url = API + _filled(path, org=org, **call.params)
+    if call.headers:
+        headers = {**(headers or {}), **call.headers}
     return ctx.client.request(
         method, url, json=call.json, files=call.files, headers=headers, params=call.query
     )

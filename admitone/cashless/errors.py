@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from admitone.errors import Conflict, DomainError, InvalidInput, NotFound
+from admitone.errors import BadRequest, Conflict, DomainError, InvalidInput, NotFound
 from admitone.errors import IdempotencyKeyReused as IdempotencyKeyReused
 
 
@@ -50,13 +50,6 @@ class AccountRefused(Conflict):
     message = "This movement of money would break the ledger's rules."
 
 
-class StandNotFound(NotFound):
-    """No such stand at this event, or one the caller may not sell at."""
-
-    code = "STAND_NOT_FOUND"
-    message = "No such stand at this event."
-
-
 class WalletClosed(Conflict):
     """A wallet whose leftover is being paid back, or closed: it takes no more money."""
 
@@ -80,3 +73,110 @@ class BalanceLimitReached(Conflict):
 
     code = "BALANCE_LIMIT_REACHED"
     message = "This top-up would take the wallet past the event's maximum balance."
+
+
+# --- stands, products and the point of sale (stands.py, pos.py) ---------------------------
+
+
+class StandNotFound(NotFound):
+    """No such stand for this event, another organization's, or one the caller may not
+    sell at."""
+
+    code = "STAND_NOT_FOUND"
+    message = "No such stand for this event."
+
+
+class StandNameTaken(Conflict):
+    code = "STAND_NAME_TAKEN"
+    message = "Another stand of this event already has this name."
+
+
+class StandInactive(Conflict):
+    code = "STAND_INACTIVE"
+    message = "This stand is closed: it does not sell or take top-ups now."
+
+
+class StandNotTopupDesk(Conflict):
+    code = "STAND_NOT_TOPUP_DESK"
+    message = "Top-ups are taken at a top-up desk, not at this stand."
+
+
+class ProductNotFound(NotFound):
+    """No such product at this stand (a product of another stand included)."""
+
+    code = "PRODUCT_NOT_FOUND"
+    message = "No such product at this stand."
+
+
+class ProductInactive(Conflict):
+    code = "PRODUCT_INACTIVE"
+    message = "This product is not on sale now."
+
+
+class OutOfStock(Conflict):
+    """Not enough of a product left: ``details`` name it and what is left."""
+
+    code = "OUT_OF_STOCK"
+    message = "Not enough of this product left."
+
+
+class MemberCannotSell(Conflict):
+    code = "MEMBER_CANNOT_SELL"
+    message = "This member's role cannot sell at a stand: give them the cashier role first."
+
+
+class IdempotencyKeyRequired(BadRequest):
+    code = "IDEMPOTENCY_KEY_REQUIRED"
+    message = (
+        "Send an Idempotency-Key header with every point-of-sale write: a new key for each "
+        "sale, the same key when sending it again."
+    )
+
+
+class ReturnNotDeposit(InvalidInput):
+    """A negative quantity (something given back) of a product that is not a deposit."""
+
+    code = "RETURN_NOT_DEPOSIT"
+    message = "Only a deposit item (a returnable cup) can be given back in a sale."
+
+
+class SaleTotalNotPositive(InvalidInput):
+    """A sale whose returned deposits make up all of it or more: no charge to make."""
+
+    code = "SALE_TOTAL_NOT_POSITIVE"
+    message = (
+        "A sale must come to more than zero. Returned cups alone are not a sale: give the "
+        "deposit back with a sale, or at a top-up desk."
+    )
+
+
+class SaleNotFound(NotFound):
+    code = "SALE_NOT_FOUND"
+    message = "No such sale."
+
+
+class EntryAlreadyReversed(Conflict):
+    code = "ENTRY_ALREADY_REVERSED"
+    message = "This sale was already reversed."
+
+
+class ReversalWindowClosed(Conflict):
+    code = "REVERSAL_WINDOW_CLOSED"
+    message = "This sale is too old to be reversed at the stand; ask the organizer."
+
+
+class RegisterNotFound(NotFound):
+    """No such register, or not one the caller may use (a cashier uses their own)."""
+
+    code = "REGISTER_NOT_FOUND"
+    message = "No such cash register of yours at this stand."
+
+
+class RegisterAlreadyOpen(Conflict):
+    code = "REGISTER_ALREADY_OPEN"
+    message = "You already have a register open at this stand, with another opening float."
+
+
+class RegisterClosed(Conflict):
+    code = "REGISTER_CLOSED"
+    message = "This cash register is closed."

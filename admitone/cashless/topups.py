@@ -108,6 +108,14 @@ def room_for(settings: CashlessSettings, *, balance_minor: int, debt_minor: int)
     return max(settings.balance_maximum_minor - balance_minor + debt_minor, 0)
 
 
+def check_amount(settings: CashlessSettings, amount_minor: int) -> None:
+    """A top-up's amount within the event's minimum and maximum, online or at a desk."""
+    if amount_minor < settings.topup_minimum_minor:
+        raise TopupBelowMinimum(minimum_minor=settings.topup_minimum_minor)
+    if amount_minor > settings.topup_maximum_minor:
+        raise TopupAboveMaximum(maximum_minor=settings.topup_maximum_minor)
+
+
 def start_topup(
     session: Session,
     *,
@@ -146,10 +154,7 @@ def start_topup(
             return _replay(session, record.resource_id)
     wallets.check_openable(session, event_id=event_id)
     cashless = wallets.cashless_of(session, event_id=event_id)
-    if amount_minor < cashless.topup_minimum_minor:
-        raise TopupBelowMinimum(minimum_minor=cashless.topup_minimum_minor)
-    if amount_minor > cashless.topup_maximum_minor:
-        raise TopupAboveMaximum(maximum_minor=cashless.topup_maximum_minor)
+    check_amount(cashless, amount_minor)
     wallet = wallets.open_wallet(session, event_id=event_id, user_id=user_id)
     if wallet.status == WalletStatus.blocked:
         raise WalletBlocked()

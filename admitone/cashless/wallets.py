@@ -171,7 +171,12 @@ def credit(
         now = ledger.balances(session, [wallet_account, debt])
         paid = int((started.answer or {}).get("debt_paid_minor", 0))
         return Credited(started.entry_id, True, paid, now[wallet_account.id], -now[debt.id])
-    owed = -ledger.lock_balance(session, debt)
+    # Both of the wallet's rows locked in the ledger's order (by id), as every post and
+    # offline batch takes them: locking the debt alone first could wait in a cycle.
+    _account, _balance, _debt, debt_balance = ledger.lock_wallet_accounts(
+        session, wallet_ids=[wallet.id]
+    )[wallet.id]
+    owed = -debt_balance
     paid = min(owed, amount_minor)
     moves = [ledger.Move(source, wallet_account, amount_minor)]
     if paid:

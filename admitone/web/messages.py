@@ -303,6 +303,36 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     ),
     # notifications/
     "DOCUMENT_NOT_FOUND": lambda: _("We could not find what you are looking for."),
+    # cashless/
+    "INSUFFICIENT_FUNDS": lambda: _(
+        "There is not enough money in the wallet for this sale: top it up first."
+    ),
+    "STAND_NAME_TAKEN": lambda: _("Another stand of this event already has this name."),
+    "STAND_INACTIVE": lambda: _("This stand is closed: it does not sell or take top-ups now."),
+    "STAND_NOT_TOPUP_DESK": lambda: _("Top-ups are taken at a top-up desk, not at this stand."),
+    "PRODUCT_NOT_FOUND": lambda: _("This product is not sold at this stand."),
+    "PRODUCT_INACTIVE": lambda: _("This product is not on sale now."),
+    "OUT_OF_STOCK": lambda: _("There is not enough of this product left."),
+    "MEMBER_CANNOT_SELL": lambda: _(
+        "This member's role cannot sell at a stand: give them the cashier role first."
+    ),
+    "IDEMPOTENCY_KEY_REQUIRED": lambda: _(
+        "This request is missing its retry key; reload the point of sale and try again."
+    ),
+    "RETURN_NOT_DEPOSIT": lambda: _("Only a deposit item, such as a cup, can be given back."),
+    "SALE_TOTAL_NOT_POSITIVE": lambda: _(
+        "A sale must come to more than zero: returned cups alone are not a sale."
+    ),
+    "SALE_NOT_FOUND": lambda: _("This sale does not exist, or is not one of your stands'."),
+    "ENTRY_ALREADY_REVERSED": lambda: _("This sale was already reversed."),
+    "REVERSAL_WINDOW_CLOSED": lambda: _(
+        "This sale is too old to be reversed at the stand; ask the organizer."
+    ),
+    "REGISTER_NOT_FOUND": lambda: _("This cash register does not exist, or is not yours."),
+    "REGISTER_ALREADY_OPEN": lambda: _(
+        "You already have a cash register open at this stand, with another opening float."
+    ),
+    "REGISTER_CLOSED": lambda: _("This cash register is closed: open a new one."),
 }
 
 STATUS_TEXT: Mapping[int, Callable[[], str]] = {
