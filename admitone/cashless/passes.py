@@ -162,7 +162,7 @@ def find_pass(
     ).first()
     if row is None:
         raise PassInvalid()
-    wallet_pass, wallet = row.tuple()
+    wallet_pass, wallet = row[0], row[1]
     if wallet_pass.revoked_at is not None:
         raise PassRevoked()
     return wallet_pass, wallet
