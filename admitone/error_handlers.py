@@ -16,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from admitone.errors import Busy, Conflict, DomainError, ServiceUnavailable
+from admitone.schemas import validation_problems
 
 log = structlog.get_logger(__name__)
 
@@ -90,16 +91,7 @@ def _respond(
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
-    details = []
-    for error in exc.errors():
-        details.append(
-            {
-                "field": ".".join(str(part) for part in error.get("loc", ())),
-                "message": error.get("msg", ""),
-                "type": error.get("type", ""),
-            }
-        )
-    return details
+    return validation_problems(exc)
 
 
 async def _domain_error(request: Request, exc: DomainError) -> Response:

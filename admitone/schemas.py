@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -118,3 +119,20 @@ def data_response(data: BaseModel, *, status_code: int = 200) -> Response:
     """
     body = b'{"data":' + data.model_dump_json().encode() + b"}"
     return Response(content=body, status_code=status_code, media_type="application/json")
+
+
+class _HasErrors(Protocol):
+    def errors(self) -> Sequence[Any]: ...
+
+
+def validation_problems(exc: _HasErrors) -> list[dict[str, Any]]:
+    """A validation error's problems as the error shape's ``details`` list them: the
+    field (its path, dotted), the message and the kind of each."""
+    return [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ())),
+            "message": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors()
+    ]

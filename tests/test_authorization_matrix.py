@@ -379,6 +379,11 @@ def _register_call(ctx) -> Call:
     return Call({}, json={"stand_id": desk_id, "opening_float_minor": 0}, headers=_key())
 
 
+def _pos_device_call(ctx) -> Call:
+    _event_id, stand_id = _stand(ctx)
+    return Call({}, json={"stand_id": stand_id, "name": "Matrix till"})
+
+
 def _open_register_params(ctx) -> Call:
     """A register opened by A's owner at a desk of A, to close."""
     call = _register_call(ctx)
@@ -564,6 +569,7 @@ MATRIX: dict[tuple[str, str], Route] = {
         SELL, _open_register_params, codes={404: "REGISTER_NOT_FOUND"}
     ),
     ("POST", "/pos/topups"): Route(SELL, _topup_call, codes={404: "STAND_NOT_FOUND"}),
+    ("POST", "/pos/devices"): Route(SELL, _pos_device_call, codes={404: "STAND_NOT_FOUND"}),
     # The catalogue, and buying from it (the event's id is in the body).
     ("GET", "/events/{id_or_slug}"): Route(
         PUBLIC, lambda ctx: Call({"id_or_slug": _published_event(ctx)["id"]})

@@ -70,3 +70,35 @@ def test_relay_admissions_small_run_admits_each_ticket_once():
     assert "exactly once          yes" in result.stdout
     assert "all queued            yes" in result.stdout
     assert "admissions/s" in result.stdout
+
+
+def test_pos_small_run_keeps_the_ledger_balanced():
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "pos.py"),
+            "--database",
+            "sqlite",
+            "--workers",
+            "1",
+            "--wallets",
+            "40",
+            "--charges",
+            "120",
+            "--terminals",
+            "4",
+            "--devices",
+            "2",
+            "--sales-per-device",
+            "60",
+            "--batch",
+            "25",
+            "--skip-flash-sale",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "charges/s" in result.stdout and "sales booked/s" in result.stdout
+    assert "consistent yes" in result.stdout

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from admitone.cashless import ledger, passes
+from admitone.cashless import ledger, passes, pos
 from admitone.cashless.errors import PassInvalid
 from admitone.cashless.models import (
     EntryKind,
@@ -85,6 +85,14 @@ class OfflineSale:
         return sum(line.quantity * line.unit_price_minor for line in self.lines)
 
 
+@dataclass(frozen=True, slots=True)
+class UnreadableSale:
+    """An item of a batch whose fields are wrong: refused alone, the others booked."""
+
+    idempotency_key: str  # as sent ("" when it had none)
+    error: DomainError
+
+
 class SaleStatus(StrEnum):
     booked = "booked"  # paid from the wallet
     booked_with_debt = "booked_with_debt"  # the wallet could not cover all of it
@@ -130,7 +138,7 @@ def upload_sales(
     operator_id: uuid.UUID | None,
     keys: KeyRing,
     device_time: datetime,
-    sales: Sequence[OfflineSale],
+    sales: Sequence[OfflineSale | UnreadableSale],
 ) -> BatchAnswer:
     """Book a device's offline sales, each exactly once; one result per sale, in the
     order sent. Notes the device's clock offset (the server's time minus
@@ -148,10 +156,14 @@ def upload_sales(
     results: list[SaleResult | None] = [None] * len(sales)
 
     # Pass 1, no writes: what each sale names must be this event's.
-    found = _passes_shown(session, keys, event_id=event_id, sales=sales)
-    products = _products(session, event_id=event_id, sales=sales)
-    readable: list[tuple[int, OfflineSale, WalletPass]] = []
+    read = {index: sale for index, sale in enumerate(sales) if isinstance(sale, OfflineSale)}
     for index, sale in enumerate(sales):
+        if isinstance(sale, UnreadableSale):
+            results[index] = SaleResult(sale.idempotency_key, SaleStatus.refused, error=sale.error)
+    found = _passes_shown(session, keys, event_id=event_id, sales=read)
+    products = _products(session, event_id=event_id, sales=list(read.values()))
+    readable: list[tuple[int, OfflineSale, WalletPass]] = []
+    for index, sale in read.items():
         wallet_pass = found.get(index)
         error: DomainError | None = None
         if wallet_pass is None:
@@ -276,13 +288,13 @@ def upload_sales(
 
 
 def _passes_shown(
-    session: Session, keys: KeyRing, *, event_id: uuid.UUID, sales: Sequence[OfflineSale]
+    session: Session, keys: KeyRing, *, event_id: uuid.UUID, sales: dict[int, OfflineSale]
 ) -> dict[int, WalletPass]:
     """The pass each sale's QR names, when the QR is this event's and well signed
     (revoked passes included: the sale is booked and flagged)."""
     key = keys.find(session, event_id)
     named: dict[int, uuid.UUID] = {}
-    for index, sale in enumerate(sales):
+    for index, sale in sales.items():
         claims = passes.parse_pass(sale.shown)
         if (
             claims is not None
@@ -359,20 +371,11 @@ def _record_lines(
                     "unit_price_minor": line.unit_price_minor,
                     "vat_rate_bp": product.vat_rate_bp,
                     "total_minor": total,
-                    "vat_minor": vat_included(total, product.vat_rate_bp),
+                    "vat_minor": pos.vat_included(total, product.vat_rate_bp),
                 }
             )
     if rows:
         session.execute(insert(SaleLine), rows)
-
-
-def vat_included(total_minor: int, rate_bp: int) -> int:
-    """The VAT inside a price that includes it, rounded half up (away from zero for a
-    returned deposit): ``total x rate / (1 + rate)``."""
-    numerator = abs(total_minor) * rate_bp
-    denominator = 10_000 + rate_bp
-    vat = (2 * numerator + denominator) // (2 * denominator)
-    return vat if total_minor >= 0 else -vat
 
 
 def _insert_returning(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
@@ -387,7 +390,7 @@ def _fill_duplicates(
     session: Session,
     *,
     event_id: uuid.UUID,
-    sales: Sequence[OfflineSale],
+    sales: Sequence[OfflineSale | UnreadableSale],
     results: list[SaleResult | None],
 ) -> None:
     """The sales booked before (their key had an entry): what that entry booked."""

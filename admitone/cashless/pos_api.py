@@ -6,16 +6,23 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from admitone.authorization import OrgAccess, Permission
-from admitone.cashless import pos, stands
+from admitone.cashless import offline, pos, pos_devices, stands
 from admitone.cashless.errors import IdempotencyKeyRequired
 from admitone.cashless.models import StandKind, TopupChannel
 from admitone.cashless.pos_schemas import (
+    BundlePassOut,
+    BundleProductOut,
     ChargeIn,
     ChargeOut,
     IdempotencyKey,
+    OfflineBatchIn,
+    OfflineBatchOut,
+    PosBundleOut,
+    PosDeviceIn,
+    PosDeviceOut,
     ProductIn,
     ProductOut,
     ProductPatch,
@@ -30,8 +37,15 @@ from admitone.cashless.pos_schemas import (
     TopupOut,
 )
 from admitone.db import utcnow
-from admitone.deps import CurrentUser, KeyRingDep, SessionDep, SettingsDep, org_access
-from admitone.errors import error_responses
+from admitone.deps import (
+    BearerCredentials,
+    CurrentUser,
+    KeyRingDep,
+    SessionDep,
+    SettingsDep,
+    org_access,
+)
+from admitone.errors import NotAuthenticated, error_responses
 from admitone.schemas import DataResponse, ListResponse, data_response
 
 # /api/v1/organizations/{org}/events/{event_id}/stands...
@@ -356,3 +370,105 @@ def desk_topup(
         now=utcnow(),
     )
     return _answered(answer, TopupOut)
+
+
+# --- points of sale as devices: pairing, the bundle, offline sales -----------------------
+
+
+@router.post(
+    "/devices",
+    status_code=201,
+    summary="Pair a point of sale for a stand (who may sell there): its token, once",
+    description="The device then sells with its own token: the bundle, offline sales "
+    '(docs/cashless.md, "Offline sales"). It stops working when revoked (the event\'s '
+    "devices page) or when its member may no longer sell at the stand.",
+    responses=error_responses(401, 403, 404, 409, 422),
+)
+def pair_device(
+    body: PosDeviceIn, user: CurrentUser, session: SessionDep
+) -> DataResponse[PosDeviceOut]:
+    seller = pos.seller_at(session, stand_id=body.stand_id, user=user)
+    paired = pos_devices.pair_pos_device(session, seller=seller, user=user, name=body.name)
+    return DataResponse(
+        data=PosDeviceOut(
+            id=paired.device.id,
+            name=paired.device.name,
+            stand_id=seller.stand.id,
+            stand_name=seller.stand.name,
+            created_at=paired.device.created_at,
+            token=paired.token,
+        )
+    )
+
+
+def pos_device_access(
+    request: Request, session: SessionDep, credentials: BearerCredentials
+) -> pos_devices.PosDeviceAccess:
+    """The point of sale behind the bearer token (401 without one, or a bad one); its
+    last contact is noted by the calls that write."""
+    if credentials is None:
+        raise NotAuthenticated()
+    return pos_devices.resolve_pos_device(
+        session, token=credentials.credentials, note_contact=request.method == "POST"
+    )
+
+
+PosDeviceCaller = Annotated[pos_devices.PosDeviceAccess, Depends(pos_device_access)]
+
+
+@router.get(
+    "/bundle",
+    summary="What a point of sale needs to sell offline (device token)",
+    description="The key, the caps, the stand's products and the passes to refuse "
+    "offline; with `cursor` (from the last answer) only the passes that changed.",
+    responses=error_responses(401, 409, 422),
+)
+def get_bundle(
+    device: PosDeviceCaller,
+    session: SessionDep,
+    keys: KeyRingDep,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> DataResponse[PosBundleOut]:
+    found = pos_devices.pos_bundle(session, device=device, keys=keys, cursor=cursor)
+    return DataResponse(
+        data=PosBundleOut(
+            event_id=device.device.event.id,
+            stand_id=device.stand.id,
+            stand_name=device.stand.name,
+            currency=found.currency,
+            unit_name=found.settings.unit_name,
+            public_key=found.key.public_key_base64,
+            key_id=found.key.key_id,
+            offline_wallet_cap_minor=found.settings.offline_wallet_cap_minor,
+            offline_sale_cap_minor=found.settings.offline_sale_cap_minor,
+            products=[BundleProductOut.model_validate(product) for product in found.products],
+            full=found.full,
+            passes=[BundlePassOut.model_validate(state) for state in found.passes],
+            server_time=found.server_time,
+            cursor=found.cursor,
+        )
+    )
+
+
+@router.post(
+    "/offline-batches",
+    summary="Upload sales made offline (device token): each booked once, one result each",
+    description="A sale that happened is booked even beyond the wallet's balance (the rest "
+    "is the wallet's debt) or on a pass revoked before it (flagged); a sale whose key was "
+    "booked before answers `duplicate`. Send a batch again, split or reordered: nothing is "
+    'booked twice. docs/cashless.md, "Offline sales".',
+    responses=error_responses(401, 409, 422),
+)
+def upload_offline_batch(
+    body: OfflineBatchIn, device: PosDeviceCaller, session: SessionDep, keys: KeyRingDep
+) -> DataResponse[OfflineBatchOut]:
+    answer = offline.upload_sales(
+        session,
+        event_id=device.device.event.id,
+        device_id=device.device.device.id,
+        operator_id=device.device.user.id,
+        keys=keys,
+        device_time=body.device_time,
+        sales=body.read_sales(stand_id=device.stand.id),
+    )
+    return DataResponse(data=OfflineBatchOut.from_answer(answer))

@@ -27,8 +27,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from admitone.accounts.models import User
-from admitone.authorization import Permission, Role, may_sell_at_stand
-from admitone.cashless.errors import StandNotFound
+from admitone.authorization import Permission, may_sell_at_stand
 from admitone.cashless.models import (
     CashlessSettings,
     PosDevice,
@@ -39,12 +38,12 @@ from admitone.cashless.models import (
     WalletPass,
     WalletStatus,
 )
+from admitone.cashless.pos import Seller
 from admitone.cashless.wallets import cashless_of
 from admitone.checkin import devices
 from admitone.checkin.devices import DeviceAccess, PairedDevice
 from admitone.checkin.errors import BundleCursorInvalid, DeviceTokenInvalid
 from admitone.db import utcnow
-from admitone.events.models import Event
 from admitone.tickets.signing import EventKey, KeyRing
 
 OVERLAP = timedelta(minutes=5)
@@ -69,21 +68,14 @@ def _assigned(session: Session, *, stand_id: uuid.UUID, user_id: uuid.UUID) -> b
     )
 
 
-def pair_pos_device(
-    session: Session, *, event: Event, user: User, role: Role, stand_id: uuid.UUID, name: str
-) -> PairedDevice:
-    """Pair a point of sale for ``stand_id`` (``user``, acting with ``role``, was checked
-    for selling on the event's organization): a gate device named for the stand, linked
-    to it; its token given once. ``STAND_NOT_FOUND`` for another event's stand or one
-    the member may not sell at."""
-    cashless_of(session, event_id=event.id)
-    stand = session.scalar(select(Stand).where(Stand.id == stand_id, Stand.event_id == event.id))
-    if stand is None or not may_sell_at_stand(
-        role, assigned=_assigned(session, stand_id=stand.id, user_id=user.id)
-    ):
-        raise StandNotFound()
-    paired = devices.pair_device(session, event=event, user=user, name=name, gate=stand.name)
-    session.add(PosDevice(device_id=paired.device.id, stand_id=stand.id))
+def pair_pos_device(session: Session, *, seller: Seller, user: User, name: str) -> PairedDevice:
+    """Pair a point of sale for the stand ``seller`` may sell at (``pos.seller_at``
+    checked it): a gate device named for the stand, linked to it; its token given once."""
+    cashless_of(session, event_id=seller.event.id)
+    paired = devices.pair_device(
+        session, event=seller.event, user=user, name=name, gate=seller.stand.name
+    )
+    session.add(PosDevice(device_id=paired.device.id, stand_id=seller.stand.id))
     session.flush()
     return paired
 

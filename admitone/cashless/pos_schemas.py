@@ -7,12 +7,29 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, StrictBool, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from admitone.cashless import offline
 from admitone.cashless.models import StandKind, TopupChannel
 from admitone.cashless.stands import StandView
+from admitone.errors import InvalidInput
 from admitone.events.schemas import PatchModel
-from admitone.schemas import InputModel, MoneyMinor, OneLine, OutputModel, StrictInt
+from admitone.schemas import (
+    InputModel,
+    MoneyMinor,
+    OneLine,
+    OutputModel,
+    StrictInt,
+    validation_problems,
+)
 
 StandName = Annotated[str, StringConstraints(min_length=1, max_length=100), OneLine]
 ProductName = Annotated[str, StringConstraints(min_length=1, max_length=100), OneLine]
@@ -249,3 +266,147 @@ class TopupOut(OutputModel):
     balance_minor: int
     debt_minor: int = Field(description="What the wallet still owes")
     currency: str
+
+
+# --- points of sale as devices: pairing, the bundle, offline sales -----------------------
+
+DeviceName = Annotated[str, StringConstraints(min_length=1, max_length=100), OneLine]
+# One per sale, made by the device before its first attempt (online or queued).
+SaleKey = IdempotencyKey
+
+
+class PosDeviceIn(InputModel):
+    stand_id: uuid.UUID
+    name: DeviceName = Field(examples=["Main bar, till 2"])
+
+
+class PosDeviceOut(OutputModel):
+    id: uuid.UUID
+    name: str
+    stand_id: uuid.UUID
+    stand_name: str
+    created_at: datetime
+    token: str = Field(description="Given once: the device's bearer token (aod_...)")
+
+
+class BundleProductOut(OutputModel):
+    id: uuid.UUID
+    name: str
+    price_minor: int
+    vat_rate_bp: int
+    category: str | None
+    active: bool
+    deposit: bool
+
+
+class BundlePassOut(OutputModel):
+    pass_id: uuid.UUID
+    blocked: bool = Field(description="true: refuse this pass offline")
+
+
+class PosBundleOut(OutputModel):
+    event_id: uuid.UUID
+    stand_id: uuid.UUID
+    stand_name: str
+    currency: str
+    unit_name: str | None
+    public_key: str = Field(description="The event's Ed25519 public key, base64 (raw 32 bytes)")
+    key_id: str
+    offline_wallet_cap_minor: int
+    offline_sale_cap_minor: int
+    products: list[BundleProductOut]
+    full: bool = Field(description="true: `passes` is every pass to refuse; else the changes")
+    passes: list[BundlePassOut]
+    server_time: datetime
+    cursor: str = Field(description="Send it as `cursor` next time for the changes only")
+
+
+class OfflineLineIn(LineIn):
+    unit_price_minor: MoneyMinor = Field(description="The price the device charged")
+
+
+class OfflineSaleIn(InputModel):
+    idempotency_key: SaleKey
+    device_seq: Annotated[StrictInt, Field(ge=0, le=2**62)] = Field(
+        description="The device's own sale number, one more for each sale"
+    )
+    occurred_at: AwareDatetime = Field(description="The device's clock at the sale")
+    shown_pass: ShownPass = Field(alias="pass", description="The pass QR the device checked")
+    lines: list[OfflineLineIn] = Field(min_length=1, max_length=50)
+
+
+class OfflineBatchIn(InputModel):
+    device_time: AwareDatetime = Field(description="The device's clock when sending")
+    # Each item is read on its own (``read_sales``): one with a wrong field is refused
+    # alone, so one bad item never holds back the device's whole queue.
+    sales: list[Any] = Field(
+        min_length=1,
+        max_length=offline.MAX_BATCH,
+        description="Each an OfflineSaleIn; an item with a wrong field is answered "
+        "`refused` (VALIDATION_ERROR), the others are booked",
+    )
+
+    def read_sales(
+        self, *, stand_id: uuid.UUID
+    ) -> list[offline.OfflineSale | offline.UnreadableSale]:
+        """The sales, at the device's stand."""
+        read: list[offline.OfflineSale | offline.UnreadableSale] = []
+        for raw in self.sales:
+            try:
+                item = OfflineSaleIn.model_validate(raw)
+            except ValidationError as exc:
+                key = raw.get("idempotency_key") if isinstance(raw, dict) else None
+                read.append(
+                    offline.UnreadableSale(
+                        idempotency_key=key if isinstance(key, str) else "",
+                        error=InvalidInput(errors=validation_problems(exc)),
+                    )
+                )
+                continue
+            read.append(
+                offline.OfflineSale(
+                    idempotency_key=item.idempotency_key,
+                    device_seq=item.device_seq,
+                    occurred_at=item.occurred_at,
+                    stand_id=stand_id,
+                    shown=item.shown_pass,
+                    lines=tuple(
+                        offline.OfflineLine(line.product_id, line.quantity, line.unit_price_minor)
+                        for line in item.lines
+                    ),
+                )
+            )
+        return read
+
+
+class OfflineSaleResultOut(OutputModel):
+    idempotency_key: str
+    status: Literal["booked", "booked_with_debt", "duplicate", "refused"]
+    entry_id: uuid.UUID | None
+    amount_minor: int
+    shortfall_minor: int = Field(description="What the wallet could not cover: its debt")
+    flag: str | None = Field(description="revoked_pass: a sale on a pass revoked before it")
+    error: dict[str, Any] | None = Field(description="Why a sale was refused")
+
+
+class OfflineBatchOut(OutputModel):
+    results: list[OfflineSaleResultOut]
+    clock_offset_ms: int
+
+    @classmethod
+    def from_answer(cls, answer: offline.BatchAnswer) -> OfflineBatchOut:
+        return cls(
+            results=[
+                OfflineSaleResultOut(
+                    idempotency_key=result.idempotency_key,
+                    status=result.status.value,
+                    entry_id=result.entry_id,
+                    amount_minor=result.amount_minor,
+                    shortfall_minor=result.shortfall_minor,
+                    flag=result.flag,
+                    error=result.error.to_dict() if result.error is not None else None,
+                )
+                for result in answer.results
+            ],
+            clock_offset_ms=answer.clock_offset_ms,
+        )

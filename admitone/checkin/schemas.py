@@ -34,7 +34,7 @@ from admitone.checkin.service import (
     UndoneAdmission,
 )
 from admitone.errors import InvalidInput
-from admitone.schemas import InputModel
+from admitone.schemas import InputModel, validation_problems
 from admitone.tickets.models import TicketStatus
 from admitone.tickets.schemas import TicketTypeRef
 from admitone.tickets.signing import ALGORITHM, ENCODED_LENGTH, PAYLOAD_FORMAT, EventKey
@@ -569,14 +569,7 @@ class BatchIn(InputModel):
                 item = OfflineScanIn.model_validate(raw)
             except ValidationError as exc:
                 nonce = raw.get("nonce") if isinstance(raw, dict) else None
-                problems = [
-                    {
-                        "field": ".".join(str(part) for part in error["loc"]),
-                        "message": error["msg"],
-                        "type": error["type"],
-                    }
-                    for error in exc.errors()
-                ]
+                problems = validation_problems(exc)
                 read.append(
                     UnreadableScan(
                         nonce=nonce if isinstance(nonce, str) else "",

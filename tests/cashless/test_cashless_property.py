@@ -30,8 +30,7 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select, update
 
 from admitone.accounts.models import User
-from admitone.authorization import Role
-from admitone.cashless import ledger, offline, passes, pos_devices, wallets
+from admitone.cashless import ledger, offline, passes, pos, pos_devices, wallets
 from admitone.cashless.models import (
     AccountKind,
     EntryOrigin,
@@ -43,7 +42,6 @@ from admitone.cashless.models import (
 )
 from admitone.config import Settings
 from admitone.db import Database, utcnow
-from admitone.events.models import Event
 from tests.cashless.conftest import BEER, Festival, make_festival
 from tests.factories import make_user
 
@@ -74,18 +72,13 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
             owner_id = make_user(database)
             self.festival: Festival = make_festival(database, settings, owner_id=owner_id)
             with database.session() as session:
-                event = session.get(Event, self.festival.event_id)
                 owner = session.get(User, owner_id)
-                assert event is not None and owner is not None
+                assert owner is not None
+                seller = pos.seller_at(session, stand_id=self.festival.stand_id, user=owner)
                 self.tills = [
                     Till(
                         pos_devices.pair_pos_device(
-                            session,
-                            event=event,
-                            user=owner,
-                            role=Role.owner,
-                            stand_id=self.festival.stand_id,
-                            name=f"Till {n}",
+                            session, seller=seller, user=owner, name=f"Till {n}"
                         ).token
                     )
                     for n in range(DEVICES)

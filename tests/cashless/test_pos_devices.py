@@ -10,8 +10,7 @@ from sqlalchemy import delete, select, update
 
 from admitone.accounts.models import User
 from admitone.authorization import Role
-from admitone.cashless import ledger, pos_devices, wallets
-from admitone.cashless.errors import StandNotFound
+from admitone.cashless import ledger, pos, pos_devices, wallets
 from admitone.cashless.models import (
     EntryKind,
     EntryOrigin,
@@ -26,6 +25,7 @@ from admitone.checkin import devices
 from admitone.checkin.errors import BundleCursorInvalid, DeviceTokenInvalid
 from admitone.checkin.models import CheckinDevice
 from admitone.db import utcnow
+from admitone.errors import PermissionDenied
 from admitone.events.models import Event
 from admitone.organizations.models import Membership
 from tests.cashless.conftest import Festival
@@ -43,22 +43,14 @@ def _member(festival: Festival, role: Role, *, assigned: bool) -> uuid.UUID:
     return user_id
 
 
-def _pair(
-    festival: Festival, user_id: uuid.UUID, role: Role, stand_id: uuid.UUID | None = None
-) -> str:
+def _pair(festival: Festival, user_id: uuid.UUID, stand_id: uuid.UUID | None = None) -> str:
     with festival.database.session() as session:
-        event = session.get(Event, festival.event_id)
         user = session.get(User, user_id)
-        assert event is not None and user is not None
-        paired = pos_devices.pair_pos_device(
-            session,
-            event=event,
-            user=user,
-            role=role,
-            stand_id=stand_id or festival.stand_id,
-            name="Till by the stage",
-        )
-        return paired.token
+        assert user is not None
+        seller = pos.seller_at(session, stand_id=stand_id or festival.stand_id, user=user)
+        return pos_devices.pair_pos_device(
+            session, seller=seller, user=user, name="Till by the stage"
+        ).token
 
 
 def _resolve(festival: Festival, token: str) -> pos_devices.PosDeviceAccess:
@@ -68,7 +60,7 @@ def _resolve(festival: Festival, token: str) -> pos_devices.PosDeviceAccess:
 
 def test_a_cashier_pairs_a_till_for_their_stand_only(festival: Festival) -> None:
     cashier = _member(festival, Role.cashier, assigned=True)
-    token = _pair(festival, cashier, Role.cashier)
+    token = _pair(festival, cashier)
     access = _resolve(festival, token)
     assert access.stand.id == festival.stand_id and access.device.device.gate == "Main bar"
     with festival.database.session() as session:
@@ -76,18 +68,16 @@ def test_a_cashier_pairs_a_till_for_their_stand_only(festival: Festival) -> None
         session.add(other)
         session.flush()
         other_id = other.id
-    with pytest.raises(StandNotFound):
-        _pair(festival, cashier, Role.cashier, stand_id=other_id)
+    with pytest.raises(PermissionDenied):
+        _pair(festival, cashier, stand_id=other_id)
     # An admin sells everywhere, assigned or not.
     admin = _member(festival, Role.admin, assigned=False)
-    assert _resolve(festival, _pair(festival, admin, Role.admin, stand_id=other_id)).stand.id == (
-        other_id
-    )
+    assert _resolve(festival, _pair(festival, admin, stand_id=other_id)).stand.id == (other_id)
 
 
 def test_a_till_stops_when_its_cashier_may_no_longer_sell_there(festival: Festival) -> None:
     cashier = _member(festival, Role.cashier, assigned=True)
-    token = _pair(festival, cashier, Role.cashier)
+    token = _pair(festival, cashier)
     with festival.database.session() as session:
         session.execute(delete(StandCashier).where(StandCashier.user_id == cashier))
     with pytest.raises(DeviceTokenInvalid):
@@ -105,7 +95,7 @@ def test_a_gate_device_is_not_a_till_and_a_revoked_till_is_refused(festival: Fes
         ).token
     with pytest.raises(DeviceTokenInvalid):
         _resolve(festival, gate_token)
-    till = _pair(festival, staff, Role.owner)
+    till = _pair(festival, staff)
     with festival.database.session() as session:
         session.execute(
             update(CheckinDevice)
@@ -124,7 +114,7 @@ def _bundle(festival: Festival, token: str, cursor: str | None) -> pos_devices.P
 
 def test_the_bundle_lists_the_passes_to_refuse_then_only_their_changes(festival: Festival) -> None:
     owner = _member(festival, Role.owner, assigned=False)
-    token = _pair(festival, owner, Role.owner)
+    token = _pair(festival, owner)
     fine, _qr = festival.wallet(funded=1000)
     lost, _qr = festival.wallet(funded=1000)
     indebted, _qr = festival.wallet(funded=0)
