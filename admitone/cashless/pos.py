@@ -74,7 +74,8 @@ from admitone.cashless.models import (
 )
 from admitone.db import insert_once
 from admitone.errors import DomainError, InvalidInput
-from admitone.events.models import Event
+from admitone.events.errors import EventCancelled
+from admitone.events.models import Event, EventStatus
 from admitone.organizations.models import Membership, Organization
 from admitone.tickets.signing import KeyRing
 
@@ -212,6 +213,10 @@ def _stored_answer(
 
 
 def _open_stand(seller: Seller) -> None:
+    """The stand sells now: it is open, and its event was not cancelled (a draft event
+    may sell: an organizer tries the tills before the gates open)."""
+    if seller.event.status == EventStatus.cancelled:
+        raise EventCancelled()
     if not seller.stand.active:
         raise StandInactive(stand_id=str(seller.stand.id))
 

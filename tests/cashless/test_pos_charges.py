@@ -19,6 +19,7 @@ from admitone.cashless.models import (
 )
 from admitone.cashless.pos import vat_included
 from admitone.db import Database, utcnow
+from admitone.events.models import Event, EventStatus
 from tests.cashless.pos_helpers import (
     API,
     assign,
@@ -260,6 +261,22 @@ def test_products_must_be_the_stands_and_on_sale_and_the_stand_open(festival) ->
     client.patch(festival.url(festival.bar["id"]), json={"active": False}, headers=owner)
     response = charge(client, festival.cashier, festival.bar["id"], wallet.code, (water, 1))
     assert response.status_code == 409 and error_code(response) == "STAND_INACTIVE"
+
+
+def test_a_cancelled_event_sells_nothing(festival) -> None:
+    wallet = make_wallet(festival.database, festival.event_id, funded=1000)
+    water = festival.product_id("Water")
+    with festival.database.session() as session:
+        session.execute(
+            update(Event)
+            .where(Event.id == uuid.UUID(festival.event_id))
+            .values(status=EventStatus.cancelled)
+        )
+    response = charge(
+        festival.client, festival.cashier, festival.bar["id"], wallet.code, (water, 1)
+    )
+    assert response.status_code == 409 and error_code(response) == "EVENT_CANCELLED"
+    assert balance(festival.database, wallet.account) == 1000
 
 
 def test_cashless_must_be_on_for_the_event(client, clean_database) -> None:
