@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, MetaData, Table, TypeDecorator, Uuid, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -102,6 +102,22 @@ def insert_once(session: Session, model: type[Base], values: dict[str, Any]) -> 
         session.get_bind().dialect.name, model.__table__, tuple(values)
     )
     return execute_direct(session, statement, values).first() is not None
+
+
+def insert_returning(
+    session: Session, model: type, rows: list[dict[str, Any]], *returning: Any
+) -> set[tuple[Any, ...]]:
+    """INSERT the rows ... ON CONFLICT DO NOTHING, in the order given; the ``returning``
+    columns of the rows inserted (a row whose key was taken inserts nothing).
+
+    One statement with the rows as parameters (SQLAlchemy's "insertmanyvalues": a few
+    multi-row INSERTs, compiled once), not ``.values(rows)``, which compiles a new
+    statement with a parameter per cell for each batch (0.6 s for 500 scans)."""
+    table = cast(Table, model.__table__)  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = dialect_insert(table).on_conflict_do_nothing().returning(*returning)
+    return {tuple(row) for row in session.execute(statement, rows)}
 
 
 @functools.cache

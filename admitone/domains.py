@@ -106,21 +106,6 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.web.pages.scanner_shell:router",
         ),
     ),
-    Domain(
-        "cashless",
-        api_routers=(
-            "admitone.cashless.pos_api:router",
-            "admitone.cashless.pos_api:organizer_router",
-            "admitone.cashless.api:organizer_router",
-            "admitone.cashless.api:me_router",
-            "admitone.cashless.reports_api:router",
-        ),
-        # The attendee's wallets ("My wallet").
-        page_routers=(
-            "admitone.web.pages.wallet:router",
-            "admitone.web.pages.organizer_cashless:router",
-        ),
-    ),
     Domain("tickets", api_routers=("admitone.tickets.api:router",)),
     Domain(
         "events",
@@ -167,6 +152,22 @@ DOMAINS: tuple[Domain, ...] = (
                 "notifications.catch_up_confirmations",
                 every_seconds=lambda settings: settings.confirmation_catch_up_interval_seconds,
             ),
+        ),
+    ),
+    # Last: the festival's routes carry no ticket sale, so the hot routes are matched first.
+    Domain(
+        "cashless",
+        api_routers=(
+            "admitone.cashless.pos_api:router",
+            "admitone.cashless.pos_api:organizer_router",
+            "admitone.cashless.api:organizer_router",
+            "admitone.cashless.api:me_router",
+            "admitone.cashless.reports_api:router",
+        ),
+        # The attendee's wallets ("My wallet").
+        page_routers=(
+            "admitone.web.pages.wallet:router",
+            "admitone.web.pages.organizer_cashless:router",
         ),
     ),
 )

@@ -28,8 +28,6 @@ from enum import StrEnum
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from admitone.cashless import ledger, passes, pos
@@ -45,7 +43,7 @@ from admitone.cashless.models import (
     WalletPass,
 )
 from admitone.checkin.models import CheckinDevice
-from admitone.db import utcnow
+from admitone.db import insert_returning, utcnow
 from admitone.errors import DomainError, InvalidInput
 from admitone.tickets.signing import KeyRing
 
@@ -170,7 +168,10 @@ def upload_sales(
             error = PassInvalid()
         elif not sale.lines or sale.total_minor <= 0:
             error = OfflineSaleEmpty()
-        elif any(products.get(line.product_id) != sale.stand_id for line in sale.lines):
+        elif any(
+            line.product_id not in products or products[line.product_id].stand_id != sale.stand_id
+            for line in sale.lines
+        ):
             error = OfflineProductUnknown()
         if error is not None or wallet_pass is None:
             results[index] = SaleResult(sale.idempotency_key, SaleStatus.refused, error=error)
@@ -216,7 +217,11 @@ def upload_sales(
                 "recorded_at": now,
             }
         )
-    inserted = {row[0] for row in _insert_returning(session, rows)} if rows else set()
+    inserted = (
+        {row[0] for row in insert_returning(session, JournalEntry, rows, JournalEntry.id)}
+        if rows
+        else set()
+    )
     booked = [claim for claim in claims.values() if claim.entry_id in inserted]
 
     # Pass 3: the wallets' accounts locked, each sale split in the order sales happened.
@@ -242,7 +247,7 @@ def upload_sales(
             in_debt.add(claim.wallet_id)
     _take_stock(session, booked)
     ledger.post_entries(session, [(claim.entry_id, claim.moves) for claim in booked])
-    _record_lines(session, booked, products_named=_product_rows(session, booked))
+    _record_lines(session, booked, products_named=products)
     short = [claim for claim in booked if claim.shortfall]
     if short:
         entries = cast(Table, JournalEntry.__table__)
@@ -316,24 +321,17 @@ def _passes_shown(
 
 def _products(
     session: Session, *, event_id: uuid.UUID, sales: Sequence[OfflineSale]
-) -> dict[uuid.UUID, uuid.UUID]:
-    """product id -> its stand, for the products the sales name (this event's only)."""
+) -> dict[uuid.UUID, Product]:
+    """The products the sales name (this event's only), by id."""
     named = {line.product_id for sale in sales for line in sale.lines}
     if not named:
         return {}
-    rows = session.execute(
-        select(Product.id, Product.stand_id).where(
-            Product.event_id == event_id, Product.id.in_(named)
+    return {
+        row.id: row
+        for row in session.scalars(
+            select(Product).where(Product.event_id == event_id, Product.id.in_(named))
         )
-    )
-    return {row.id: row.stand_id for row in rows}
-
-
-def _product_rows(session: Session, booked: list[_Claim]) -> dict[uuid.UUID, Product]:
-    named = {line.product_id for claim in booked for line in claim.sale.lines}
-    if not named:
-        return {}
-    return {row.id: row for row in session.scalars(select(Product).where(Product.id.in_(named)))}
+    }
 
 
 def _take_stock(session: Session, booked: list[_Claim]) -> None:
@@ -376,14 +374,6 @@ def _record_lines(
             )
     if rows:
         session.execute(insert(SaleLine), rows)
-
-
-def _insert_returning(session: Session, rows: list[dict[str, Any]]) -> list[Any]:
-    table = cast(Table, JournalEntry.__table__)
-    dialect = session.get_bind().dialect.name
-    dialect_insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
-    return list(session.execute(statement, rows))
 
 
 def _fill_duplicates(
