@@ -229,7 +229,7 @@ def upload_sales(
         session, wallet_ids=[claim.wallet_id for claim in booked]
     )
     shards = ledger.sales_shards(
-        session, event_id=event_id, stand_ids=[claim.sale.stand_id for claim in booked]
+        event_id=event_id, stand_ids=[claim.sale.stand_id for claim in booked]
     )
     left = {wallet_id: balance for wallet_id, (_w, balance, _d, _b) in accounts.items()}
     in_debt: set[uuid.UUID] = set()

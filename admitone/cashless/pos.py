@@ -55,6 +55,7 @@ from admitone.cashless.errors import (
 )
 from admitone.cashless.models import (
     AccountKind,
+    CashlessSettings,
     CashRegister,
     EntryKind,
     EntryOrigin,
@@ -102,6 +103,7 @@ class Seller:
     stand: Stand
     event: Event
     access: OrgAccess
+    cashless: CashlessSettings | None  # the event's settings, if it has any
 
 
 def seller_at(
@@ -113,11 +115,13 @@ def seller_at(
 ) -> Seller:
     """The caller's right to sell at ``stand_id``, in one query (the stand, its event
     and organization, the caller's role there and assignment to the stand), checked by
-    ``authorization.checked_stand_access``."""
+    ``authorization.checked_stand_access``. The event's cashless settings come in the
+    same query."""
     row = session.execute(
-        select(Stand, Event, Organization, Membership.role, StandCashier.user_id)
+        select(Stand, Event, Organization, Membership.role, StandCashier.user_id, CashlessSettings)
         .join(Event, Event.id == Stand.event_id)
         .join(Organization, Organization.id == Event.organization_id)
+        .outerjoin(CashlessSettings, CashlessSettings.event_id == Event.id)
         .outerjoin(
             Membership,
             (Membership.organization_id == Organization.id) & (Membership.user_id == user.id),
@@ -129,11 +133,11 @@ def seller_at(
     ).first()
     if row is None:
         raise not_found()
-    stand, event, organization, member_role, assigned = row
+    stand, event, organization, member_role, assigned, cashless = row
     access = checked_stand_access(
         organization, member_role, user=user, assigned=assigned is not None, not_found=not_found
     )
-    return Seller(stand=stand, event=event, access=access)
+    return Seller(stand=stand, event=event, access=access, cashless=cashless)
 
 
 # --- money and VAT -----------------------------------------------------------------------
@@ -311,21 +315,17 @@ def _priced_lines(
     return priced
 
 
-def _charge_wallet(
+def _check_funds(
     session: Session,
     *,
-    entry_id: uuid.UUID,
     wallet_id: uuid.UUID,
     wallet_account: ledger.AccountRef,
-    shard: ledger.AccountRef,
     amount_minor: int,
-    stock: Sequence[StockMove],
     currency: str,
 ) -> int:
-    """Take ``amount_minor`` from the wallet into the stand's shard, and the stock: the
-    wallet's balance locked first (its status read after the lock, so a payout that
-    blocks the wallet waits for this sale or stops it), then the stock, then the shard.
-    The wallet's balance after it. The one step a negative control replaces
+    """Lock the wallet's balance and check it may pay ``amount_minor``; the balance
+    after the sale. Its status is read after the lock, so a payout that blocks the
+    wallet waits for this sale or stops it. The one step a negative control replaces
     (tests/cashless/test_pos_races.py)."""
     available = ledger.lock_balance(session, wallet_account)
     status = session.scalar(select(Wallet.status).where(Wallet.id == wallet_id))
@@ -342,11 +342,7 @@ def _charge_wallet(
             missing_minor=missing,
             currency=currency,
         )
-    move_stock(session, stock)
-    after = ledger.post(
-        session, entry_id=entry_id, moves=[ledger.Move(wallet_account, shard, amount_minor)]
-    )
-    return after[wallet_account.id]
+    return available - amount_minor
 
 
 def charge_request(
@@ -395,7 +391,7 @@ def charge(
     )
     if isinstance(started, Answer):
         return started
-    cashless = wallets.cashless_of(session, event_id=event.id)
+    cashless = wallets.enabled_cashless(seller.cashless)
     _open_stand(seller)
     wallet_pass, wallet = passes.find_pass(session, keys, event_id=event.id, shown=shown_pass)
     priced = _priced_lines(session, stand=seller.stand, lines=lines)
@@ -409,24 +405,15 @@ def charge(
         for line in priced
         if line.product.stock is not None
     ]
-    wallet_account = ledger.account(
+    wallet_account, _debt = ledger.known_wallet_accounts(event_id=event.id, wallet_id=wallet.id)
+    balance = _check_funds(
         session,
-        event_id=event.id,
-        kind=AccountKind.wallet,
-        key=ledger.wallet_key(wallet.id),
-        wallet_id=wallet.id,
-    )
-    shard = ledger.sales_account(session, event_id=event.id, stand_id=stand_id, spread=started)
-    balance = _charge_wallet(
-        session,
-        entry_id=started,
         wallet_id=wallet.id,
         wallet_account=wallet_account,
-        shard=shard,
         amount_minor=amount,
-        stock=stock,
         currency=event.currency,
     )
+    move_stock(session, stock)
     session.execute(
         insert(SaleLine),
         [
@@ -463,6 +450,10 @@ def charge(
         pass_id=wallet_pass.id,
         answer=answer,
     )
+    # The stand's shard last: its lock (the one other sales at the stand may wait on) is
+    # held only for the transfer's insert and the commit.
+    shard = ledger.sales_account(event_id=event.id, stand_id=stand_id, spread=started)
+    ledger.post(session, entry_id=started, moves=[ledger.Move(wallet_account, shard, amount)])
     return Answer(answer, replayed=False)
 
 
@@ -650,7 +641,7 @@ def open_register(
     cashier and stand (the unique ``open_key``): opening it again with the same float
     answers it again (a retry), with another float is ``RegisterAlreadyOpen``."""
     seller = seller_at(session, stand_id=stand_id, user=user)
-    wallets.cashless_of(session, event_id=seller.event.id)
+    wallets.enabled_cashless(seller.cashless)
     _open_stand(seller)
     open_key = f"{stand_id}:{user.id}"
     inserted = insert_once(
@@ -805,7 +796,7 @@ def desk_topup(
     )
     if replay is not None:
         return replay
-    cashless = wallets.cashless_of(session, event_id=event.id)
+    cashless = wallets.enabled_cashless(seller.cashless)
     _open_stand(seller)
     if seller.stand.kind != StandKind.topup_desk:
         raise StandNotTopupDesk(stand_id=str(stand_id))

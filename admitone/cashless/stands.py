@@ -19,6 +19,7 @@ from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
 
 from admitone.authorization import OrgAccess, Permission, role_allows
+from admitone.cashless import ledger
 from admitone.cashless.errors import (
     MemberCannotSell,
     ProductNotFound,
@@ -135,6 +136,7 @@ def create_stand(
     stand = Stand(event_id=event_id, name=name, kind=kind)
     session.add(stand)
     session.flush()
+    ledger.open_sales_shards(session, event_id=event_id, stand_id=stand.id)
     return StandView(stand, ())
 
 

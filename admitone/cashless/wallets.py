@@ -56,7 +56,11 @@ from admitone.tickets.signing import EventKey, KeyRing
 
 def cashless_of(session: Session, *, event_id: uuid.UUID) -> CashlessSettings:
     """The event's cashless settings; ``CashlessNotEnabled`` if it has none or is off."""
-    settings = session.get(CashlessSettings, event_id)
+    return enabled_cashless(session.get(CashlessSettings, event_id))
+
+
+def enabled_cashless(settings: CashlessSettings | None) -> CashlessSettings:
+    """``settings`` (an event's, already read), if cashless is on for it."""
     if settings is None or not settings.enabled:
         raise CashlessNotEnabled()
     return settings

@@ -132,6 +132,7 @@ def make_festival(
         stand = Stand(event_id=event_id, name="Main bar", kind=StandKind.bar)
         session.add(stand)
         session.flush()
+        ledger.open_sales_shards(session, event_id=event_id, stand_id=stand.id)
         beer = Product(
             event_id=event_id, stand_id=stand.id, name="Beer", price_minor=BEER, vat_rate_bp=2000
         )

@@ -158,7 +158,7 @@ def test_the_bundle_lists_the_passes_to_refuse_then_only_their_changes(festival:
         assert wallet is not None
         debt = ledger.wallet_accounts(session, event_id=festival.event_id, wallet_id=indebted)[1]
         sales = ledger.sales_account(
-            session, event_id=festival.event_id, stand_id=festival.stand_id, spread=uuid.uuid4()
+            event_id=festival.event_id, stand_id=festival.stand_id, spread=uuid.uuid4()
         )
         entry = ledger.begin_entry(
             session,

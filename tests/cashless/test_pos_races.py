@@ -178,22 +178,20 @@ class CarelessCharge:
         time.sleep(self.window_seconds)
         return self.real_charge(session, **kwargs)
 
-    def charge_wallet(
-        self,
-        session: Session,
-        *,
-        entry_id: uuid.UUID,
-        wallet_account: ledger.AccountRef,
-        shard: ledger.AccountRef,
-        amount_minor: int,
-        **_ignored: Any,
-    ) -> int:
+    def check_funds(self, session: Session, *, amount_minor: int, **_ignored: Any) -> int:
         seen: int = self.seen.balance
         if seen < amount_minor:
             raise InsufficientFunds(required_minor=amount_minor, available_minor=seen)
+        return seen - amount_minor
+
+    def post(
+        self, session: Session, *, entry_id: uuid.UUID, moves: list[ledger.Move]
+    ) -> dict[uuid.UUID, int]:
+        (move,) = moves
+        left = self.seen.balance - move.amount_minor
         for account_id, value in (
-            (wallet_account.id, seen - amount_minor),
-            (shard.id, LedgerAccount.balance_minor + amount_minor),
+            (move.source.id, left),
+            (move.target.id, LedgerAccount.balance_minor + move.amount_minor),
         ):
             session.execute(
                 update(LedgerAccount)
@@ -205,12 +203,12 @@ class CarelessCharge:
             insert(LedgerTransfer).values(
                 id=uuid.uuid4(),
                 entry_id=entry_id,
-                source_account_id=wallet_account.id,
-                target_account_id=shard.id,
-                amount_minor=amount_minor,
+                source_account_id=move.source.id,
+                target_account_id=move.target.id,
+                amount_minor=move.amount_minor,
             )
         )
-        return seen - amount_minor
+        return {move.source.id: left}
 
 
 def test_negative_control_a_read_then_write_charge_overspends(
@@ -221,7 +219,8 @@ def test_negative_control_a_read_then_write_charge_overspends(
     wallet = make_wallet(database, festival.event_id, funded=FUNDED)
     careless = CarelessCharge(wallet=wallet, window_seconds=0.3)
     monkeypatch.setattr(pos, "charge", careless.charge)
-    monkeypatch.setattr(pos, "_charge_wallet", careless.charge_wallet)
+    monkeypatch.setattr(pos, "_check_funds", careless.check_funds)
+    monkeypatch.setattr(pos.ledger, "post", careless.post)
     results = _charge_at_once(pos_server, festival, wallet, key=lambda index: f"careless-{index}")
 
     sold = Counter(status for status, _ in results)[201]

@@ -221,6 +221,7 @@ def _sell(database, event_id: uuid.UUID, wallet_id: uuid.UUID) -> None:
         stand = Stand(event_id=event_id, name="Main bar", kind=StandKind.bar)
         session.add(stand)
         session.flush()
+        ledger.open_sales_shards(session, event_id=event_id, stand_id=stand.id)
         beer = Product(
             event_id=event_id, stand_id=stand.id, name="Beer", price_minor=300, vat_rate_bp=2000
         )
@@ -246,7 +247,7 @@ def _sell(database, event_id: uuid.UUID, wallet_id: uuid.UUID) -> None:
         )
         assert isinstance(entry, uuid.UUID)
         account, _debt = ledger.wallet_accounts(session, event_id=event_id, wallet_id=wallet_id)
-        sales = ledger.sales_account(session, event_id=event_id, stand_id=stand.id, spread=entry)
+        sales = ledger.sales_account(event_id=event_id, stand_id=stand.id, spread=entry)
         ledger.post(session, entry_id=entry, moves=[ledger.Move(account, sales, 750)])
         for number, (product, quantity) in enumerate(((beer, 2), (cup, 1)), start=1):
             session.add(
