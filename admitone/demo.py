@@ -1,4 +1,5 @@
-"""Demo data for `admitone serve --demo`: accounts, an organizer and its events.
+"""Demo data for `admitone serve --demo`: accounts, an organizer and its events, the
+festival's cashless (stands, products, a cashier).
 
 Everything goes through the services, so the demo obeys the same rules as real use
 (slugs, validation, publish checks, the image checks). Dates are relative to today so
@@ -23,10 +24,13 @@ from admitone.accounts import service as accounts
 from admitone.accounts import verification
 from admitone.accounts.models import User
 from admitone.authorization import OrgAccess, Permission, resolve_access
+from admitone.cashless import settings as cashless
+from admitone.cashless import stands
+from admitone.cashless.models import StandKind
 from admitone.checkin import lists as checkin_lists
 from admitone.db import utcnow
 from admitone.events import service as events
-from admitone.events.models import Category
+from admitone.events.models import Category, Event
 from admitone.organizations import service as organizations
 from admitone.organizations.models import Role
 
@@ -37,7 +41,33 @@ ACCOUNTS = {
     "organizer": ("organizer@demo.example.com", "demo-stage-manager-2026", "Camille Martin"),
     "staff": ("gate@demo.example.com", "demo-ticket-scanner-2026", "Lucas Bernard"),
     "buyer": ("buyer@demo.example.com", "demo-front-row-seat-2026", "Emma Petit"),
+    "cashier": ("bar@demo.example.com", "demo-pint-of-cider-2026", "Hugo Moreau"),
 }
+
+FESTIVAL = "Festival des Lumières"
+# The festival's cashless: its stands and their products as
+# (name, price in cents VAT included, VAT rate in basis points, category, deposit item).
+STANDS = [
+    (
+        "Bar central",
+        StandKind.bar,
+        [
+            ("Bière pression", 600, 2000, "Boissons", False),
+            ("Limonade", 350, 550, "Boissons", False),
+            ("Eau", 200, 550, "Boissons", False),
+            ("Gobelet consigné", 100, 0, "Consigne", True),
+        ],
+    ),
+    (
+        "Food truck",
+        StandKind.food,
+        [
+            ("Frites", 450, 1000, "Salé", False),
+            ("Crêpe au sucre", 400, 1000, "Sucré", False),
+        ],
+    ),
+    ("Point recharge", StandKind.topup_desk, []),
+]
 
 # (title, category, venue, address, city, days from now, start hour, hours, description,
 #  ticket types as (name, price in cents, capacity))
@@ -179,7 +209,7 @@ def _add_event(
     *,
     publish: bool,
     media_dir: Path | None,
-) -> None:
+) -> Event:
     title, category, venue, address, city, days, hour, hours, description, types = spec
     starts_at = _at(days, hour)
     event = events.create_event(
@@ -221,6 +251,37 @@ def _add_event(
     if publish:
         events.publish_event(session, access=access, event_id=event.id)
         checkin_lists.ensure_default_list(session, event_id=event.id)
+    return event
+
+
+def _add_cashless(session: Session, access: OrgAccess, event: Event, cashier: User) -> None:
+    """The festival's bars and food truck on a cashless wallet ("Jetons"), a top-up
+    desk, and the demo cashier assigned to all three."""
+    cashless.set_cashless(
+        session,
+        access=access,
+        event_id=event.id,
+        values=cashless.CashlessValues(unit_name="Jetons"),
+    )
+    for name, kind, products in STANDS:
+        stand = stands.create_stand(session, access=access, event_id=event.id, name=name, kind=kind)
+        for product, price, vat, category, deposit in products:
+            stands.create_product(
+                session,
+                access=access,
+                event_id=event.id,
+                stand_id=stand.stand.id,
+                fields={
+                    "name": product,
+                    "price_minor": price,
+                    "vat_rate_bp": vat,
+                    "category": category,
+                    "deposit": deposit,
+                },
+            )
+        stands.assign_cashier(
+            session, access=access, event_id=event.id, stand_id=stand.stand.id, user_id=cashier.id
+        )
 
 
 def load_demo(
@@ -250,7 +311,12 @@ def load_demo(
         permission=Permission.manage_events,
     )
     organizations.add_member(session, access=access, email=users["staff"].email, role=Role.staff)
+    organizations.add_member(
+        session, access=access, email=users["cashier"].email, role=Role.cashier
+    )
     for spec in EVENTS:
-        _add_event(session, access, spec, publish=True, media_dir=media_dir)
+        event = _add_event(session, access, spec, publish=True, media_dir=media_dir)
+        if spec[0] == FESTIVAL:
+            _add_cashless(session, access, event, users["cashier"])
     _add_event(session, access, DRAFT, publish=False, media_dir=media_dir)
     return {role: (email, password) for role, (email, password, _name) in ACCOUNTS.items()}
