@@ -184,6 +184,27 @@ def seed_wallets(database_url: str, env: dict[str, str], event_id: str, count: i
     return qrs
 
 
+def random_sale(rng: random.Random, stands: list[dict], qrs: list[str]) -> dict:
+    """A charge's body: one or two products of a random stand, a random wallet's pass."""
+    stand = rng.choice(stands)
+    lines = rng.sample(stand["products"], rng.choice((1, 2)))
+    return {
+        "stand_id": stand["id"],
+        "pass": rng.choice(qrs),
+        "lines": [{"product_id": product["id"], "quantity": 1} for product in lines],
+    }
+
+
+async def charge_one(api: Api, headers: dict[str, str], sale: dict) -> tuple[int, dict]:
+    return await api.call(
+        "charge",
+        "POST",
+        "/pos/charges",
+        json=sale,
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+
+
 async def charge_all(
     base: str,
     headers: dict[str, str],
@@ -203,19 +224,7 @@ async def charge_all(
         try:
             while left[0] > 0:
                 left[0] -= 1
-                stand = rng.choice(stands)
-                lines = rng.sample(stand["products"], rng.choice((1, 2)))
-                status, answer = await api.call(
-                    "charge",
-                    "POST",
-                    "/pos/charges",
-                    json={
-                        "stand_id": stand["id"],
-                        "pass": rng.choice(qrs),
-                        "lines": [{"product_id": p["id"], "quantity": 1} for p in lines],
-                    },
-                    headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
-                )
+                status, answer = await charge_one(api, headers, random_sale(rng, stands, qrs))
                 if status == 201:
                     charged[0] += answer["data"]["amount_minor"]
         finally:
@@ -246,21 +255,10 @@ async def charge_at_rate(
 
     async def arrive(arrival: float) -> None:
         await asyncio.sleep(max(0.0, arrival - time.perf_counter()))
-        stand = rng.choice(stands)
-        lines = rng.sample(stand["products"], rng.choice((1, 2)))
+        sale = random_sale(rng, stands, qrs)
         api = await free.get()
         try:
-            status, answer = await api.call(
-                "charge",
-                "POST",
-                "/pos/charges",
-                json={
-                    "stand_id": stand["id"],
-                    "pass": rng.choice(qrs),
-                    "lines": [{"product_id": p["id"], "quantity": 1} for p in lines],
-                },
-                headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
-            )
+            status, answer = await charge_one(api, headers, sale)
         finally:
             free.put_nowait(api)
         stats.record("charge", time.perf_counter() - arrival)
