@@ -51,6 +51,7 @@ SHELL_FILES = (
     "js/scanner-shell.js",
     "js/offline-core.js",
     "js/scanner-offline.js",
+    "js/qr-camera.js",
     "js/scanner.js",
     "js/qr-worker.js",
     "vendor/jsqr/jsQR.js",
