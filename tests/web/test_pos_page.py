@@ -112,3 +112,15 @@ def test_the_scanner_and_the_till_keep_their_own_caches() -> None:
     assert _shell(scanner_shell.service_worker_script())["name"] == "scanner"
     assert _shell(pos.service_worker_script())["name"] == "pos"
     assert pos.shell_version() != scanner_shell.shell_version()
+
+
+def test_the_till_speaks_french(client: TestClient, database: Database) -> None:
+    festival = till_festival(client, database)
+    web_login(client, festival.cashier["email"])
+    page = get_page(client, f"/pos/{festival.bar['id']}", headers={"Accept-Language": "fr"})
+    assert page.status_code == 200
+    assert "Encaisser" in page.text and "Point de vente" in page.text
+    # The script's texts too, and the money in the French way beside the unit name.
+    assert 'data-text-paid="Payée"' in page.text
+    assert "Il manque %(amount)s" in page.text
+    assert "4,50\xa0€" in page.text or "4,50 €" in page.text
