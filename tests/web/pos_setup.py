@@ -29,7 +29,9 @@ def till_festival(client: Any, database: Database) -> TillFestival:
     event_id = create_event(client, owner["headers"], org, title="Summer Fields Festival")["id"]
     enable_cashless(database, event_id)
     cashier = register(client, full_name="Cas Cashier")
-    cashier_id = add_member(client, owner["headers"], org, cashier["email"], "cashier")["user"]["id"]
+    cashier_id = add_member(client, owner["headers"], org, cashier["email"], "cashier")["user"][
+        "id"
+    ]
     bar = create_stand(client, owner["headers"], org, event_id, name="Main bar", kind="bar")
     kitchen = create_stand(client, owner["headers"], org, event_id, name="Kitchen", kind="food")
     assigned = client.put(

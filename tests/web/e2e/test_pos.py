@@ -108,7 +108,7 @@ def test_a_cashier_sells_online_offline_and_every_sale_is_booked_once(
     assert sold["kind"] == "paid", sold
     assert "€10.00" in (sold["detail"] or "") and "Jetons" in (sold["detail"] or "")
     receipt = sold["receipt"] or ""
-    assert "2 × Beer" in receipt and "1 × Water" in receipt
+    assert "2 \u00d7 Beer" in receipt and "1 \u00d7 Water" in receipt
     assert "Balance after: €40.00 (Jetons)" in receipt
     # 9.00 of beer at 20 %: 1.50 of VAT; 1.00 of water at 5.5 %: 0.05.
     assert "VAT 20 % included: €1.50" in receipt and "VAT 5.5 % included: €0.05" in receipt
