@@ -164,9 +164,10 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.cashless.api:me_router",
             "admitone.cashless.reports_api:router",
         ),
-        # The attendee's wallets ("My wallet").
+        # The attendee's wallets ("My wallet"), the cashiers' till (and its offline shell).
         page_routers=(
             "admitone.web.pages.wallet:router",
+            "admitone.web.pages.pos:router",
             "admitone.web.pages.organizer_cashless:router",
         ),
     ),

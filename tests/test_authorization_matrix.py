@@ -990,6 +990,8 @@ PAGES: dict[tuple[str, str], Route] = {
     # "My wallet" at an event of A: any logged-in account, its own wallet.
     ("GET", "/wallets/{event_id}"): Route(ACCOUNT, _cashless_event_params),
     ("POST", "/wallets/{event_id}/topups"): Route(ACCOUNT, _cashless_event_params),
+    # The cashier's till at a stand of A: as selling there (a stand of another org is 404).
+    ("GET", "/pos/{stand_id}"): Route(SELL, _stand_params),
 }
 
 

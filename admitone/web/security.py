@@ -75,6 +75,8 @@ class WebLogin:
     auth_session_id: uuid.UUID
     # Whether the header shows "Scan": the user checks in somewhere (read with the login).
     may_scan: bool = False
+    # Whether the header shows "Point of sale": the user holds a role that sells somewhere.
+    may_sell: bool = False
 
 
 # In the login's own query: does the user hold a role that checks in, anywhere?
@@ -85,6 +87,14 @@ _CHECKS_IN_SOMEWHERE = (
         Membership.role.in_(roles_allowed(Permission.check_in)),
     )
     .label("may_scan")
+)
+_SELLS_SOMEWHERE = (
+    exists()
+    .where(
+        Membership.user_id == User.id,
+        Membership.role.in_(roles_allowed(Permission.sell_at_stand)),
+    )
+    .label("may_sell")
 )
 
 
@@ -136,7 +146,7 @@ def load_login(request: Request, session: Session, settings: Settings) -> WebLog
     if claims is not None:
         user_id, auth_session_id = claims
         row = session.execute(
-            select(User, AuthSession.last_used_at, _CHECKS_IN_SOMEWHERE)
+            select(User, AuthSession.last_used_at, _CHECKS_IN_SOMEWHERE, _SELLS_SOMEWHERE)
             .join(AuthSession, AuthSession.user_id == User.id)
             .where(
                 User.id == user_id,
@@ -146,9 +156,11 @@ def load_login(request: Request, session: Session, settings: Settings) -> WebLog
             )
         ).first()
         if row is not None:
-            user, last_used_at, checks_in = row
+            user, last_used_at, checks_in, sells = row
             may_scan = bool(checks_in) or acts_everywhere_with(user, Permission.check_in)
-            login = WebLogin(user=user, auth_session_id=auth_session_id, may_scan=may_scan)
+            login = WebLogin(
+                user=user, auth_session_id=auth_session_id, may_scan=may_scan, may_sell=bool(sells)
+            )
             _record_use(request, session, auth_session_id, last_used_at, settings)
     request.state.web_login = login
     return login

@@ -13,6 +13,11 @@ page load, since the script is served ``no-cache``), and which replaces the old 
 ``GET /scanner.webmanifest`` is the web app manifest, in the reader's language.
 
 Both hold no secret and need no login: the pages they serve still do.
+
+The point of sale (``web/pages/pos.py``) is the same kind of app with the same worker
+source: ``worker_script`` writes its own description (its name, scope, files and pages)
+above ``static/js/scanner-sw.js``, served at ``/pos-sw.js``. Each app keeps its own
+caches (``admitone-<name>-<version>``), so a deploy of one never empties the other's.
 """
 
 from __future__ import annotations
@@ -44,7 +49,9 @@ SHELL_FILES = (
     "js/app.js",
     "img/favicon.svg",
     "js/scanner-shell.js",
+    "js/offline-core.js",
     "js/scanner-offline.js",
+    "js/qr-camera.js",
     "js/scanner.js",
     "js/qr-worker.js",
     "vendor/jsqr/jsQR.js",
@@ -53,30 +60,49 @@ SHELL_FILES = (
 THEME_COLOR = "#0b1020"
 
 
+# The pages a worker keeps for offline use: its scope, and a uuid under it (JavaScript
+# regular expression, matched against a navigation's path).
+PAGE_PATTERN = "^{scope}(/[0-9a-fA-F-]{{32,36}})?$"
+
+
 def shell_version() -> str:
     """The service worker's version: changes with any shell file or the worker's source."""
     return combined_version((*SHELL_FILES, SERVICE_WORKER_SOURCE))
 
 
-@functools.cache
-def service_worker_script() -> str:
-    # Cached for the process's life, as static_version is: files change only by a deploy.
+def worker_script(*, name: str, scope: str, version: str, files: tuple[str, ...]) -> str:
+    """The service worker of one offline app: the shared source with its description.
+    ``name`` names its caches (``admitone-<name>-<version>``); the worker keeps the
+    navigations to ``scope`` and ``scope/<uuid>`` and precaches ``files``."""
     shell = {
-        "version": shell_version(),
-        "assets": [static_url(path) for path in SHELL_FILES],
-        "pages": [SCOPE],
+        "name": name,
+        "scope": scope,
+        "version": version,
+        "assets": [static_url(path) for path in files],
+        "pages": [scope],
+        "page_pattern": PAGE_PATTERN.format(scope=scope),
     }
     source = (STATIC_DIR / SERVICE_WORKER_SOURCE).read_text(encoding="utf-8")
     return f"var SHELL = {json.dumps(shell)};\n{source}"
 
 
+def worker_response(script: str, scope: str) -> Response:
+    return Response(
+        script,
+        media_type="text/javascript; charset=utf-8",
+        headers={"cache-control": "no-cache", "service-worker-allowed": scope},
+    )
+
+
+@functools.cache
+def service_worker_script() -> str:
+    # Cached for the process's life, as static_version is: files change only by a deploy.
+    return worker_script(name="scanner", scope=SCOPE, version=shell_version(), files=SHELL_FILES)
+
+
 @router.get("/scanner-sw.js")
 def scanner_service_worker() -> Response:
-    return Response(
-        service_worker_script(),
-        media_type="text/javascript; charset=utf-8",
-        headers={"cache-control": "no-cache", "service-worker-allowed": SCOPE},
-    )
+    return worker_response(service_worker_script(), SCOPE)
 
 
 @router.get("/scanner.webmanifest")

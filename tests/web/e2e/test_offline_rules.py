@@ -32,6 +32,8 @@ from admitone.web.templating import static_url
 def _load(page: Page) -> None:
     # Any page of the app: a secure context (127.0.0.1) with the app's CSP.
     page.goto("/healthz")
+    # The page's order: the shared pieces (base32, Ed25519, IndexedDB), then the scanner's.
+    page.add_script_tag(url=static_url("js/offline-core.js"))
     page.add_script_tag(url=static_url("js/scanner-offline.js"))
     page.wait_for_function("window.AdmitOneOffline !== undefined")
 

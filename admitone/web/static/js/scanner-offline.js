@@ -4,7 +4,8 @@
 // in IndexedDB, decides alone when the network is gone, and uploads what it decided when
 // the network is back.
 //
-// Loaded after scanner-shell.js and before scanner.js (all `defer`). It plugs into the
+// Loaded after scanner-shell.js and js/offline-core.js (the base32, Ed25519 and IndexedDB
+// pieces it shares with the point of sale) and before scanner.js (all `defer`). It plugs into the
 // shell's seam, window.AdmitOneScanner:
 //   decideOffline(code, scan)  decides a scan here (WebCrypto Ed25519, the bundle, this
 //                              device's own scans), queues it durably, then answers
@@ -35,7 +36,6 @@
   var SYNC_SECONDS = 15;        // the timer between syncs while online
   var STATUS_SECONDS = 30;      // the status line's ages are redrawn this often
   var ACKNOWLEDGED = { stored: true, already_stored: true, conflict: true };
-  var B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
   var PAYLOAD_CHARS = 181;      // base32 of 113 bytes, no padding
   var BODY_BYTES = 49;          // version + ticket id + event id + ticket type id
   // The longest QR text the server takes (checkin/schemas.py MAX_QR_TEXT): a longer one is
@@ -44,16 +44,10 @@
 
   // --- pure pieces: the payload, the typed code, the rules --------------------------------
 
-  function hex(bytes) {
-    var out = "";
-    for (var i = 0; i < bytes.length; i += 1) { out += (bytes[i] + 256).toString(16).slice(1); }
-    return out;
-  }
-
-  function uuidOf(hex32) {
-    return hex32.slice(0, 8) + "-" + hex32.slice(8, 12) + "-" + hex32.slice(12, 16) + "-" +
-      hex32.slice(16, 20) + "-" + hex32.slice(20);
-  }
+  // The shared pieces (js/offline-core.js, loaded before this file): base32, Ed25519, IndexedDB.
+  var core = window.AdmitOneOfflineCore;
+  var hex = core.hex;
+  var uuidOf = core.uuidOf;
 
   // admitone/tickets/signing.py parse_payload: 181 characters of upper-case RFC 4648 base32
   // without padding, canonical (the one spare bit is zero), version byte 0x01. Returns
@@ -62,23 +56,8 @@
     if (typeof text !== "string") { return null; }
     text = text.trim();
     if (text.length !== PAYLOAD_CHARS) { return null; }
-    var bytes = new Uint8Array(113);
-    var buffer = 0;
-    var bits = 0;
-    var at = 0;
-    for (var i = 0; i < text.length; i += 1) {
-      var value = B32.indexOf(text.charAt(i));
-      if (value < 0) { return null; }
-      buffer = (buffer << 5) | value;
-      bits += 5;
-      if (bits >= 8) {
-        bits -= 8;
-        bytes[at] = (buffer >> bits) & 0xff;
-        at += 1;
-      }
-      buffer &= (1 << bits) - 1;
-    }
-    if (at !== 113 || buffer !== 0 || bytes[0] !== 0x01) { return null; }
+    var bytes = core.base32Bytes(text, 113);
+    if (!bytes || bytes[0] !== 0x01) { return null; }
     return {
       ticketId: uuidOf(hex(bytes.subarray(1, 17))),
       eventId: uuidOf(hex(bytes.subarray(17, 33))),
@@ -152,22 +131,10 @@
     return "admitted";
   }
 
-  function base64Bytes(value) {
-    var raw = window.atob(value);
-    var bytes = new Uint8Array(raw.length);
-    for (var i = 0; i < raw.length; i += 1) { bytes[i] = raw.charCodeAt(i); }
-    return bytes;
-  }
-
-  function importPublicKey(base64) {
-    // No WebCrypto outside a secure context (plain http to a relay on the LAN).
-    if (!window.crypto || !window.crypto.subtle) { return Promise.reject(new Error("no WebCrypto")); }
-    return window.crypto.subtle.importKey("raw", base64Bytes(base64), { name: "Ed25519" }, false, ["verify"]);
-  }
+  var importPublicKey = core.importPublicKey;
 
   function verifySignature(key, claims) {
-    return window.crypto.subtle.verify({ name: "Ed25519" }, key, claims.signature, claims.body)
-      .catch(function () { return false; });
+    return core.verifySignature(key, claims.signature, claims.body);
   }
 
   window.AdmitOneOffline = {
@@ -198,42 +165,17 @@
 
   // --- IndexedDB --------------------------------------------------------------------------
 
-  function request(req) {
-    return new Promise(function (resolve, reject) {
-      req.onsuccess = function () { resolve(req.result); };
-      req.onerror = function () { reject(req.error); };
-    });
-  }
-
-  function done(tx) {
-    return new Promise(function (resolve, reject) {
-      tx.oncomplete = function () { resolve(); };
-      tx.onerror = function () { reject(tx.error); };
-      tx.onabort = function () { reject(tx.error || new Error("aborted")); };
-    });
-  }
-
-  var dbPromise = new Promise(function (resolve, reject) {
-    var open = window.indexedDB.open("admitone-scanner-" + eventId, DB_VERSION);
-    open.onupgradeneeded = function () {
-      var db = open.result;
-      db.createObjectStore("meta");
-      db.createObjectStore("tickets", { keyPath: "id" });
-      db.createObjectStore("presences", { keyPath: "key" });
-      var scans = db.createObjectStore("scans", { keyPath: "nonce" });
-      scans.createIndex("by_ticket", "tkey");
-      db.createObjectStore("queue", { keyPath: "nonce" });
-    };
-    open.onsuccess = function () { resolve(open.result); };
-    open.onerror = function () { reject(open.error); };
-    open.onblocked = function () { reject(new Error("blocked")); };
+  var request = core.request;
+  var done = core.done;
+  var database = core.openDatabase("admitone-scanner-" + eventId, DB_VERSION, function (db) {
+    db.createObjectStore("meta");
+    db.createObjectStore("tickets", { keyPath: "id" });
+    db.createObjectStore("presences", { keyPath: "key" });
+    var scans = db.createObjectStore("scans", { keyPath: "nonce" });
+    scans.createIndex("by_ticket", "tkey");
+    db.createObjectStore("queue", { keyPath: "nonce" });
   });
-
-  function tx(stores, mode, strict) {
-    return dbPromise.then(function (db) {
-      return db.transaction(stores, mode, strict ? { durability: "strict" } : undefined);
-    });
-  }
+  var tx = database.tx;
 
   function putMeta(values, strict) {
     return tx(["meta"], "readwrite", strict).then(function (t) {

@@ -1,15 +1,18 @@
-// The gate scanner's service worker: keeps the scanner's app shell so that the page opens
-// again after a reload with no network (docs/offline-scanner.md).
+// The offline apps' service worker: keeps an app's shell so that its pages open again after
+// a reload with no network (docs/offline-scanner.md). One source for the gate scanner
+// (/scanner-sw.js, scope /scan) and the point of sale (/pos-sw.js, scope /pos).
 //
-// It is served by GET /scanner-sw.js (admitone/web/pages/scanner_shell.py), which writes
-// `var SHELL = {version, assets, pages}` above this file: `version` changes whenever one of
-// the shell's static files (or this file) changes, so a deploy installs a new worker, which
-// fills a new cache and deletes the old ones when it takes over.
+// It is served by admitone/web/pages/scanner_shell.py (worker_script), which writes
+// `var SHELL = {name, scope, version, assets, pages, page_pattern}` above this file:
+// `version` changes whenever one of the shell's static files (or this file) changes, so a
+// deploy installs a new worker, which fills a new cache and deletes that app's old ones
+// (`admitone-<name>-*`: never another app's) when it takes over.
 //
 // Rules:
 // - the shell's static files (versioned /static/...?v= addresses): precached, served from
 //   the cache first;
-// - the scanner pages (/scan and /scan/<event id>, navigations only): from the network
+// - the app's pages (its scope and <scope>/<uuid>: /scan and /scan/<event id>, /pos and
+//   /pos/<stand id>; navigations only): from the network
 //   first, a copy kept for offline use; offline, the last copy. The copy never holds the
 //   page's API access token (data-token is emptied before it is stored): the page asks for a
 //   fresh one when it is online again;
@@ -18,9 +21,9 @@
 /* global SHELL */
 "use strict";
 
-var PREFIX = "admitone-scanner-";
+var PREFIX = "admitone-" + SHELL.name + "-";
 var CACHE = PREFIX + SHELL.version;
-var PAGE_PATH = /^\/scan(\/[0-9a-fA-F-]{32,36})?$/;
+var PAGE_PATH = new RegExp(SHELL.page_pattern);
 
 function isScannerPage(url) {
   return url.origin === self.location.origin && PAGE_PATH.test(url.pathname);
@@ -57,8 +60,8 @@ function storePage(cache, url) {
   });
 }
 
-// The pages to keep in the new cache: /scan, those an older worker kept, and the scanner
-// pages open right now (the page that registered this worker was loaded before it).
+// The pages to keep in the new cache: the scope's page, those an older worker kept, and
+// the app's pages open right now (the page that registered this worker was loaded before it).
 function pagesToKeep() {
   var urls = SHELL.pages.slice();
   return caches.keys().then(function (names) {
@@ -114,8 +117,8 @@ function fromNetworkThenCache(request) {
   }).catch(function () {
     return caches.open(CACHE).then(function (cache) {
       return cache.match(url.pathname).then(function (page) {
-        // Offline on a page never opened here: the event list, if it was.
-        return page || cache.match("/scan").then(function (list) { return list || Response.error(); });
+        // Offline on a page never opened here: the app's list (of events, of stands), if it was.
+        return page || cache.match(SHELL.scope).then(function (list) { return list || Response.error(); });
       });
     });
   });
