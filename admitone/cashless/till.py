@@ -20,7 +20,7 @@ from admitone.accounts.models import User
 from admitone.authorization import Permission, may_sell_at_stand, roles_allowed
 from admitone.cashless.models import CashlessSettings, CashRegister, Product, Stand, StandCashier
 from admitone.cashless.pos import Seller, seller_at
-from admitone.cashless.wallets import cashless_of
+from admitone.cashless.wallets import enabled_cashless
 from admitone.events.models import Event, EventStatus
 from admitone.organizations.models import Membership, Organization
 
@@ -72,7 +72,7 @@ def till(session: Session, *, user: User, stand_id: uuid.UUID) -> Till:
     """One stand's till for ``user`` (``seller_at``'s refusals; ``CashlessNotEnabled``
     when the event's cashless is off)."""
     seller = seller_at(session, stand_id=stand_id, user=user)
-    settings = cashless_of(session, event_id=seller.event.id)
+    settings = enabled_cashless(seller.cashless)
     products = list(
         session.scalars(
             select(Product)
