@@ -168,6 +168,9 @@ DOMAINS: tuple[Domain, ...] = (
         page_routers=(
             "admitone.web.pages.wallet:router",
             "admitone.web.pages.organizer_cashless:router",
+            "admitone.web.pages.organizer_stands:router",
+            "admitone.web.pages.organizer_cashless_reports:router",
+            "admitone.web.pages.organizer_wallets:router",
         ),
     ),
 )
