@@ -31,8 +31,8 @@ from admitone.events import service as events
 from admitone.events.models import Event
 from admitone.organizations import service as organizations
 from admitone.web.deps import Form, form_str, page_org_access, page_router
-from admitone.web.forms import FieldProblem, minor_to_input, money_minor
 from admitone.web.formatting import percent_of_bp
+from admitone.web.forms import FieldProblem, minor_to_input, money_minor
 from admitone.web.i18n import _
 from admitone.web.messages import domain_error_text, field_errors
 from admitone.web.pages.accounts import redirect
@@ -322,7 +322,11 @@ def _render_stand(
             if can_manage
             else [],
             stand_values=stand_values
-            or {"name": view.stand.name, "kind": view.stand.kind.value, "active": view.stand.active},
+            or {
+                "name": view.stand.name,
+                "kind": view.stand.kind.value,
+                "active": view.stand.active,
+            },
             stand_errors=stand_errors or {},
             product_values=product_values or _product_values(None, event.currency),
             product_errors=product_errors or {},
@@ -509,9 +513,7 @@ def update_product(
     conditional update, which loses no sale)."""
     event = events.get_event(session, access=access, event_id=event_id)
     product = _product(session, access, event, stand_id, product_id)
-    payload, errors = _product_payload(
-        form, event.currency, {*VAT_RATES_BP, product.vat_rate_bp}
-    )
+    payload, errors = _product_payload(form, event.currency, {*VAT_RATES_BP, product.vat_rate_bp})
     if form_str(form, "stock") == form_str(form, "stock_was"):
         payload.pop("stock", None)
     added = _optional_count(form, "stock_add", errors)

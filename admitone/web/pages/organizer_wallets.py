@@ -146,7 +146,8 @@ def _set_blocked(
             status_code=exc.status,
         )
     return redirect(
-        _desk_url(access, event.id, search), flash="wallet_blocked" if blocked else "wallet_unblocked"
+        _desk_url(access, event.id, search),
+        flash="wallet_blocked" if blocked else "wallet_unblocked",
     )
 
 
