@@ -472,3 +472,44 @@ def test_a_cashier_replaces_a_pass_but_cannot_block(
         follow_redirects=False,
     )
     assert replaced.status_code == 303
+
+
+def test_a_register_close_out_shows_expected_counted_and_difference(festival: Festival) -> None:
+    """A cash register at the desk: a float of 10.00, a cash top-up of 20.00, 29.00
+    counted at the close: 1.00 short, on the page and in the CSV."""
+    wallet = make_wallet(festival.database, festival.event_id)
+    opened = festival.client.post(
+        "/api/v1/pos/registers",
+        json={"stand_id": festival.desk["id"], "opening_float_minor": 1000},
+        headers={**festival.cashier, "Idempotency-Key": f"reg-{uuid.uuid4()}"},
+    )
+    assert opened.status_code == 201, opened.text
+    register_id = opened.json()["data"]["id"]
+    topup = festival.client.post(
+        "/api/v1/pos/topups",
+        json={
+            "stand_id": festival.desk["id"],
+            "pass": wallet.code,
+            "amount_minor": 2000,
+            "method": "cash",
+            "register_id": register_id,
+        },
+        headers={**festival.cashier, "Idempotency-Key": f"top-{uuid.uuid4()}"},
+    )
+    assert topup.status_code == 201, topup.text
+    closed = festival.client.post(
+        f"/api/v1/pos/registers/{register_id}/close",
+        json={"counted_minor": 2900},
+        headers={**festival.cashier, "Idempotency-Key": f"close-{uuid.uuid4()}"},
+    )
+    assert closed.status_code in (200, 201), closed.text
+    base = _page(festival, "/cashless/reports")
+    html = get_page(festival.client, base).text
+    row = _table_row(html, "registers", "Desk")
+    assert row[3:] == ["€10.00", "€30.00", "€29.00", "-€1.00"]
+    assert _table_row(html, "topups", "Cash")[1:] == ["1", "€20.00"]
+    assert 'data-figure="cash_imbalance_minor">-€1.00<' in html
+    rows = list(csv.reader(io.StringIO(festival.client.get(f"{base}/registers.csv").text)))
+    assert rows[1][0] == register_id and rows[1][4:] == ["1000", "3000", "2900", "-100"]
+    reconciliation = get_page(festival.client, _page(festival, "/cashless/reconciliation")).text
+    assert 'data-balanced="true"' in reconciliation
