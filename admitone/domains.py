@@ -169,6 +169,9 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.web.pages.wallet:router",
             "admitone.web.pages.pos:router",
             "admitone.web.pages.organizer_cashless:router",
+            "admitone.web.pages.organizer_stands:router",
+            "admitone.web.pages.organizer_cashless_reports:router",
+            "admitone.web.pages.organizer_wallets:router",
         ),
     ),
 )

@@ -961,6 +961,36 @@ PAGES: dict[tuple[str, str], Route] = {
     ("GET", _EVENT_PAGE + "/checkin-conflicts.csv"): Route(READ, _event_params),
     ("GET", _EVENT_PAGE + "/cashless"): Route(READ, _event_params),
     ("POST", _EVENT_PAGE + "/cashless"): Route(WRITE, _event_params),
+    # The organizer's cashless pages: stands (as the stands API), money (as the reports
+    # API: who sees the orders), the wallet desk (as the wallets API).
+    ("GET", _EVENT_PAGE + "/stands"): Route(READ, _event_params),
+    ("POST", _EVENT_PAGE + "/stands"): Route(WRITE, _event_params),
+    ("GET", _EVENT_PAGE + "/stands/{stand_id}"): Route(READ, _stand_params),
+    ("POST", _EVENT_PAGE + "/stands/{stand_id}"): Route(WRITE, _stand_params),
+    ("POST", _EVENT_PAGE + "/stands/{stand_id}/products"): Route(WRITE, _stand_params),
+    ("GET", _EVENT_PAGE + "/stands/{stand_id}/products/{product_id}/edit"): Route(
+        WRITE, _product_params
+    ),
+    ("POST", _EVENT_PAGE + "/stands/{stand_id}/products/{product_id}/edit"): Route(
+        WRITE, _product_params
+    ),
+    ("POST", _EVENT_PAGE + "/stands/{stand_id}/cashiers"): Route(WRITE, _stand_params),
+    ("POST", _EVENT_PAGE + "/stands/{stand_id}/cashiers/{user_id}/remove"): Route(
+        WRITE, _cashier_params
+    ),
+    ("GET", _EVENT_PAGE + "/cashless/reports"): Route(ORDERS, _event_params),
+    ("GET", _EVENT_PAGE + "/cashless/reports/sales.csv"): Route(ORDERS, _event_params),
+    ("GET", _EVENT_PAGE + "/cashless/reports/topups.csv"): Route(ORDERS, _event_params),
+    ("GET", _EVENT_PAGE + "/cashless/reports/registers.csv"): Route(ORDERS, _event_params),
+    ("GET", _EVENT_PAGE + "/cashless/reports/liability.csv"): Route(ORDERS, _event_params),
+    ("GET", _EVENT_PAGE + "/cashless/reports/devices.csv"): Route(ORDERS, _event_params),
+    ("GET", _EVENT_PAGE + "/cashless/reconciliation"): Route(ORDERS, _event_params),
+    ("GET", _EVENT_PAGE + "/cashless/wallets"): Route(READ, _event_params),
+    ("POST", _EVENT_PAGE + "/cashless/wallets/{wallet_id}/block"): Route(WRITE, _wallet_params),
+    ("POST", _EVENT_PAGE + "/cashless/wallets/{wallet_id}/unblock"): Route(WRITE, _wallet_params),
+    ("POST", _EVENT_PAGE + "/cashless/wallets/{wallet_id}/replace-pass"): Route(
+        REPLACE_PASSES, _wallet_params
+    ),
     ("GET", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team"): Route(MEMBERS, lambda ctx: Call({})),
     ("POST", "/organizer/{org}/team/{member_id}"): Route(

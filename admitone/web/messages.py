@@ -73,6 +73,15 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "passkey_removed": lambda: _("Passkey removed."),
     "two_factor_requirement_saved": lambda: _("Two-factor requirement saved."),
     "cashless_saved": lambda: _("Cashless settings saved."),
+    "stand_saved": lambda: _("Stand saved."),
+    "product_saved": lambda: _("Product saved."),
+    "cashier_assigned": lambda: _("Cashier assigned: they may sell at this stand now."),
+    "cashier_removed": lambda: _("Cashier removed from this stand."),
+    "wallet_blocked": lambda: _("Wallet blocked: it cannot spend until it is unblocked."),
+    "wallet_unblocked": lambda: _("Wallet unblocked."),
+    "wallet_pass_replaced": lambda: _(
+        "Pass replaced: the old one is refused from now on; the money stays in the wallet."
+    ),
 }
 
 
