@@ -6,11 +6,18 @@ its first look is a write: ``wallets.my_wallet`` makes it in a short write unit 
 of its own, so the GET keeps its read-only unit of work (as a ticket page that signs
 with a key made on first need). A top-up goes to the provider's checkout and comes back
 here (``?payment=done``); a refused one comes back here too, with the refusal's code.
+
+Once loaded, the pass works with no network (point 9): the wallet pages are an offline
+app like the scanner and the till, with the same worker source
+(``scanner_shell.worker_script``) served at ``/wallet-sw.js`` with scope ``/wallets``:
+the last copy of each wallet page opens offline, its QR drawn in the page. A signed-out
+page deletes those copies (``js/app.js``), so a shared phone keeps no one's pass.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import re
 import uuid
@@ -31,7 +38,9 @@ from admitone.web.deps import Form, RequiredLogin, form_str, page_router
 from admitone.web.forms import FieldProblem, money_minor
 from admitone.web.i18n import _
 from admitone.web.messages import error_text
+from admitone.web.pages import scanner_shell
 from admitone.web.pages.accounts import redirect
+from admitone.web.static_files import combined_version
 from admitone.web.templating import render
 
 router = page_router()
@@ -44,6 +53,25 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 # The codes a refused top-up comes back with ("amount": not an amount at all).
 _AMOUNT_PROBLEM = "amount"
 _TOPUP_CODE = re.compile(r"^[A-Z_]{1,40}$")
+
+SCOPE = "/wallets"
+# Every static file the wallet pages load (tests/web/test_wallet_offline.py checks the
+# page against this list): the worker precaches them, so a kept page opens offline.
+SHELL_FILES = ("css/app.css", "js/app.js", "img/favicon.svg", "js/wallet.js")
+
+
+@functools.cache
+def service_worker_script() -> str:
+    # Cached for the process's life: its files change only by a deploy.
+    version = combined_version((*SHELL_FILES, scanner_shell.SERVICE_WORKER_SOURCE))
+    return scanner_shell.worker_script(
+        name="wallet", scope=SCOPE, version=version, files=SHELL_FILES
+    )
+
+
+@router.get("/wallet-sw.js")
+def wallet_service_worker() -> Response:
+    return scanner_shell.worker_response(service_worker_script(), SCOPE)
 
 
 def pass_qr_data_uri(text: str) -> str:
@@ -112,6 +140,7 @@ def wallet_page(
             "topup_problem": _topup_problem(topup_error),
             "typed_amount": amount or "",
             "idempotency_key": uuid.uuid4().hex,
+            "rendered_at": utcnow(),
         },
     )
 

@@ -41,4 +41,14 @@
     tick();
   }
   document.querySelectorAll("[data-countdown]").forEach(startCountdown);
+
+  // Signed out (<body data-signed-out>): the copies of wallet pages kept for offline use
+  // (js/wallet.js) are deleted, so a shared phone keeps no one's pass.
+  if (document.body.hasAttribute("data-signed-out") && window.caches) {
+    window.caches.keys().then(function (names) {
+      names.forEach(function (name) {
+        if (name.indexOf("admitone-wallet-") === 0) { window.caches.delete(name); }
+      });
+    }).catch(function () { /* no storage: nothing kept */ });
+  }
 })();
