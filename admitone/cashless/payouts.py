@@ -200,11 +200,12 @@ def split_leftover(
     )
 
 
-def _refundable_payments(wallet_id: uuid.UUID) -> Select[tuple[uuid.UUID, int]]:
+def _refundable_payments(wallet_id: uuid.UUID) -> Select[uuid.UUID, int]:
     """The succeeded payments of the wallet's credited online top-ups with what each may
     still refund, the newest first (the card most likely still valid)."""
-    return (
-        select(Payment.id, Payment.amount_minor - Payment.refunded_minor)
+    refundable = (Payment.amount_minor - Payment.refunded_minor).label("refundable")
+    statement: Select[uuid.UUID, int] = (
+        select(Payment.id, refundable)
         .join(
             WalletTopup,
             (Payment.purpose == TOPUP_PURPOSE) & (Payment.purpose_id == WalletTopup.id),
@@ -216,6 +217,7 @@ def _refundable_payments(wallet_id: uuid.UUID) -> Select[tuple[uuid.UUID, int]]:
             Payment.refunded_minor < Payment.amount_minor,
         )
     )
+    return statement
 
 
 def _newest_first(
@@ -425,7 +427,8 @@ def request_refund(
         found = _payout_of(session, wallet.id)
         if found is not None:
             return RequestedPayout(found, replayed=True)
-        _check_status(session.scalar(select(Wallet.status).where(Wallet.id == wallet.id)))
+        status = session.scalar(select(Wallet.status).where(Wallet.id == wallet.id))
+        _check_status(WalletStatus(status or WalletStatus.closed))
         raise WalletClosed()  # pragma: no cover - _check_status raised
     split = split_leftover(
         balance_minor=claimed.balance_minor,
