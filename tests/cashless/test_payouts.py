@@ -51,6 +51,8 @@ from tests.cashless.wallet_helpers import (
     wallet_id_of,
 )
 from tests.conftest import BACKEND
+from tests.payments import conftest as payments_fixtures
+from tests.payments.stripe_helpers import charge, post_event
 
 DAY = timedelta(days=1)
 
@@ -537,4 +539,49 @@ def test_the_close_books_the_leftovers_writes_off_the_debts_once(client, clean_d
     assert _count(clean_database, JournalEntry) == entries
     # A closed wallet is not paid back any more.
     assert _ask(client, ada["headers"], shop.event_id, expect=409)["code"] == "REFUND_WINDOW_CLOSED"
+    assert balanced(clean_database, shop.event_id)
+
+
+# --- Stripe ----------------------------------------------------------------------------------
+
+fake_stripe = payments_fixtures.fake_stripe
+stripe_client = payments_fixtures.stripe_client
+
+
+def test_a_stripe_top_up_is_paid_back_to_its_card(stripe_client, fake_stripe, clean_database):
+    client = stripe_client
+    shop = festival(client, clean_database)
+    ada = attendee(client)
+    payment = start_topup(client, ada["headers"], shop.event_id, 2_000)
+    session_id = payment["checkout_url"].rsplit("/", 1)[1]
+    completed = dict(fake_stripe.complete(session_id))
+    post_event(client, "checkout.session.completed", completed)  # signed, as Stripe does
+    assert my_wallet(client, ada["headers"], shop.event_id)["balance_minor"] == 2_000
+    end_event(clean_database, shop.event_id, ended_ago=DAY)
+
+    payout = _ask(client, ada["headers"], shop.event_id)
+    assert (payout["status"], payout["card_minor"], payout["bank_minor"]) == ("completed", 1_950, 0)
+    sent = fake_stripe.calls("POST", "/v1/refunds")
+    assert len(sent) == 1
+    assert (sent[0].params["amount"], sent[0].params["payment_intent"]) == (
+        "1950",
+        completed["payment_intent"],
+    )
+    assert sent[0].params["metadata[reason]"] == "wallet_leftover"
+    assert sent[0].headers["idempotency-key"].startswith("admitone-refund-")
+    with clean_database.session(write=False) as session:
+        stored = session.get(Payment, uuid.UUID(payment["id"]))
+        refund_row = session.scalars(select(Refund)).one()
+    assert stored is not None and stored.refunded_minor == 1_950
+    assert refund_row.provider_ref in fake_stripe.refunds
+
+    # Stripe then tells us of that refund: it is ours, nothing more is booked.
+    entries = _count(clean_database, JournalEntry)
+    post_event(
+        client,
+        "charge.refunded",
+        charge(completed, amount_refunded=1_950, refund_id=refund_row.provider_ref or ""),
+    )
+    assert _count(clean_database, JournalEntry) == entries
+    assert _balances(clean_database, shop.event_id) == {"online_payments": -50, "fees": 50}
     assert balanced(clean_database, shop.event_id)
