@@ -585,3 +585,53 @@ def test_a_stripe_top_up_is_paid_back_to_its_card(stripe_client, fake_stripe, cl
     assert _count(clean_database, JournalEntry) == entries
     assert _balances(clean_database, shop.event_id) == {"online_payments": -50, "fees": 50}
     assert balanced(clean_database, shop.event_id)
+
+
+# --- "My wallet": the form and the payout, in both languages ---------------------------------
+
+
+def test_my_wallet_page_asks_for_the_leftover_and_shows_the_payout(client, clean_database):
+    from html import unescape
+
+    from tests.web.helpers import HTML, csrf_from, get_page, web_login
+
+    shop = festival(client, clean_database)
+    ada = attendee(client)
+    topped_up(client, ada["headers"], shop.event_id, 1_000)
+    wallet_id = wallet_id_of(clean_database, shop.event_id, ada["user"]["id"])
+    desk_topup(clean_database, wallet_id, 500)
+    web_login(client, ada["email"])
+    url = f"/wallets/{shop.event_id}"
+    assert "Get your leftover back" not in get_page(client, url).text  # not ended yet
+    end_event(clean_database, shop.event_id, ended_ago=DAY)
+
+    page = get_page(client, url)
+    text = unescape(page.text).replace("\u202f", " ").replace("\xa0", " ")
+    assert "Get your leftover back" in text and 'data-refund-amount="1450"' in text
+    assert "To the card you topped up with: €10.00" in text
+    assert 'name="iban"' in text  # a bank part: the IBAN is asked
+    french = get_page(client, url, headers={"accept-language": "fr"}).text
+    assert "Récupérer votre solde" in unescape(french)
+
+    bad = client.post(
+        f"{url}/refund",
+        data={"csrf_token": csrf_from(page.text), "iban": BAD_IBAN, "account_holder": "Ada"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert bad.status_code == 303 and "refund_error=IBAN_INVALID" in bad.headers["location"]
+    said = get_page(
+        client, bad.headers["location"].split("#")[0], headers={"accept-language": "fr"}
+    )
+    assert "IBAN n\u2019est pas valide" in unescape(said.text)
+    done = client.post(
+        f"{url}/refund",
+        data={"csrf_token": csrf_from(page.text), "iban": GOOD_IBAN, "account_holder": "Ada"},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    after = unescape(get_page(client, url).text)
+    assert 'data-payout-status="pending"' in after and "3000" in after
+    assert 'name="iban"' not in after
+    assert balanced(clean_database, shop.event_id)
