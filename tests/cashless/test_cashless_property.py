@@ -312,7 +312,9 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
                     .group_by(JournalEntry.wallet_id)
                 ).all()
                 payout_rows = session.execute(
-                    select(WalletPayout.wallet_id, func.count()).group_by(WalletPayout.wallet_id)
+                    select(WalletPayout.wallet_id, func.count())
+                    .where(WalletPayout.event_id == self.festival.event_id)
+                    .group_by(WalletPayout.wallet_id)
                 ).all()
             assert all(count == 1 for _wallet, count in per_wallet)
             assert all(count == 1 for _wallet, count in payout_rows)
