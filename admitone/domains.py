@@ -163,6 +163,8 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.cashless.api:organizer_router",
             "admitone.cashless.api:me_router",
             "admitone.cashless.reports_api:router",
+            "admitone.cashless.payouts_api:me_router",
+            "admitone.cashless.payouts_api:organizer_router",
         ),
         # The attendee's wallets ("My wallet"), the cashiers' till (and its offline shell).
         page_routers=(

@@ -8,6 +8,7 @@ from admitone.cashless.models import (
     JournalEntry,
     LedgerAccount,
     LedgerTransfer,
+    PayoutExport,
     PosDevice,
     Product,
     SaleLine,
@@ -15,6 +16,7 @@ from admitone.cashless.models import (
     StandCashier,
     Wallet,
     WalletPass,
+    WalletPayout,
     WalletTopup,
 )
 from admitone.checkin.models import (
@@ -59,6 +61,7 @@ __all__ = [
     "Passkey",
     "Payment",
     "PaymentNotification",
+    "PayoutExport",
     "PosDevice",
     "Product",
     "RecoveryCode",
@@ -73,6 +76,7 @@ __all__ = [
     "User",
     "Wallet",
     "WalletPass",
+    "WalletPayout",
     "WalletTopup",
     "WebAuthnChallenge",
 ]

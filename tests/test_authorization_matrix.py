@@ -62,6 +62,8 @@ PUBLIC = "public"  # anyone: the catalogue of published events
 CHECK_IN_OR_PUBLISHED = "check_in_or_published"  # a draft's scanner key: members who check in
 PLATFORM = "platform"  # the platform's own acts: platform admins alone
 ACCOUNT = "account"  # any account, for itself: its own wallet at a published event
+# A wallet's leftover refund: its holder alone (no actor holds one: 404 for all of them).
+HOLDER = "wallet_holder"
 # To add a route: a MATRIX row with the permission its org_access asks for (or the rule
 # above it follows) and a ``prepare`` that creates fresh rows of organization A for one
 # call (a write may consume them), then run this file.
@@ -80,6 +82,7 @@ ID_PARAMETERS = {
     "list_id": True,  # a check-in list of an event
     "device_id": True,  # a gate device paired with an event
     "wallet_id": True,  # an attendee's cashless wallet at an event
+    "export_id": True,  # a SEPA export of an event's cashless payouts
     "id_or_slug": True,  # a published event, by id or slug
     "slug": True,  # the same, on the pages
     "session_id": False,  # the caller's own login
@@ -299,6 +302,51 @@ def _cashless_event_params(ctx, **extra) -> Call:
     return Call({"event_id": _cashless_event(ctx)}, **extra)
 
 
+def _ended_cashless_event(ctx, *, window_over: bool = False) -> str:
+    """A fresh cashless event of A that ended yesterday (its refund window open), or
+    long ago (its window over)."""
+    from datetime import timedelta
+
+    from tests.cashless.payout_helpers import end_event
+
+    event_id = _cashless_event(ctx)
+    ago = timedelta(days=30) if window_over else timedelta(days=1)
+    end_event(ctx.database, event_id, ended_ago=ago)
+    return event_id
+
+
+def _ended_cashless_event_params(ctx, **extra) -> Call:
+    return Call({"event_id": _ended_cashless_event(ctx)}, **extra)
+
+
+def _event_with_bank_payout(ctx) -> tuple[str, str]:
+    """An ended cashless event of A with an attendee's leftover asked back to a bank."""
+    from sqlalchemy import select
+
+    from admitone.cashless.models import Wallet
+    from tests.cashless.payout_helpers import refund
+    from tests.cashless.pos_helpers import make_wallet
+
+    event_id = _ended_cashless_event(ctx)
+    made = make_wallet(ctx.database, event_id, funded=2_000)
+    with ctx.database.session(write=False) as session:
+        user_id = session.scalar(select(Wallet.user_id).where(Wallet.id == made.id))
+    assert user_id is not None
+    refund(ctx.database, ctx.client.app.state.settings, event_id=made.event_id, user_id=user_id)
+    return event_id, str(made.id)
+
+
+def _payout_export_params(ctx) -> Call:
+    event_id, _wallet = _event_with_bank_payout(ctx)
+    made = ctx.client.post(
+        f"{API}/organizations/{ctx.org_a}/events/{event_id}/cashless/payout-exports",
+        json={"debtor_name": "Matrix SAS", "debtor_iban": "DE02120300000000202051"},
+        headers=ctx.owner_a,
+    )
+    assert made.status_code == 201, made.text
+    return Call({"event_id": event_id, "export_id": made.json()["data"]["id"]})
+
+
 def _wallet_params(ctx, **extra) -> Call:
     """A fresh cashless event of A with an attendee's wallet (opened by their first look)."""
     event_id = _cashless_event(ctx)
@@ -507,6 +555,29 @@ MATRIX: dict[tuple[str, str], Route] = {
     ("POST", "/me/wallets/{event_id}/topups"): Route(
         ACCOUNT, lambda ctx: _cashless_event_params(ctx, json={"amount_minor": 1000})
     ),
+    ("GET", "/me/wallets/{event_id}/refund"): Route(
+        HOLDER, _ended_cashless_event_params, codes={404: "WALLET_NOT_FOUND"}
+    ),
+    ("POST", "/me/wallets/{event_id}/refund-request"): Route(
+        HOLDER,
+        lambda ctx: _ended_cashless_event_params(ctx, json={}),
+        codes={404: "WALLET_NOT_FOUND"},
+    ),
+    # Leftover payouts: who sees the orders lists them; who refunds exports and closes.
+    ("GET", ORG + "/events/{event_id}/cashless/payouts"): Route(ORDERS, _cashless_event_params),
+    ("POST", ORG + "/events/{event_id}/cashless/payout-exports"): Route(
+        REFUNDS,
+        lambda ctx: Call(
+            {"event_id": _event_with_bank_payout(ctx)[0]},
+            json={"debtor_name": "Matrix SAS", "debtor_iban": "DE02120300000000202051"},
+        ),
+    ),
+    ("GET", ORG + "/events/{event_id}/cashless/payout-exports/{export_id}"): Route(
+        REFUNDS, lambda ctx: _payout_export_params(ctx)
+    ),
+    ("POST", ORG + "/events/{event_id}/cashless/close"): Route(
+        REFUNDS, lambda ctx: Call({"event_id": _ended_cashless_event(ctx, window_over=True)})
+    ),
     # Before the routes that need a paid order (its e-mail is written in the background).
     ("GET", ORG + "/events/{event_id}/payout"): Route(ORDERS, _event_params),
     ("PUT", ORG + "/stripe-account"): Route(
@@ -642,6 +713,7 @@ _STRANGER = {
     CHECK_IN_OR_PUBLISHED: 404,
     PLATFORM: 403,
     ACCOUNT: 200,
+    HOLDER: 404,
 }
 _MEMBER_A = {
     BUYER: 404,
@@ -650,9 +722,10 @@ _MEMBER_A = {
     CHECK_IN_OR_PUBLISHED: 200,
     PLATFORM: 403,
     ACCOUNT: 200,
+    HOLDER: 404,
 }
 for _actor, _statuses in {
-    "anonymous": {**_STRANGER, BUYER: 401, PLATFORM: 401, ACCOUNT: 401},
+    "anonymous": {**_STRANGER, BUYER: 401, PLATFORM: 401, ACCOUNT: 401, HOLDER: 401},
     "buyer": _STRANGER,
     "owner_b": _STRANGER,
     "staff_a": {**_MEMBER_A, ORDER_READER: 404},  # staff do not see orders
@@ -669,6 +742,7 @@ EXPECTED["token_holder"] = {
     ORDER_READER: 200,
     PLATFORM: 401,
     ACCOUNT: 401,
+    HOLDER: 401,
 }
 DEFAULT_CODES = {401: "NOT_AUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND"}
 
@@ -1022,6 +1096,7 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", "/wallets/{event_id}/topups"): Route(ACCOUNT, _cashless_event_params),
     # The cashier's till at a stand of A: as selling there (a stand of another org is 404).
     ("GET", "/pos/{stand_id}"): Route(SELL, _stand_params),
+    ("POST", "/wallets/{event_id}/refund"): Route(ACCOUNT, _cashless_event_params),
 }
 
 

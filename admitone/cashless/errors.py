@@ -180,3 +180,75 @@ class RegisterAlreadyOpen(Conflict):
 class RegisterClosed(Conflict):
     code = "REGISTER_CLOSED"
     message = "This cash register is closed."
+
+
+# --- leftover refunds and the close (payouts.py) -------------------------------------------
+
+
+class RefundWindowNotOpen(Conflict):
+    """The event has not ended: ``details.opens_at`` says when refunds may be asked."""
+
+    code = "REFUND_WINDOW_NOT_OPEN"
+    message = "Refunds of wallets open when the event ends."
+
+
+class RefundWindowClosed(Conflict):
+    """Past the event's refund window: ``details.closed_at``."""
+
+    code = "REFUND_WINDOW_CLOSED"
+    message = "The refund window of this event is closed."
+
+
+class NothingToRefund(Conflict):
+    code = "NOTHING_TO_REFUND"
+    message = "This wallet has nothing left to pay back."
+
+
+class RefundBelowMinimum(Conflict):
+    """What would be paid back (the balance less debt and fee) is below the event's
+    minimum: ``details`` say both and the fee."""
+
+    code = "REFUND_BELOW_MINIMUM"
+    message = "What is left in this wallet is below the smallest refund the event makes."
+
+
+class BankAccountRequired(InvalidInput):
+    """Part of the leftover goes by bank transfer: an IBAN and its holder are needed
+    (``details.field`` names the one missing, ``details.bank_minor`` that part)."""
+
+    code = "BANK_ACCOUNT_REQUIRED"
+    message = "Part of this refund goes by bank transfer: give an IBAN and its holder's name."
+
+
+class IbanInvalid(InvalidInput):
+    """``details.field`` names the field, ``details.reason`` what is wrong with it."""
+
+    code = "IBAN_INVALID"
+    message = "This IBAN is not valid."
+
+
+class BicInvalid(InvalidInput):
+    code = "BIC_INVALID"
+    message = "This BIC is not valid."
+
+
+class NothingToExport(Conflict):
+    code = "NOTHING_TO_EXPORT"
+    message = "No bank payout is waiting to be exported."
+
+
+class SepaEuroOnly(Conflict):
+    code = "SEPA_EURO_ONLY"
+    message = "A SEPA credit transfer is in euros only: this event's currency is another."
+
+
+class PayoutExportNotFound(NotFound):
+    code = "PAYOUT_EXPORT_NOT_FOUND"
+    message = "No such export of payouts for this event."
+
+
+class CashlessCloseTooEarly(Conflict):
+    """The refund window is still open: ``details.closes_at``."""
+
+    code = "CASHLESS_CLOSE_TOO_EARLY"
+    message = "The event's cashless can be closed only once its refund window has ended."

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -455,3 +456,68 @@ class WalletTopup(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     credited_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# --- leftover refunds (payouts) ------------------------------------------------------------
+
+
+class PayoutStatus(StrEnum):
+    pending = "pending"  # its bank part waits for the organizer's transfer (SEPA export)
+    exported = "exported"  # its bank part is in a SEPA credit transfer file
+    completed = "completed"  # all of it went back to the card: nothing left to do
+
+
+class PayoutExport(IdMixin, Base):
+    """A SEPA credit transfer file (pain.001) of bank payouts, kept as made: downloaded
+    again, never regenerated (its payouts are marked with its id, exported once)."""
+
+    __tablename__ = "payout_exports"
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id"), index=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    payouts: Mapped[int] = mapped_column(Integer)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    xml: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WalletPayout(IdMixin, Base):
+    """A wallet's leftover paid back after the event: at most one per wallet (unique),
+    booked as one ``payout`` entry (``entry_id``). ``card_minor`` went back to the card
+    through the provider at once (``card_refunds``: payment, refund, amount each);
+    ``bank_minor`` is owed by bank transfer to ``iban`` until exported. The fee was kept,
+    the debt settled first."""
+
+    __tablename__ = "wallet_payouts"
+    __table_args__ = (
+        Index("ix_wallet_payouts_event_id_status", "event_id", "status"),
+        CheckConstraint("card_minor >= 0 AND bank_minor >= 0", name="parts_positive"),
+        CheckConstraint("amount_minor = card_minor + bank_minor", name="parts_add_up"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("bank_minor = 0 OR iban IS NOT NULL", name="bank_has_iban"),
+    )
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id"))
+    wallet_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("wallets.id"), unique=True)
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    status: Mapped[PayoutStatus] = mapped_column(_enum(PayoutStatus))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # paid back: card + bank
+    card_minor: Mapped[int] = mapped_column(BigInteger)
+    bank_minor: Mapped[int] = mapped_column(BigInteger)
+    fee_minor: Mapped[int] = mapped_column(BigInteger)
+    debt_settled_minor: Mapped[int] = mapped_column(BigInteger)
+    card_refunds: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    account_holder: Mapped[str | None] = mapped_column(String(70), default=None)
+    iban: Mapped[str | None] = mapped_column(String(34), default=None)
+    bic: Mapped[str | None] = mapped_column(String(11), default=None)
+    entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("journal_entries.id"))
+    export_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("payout_exports.id"), index=True, default=None
+    )
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    exported_at: Mapped[datetime | None] = mapped_column(default=None)

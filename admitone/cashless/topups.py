@@ -310,8 +310,11 @@ class TopupPayments:
             for ref in sorted((account, debt), key=lambda ref: ref.rank)
         }
         cashless = session.get(CashlessSettings, wallet.event_id)
+        # Read after the locks: a payout claims the wallet (payout_pending) under them, so
+        # a top-up paid while it runs is refunded, not left in a wallet paid back.
+        status = session.scalar(select(Wallet.status).where(Wallet.id == wallet.id))
         refusal = None
-        if wallet.status not in (WalletStatus.active, WalletStatus.blocked):
+        if status not in (WalletStatus.active, WalletStatus.blocked):
             refusal = "wallet_closed"
         elif cashless is not None and topup.amount_minor > room_for(
             cashless, balance_minor=held[account.id], debt_minor=-held[debt.id]

@@ -310,6 +310,27 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
     "BALANCE_LIMIT_REACHED": lambda: _(
         "This top-up would take your wallet past the highest balance allowed."
     ),
+    "REFUND_WINDOW_NOT_OPEN": lambda: _(
+        "You can ask for your wallet's leftover back once the event has ended."
+    ),
+    "REFUND_WINDOW_CLOSED": lambda: _("The time to ask for your wallet's leftover back is over."),
+    "NOTHING_TO_REFUND": lambda: _("Your wallet has nothing left to pay back."),
+    "REFUND_BELOW_MINIMUM": lambda: _(
+        "What is left in your wallet is below the smallest refund this event makes."
+    ),
+    "BANK_ACCOUNT_REQUIRED": lambda: _(
+        "Part of your refund goes by bank transfer: enter an IBAN and the account holder's name."
+    ),
+    "IBAN_INVALID": lambda: _("This IBAN is not valid: check it on your bank card or statement."),
+    "BIC_INVALID": lambda: _("This BIC is not valid."),
+    "NOTHING_TO_EXPORT": lambda: _("No bank payout is waiting to be exported."),
+    "SEPA_EURO_ONLY": lambda: _(
+        "A SEPA transfer is in euros only: this event's currency is another."
+    ),
+    "PAYOUT_EXPORT_NOT_FOUND": lambda: _("This export of payouts does not exist for this event."),
+    "CASHLESS_CLOSE_TOO_EARLY": lambda: _(
+        "The event's cashless can be closed only once its refund window has ended."
+    ),
     # notifications/
     "DOCUMENT_NOT_FOUND": lambda: _("We could not find what you are looking for."),
     # cashless/

@@ -3,7 +3,8 @@ checked"), through the services, each step its own unit of work as a request is,
 test's database (SQLite or PostgreSQL).
 
 Steps: top-ups, offline sales on several points of sale (each keeping its own caps, as
-the device does), uploads duplicated, shuffled and split, lost passes replaced. After
+the device does), uploads duplicated, shuffled and split, lost passes replaced, leftover
+refunds asked (and asked again) after the event, and the close after the refund window. After
 every step: the ledger sums to zero and every cached balance equals its transfers; no
 wallet is negative; one entry per key; debt comes from offline sales only and stays
 within its bound, and a wallet in debt is blocked offline. At the end, once every device has uploaded: each wallet's balance
@@ -30,18 +31,24 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select, update
 
 from admitone.accounts.models import User
-from admitone.cashless import ledger, offline, passes, pos, pos_devices, wallets
+from admitone.authorization import Permission, resolve_access
+from admitone.cashless import ledger, offline, passes, payouts, pos, pos_devices, wallets
 from admitone.cashless.models import (
     AccountKind,
+    EntryKind,
     EntryOrigin,
     JournalEntry,
     LedgerAccount,
     LedgerTransfer,
     Wallet,
     WalletPass,
+    WalletPayout,
+    WalletStatus,
 )
 from admitone.config import Settings
 from admitone.db import Database, utcnow
+from admitone.errors import DomainError
+from admitone.events.models import Event
 from tests.cashless.conftest import BEER, Festival, make_festival
 from tests.factories import make_user
 
@@ -94,6 +101,16 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
             # (pass, device) pairs that accepted a wallet's passes offline: its debt bound.
             self.accepted: dict[uuid.UUID, set[tuple[uuid.UUID, int]]] = defaultdict(set)
             self.keys_sent: set[str] = set()
+            self.owner_id = owner_id
+            with database.session(write=False) as session:
+                ends_at = session.scalar(
+                    select(Event.ends_at).where(Event.id == self.festival.event_id)
+                )
+            assert ends_at is not None
+            self.ends_at = ends_at
+            self.paid_back: dict[uuid.UUID, int] = defaultdict(int)  # amount + fee
+            self.unclaimed = 0
+            self.written_off = 0
 
         def _pass_of(self, wallet_id: uuid.UUID) -> uuid.UUID:
             with database.session(write=False) as session:
@@ -111,6 +128,8 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
             with database.session() as session:
                 found = session.get(Wallet, wallet_id)
                 assert found is not None
+                if found.status != WalletStatus.active:
+                    return  # a wallet paid back or closed takes no top-up (refunded)
                 debt_before = -ledger.balances(
                     session,
                     [
@@ -226,6 +245,81 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
                 sale_cap_minor=SALE_CAP,
             )
 
+        @rule(wallet=st.integers(0, WALLETS - 1))
+        def ask_refund(self, wallet: int) -> None:
+            """The holder asks for the leftover after the event (then asks again)."""
+            wallet_id = self.wallets[wallet]
+            with database.session(write=False) as session:
+                user_id = session.scalar(select(Wallet.user_id).where(Wallet.id == wallet_id))
+            assert user_id is not None
+            answers = []
+            for _attempt in range(2):
+                try:
+                    with database.session() as session:
+                        answers.append(
+                            payouts.request_refund(
+                                session,
+                                event_id=self.festival.event_id,
+                                user_id=user_id,
+                                holder="Ada",
+                                iban="DE89370400440532013000",
+                                bic=None,
+                                now=self.ends_at + timedelta(hours=1),
+                                settings=settings,
+                            )
+                        )
+                except DomainError as exc:
+                    assert exc.code in ("NOTHING_TO_REFUND", "WALLET_CLOSED"), exc
+            if answers:
+                first = answers[0]
+                assert [a.payout.id for a in answers] == [first.payout.id] * 2
+                assert answers[1].replayed
+                if not first.replayed:
+                    self.paid_back[wallet_id] += first.payout.amount_minor + first.payout.fee_minor
+
+        @rule()
+        def close(self) -> None:
+            """The organizer closes the event's cashless after the refund window."""
+            with database.session() as session:
+                owner = session.get(User, self.owner_id)
+                assert owner is not None
+                access = resolve_access(
+                    session,
+                    slug=self.festival.org_slug,
+                    user=owner,
+                    permission=Permission.refund_orders,
+                )
+                closed = payouts.close_cashless(
+                    session,
+                    access=access,
+                    event_id=self.festival.event_id,
+                    now=self.ends_at + timedelta(days=30),
+                )
+            self.unclaimed += closed.unclaimed_minor
+            self.written_off += closed.written_off_minor
+            assert closed.unclaimed_total_minor == self.unclaimed
+            assert closed.written_off_total_minor == self.written_off
+
+        @invariant()
+        def paid_back_once(self) -> None:
+            with database.session(write=False) as session:
+                per_wallet = session.execute(
+                    select(JournalEntry.wallet_id, func.count())
+                    .where(
+                        JournalEntry.event_id == self.festival.event_id,
+                        JournalEntry.kind == EntryKind.payout,
+                    )
+                    .group_by(JournalEntry.wallet_id)
+                ).all()
+                payout_rows = session.execute(
+                    select(WalletPayout.wallet_id, func.count())
+                    .where(WalletPayout.event_id == self.festival.event_id)
+                    .group_by(WalletPayout.wallet_id)
+                ).all()
+            assert all(count == 1 for _wallet, count in per_wallet)
+            assert all(count == 1 for _wallet, count in payout_rows)
+            assert {w for w, _c in per_wallet} == {w for w, _c in payout_rows}
+
         @invariant()
         def ledger_balances(self) -> None:
             with database.session(write=False) as session:
@@ -274,15 +368,21 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
             for till in range(DEVICES):
                 if self.tills[till].queue:
                     self._send(till, self.tills[till].queue)
+            held = 0
             with database.session(write=False) as session:
                 for wallet_id in self.wallets:
                     account, debt = ledger.wallet_accounts(
                         session, event_id=self.festival.event_id, wallet_id=wallet_id
                     )
                     found = ledger.balances(session, [account, debt])
-                    assert found[account.id] + found[debt.id] == (
-                        self.put_in[wallet_id] - self.sold[wallet_id]
-                    )
+                    net = found[account.id] + found[debt.id]
+                    if not self.unclaimed and not self.written_off:
+                        assert net == (
+                            self.put_in[wallet_id]
+                            - self.sold[wallet_id]
+                            - self.paid_back[wallet_id]
+                        )
+                    held += net
                 booked = set(
                     session.scalars(
                         select(JournalEntry.idempotency_key).where(
@@ -292,6 +392,14 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
                     )
                 )
             assert booked == self.keys_sent
+            # Across the wallets (the close books per wallet what it finds).
+            assert held == (
+                sum(self.put_in.values())
+                - sum(self.sold.values())
+                - sum(self.paid_back.values())
+                - self.unclaimed
+                + self.written_off
+            )
 
     run_state_machine_as_test(Cashless, settings=MACHINE_SETTINGS)
 

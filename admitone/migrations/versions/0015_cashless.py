@@ -589,8 +589,110 @@ def upgrade() -> None:
         op.f("ix_wallet_topups_wallet_id"), "wallet_topups", ["wallet_id"], unique=False
     )
 
+    op.create_table(
+        "payout_exports",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("created_by_id", sa.Uuid(), nullable=True),
+        sa.Column("payouts", sa.Integer(), nullable=False),
+        sa.Column("total_minor", sa.BigInteger(), nullable=False),
+        sa.Column("xml", sa.Text(), nullable=False),
+        sa.Column("created_at", admitone.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_payout_exports_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["events.id"], name=op.f("fk_payout_exports_event_id_events")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payout_exports")),
+    )
+    op.create_index(
+        op.f("ix_payout_exports_event_id"), "payout_exports", ["event_id"], unique=False
+    )
+    op.create_table(
+        "wallet_payouts",
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("wallet_id", sa.Uuid(), nullable=False),
+        sa.Column("requested_by_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "exported",
+                "completed",
+                name="payoutstatus",
+                native_enum=False,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("card_minor", sa.BigInteger(), nullable=False),
+        sa.Column("bank_minor", sa.BigInteger(), nullable=False),
+        sa.Column("fee_minor", sa.BigInteger(), nullable=False),
+        sa.Column("debt_settled_minor", sa.BigInteger(), nullable=False),
+        sa.Column("card_refunds", sa.JSON(), nullable=False),
+        sa.Column("account_holder", sa.String(length=70), nullable=True),
+        sa.Column("iban", sa.String(length=34), nullable=True),
+        sa.Column("bic", sa.String(length=11), nullable=True),
+        sa.Column("entry_id", sa.Uuid(), nullable=False),
+        sa.Column("export_id", sa.Uuid(), nullable=True),
+        sa.Column("requested_at", admitone.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("exported_at", admitone.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.CheckConstraint(
+            "card_minor >= 0 AND bank_minor >= 0", name=op.f("ck_wallet_payouts_parts_positive")
+        ),
+        sa.CheckConstraint(
+            "amount_minor = card_minor + bank_minor", name=op.f("ck_wallet_payouts_parts_add_up")
+        ),
+        sa.CheckConstraint("amount_minor > 0", name=op.f("ck_wallet_payouts_amount_positive")),
+        sa.CheckConstraint(
+            "bank_minor = 0 OR iban IS NOT NULL", name=op.f("ck_wallet_payouts_bank_has_iban")
+        ),
+        sa.ForeignKeyConstraint(
+            ["entry_id"],
+            ["journal_entries.id"],
+            name=op.f("fk_wallet_payouts_entry_id_journal_entries"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["events.id"], name=op.f("fk_wallet_payouts_event_id_events")
+        ),
+        sa.ForeignKeyConstraint(
+            ["export_id"],
+            ["payout_exports.id"],
+            name=op.f("fk_wallet_payouts_export_id_payout_exports"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["requested_by_id"],
+            ["users.id"],
+            name=op.f("fk_wallet_payouts_requested_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["wallet_id"], ["wallets.id"], name=op.f("fk_wallet_payouts_wallet_id_wallets")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_wallet_payouts")),
+        sa.UniqueConstraint("wallet_id", name=op.f("uq_wallet_payouts_wallet_id")),
+    )
+    op.create_index(
+        "ix_wallet_payouts_event_id_status", "wallet_payouts", ["event_id", "status"], unique=False
+    )
+    op.create_index(
+        op.f("ix_wallet_payouts_export_id"), "wallet_payouts", ["export_id"], unique=False
+    )
+
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_wallet_payouts_export_id"), table_name="wallet_payouts")
+    op.drop_index("ix_wallet_payouts_event_id_status", table_name="wallet_payouts")
+    op.drop_table("wallet_payouts")
+    op.drop_index(op.f("ix_payout_exports_event_id"), table_name="payout_exports")
+    op.drop_table("payout_exports")
     op.drop_index(op.f("ix_pos_devices_stand_id"), table_name="pos_devices")
     op.drop_table("pos_devices")
     op.drop_index(op.f("ix_wallet_topups_wallet_id"), table_name="wallet_topups")

@@ -28,7 +28,8 @@ import segno
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from admitone.cashless import topups, wallets
+from admitone.cashless import payouts, topups, wallets
+from admitone.cashless.errors import WalletNotFound
 from admitone.db import utcnow
 from admitone.deps import DatabaseDep, KeyRingDep, SessionDep, SettingsDep, rate_limit
 from admitone.errors import DomainError
@@ -37,7 +38,7 @@ from admitone.tickets.service import QR_BORDER, QR_ERROR, QR_SVG_SCALE
 from admitone.web.deps import Form, RequiredLogin, form_str, page_router
 from admitone.web.forms import FieldProblem, money_minor
 from admitone.web.i18n import _
-from admitone.web.messages import error_text
+from admitone.web.messages import domain_error_text, error_text
 from admitone.web.pages import scanner_shell
 from admitone.web.pages.accounts import redirect
 from admitone.web.static_files import combined_version
@@ -100,6 +101,13 @@ def _topup_problem(code: str | None) -> str | None:
     return None
 
 
+def _refund_problem(code: str | None) -> str | None:
+    """The text of the refusal a refund request came back with (``?refund_error=``)."""
+    if code and _TOPUP_CODE.match(code):
+        return error_text(code, 409)
+    return None
+
+
 @router.get("/wallets/{event_id}")
 def wallet_page(
     request: Request,
@@ -112,6 +120,7 @@ def wallet_page(
     payment: Annotated[str | None, Query(max_length=20)] = None,
     topup_error: Annotated[str | None, Query(max_length=40)] = None,
     amount: Annotated[str | None, Query(max_length=20)] = None,
+    refund_error: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
     card = wallets.my_wallet(
         session,
@@ -125,6 +134,15 @@ def wallet_page(
         session, event_id=event_id, user_id=login.user.id, page=page, per_page=HISTORY_PER_PAGE
     )
     shown = card.current_pass
+    # The leftover refund: shown once the event has ended (the form, or the payout made).
+    # (None on the very first look: the wallet was opened in a unit of work of its own,
+    # which a SQLite read transaction begun before it does not see; it is empty anyway.)
+    try:
+        quote: payouts.RefundQuote | None = payouts.refund_quote(
+            session, event_id=event_id, user_id=login.user.id, now=utcnow()
+        )
+    except DomainError:
+        quote = None
     return render(
         request,
         "wallet/wallet.html",
@@ -141,6 +159,9 @@ def wallet_page(
             "typed_amount": amount or "",
             "idempotency_key": uuid.uuid4().hex,
             "rendered_at": utcnow(),
+            "refund": quote if quote and (quote.window_state != "before" or quote.payout) else None,
+            "refund_problem": _refund_problem(refund_error),
+            "refund_refusal": domain_error_text(quote.refusal) if quote and quote.refusal else None,
         },
     )
 
@@ -180,3 +201,36 @@ def wallet_topup(
         session.rollback()
         return redirect(f"{back}?{urlencode({'topup_error': exc.code, 'amount': typed})}")
     return RedirectResponse(started.payment.checkout_url or back, status_code=303)
+
+
+@router.post("/wallets/{event_id}/refund", dependencies=[Depends(rate_limit("payment"))])
+def wallet_refund(
+    request: Request,
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
+    login: RequiredLogin,
+    event_id: EventId,
+) -> Response:
+    """Ask for the wallet's leftover back (``payouts.request_refund``, as the API); back
+    to the wallet page, which shows the payout, or says why it was refused."""
+    back = f"/wallets/{event_id}"
+    try:
+        payouts.request_refund(
+            session,
+            event_id=event_id,
+            user_id=login.user.id,
+            holder=form_str(form, "account_holder")[:70] or None,
+            iban=form_str(form, "iban")[:50] or None,
+            bic=None,
+            now=utcnow(),
+            settings=settings,
+        )
+    except DomainError as exc:
+        # An unknown event is not found; anything else (no wallet yet included) is said
+        # on the wallet page.
+        if exc.status == 404 and not isinstance(exc, WalletNotFound):
+            raise
+        session.rollback()
+        return redirect(f"{back}?{urlencode({'refund_error': exc.code})}#refund")
+    return redirect(f"{back}#refund")
