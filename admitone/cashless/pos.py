@@ -780,7 +780,8 @@ def desk_topup(
     pays the wallet's debt first. Within the event's top-up minimum and maximum, and the
     wallet's balance after it within the maximum balance (checked on the balance the
     credit moved, under its lock). Locks: those of ``wallets.credit``; a cash top-up
-    then checks its register is still open (a close waits for it, or it for the close)."""
+    then checks its register is still open (a close waits for it, or it for the close), and
+    the wallet's status again (a payout waits for it, or it for the payout)."""
     seller = seller_at(session, stand_id=stand_id, user=user)
     event = seller.event
     request = {
@@ -802,11 +803,7 @@ def desk_topup(
         raise StandNotTopupDesk(stand_id=str(stand_id))
     topups.check_amount(cashless, amount_minor)
     wallet_pass, wallet = passes.find_pass(session, keys, event_id=event.id, shown=shown_pass)
-    if wallet.status != WalletStatus.active:
-        raise WalletBlocked(
-            "This wallet is blocked or being paid back: it cannot be topped up.",
-            status=str(wallet.status),
-        )
+    _check_may_take_topups(wallet.status)
     source = _topup_source(
         session, user=user, seller=seller, method=method, register_id=register_id
     )
@@ -831,6 +828,9 @@ def desk_topup(
         )
         assert found is not None
         return found
+    # Read again under the wallet's locks (the credit's): a payout that marked the wallet
+    # since the read above has committed, and this top-up must not land in it.
+    _check_may_take_topups(session.scalar(select(Wallet.status).where(Wallet.id == wallet.id)))
     if credited.balance_minor > cashless.balance_maximum_minor:
         excess = credited.balance_minor - cashless.balance_maximum_minor
         maximum = _money(cashless.balance_maximum_minor, event.currency)
@@ -870,6 +870,14 @@ def desk_topup(
     }
     ledger.set_entry(session, credited.entry_id, answer=answer)
     return Answer(answer, replayed=False)
+
+
+def _check_may_take_topups(status: WalletStatus | None) -> None:
+    if status != WalletStatus.active:
+        raise WalletBlocked(
+            "This wallet is blocked or being paid back: it cannot be topped up.",
+            status=str(status),
+        )
 
 
 def _topup_source(

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from admitone.cashless import ledger
+from admitone.cashless import ledger, passes
 from admitone.cashless.models import (
     AccountKind,
     EntryKind,
@@ -31,6 +31,7 @@ from tests.cashless.pos_helpers import (
     make_wallet,
     set_wallet,
 )
+from tests.conftest import BACKEND
 from tests.helpers import add_member, create_org, db_snapshot, register
 
 
@@ -288,3 +289,32 @@ def test_a_top_up_is_refused_where_and_when_it_cannot_be_taken(festival) -> None
     closed = top_up(festival, wallet, 1000)
     assert closed.status_code == 409 and error_code(closed) == "STAND_INACTIVE"
     assert balance(database, wallet.account) == 0
+
+
+@pytest.mark.skipif(
+    BACKEND != "postgresql",
+    reason="SQLite's write transaction holds the database from its start: no payout can "
+    "commit between the top-up's first read and its locks",
+)
+def test_a_desk_top_up_rereads_the_wallet_under_its_locks(
+    festival, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A payout marks the wallet ``payout_pending`` under the wallet's locks. A desk
+    top-up that read the wallet just before (as still active) reads its status again
+    once the credit holds those locks, and lands nowhere. The stale first read is made
+    here by handing the service the wallet as it was."""
+    database = festival.database
+    wallet = make_wallet(database, festival.event_id)
+    real_find_pass = passes.find_pass
+
+    def read_just_before_the_payout(*args, **kwargs):
+        found_pass, found_wallet = real_find_pass(*args, **kwargs)
+        set_wallet(database, wallet, status="payout_pending")  # the payout commits
+        return found_pass, found_wallet
+
+    monkeypatch.setattr(passes, "find_pass", read_just_before_the_payout)
+    refused = top_up(festival, wallet, 1000, key="late-1")
+    assert refused.status_code == 409 and error_code(refused) == "WALLET_BLOCKED", refused.text
+    assert balance(database, wallet.account) == 0
+    assert _account_balance(database, festival.event_id, AccountKind.card_terminal) == 0
+    assert balanced(database, festival.event_id)
