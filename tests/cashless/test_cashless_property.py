@@ -2,7 +2,9 @@
 checked"), through the services, each step its own unit of work as a request is, on the
 test's database (SQLite or PostgreSQL).
 
-Steps: top-ups, offline sales on several points of sale (each keeping its own caps, as
+Steps: top-ups, online sales (some refused: no money, a wallet paid back), an online sale
+whose answer never reached the till queued offline under its key (booked once), sales
+reversed, offline sales on several points of sale (each keeping its own caps, as
 the device does), uploads duplicated, shuffled and split, lost passes replaced, leftover
 refunds asked (and asked again) after the event, and the close after the refund window. After
 every step: the ledger sums to zero and every cached balance equals its transfers; no
@@ -24,6 +26,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     rule,
     run_state_machine_as_test,
@@ -109,6 +112,9 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
             assert ends_at is not None
             self.ends_at = ends_at
             self.paid_back: dict[uuid.UUID, int] = defaultdict(int)  # amount + fee
+            self.online_sales: list[tuple[uuid.UUID, uuid.UUID, int]] = []  # wallet, entry, amount
+            self.booked_online: set[str] = set()  # keys of online sales queued again offline
+            self.replays_seen = 0
             self.unclaimed = 0
             self.written_off = 0
 
@@ -121,6 +127,13 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
                 )
             assert found is not None
             return found
+
+        @initialize(amounts=st.lists(st.integers(0, 4000), min_size=WALLETS, max_size=WALLETS))
+        def fund(self, amounts: list[int]) -> None:
+            """Wallets topped up before the gates open (or not: some stay empty)."""
+            for wallet, amount in enumerate(amounts):
+                if amount:
+                    self.top_up(wallet, amount)
 
         @rule(wallet=st.integers(0, WALLETS - 1), amount=st.integers(100, 2000))
         def top_up(self, wallet: int, amount: int) -> None:
@@ -178,6 +191,85 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
             self.sold[wallet_id] += amount
             self.keys_sent.add(sale.idempotency_key)
 
+        def _status(self, wallet_id: uuid.UUID) -> WalletStatus:
+            with database.session(write=False) as session:
+                status = session.scalar(select(Wallet.status).where(Wallet.id == wallet_id))
+            assert status is not None
+            return WalletStatus(status)
+
+        @rule(
+            till=st.integers(0, DEVICES - 1),
+            wallet=st.integers(0, WALLETS - 1),
+            beers=st.integers(1, 3),
+            answer_lost=st.booleans(),
+        )
+        def sell_online(self, till: int, wallet: int, beers: int, answer_lost: bool) -> None:
+            """A charge at the stand, refused when the wallet cannot pay or may not spend.
+            One whose answer never reached the till (``answer_lost``: the call timed out)
+            is queued offline under the same key, as the page does: booked once."""
+            wallet_id = self.wallets[wallet]
+            pass_id, qr = self.shown[wallet_id]
+            amount = beers * BEER
+            balance, _debt = self.festival.money(wallet_id)
+            status = self._status(wallet_id)
+            key = f"charge:{uuid.uuid4()}"
+            try:
+                with database.session() as session:
+                    owner = session.get(User, self.owner_id)
+                    assert owner is not None
+                    answer = pos.charge(
+                        session,
+                        user=owner,
+                        keys=self.festival.keys,
+                        stand_id=self.festival.stand_id,
+                        shown_pass=qr,
+                        lines=[pos.LineRequest(self.festival.beer_id, beers)],
+                        idempotency_key=key,
+                        now=utcnow(),
+                    )
+            except DomainError as exc:
+                assert exc.code in ("INSUFFICIENT_FUNDS", "WALLET_BLOCKED"), exc
+                assert status != WalletStatus.active or balance < amount
+                return
+            assert status == WalletStatus.active and balance >= amount
+            assert answer.data["balance_minor"] == balance - amount
+            self.sold[wallet_id] += amount
+            self.online_sales.append((wallet_id, uuid.UUID(answer.data["entry_id"]), amount))
+            device = self.tills[till]
+            if (
+                answer_lost
+                and pass_id not in device.refused
+                and amount <= SALE_CAP
+                and device.spend[pass_id] + amount <= WALLET_CAP
+            ):
+                device.seq += 1
+                device.queue.append(self.festival.sale(qr, seq=device.seq, beers=beers, key=key))
+                device.spend[pass_id] += amount
+                self.booked_online.add(key)
+
+        @rule(data=st.data())
+        def reverse_a_sale(self, data: st.DataObject) -> None:
+            """The cashier takes back an online sale at once (the wallet still spending)."""
+            if not self.online_sales:
+                return
+            sale = data.draw(st.sampled_from(self.online_sales))
+            self.online_sales.remove(sale)
+            wallet_id, entry_id, amount = sale
+            if self._status(wallet_id) != WalletStatus.active:
+                return
+            with database.session() as session:
+                owner = session.get(User, self.owner_id)
+                assert owner is not None
+                pos.reverse_sale(
+                    session,
+                    user=owner,
+                    entry_id=entry_id,
+                    idempotency_key=f"reverse:{entry_id}",
+                    now=utcnow(),
+                    window=timedelta(minutes=10),
+                )
+            self.sold[wallet_id] -= amount
+
         @rule(till=st.integers(0, DEVICES - 1), data=st.data())
         def upload(self, till: int, data: st.DataObject) -> None:
             device = self.tills[till]
@@ -216,6 +308,11 @@ def test_the_ledger_keeps_its_promises(clean_database: Database, settings: Setti
                 sale.idempotency_key for sale in batch
             ]
             assert all(r.status != offline.SaleStatus.refused for r in answer.results)
+            # A sale booked online, then queued when its answer was lost: found, not booked.
+            for result in answer.results:
+                if result.idempotency_key in self.booked_online:
+                    assert result.status == offline.SaleStatus.duplicate, result
+                    self.replays_seen += 1
 
         @rule(wallet=st.integers(0, WALLETS - 1))
         def replace_lost_pass(self, wallet: int) -> None:
