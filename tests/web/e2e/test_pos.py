@@ -19,7 +19,9 @@ from sqlalchemy import select
 
 from admitone.cashless.models import EntryKind, EntryOrigin, JournalEntry
 from admitone.db import Database
-from tests.cashless.pos_helpers import balance, make_wallet, signed_pass
+from tests.cashless.pos_helpers import balance, create_stand, make_wallet, signed_pass
+from tests.cashless.wallet_helpers import offline_debt as offline_debt_of
+from tests.helpers import events_url
 from tests.web.e2e.conftest import PHONE, axe_violations, screenshot
 from tests.web.e2e.test_flows import _log_in
 from tests.web.pos_setup import till_festival
@@ -229,3 +231,85 @@ def test_the_till_is_accessible_and_refuses_another_stand(
     response = page.goto(f"/pos/{festival.kitchen['id']}")
     assert response is not None and response.status == 403
     expect(page.locator("#pos")).to_have_count(0)
+
+
+def test_a_cashier_at_a_desk_tops_up_wallets_in_cash_and_by_card(
+    api: httpx.Client, new_context: Callable[..., BrowserContext], clean_database: Database
+) -> None:
+    """Point 4 at a desk: cash goes into the cashier's open register (and is counted at
+    the close), a card payment to the event's terminal; a top-up pays the wallet's debt
+    first; with no network a top-up is refused on the page (money coming in is the
+    server's to book)."""
+    database = clean_database
+    festival = till_festival(api, database)
+    desk = create_stand(
+        api,
+        festival.owner["headers"],
+        festival.org,
+        festival.event_id,
+        name="Desk",
+        kind="topup_desk",
+    )
+    cashier_id = api.get("/api/v1/me", headers=festival.cashier["headers"]).json()["data"]["id"]
+    assigned = api.put(
+        events_url(festival.org, festival.event_id, "stands", desk["id"], "cashiers", cashier_id),
+        headers=festival.owner["headers"],
+    )
+    assert assigned.status_code == 200, assigned.text
+    wallet = make_wallet(database, festival.event_id)
+    indebted = make_wallet(database, festival.event_id)
+    offline_debt_of(database, indebted.id, 300)
+
+    context = new_context(viewport=PHONE, bypass_csp=True)  # axe-core is injected inline
+    page = context.new_page()
+    _log_in(page, festival.cashier["email"])
+    page.goto(f"/pos/{desk['id']}")
+    expect(page.get_by_role("heading", name="Top up a wallet")).to_be_visible()
+    result = page.locator("#pos-topup-result")
+    error = page.locator("#pos-topup-error")
+
+    def top_up(amount: str, code: str, method: str) -> None:
+        page.get_by_label("Amount (EUR)").fill(amount)
+        page.get_by_label(method).check()
+        page.get_by_label("Wallet pass to top up").fill(code)
+        page.get_by_role("button", name="Top up").click()
+
+    # Cash needs the register open first.
+    top_up("20", wallet.code, "Cash, into this register")
+    expect(error).to_have_text("Open the register first: the cash goes into it.")
+    assert balance(database, wallet.account) == 0
+    page.get_by_label("Float (EUR)").fill("50")
+    page.get_by_role("button", name="Open the register").click()
+    expect(page.locator("#pos-register-state")).to_contain_text("float €50.00")
+
+    top_up("20", wallet.code, "Cash, into this register")
+    expect(result).to_have_text("Topped up €20.00 (Jetons). Balance: €20.00 (Jetons).")
+    expect(error).to_have_text("")
+    top_up("5.50", wallet.code.lower(), "Card, on the payment terminal")
+    expect(result).to_have_attribute("data-balance-minor", "2550")
+    assert balance(database, wallet.account) == 2550
+    # A wallet owing 3.00 (an offline sale it could not cover): the top-up pays it first.
+    top_up("10", indebted.code, "Card, on the payment terminal")
+    expect(result).to_contain_text("Balance: €7.00 (Jetons).")
+    expect(result).to_contain_text("€3.00 of it paid what the wallet owed.")
+    # Above the event's maximum top-up: refused, said in words, nothing booked.
+    top_up("500", wallet.code, "Card, on the payment terminal")
+    expect(error).not_to_have_text("")
+    assert balance(database, wallet.account) == 2550
+    assert axe_violations(page) == []
+    screenshot(page, "pos-desk-phone")
+
+    context.set_offline(True)
+    expect(page.locator("#network-status-text")).to_have_text("Offline")
+    top_up("10", wallet.code, "Card, on the payment terminal")
+    expect(error).to_have_text("Top-ups need the network: try again when it is back.")
+    context.set_offline(False)
+    expect(page.locator("#network-status-text")).to_have_text("Online")
+
+    # The close counts the cash top-up: 50.00 float + 20.00 expected.
+    page.get_by_label("Cash counted, float included (EUR)").fill("70")
+    page.get_by_role("button", name="Close the register").click()
+    expect(page.locator("#pos-register-state")).to_contain_text(
+        "Expected €70.00, counted €70.00, difference €0.00"
+    )
+    assert balance(database, wallet.account) == 2550

@@ -539,6 +539,7 @@
       onCode: function (code) {
         if (code === passInput.value.trim()) { return; }
         passInput.value = code;
+        if ($("pos-topup-pass")) { $("pos-topup-pass").value = code; }
         root.setAttribute("data-last-decoded", String(Date.now()));
         if (cart.length) { charge(); }
       }
@@ -606,6 +607,45 @@
       state.setAttribute("data-difference-minor", String(data.difference_minor));
     }, function () { registerError.textContent = text("error"); });
   });
+
+  // --- a desk's top-ups (online only: money coming in is the server's to book) -------------
+  var topupForm = $("pos-topup-form");
+  var topupKey = null;           // kept for a retry of the same top-up
+  if (topupForm) {
+    topupForm.addEventListener("input", function () { topupKey = null; });
+    topupForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var error = $("pos-topup-error");
+      var result = $("pos-topup-result");
+      error.textContent = "";
+      result.textContent = "";
+      var amount = parseAmount($("pos-topup-amount").value);
+      var shown = $("pos-topup-pass").value.trim();
+      var method = topupForm.querySelector("input[name=method]:checked").value;
+      if (amount === null || amount <= 0) { error.textContent = text("bad-amount"); return; }
+      if (!shown) { error.textContent = text("no-pass"); return; }
+      if (method === "cash" && !registerId) { error.textContent = text("topup-register"); return; }
+      if (shell && !shell.isOnline()) { error.textContent = text("topup-offline"); return; }
+      var body = { stand_id: standId, pass: shown, amount_minor: amount, method: method };
+      if (method === "cash") { body.register_id = registerId; }
+      topupKey = topupKey || newKey();
+      loginPost(root.getAttribute("data-topups-url"), body, topupKey, 0, false).then(function (answer) {
+        var data = answer.body && answer.body.data;
+        if (!data) {
+          topupKey = null;
+          error.textContent = errorText(answer.body && answer.body.error);
+          return;
+        }
+        topupKey = null;
+        result.textContent = fill(text("topped-up"), {
+          amount: moneyWithUnit(data.amount_minor), balance: moneyWithUnit(data.balance_minor)
+        }) + (data.debt_paid_minor ? " " + fill(text("debt-paid"), { amount: money(data.debt_paid_minor) }) : "");
+        result.setAttribute("data-balance-minor", String(data.balance_minor));
+        $("pos-topup-amount").value = "";
+        $("pos-topup-pass").value = "";
+      }, function () { error.textContent = text("error"); });
+    });
+  }
 
   // --- pairing, sync, upload ---------------------------------------------------------------
 
