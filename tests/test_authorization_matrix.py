@@ -463,7 +463,7 @@ def _public_lineup(ctx) -> dict[str, str]:
         f"{PREFIX.format(org=ctx.org_a)}/events/{rows['event_id']}/publish", headers=ctx.owner_a
     )
     assert response.status_code == 200, response.text
-    return rows
+    return {**rows, "slug": response.json()["data"]["slug"]}
 
 
 def _public_lineup_params(ctx, *names: str) -> Call:
@@ -1133,6 +1133,19 @@ PAGES: dict[tuple[str, str], Route] = {
     # "My wallet" at an event of A: any logged-in account, its own wallet.
     ("GET", "/wallets/{event_id}"): Route(ACCOUNT, _cashless_event_params),
     ("POST", "/wallets/{event_id}/topups"): Route(ACCOUNT, _cashless_event_params),
+    # The programme of a published event of A; the stars are any account's own.
+    ("GET", "/events/{slug}/programme"): Route(
+        PUBLIC, lambda ctx: _public_lineup_params(ctx, "slug")
+    ),
+    ("GET", "/events/{slug}/artists/{artist_id}"): Route(
+        PUBLIC, lambda ctx: _public_lineup_params(ctx, "slug", "artist_id")
+    ),
+    ("POST", "/events/{slug}/programme/{slot_id}/star"): Route(
+        ACCOUNT, lambda ctx: _public_lineup_params(ctx, "slug", "slot_id")
+    ),
+    ("POST", "/events/{slug}/programme/{slot_id}/unstar"): Route(
+        ACCOUNT, lambda ctx: _public_lineup_params(ctx, "slug", "slot_id")
+    ),
 }
 
 
