@@ -161,10 +161,8 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.lineup.api:public_router",
             "admitone.lineup.api:me_router",
         ),
-        page_routers=(
-            "admitone.web.pages.programme:router",
-            "admitone.web.pages.organizer_lineup:router",
-        ),
+        # The public programme and "my schedule" (the organizer's pages: not yet).
+        page_routers=("admitone.web.pages.programme:router",),
         job_modules=("admitone.lineup.tasks",),
     ),
     # Last: the festival's routes carry no ticket sale, so the hot routes are matched first.

@@ -1,5 +1,0 @@
-"""Placeholder: filled below."""
-
-from fastapi import APIRouter
-
-router = APIRouter()
