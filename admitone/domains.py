@@ -154,6 +154,17 @@ DOMAINS: tuple[Domain, ...] = (
             ),
         ),
     ),
+    Domain(
+        "lineup",
+        api_routers=(
+            "admitone.lineup.api:organizer_router",
+            "admitone.lineup.api:public_router",
+            "admitone.lineup.api:me_router",
+        ),
+        # The public programme and "my schedule" (the organizer's pages: not yet).
+        page_routers=("admitone.web.pages.programme:router",),
+        job_modules=("admitone.lineup.tasks",),
+    ),
     # Last: the festival's routes carry no ticket sale, so the hot routes are matched first.
     Domain(
         "cashless",

@@ -28,6 +28,7 @@ from admitone.checkin.models import (
 )
 from admitone.db import Base
 from admitone.events.models import Event, TicketType
+from admitone.lineup.models import Artist, ScheduleStar, Slot, SlotChange, Stage
 from admitone.notifications.models import Delivery
 from admitone.orders.models import IdempotencyRecord, Order, OrderItem
 from admitone.organizations.models import Membership, Organization
@@ -37,6 +38,7 @@ from admitone.twofactor.models import Passkey, RecoveryCode, TotpCredential, Web
 
 __all__ = [
     "AccountToken",
+    "Artist",
     "AuthSession",
     "Base",
     "CashRegister",
@@ -68,6 +70,10 @@ __all__ = [
     "RefreshToken",
     "Refund",
     "SaleLine",
+    "ScheduleStar",
+    "Slot",
+    "SlotChange",
+    "Stage",
     "Stand",
     "StandCashier",
     "Ticket",

@@ -96,6 +96,9 @@ ID_PARAMETERS = {
     "user_id": True,  # a member of the organization (a stand's cashier)
     "entry_id": True,  # a journal entry of an event's ledger (a sale)
     "register_id": True,  # a cash register at a stand
+    "stage_id": True,  # a stage of an event (lineup)
+    "artist_id": True,  # an artist of an event
+    "slot_id": True,  # a slot of an event's lineup
 }
 
 
@@ -455,7 +458,69 @@ def _topup_call(ctx) -> Call:
     return Call({}, json=body, headers=_key())
 
 
+def _lineup_rows_with_times(ctx) -> dict[str, str]:
+    event = create_event(ctx.client, ctx.owner_a, ctx.org_a)
+    base = f"{PREFIX.format(org=ctx.org_a)}/events/{event['id']}"
+    stage = ctx.client.post(f"{base}/stages", json={"name": "Main"}, headers=ctx.owner_a)
+    artist = ctx.client.post(
+        f"{base}/artists", json={"name": "Nova", "kind": "dj"}, headers=ctx.owner_a
+    )
+    return {
+        "event_id": event["id"],
+        "stage_id": stage.json()["data"]["id"],
+        "artist_id": artist.json()["data"]["id"],
+        "starts_at": event["starts_at"],
+        "ends_at": event["ends_at"],
+    }
+
+
+def _lineup_rows(ctx, *, status: str = "pending") -> dict[str, str]:
+    """A fresh event of A with a stage, an artist and a slot (made by A's owner)."""
+    rows = _lineup_rows_with_times(ctx)
+    base = f"{PREFIX.format(org=ctx.org_a)}/events/{rows['event_id']}"
+    slot = ctx.client.post(
+        f"{base}/slots",
+        json={
+            "stage_id": rows["stage_id"],
+            "artist_id": rows["artist_id"],
+            "starts_at": rows.pop("starts_at"),
+            "ends_at": rows.pop("ends_at"),
+            "status": status,
+        },
+        headers=ctx.owner_a,
+    )
+    assert slot.status_code == 201, slot.text
+    return {**rows, "slot_id": slot.json()["data"]["id"]}
+
+
+def _new_slot_call(ctx) -> Call:
+    rows = _lineup_rows_with_times(ctx)
+    return Call({"event_id": rows.pop("event_id")}, json=rows)
+
+
+def _lineup_params(ctx, *names: str, **extra) -> Call:
+    rows = _lineup_rows(ctx)
+    return Call({name: rows[name] for name in ("event_id", *names)}, **extra)
+
+
+def _public_lineup(ctx) -> dict[str, str]:
+    """A published event of A with a confirmed slot."""
+    rows = _lineup_rows(ctx, status="confirmed")
+    create_ticket_type(ctx.client, ctx.owner_a, ctx.org_a, rows["event_id"])
+    response = ctx.client.post(
+        f"{PREFIX.format(org=ctx.org_a)}/events/{rows['event_id']}/publish", headers=ctx.owner_a
+    )
+    assert response.status_code == 200, response.text
+    return {**rows, "slug": response.json()["data"]["slug"]}
+
+
+def _public_lineup_params(ctx, *names: str) -> Call:
+    rows = _public_lineup(ctx)
+    return Call({name: rows[name] for name in names})
+
+
 _STANDS = ORG + "/events/{event_id}/stands"
+_LINEUP = ORG + "/events/{event_id}"
 MATRIX: dict[tuple[str, str], Route] = {
     ("GET", ORG): Route(READ, lambda ctx: Call({})),
     ("PATCH", ORG): Route(WRITE, lambda ctx: Call({}, json={"name": "Renamed"})),
@@ -532,6 +597,68 @@ MATRIX: dict[tuple[str, str], Route] = {
     ),
     ("PUT", _STANDS + "/{stand_id}/cashiers/{user_id}"): Route(WRITE, _cashier_params),
     ("DELETE", _STANDS + "/{stand_id}/cashiers/{user_id}"): Route(WRITE, _cashier_params),
+    # The lineup (issue 18): managed like the event.
+    ("GET", _LINEUP + "/stages"): Route(READ, _event_params),
+    ("POST", _LINEUP + "/stages"): Route(
+        WRITE, lambda ctx: Call({"event_id": _event(ctx)}, json={"name": "Main"})
+    ),
+    ("PATCH", _LINEUP + "/stages/{stage_id}"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "stage_id", json={"location": "North"})
+    ),
+    ("DELETE", _LINEUP + "/stages/{stage_id}"): Route(
+        WRITE,
+        lambda ctx: Call(
+            {
+                "event_id": (event_id := _event(ctx)),
+                "stage_id": ctx.client.post(
+                    f"{PREFIX.format(org=ctx.org_a)}/events/{event_id}/stages",
+                    json={"name": "Empty"},
+                    headers=ctx.owner_a,
+                ).json()["data"]["id"],
+            }
+        ),
+    ),
+    ("GET", _LINEUP + "/artists"): Route(READ, _event_params),
+    ("POST", _LINEUP + "/artists"): Route(
+        WRITE, lambda ctx: Call({"event_id": _event(ctx)}, json={"name": "Orbit", "kind": "band"})
+    ),
+    ("GET", _LINEUP + "/artists/{artist_id}"): Route(
+        READ, lambda ctx: _lineup_params(ctx, "artist_id")
+    ),
+    ("PATCH", _LINEUP + "/artists/{artist_id}"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "artist_id", json={"bio": "Changed"})
+    ),
+    ("DELETE", _LINEUP + "/artists/{artist_id}"): Route(
+        WRITE,
+        lambda ctx: Call(
+            {
+                "event_id": (event_id := _event(ctx)),
+                "artist_id": ctx.client.post(
+                    f"{PREFIX.format(org=ctx.org_a)}/events/{event_id}/artists",
+                    json={"name": "Alone", "kind": "solo"},
+                    headers=ctx.owner_a,
+                ).json()["data"]["id"],
+            }
+        ),
+    ),
+    ("PUT", _LINEUP + "/artists/{artist_id}/image"): Route(
+        WRITE,
+        lambda ctx: _lineup_params(
+            ctx, "artist_id", files={"file": ("a.png", png_bytes(), "image/png")}
+        ),
+    ),
+    ("DELETE", _LINEUP + "/artists/{artist_id}/image"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "artist_id")
+    ),
+    ("GET", _LINEUP + "/slots"): Route(READ, _event_params),
+    ("POST", _LINEUP + "/slots"): Route(WRITE, _new_slot_call),
+    ("GET", _LINEUP + "/slots/{slot_id}"): Route(READ, lambda ctx: _lineup_params(ctx, "slot_id")),
+    ("PATCH", _LINEUP + "/slots/{slot_id}"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "slot_id", json={"status": "confirmed"})
+    ),
+    ("DELETE", _LINEUP + "/slots/{slot_id}"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "slot_id")
+    ),
     ("GET", ORG + "/events/{event_id}/devices"): Route(READ, _event_params),
     ("DELETE", ORG + "/events/{event_id}/devices/{device_id}"): Route(WRITE, _device_params),
     ("GET", ORG + "/events/{event_id}/checkin-conflicts"): Route(READ, _event_params),
@@ -646,6 +773,22 @@ MATRIX: dict[tuple[str, str], Route] = {
         PUBLIC, lambda ctx: Call({"id_or_slug": _published_event(ctx)["id"]})
     ),
     ("POST", "/orders"): Route(PUBLIC, _order_body),
+    # The programme of a published event, and "my schedule" (any account, its own).
+    ("GET", "/events/{event_id}/programme"): Route(
+        PUBLIC, lambda ctx: _public_lineup_params(ctx, "event_id")
+    ),
+    ("GET", "/events/{event_id}/artists/{artist_id}"): Route(
+        PUBLIC, lambda ctx: _public_lineup_params(ctx, "event_id", "artist_id")
+    ),
+    ("GET", "/slots/{slot_id}/calendar.ics"): Route(
+        PUBLIC, lambda ctx: _public_lineup_params(ctx, "slot_id")
+    ),
+    ("POST", "/me/schedule/{slot_id}"): Route(
+        ACCOUNT, lambda ctx: _public_lineup_params(ctx, "slot_id")
+    ),
+    ("DELETE", "/me/schedule/{slot_id}"): Route(
+        ACCOUNT, lambda ctx: _public_lineup_params(ctx, "slot_id")
+    ),
     # The buyer's order and payment.
     ("GET", "/orders/{order_id}"): Route(BUYER, _pending_order_params),
     ("POST", "/orders/{order_id}/pay"): Route(BUYER, _pending_order_params),
@@ -1097,6 +1240,19 @@ PAGES: dict[tuple[str, str], Route] = {
     # The cashier's till at a stand of A: as selling there (a stand of another org is 404).
     ("GET", "/pos/{stand_id}"): Route(SELL, _stand_params),
     ("POST", "/wallets/{event_id}/refund"): Route(ACCOUNT, _cashless_event_params),
+    # The programme of a published event of A; the stars are any account's own.
+    ("GET", "/events/{slug}/programme"): Route(
+        PUBLIC, lambda ctx: _public_lineup_params(ctx, "slug")
+    ),
+    ("GET", "/events/{slug}/artists/{artist_id}"): Route(
+        PUBLIC, lambda ctx: _public_lineup_params(ctx, "slug", "artist_id")
+    ),
+    ("POST", "/events/{slug}/programme/{slot_id}/star"): Route(
+        ACCOUNT, lambda ctx: _public_lineup_params(ctx, "slug", "slot_id")
+    ),
+    ("POST", "/events/{slug}/programme/{slot_id}/unstar"): Route(
+        ACCOUNT, lambda ctx: _public_lineup_params(ctx, "slug", "slot_id")
+    ),
 }
 
 

@@ -363,6 +363,17 @@ ERROR_CODES: Mapping[str, Callable[[], str]] = {
         "You already have a cash register open at this stand, with another opening float."
     ),
     "REGISTER_CLOSED": lambda: _("This cash register is closed: open a new one."),
+    # lineup/
+    "STAGE_NOT_FOUND": lambda: _("No such stage at this event."),
+    "ARTIST_NOT_FOUND": lambda: _("No such artist at this event."),
+    "SLOT_NOT_FOUND": lambda: _("No such slot on the programme."),
+    "STAGE_NAME_TAKEN": lambda: _("Another stage of this event already has this name."),
+    "STAGE_HAS_SLOTS": lambda: _("This stage has slots: move or delete them first."),
+    "ARTIST_HAS_SLOTS": lambda: _("This artist has slots: delete them first."),
+    "SLOT_OVERLAP": lambda: _("Another confirmed slot takes this stage at that time."),
+    "SLOT_CONFIRMED": lambda: _(
+        "A confirmed slot cannot be deleted: cancel it, so those who starred it are told."
+    ),
 }
 
 STATUS_TEXT: Mapping[int, Callable[[], str]] = {

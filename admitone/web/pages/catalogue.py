@@ -19,6 +19,7 @@ from admitone.deps import SessionDep, SettingsDep
 from admitone.events import catalogue
 from admitone.events.errors import EventNotFound
 from admitone.events.models import Category, Event, TicketType
+from admitone.lineup import service as lineup
 from admitone.web import sharing
 from admitone.web.deps import OptionalLogin, page_router
 from admitone.web.messages import category_label, category_options
@@ -210,10 +211,15 @@ def event_page(
             raise
         entry = catalogue.get_draft_preview(session, id_or_slug=slug, user=login.user)
         preview = True
+    context = event_page_context(entry, settings, preview=preview, values=_buyer_values(login))
+    # A "Programme" link once the lineup has a confirmed slot (a published event's).
+    context["has_programme"] = not preview and lineup.has_programme(
+        session, event_id=entry.event.id
+    )
     response = render(
         request,
         "catalogue/event.html",
-        event_page_context(entry, settings, preview=preview, values=_buyer_values(login)),
+        context,
         # A draft is the organization's, and only shown to a member who is logged in.
         compressible=not preview,
     )
