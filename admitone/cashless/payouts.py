@@ -535,24 +535,25 @@ def list_payouts(
     event_id: uuid.UUID,
     status: PayoutStatus | None,
     page: int,
-    per_page: int,
+    per_page: int | None,
 ) -> tuple[Event, list[PayoutRow], int]:
     """The event's payouts, the newest first, with their holder's e-mail; (event, page,
-    total). Read-only."""
+    total); every one with no ``per_page`` (an export). Read-only."""
     event = _organizer_event(session, access, event_id)
     conditions = [WalletPayout.event_id == event.id]
     if status is not None:
         conditions.append(WalletPayout.status == status)
     total = session.scalar(select(func.count()).select_from(WalletPayout).where(*conditions))
-    rows = session.execute(
+    statement = (
         select(WalletPayout, User.email)
         .join(Wallet, Wallet.id == WalletPayout.wallet_id)
         .outerjoin(User, User.id == Wallet.user_id)
         .where(*conditions)
         .order_by(WalletPayout.requested_at.desc(), WalletPayout.id)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
+    )
+    if per_page is not None:
+        statement = statement.offset((page - 1) * per_page).limit(per_page)
+    rows = session.execute(statement).all()
     return event, [PayoutRow(payout, email) for payout, email in rows], int(total or 0)
 
 

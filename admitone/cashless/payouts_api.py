@@ -94,7 +94,8 @@ def request_refund(
 
 @organizer_router.get(
     "/payouts",
-    summary="The event's leftover payouts, the newest first (JSON, or CSV with format=csv)",
+    summary="The event's leftover payouts, the newest first (JSON by page, or every one as "
+    "CSV with format=csv)",
     responses={**error_responses(401, 403, 404, 422), 200: {"content": {"text/csv": {}}}},
 )
 def list_payouts(
@@ -106,8 +107,14 @@ def list_payouts(
     page: Page = 1,
     per_page: PerPage = 50,
 ) -> Any:
+    # The CSV is an export: every payout, whatever the page asked.
     event, rows, total = payouts.list_payouts(
-        session, access=access, event_id=event_id, status=status_, page=page, per_page=per_page
+        session,
+        access=access,
+        event_id=event_id,
+        status=status_,
+        page=page,
+        per_page=None if format == "csv" else per_page,
     )
     if format == "csv":
         return Response(
