@@ -74,6 +74,8 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "two_factor_requirement_saved": lambda: _("Two-factor requirement saved."),
     "cashless_saved": lambda: _("Cashless settings saved."),
     "stand_saved": lambda: _("Stand saved."),
+    "lineup_saved": lambda: _("Lineup saved."),
+    "slot_cancelled": lambda: _("Slot cancelled."),
     "product_saved": lambda: _("Product saved."),
     "cashier_assigned": lambda: _("Cashier assigned: they may sell at this stand now."),
     "cashier_removed": lambda: _("Cashier removed from this stand."),
