@@ -80,3 +80,38 @@ def _in_view(locator) -> bool:  # type: ignore[no-untyped-def]
             "el => { const r = el.getBoundingClientRect(); return r.left < window.innerWidth; }"
         )
     )
+
+
+def test_an_organizer_sees_the_day_by_stage_and_a_clash_explained(
+    api: httpx.Client, new_context: Callable[..., BrowserContext]
+) -> None:
+    lineup = make_lineup(api)  # type: ignore[arg-type]
+    lineup.slot("Main", "The Night Owls", 20, 21, status="confirmed", changeover_minutes=30)
+    lineup.artist("Morning Larks")
+
+    page = new_context(bypass_csp=True).new_page()  # axe-core is injected inline
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(lineup.owner["email"])
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.goto(f"/organizer/{lineup.org}/events/{lineup.event['id']}")
+    page.get_by_role("link", name="Lineup").click()
+    main = page.locator('[data-stage="Main"]')
+    expect(main).to_contain_text("The Night Owls")
+    expect(main).to_contain_text("Confirmed")
+    assert axe_violations(page) == []
+
+    page.get_by_label("Stage", exact=True).select_option(label="Main")
+    page.get_by_label("Artist", exact=True).select_option(label="Morning Larks")
+    page.get_by_label("Starts", exact=True).fill(lineup.at(21.25)[:16])
+    page.get_by_label("Ends", exact=True).fill(lineup.at(22)[:16])
+    page.get_by_label("Status", exact=True).select_option(label="Confirmed")
+    page.get_by_role("button", name="Add the slot").click()
+    clash = page.get_by_test_id("slot-clash")
+    expect(clash).to_contain_text("The Night Owls")
+    expect(clash).to_contain_text("Main")
+    expect(clash).to_contain_text("30 minutes")
+    expect(page.get_by_label("Starts", exact=True)).to_have_value(lineup.at(21.25)[:16])
+    assert axe_violations(page) == []
+    screenshot(page, "lineup-clash")
