@@ -1212,6 +1212,9 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", _EVENT_PAGE + "/lineup/artists/{artist_id}"): Route(
         WRITE, lambda ctx: _lineup_params(ctx, "artist_id")
     ),
+    ("POST", _EVENT_PAGE + "/lineup/artists/{artist_id}/image"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "artist_id")
+    ),
     ("POST", _EVENT_PAGE + "/lineup/slots"): Route(WRITE, _event_params),
     ("GET", _EVENT_PAGE + "/lineup/slots/{slot_id}/edit"): Route(
         WRITE, lambda ctx: _lineup_params(ctx, "slot_id")

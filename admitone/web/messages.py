@@ -76,6 +76,7 @@ FLASH: Mapping[str, Callable[[], str]] = {
     "stand_saved": lambda: _("Stand saved."),
     "lineup_saved": lambda: _("Lineup saved."),
     "slot_cancelled": lambda: _("Slot cancelled."),
+    "artist_picture_saved": lambda: _("Picture saved."),
     "product_saved": lambda: _("Product saved."),
     "cashier_assigned": lambda: _("Cashier assigned: they may sell at this stand now."),
     "cashier_removed": lambda: _("Cashier removed from this stand."),

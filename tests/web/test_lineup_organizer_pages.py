@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from admitone.db import Database
 from admitone.lineup.models import Artist, Slot, SlotStatus, Stage
-from tests.helpers import add_member, db_snapshot, register
+from tests.helpers import add_member, db_snapshot, png_bytes, register
 from tests.lineup.helpers import Lineup, make_lineup
 from tests.web.helpers import HTML, csrf_from, get_page, web_login
 
@@ -253,6 +253,7 @@ def test_a_viewer_sees_the_lineup_but_changes_nothing(
         (_url(lineup, f"/stages/{lineup.stages['Main']}"), {"stage_name": "Sneaky"}),
         (_url(lineup, "/artists"), {"artist_name": "Sneaky", "artist_kind": "dj"}),
         (_url(lineup, f"/artists/{lineup.artists['Owls']}"), {"artist_name": "Sneaky"}),
+        (_url(lineup, f"/artists/{lineup.artists['Owls']}/image"), {}),
         (_url(lineup, "/slots"), _slot_form(lineup, "Tent", "Owls", 12, 13)),
         (_url(lineup, f"/slots/{slot['id']}"), _slot_form(lineup, "Tent", "Owls", 12, 13)),
         (_url(lineup, f"/slots/{slot['id']}/cancel"), {}),
@@ -283,3 +284,38 @@ def test_french_renders(lineup: Lineup) -> None:
     assert "chevaucherait" in refused.text
     edit = get_page(lineup.client, _url(lineup, f"/stages/{lineup.stages['Main']}/edit"))
     assert "Modifier la scène" in edit.text
+
+
+def test_an_artist_picture_is_uploaded_and_a_non_image_refused(
+    lineup: Lineup, clean_database: Database, media_dir
+) -> None:
+    artist_id = lineup.artist("Owls")
+    edit = _url(lineup, f"/artists/{artist_id}/edit")
+    upload = _url(lineup, f"/artists/{artist_id}/image")
+    token = csrf_from(get_page(lineup.client, edit).text)
+    before = db_snapshot(clean_database)
+    refused = lineup.client.post(
+        upload,
+        data={"csrf_token": token},
+        files={"file": ("notes.png", b"not an image at all", "image/png")},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert refused.status_code == 415  # the service's refusal, as the API's
+    assert 'id="f-file-error"' in refused.text
+    assert db_snapshot(clean_database) == before
+    saved = lineup.client.post(
+        upload,
+        data={"csrf_token": token},
+        files={"file": ("owls.png", png_bytes(), "image/png")},
+        headers=HTML,
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    with clean_database.session(write=False) as session:
+        artist = session.get(Artist, uuid.UUID(artist_id))
+        assert artist is not None and artist.image_path
+        path = artist.image_path
+    assert (media_dir / path).exists()
+    page = get_page(lineup.client, saved.headers["location"])
+    assert "Picture saved." in page.text and f'src="/media/{path}"' in page.text

@@ -21,10 +21,10 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from admitone.authorization import OrgAccess, Permission
-from admitone.deps import SessionDep
+from admitone.deps import SessionDep, SettingsDep
 from admitone.errors import DomainError, InvalidInput
 from admitone.events.models import Event
 from admitone.lineup import service as lineup
@@ -318,8 +318,11 @@ def _render_edit(
     errors: dict[str, str] | None = None,
     clash: dict[str, Any] | None = None,
     slot: lineup.SlotView | None = None,
+    artist: Any = None,
+    image_error: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    max_bytes: int = request.app.state.settings.max_image_bytes
     return render(
         request,
         "organizer/lineup_edit.html",
@@ -332,6 +335,9 @@ def _render_edit(
             errors=errors or {},
             clash=_clash_view(clash),
             slot=slot,
+            artist=artist,
+            image_error=image_error,
+            max_image_mb=f"{max_bytes / (1024 * 1024):g}",
             active="lineup",
             **_options(session, access, event),
         ),
@@ -505,7 +511,7 @@ def edit_artist_page(
     }
     action = f"{_lineup_url(access, event.id)}/artists/{artist.id}"
     return _render_edit(
-        request, session, access, event, what="artist", action=action, values=values
+        request, session, access, event, what="artist", action=action, values=values, artist=artist
     )
 
 
@@ -550,9 +556,74 @@ def update_artist(
             action=action,
             values=values,
             errors=errors,
+            artist=artist,
             status_code=422,
         )
     return redirect(_lineup_url(access, event.id), flash="lineup_saved")
+
+
+@router.post("/organizer/{org}/events/{event_id}/lineup/artists/{artist_id}/image")
+def upload_artist_image(
+    request: Request,
+    form: Form,
+    session: SessionDep,
+    settings: SettingsDep,
+    access: ManageAccess,
+    event_id: EventId,
+    artist_id: ArtistId,
+) -> Response:
+    """The API's artist picture upload as a form: the same checks and storage
+    (``lineup.service.set_artist_image``, as an event's image); the body is bounded like
+    the event image form's (app.py)."""
+    upload = form.get("file")
+    data = b""
+    if isinstance(upload, UploadFile):
+        # The part is spooled already; one byte past the limit lets the service refuse it.
+        data = upload.file.read(settings.max_image_bytes + 1)
+    event = lineup.get_event(session, access=access, event_id=event_id)
+    edit_url = f"{_lineup_url(access, event.id)}/artists/{artist_id}/edit"
+    try:
+        if not data:
+            raise InvalidInput(errors=[{"field": "file", "message": "an image file is required"}])
+        lineup.set_artist_image(
+            session,
+            access=access,
+            event_id=event.id,
+            artist_id=artist_id,
+            data=data,
+            media_dir=settings.media_dir,
+            max_bytes=settings.max_image_bytes,
+        )
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        session.rollback()
+        event = lineup.get_event(session, access=access, event_id=event_id)
+        artist = lineup.get_artist(session, access=access, event_id=event.id, artist_id=artist_id)
+        message = (
+            _("Choose an image file (JPEG, PNG or WebP).")
+            if isinstance(exc, InvalidInput)
+            else domain_error_text(exc)
+        )
+        values = {
+            "artist_name": artist.name,
+            "artist_kind": str(artist.kind),
+            "artist_bio": artist.bio,
+            "artist_links": _links_text(artist.links),
+        }
+        return _render_edit(
+            request,
+            session,
+            access,
+            event,
+            what="artist",
+            action=f"{_lineup_url(access, event.id)}/artists/{artist.id}",
+            values=values,
+            artist=artist,
+            image_error=message,
+            status_code=exc.status,
+        )
+    return redirect(edit_url, flash="artist_picture_saved")
 
 
 # --- slots -------------------------------------------------------------------------------
