@@ -147,4 +147,10 @@ def upload_body_limits(settings: Settings) -> list[BodyLimit]:
             path=re.compile(r"^/organizer/[^/]+/events/[^/]+/image$"),
             max_bytes=max(image_upload_limit, settings.max_request_body_bytes),
         ),
+        # An artist's picture, from the lineup page's form (web/pages/organizer_lineup.py).
+        BodyLimit(
+            method="POST",
+            path=re.compile(r"^/organizer/[^/]+/events/[^/]+/lineup/artists/[^/]+/image$"),
+            max_bytes=max(image_upload_limit, settings.max_request_body_bytes),
+        ),
     ]

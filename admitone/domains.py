@@ -161,8 +161,11 @@ DOMAINS: tuple[Domain, ...] = (
             "admitone.lineup.api:public_router",
             "admitone.lineup.api:me_router",
         ),
-        # The public programme and "my schedule" (the organizer's pages: not yet).
-        page_routers=("admitone.web.pages.programme:router",),
+        # The public programme and "my schedule"; the organizer's timetable and forms.
+        page_routers=(
+            "admitone.web.pages.programme:router",
+            "admitone.web.pages.organizer_lineup:router",
+        ),
         job_modules=("admitone.lineup.tasks",),
     ),
     # Last: the festival's routes carry no ticket sale, so the hot routes are matched first.

@@ -1195,6 +1195,36 @@ PAGES: dict[tuple[str, str], Route] = {
     ("POST", _EVENT_PAGE + "/stands/{stand_id}/cashiers/{user_id}/remove"): Route(
         WRITE, _cashier_params
     ),
+    # The organizer's lineup pages (as the lineup API): seen with the event, changed by
+    # who manages it.
+    ("GET", _EVENT_PAGE + "/lineup"): Route(READ, _event_params),
+    ("POST", _EVENT_PAGE + "/lineup/stages"): Route(WRITE, _event_params),
+    ("GET", _EVENT_PAGE + "/lineup/stages/{stage_id}/edit"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "stage_id")
+    ),
+    ("POST", _EVENT_PAGE + "/lineup/stages/{stage_id}"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "stage_id")
+    ),
+    ("POST", _EVENT_PAGE + "/lineup/artists"): Route(WRITE, _event_params),
+    ("GET", _EVENT_PAGE + "/lineup/artists/{artist_id}/edit"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "artist_id")
+    ),
+    ("POST", _EVENT_PAGE + "/lineup/artists/{artist_id}"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "artist_id")
+    ),
+    ("POST", _EVENT_PAGE + "/lineup/artists/{artist_id}/image"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "artist_id")
+    ),
+    ("POST", _EVENT_PAGE + "/lineup/slots"): Route(WRITE, _event_params),
+    ("GET", _EVENT_PAGE + "/lineup/slots/{slot_id}/edit"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "slot_id")
+    ),
+    ("POST", _EVENT_PAGE + "/lineup/slots/{slot_id}"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "slot_id")
+    ),
+    ("POST", _EVENT_PAGE + "/lineup/slots/{slot_id}/cancel"): Route(
+        WRITE, lambda ctx: _lineup_params(ctx, "slot_id")
+    ),
     ("GET", _EVENT_PAGE + "/cashless/reports"): Route(ORDERS, _event_params),
     ("GET", _EVENT_PAGE + "/cashless/reports/sales.csv"): Route(ORDERS, _event_params),
     ("GET", _EVENT_PAGE + "/cashless/reports/topups.csv"): Route(ORDERS, _event_params),
