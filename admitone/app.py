@@ -141,6 +141,14 @@ def upload_body_limits(settings: Settings) -> list[BodyLimit]:
             path=re.compile(rf"^{API_PREFIX}/organizations/[^/]+/events/[^/]+/image$"),
             max_bytes=max(image_upload_limit, settings.max_request_body_bytes),
         ),
+        # An artist's picture (lineup/api.py).
+        BodyLimit(
+            method="PUT",
+            path=re.compile(
+                rf"^{API_PREFIX}/organizations/[^/]+/events/[^/]+/artists/[^/]+/image$"
+            ),
+            max_bytes=max(image_upload_limit, settings.max_request_body_bytes),
+        ),
         # The organizer's page form posts the same image (web/pages/organizer.py).
         BodyLimit(
             method="POST",

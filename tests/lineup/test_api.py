@@ -3,8 +3,12 @@ the race is test_overlap_race.py)."""
 
 from __future__ import annotations
 
+import os
+from io import BytesIO
+
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from tests.helpers import create_org, png_bytes, register
 from tests.lineup.helpers import Lineup, make_lineup
@@ -213,3 +217,22 @@ def test_an_artist_picture_is_checked_like_an_event_image(lineup: Lineup, media_
     response = client.delete(url, headers=headers)
     assert response.json()["data"]["image_url"] is None
     assert not (media_dir / image_url.removeprefix("/media/")).exists()
+
+
+def test_an_artist_picture_may_be_larger_than_an_ordinary_request(make_app, media_dir):
+    """The picture's route takes the image limit (plus its envelope), not the general
+    request limit: a picture of 30 KB goes through where other bodies stop at 4 KiB."""
+    with TestClient(make_app(max_request_body_bytes=4096), raise_server_exceptions=False) as client:
+        lineup = make_lineup(client, stages=())
+        artist_id = lineup.artist("Nova")
+        noisy = BytesIO()
+        # Random pixels do not compress: a real PNG well over the 4 KiB request limit.
+        Image.frombytes("RGB", (100, 100), os.urandom(30_000)).save(noisy, "PNG")
+        assert len(noisy.getvalue()) > 4096
+        response = client.put(
+            f"{lineup.base}/artists/{artist_id}/image",
+            files={"file": ("a.png", noisy.getvalue(), "image/png")},
+            headers=lineup.owner["headers"],
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["image_url"].endswith(".png")

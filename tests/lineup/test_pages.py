@@ -3,6 +3,8 @@ warning, the artist page, and the event page's "Programme" link."""
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from tests.helpers import PASSWORD, register
@@ -42,6 +44,9 @@ def test_the_programme_page_with_stars_and_the_overlap_warning(client: TestClien
     assert "In my schedule" in page.text
     assert 'data-testid="schedule-clash"' in page.text
     assert "Nova overlaps Echo" in page.text
+    # A starred slot shows twice (my schedule, the timetable); its id once.
+    ids = re.findall(r'\sid="([^"]+)"', page.text)
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     browser.cookies.set("admitone_lang", "fr")
     page = get_page(browser, f"/events/{slug}/programme?lang=fr")
     assert "Programme" in page.text and "Mon programme" in page.text
