@@ -23,10 +23,10 @@ from admitone.relay.store import RelayStore
 from admitone.web.pages import scanner_shell
 from tests.relay.conftest import down_upstream
 from tests.tickets.factories import World
+from tests.web.helpers import STATIC_URL
 
 pytestmark = pytest.mark.usefixtures("clean_database")
 
-STATIC_URL = re.compile(r"/static/[^\"'?\s]+\?v=[0-9a-f]+")
 # Every route of the relay's app, in order: a new one must be added here, to the
 # NOT_RELAYED examples when it is not one (test_relay.py), and to docs/gates.md.
 RELAY_ROUTES = [

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
 from fastapi.testclient import TestClient
 
 from tests.helpers import PASSWORD
+
+# A versioned static file's address in a page (static_url): what an offline app's worker
+# must precache.
+STATIC_URL = re.compile(r"/static/[^\"'?\s]+\?v=[0-9a-f]+")
+
+
+def worker_shell(script: str) -> dict:
+    """The description an offline app's service worker is served with (its first line)."""
+    first_line = script.split("\n", 1)[0]
+    assert first_line.startswith("var SHELL = ") and first_line.endswith(";")
+    return json.loads(first_line[len("var SHELL = ") : -1])
+
 
 HTML = {"accept": "text/html,application/xhtml+xml"}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -3,24 +3,14 @@ link in the header, and the offline shell's files (docs/cashless.md, "The till p
 
 from __future__ import annotations
 
-import json
-import re
-
 from fastapi.testclient import TestClient
 
 from admitone.db import Database
 from admitone.middleware import CSP
 from admitone.web.pages import pos, scanner_shell
 from tests.helpers import add_member, register
-from tests.web.helpers import get_page, web_login
+from tests.web.helpers import STATIC_URL, get_page, web_login, worker_shell
 from tests.web.pos_setup import till_festival
-
-STATIC_URL = re.compile(r"/static/[^\"'?\s]+\?v=[0-9a-f]+")
-
-
-def _shell(script: str) -> dict:
-    first_line = script.split("\n", 1)[0]
-    return json.loads(first_line[len("var SHELL = ") : -1])
 
 
 def test_a_cashier_opens_the_till_of_their_stand_only(
@@ -92,7 +82,7 @@ def test_every_file_of_the_till_is_in_its_shell(client: TestClient, database: Da
     assert worker.headers["content-type"].startswith("text/javascript")
     assert worker.headers["service-worker-allowed"] == "/pos"
     assert worker.headers["cache-control"] == "no-cache"
-    shell = _shell(worker.text)
+    shell = worker_shell(worker.text)
     assert shell["name"] == "pos" and shell["scope"] == "/pos"
     assert shell["version"] == pos.shell_version()
     # The same worker source as the scanner's, another description.
@@ -109,8 +99,8 @@ def test_every_file_of_the_till_is_in_its_shell(client: TestClient, database: Da
 
 
 def test_the_scanner_and_the_till_keep_their_own_caches() -> None:
-    assert _shell(scanner_shell.service_worker_script())["name"] == "scanner"
-    assert _shell(pos.service_worker_script())["name"] == "pos"
+    assert worker_shell(scanner_shell.service_worker_script())["name"] == "scanner"
+    assert worker_shell(pos.service_worker_script())["name"] == "pos"
     assert pos.shell_version() != scanner_shell.shell_version()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import re
 
 import pytest
@@ -16,15 +15,7 @@ from admitone.middleware import CSP
 from admitone.web import static_files
 from admitone.web.pages import scanner_shell
 from tests.helpers import add_member, create_org, register
-from tests.web.helpers import create_event, get_page, web_login
-
-STATIC_URL = re.compile(r"/static/[^\"'?\s]+\?v=[0-9a-f]+")
-
-
-def _shell(script: str) -> dict:
-    first_line = script.split("\n", 1)[0]
-    assert first_line.startswith("var SHELL = ") and first_line.endswith(";")
-    return json.loads(first_line[len("var SHELL = ") : -1])
+from tests.web.helpers import STATIC_URL, create_event, get_page, web_login, worker_shell
 
 
 def test_the_service_worker_is_served_as_script_for_the_scan_scope(client: TestClient) -> None:
@@ -34,7 +25,7 @@ def test_the_service_worker_is_served_as_script_for_the_scan_scope(client: TestC
     # Checked at every page load: a deploy is seen at once.
     assert response.headers["cache-control"] == "no-cache"
     assert response.headers["service-worker-allowed"] == "/scan"
-    shell = _shell(response.text)
+    shell = worker_shell(response.text)
     assert shell["version"] == scanner_shell.shell_version()
     assert shell["pages"] == ["/scan"]
     assert len(shell["assets"]) == len(scanner_shell.SHELL_FILES)
@@ -80,7 +71,7 @@ def test_every_file_of_the_scanner_page_is_in_the_shell(client: TestClient) -> N
     staff = register(client)
     add_member(client, owner["headers"], org, staff["email"], "staff")
     web_login(client, staff["email"])
-    assets = set(_shell(client.get("/scanner-sw.js").text)["assets"])
+    assets = set(worker_shell(client.get("/scanner-sw.js").text)["assets"])
     for path in (f"/scan/{event['id']}", "/scan"):
         page = get_page(client, path)
         assert page.status_code == 200

@@ -4,7 +4,6 @@ makes a page delete the kept copies."""
 
 from __future__ import annotations
 
-import json
 import re
 
 from fastapi.testclient import TestClient
@@ -12,14 +11,7 @@ from fastapi.testclient import TestClient
 from admitone.db import Database
 from admitone.web.pages import pos, scanner_shell, wallet
 from tests.cashless.wallet_helpers import attendee, festival
-from tests.web.helpers import get_page, web_login
-
-STATIC_URL = re.compile(r"/static/[^\"'?\s]+\?v=[0-9a-f]+")
-
-
-def _shell(script: str) -> dict:
-    first_line = script.split("\n", 1)[0]
-    return json.loads(first_line[len("var SHELL = ") : -1])
+from tests.web.helpers import STATIC_URL, get_page, web_login, worker_shell
 
 
 def test_every_file_of_the_wallet_pages_is_in_their_shell(
@@ -33,7 +25,7 @@ def test_every_file_of_the_wallet_pages_is_in_their_shell(
     assert worker.headers["content-type"].startswith("text/javascript")
     assert worker.headers["service-worker-allowed"] == "/wallets"
     assert worker.headers["cache-control"] == "no-cache"
-    shell = _shell(worker.text)
+    shell = worker_shell(worker.text)
     assert shell["name"] == "wallet" and shell["scope"] == "/wallets"
     # The scanner's worker source, with the wallet's description.
     assert worker.text.split("\n", 1)[1] == client.get("/scanner-sw.js").text.split("\n", 1)[1]
@@ -58,6 +50,7 @@ def test_a_signed_out_page_says_so_for_its_script(client: TestClient) -> None:
 
 def test_each_offline_app_keeps_its_own_caches() -> None:
     names = {
-        _shell(module.service_worker_script())["name"] for module in (scanner_shell, pos, wallet)
+        worker_shell(module.service_worker_script())["name"]
+        for module in (scanner_shell, pos, wallet)
     }
     assert names == {"scanner", "pos", "wallet"}

@@ -24,7 +24,6 @@ from admitone.web.deps import RequiredLogin, page_router
 from admitone.web.messages import error_text
 from admitone.web.pages import scanner_shell
 from admitone.web.security import access_token_for
-from admitone.web.static_files import combined_version
 from admitone.web.templating import render
 
 router = page_router()
@@ -74,7 +73,7 @@ SCRIPT_ERROR_CODES = {
 
 
 def shell_version() -> str:
-    return combined_version((*SHELL_FILES, scanner_shell.SERVICE_WORKER_SOURCE))
+    return scanner_shell.app_version(SHELL_FILES)
 
 
 @functools.cache

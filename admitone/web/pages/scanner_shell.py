@@ -65,9 +65,15 @@ THEME_COLOR = "#0b1020"
 PAGE_PATTERN = "^{scope}(/[0-9a-fA-F-]{{32,36}})?$"
 
 
+def app_version(files: tuple[str, ...]) -> str:
+    """An offline app's worker version: changes with any of its files or the worker's
+    source."""
+    return combined_version((*files, SERVICE_WORKER_SOURCE))
+
+
 def shell_version() -> str:
-    """The service worker's version: changes with any shell file or the worker's source."""
-    return combined_version((*SHELL_FILES, SERVICE_WORKER_SOURCE))
+    """The scanner's worker version."""
+    return app_version(SHELL_FILES)
 
 
 def worker_script(*, name: str, scope: str, version: str, files: tuple[str, ...]) -> str:

@@ -41,7 +41,6 @@ from admitone.web.i18n import _
 from admitone.web.messages import domain_error_text, error_text
 from admitone.web.pages import scanner_shell
 from admitone.web.pages.accounts import redirect
-from admitone.web.static_files import combined_version
 from admitone.web.templating import render
 
 router = page_router()
@@ -64,9 +63,11 @@ SHELL_FILES = ("css/app.css", "js/app.js", "img/favicon.svg", "js/wallet.js")
 @functools.cache
 def service_worker_script() -> str:
     # Cached for the process's life: its files change only by a deploy.
-    version = combined_version((*SHELL_FILES, scanner_shell.SERVICE_WORKER_SOURCE))
     return scanner_shell.worker_script(
-        name="wallet", scope=SCOPE, version=version, files=SHELL_FILES
+        name="wallet",
+        scope=SCOPE,
+        version=scanner_shell.app_version(SHELL_FILES),
+        files=SHELL_FILES,
     )
 
 
